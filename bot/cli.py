@@ -1,0 +1,251 @@
+"""The `paperboy` command line: run the bot, or work with the store directly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import aiohttp
+
+from bot import __version__
+from bot.config import Config, load_config
+from bot.digest import newest_complete, render_text, select
+from bot.errors import ConfigError, QueryError
+from bot.hf.source import HFSource
+from bot.logs import setup_logging
+from bot.models import ScrapeRun
+from bot.query import author_query, combine, parse_query
+from bot.scraper import DateOutcome, Scraper
+from bot.store import SORTS, Store, make_store
+
+EXIT_USAGE = 2
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; --config and --log-level work before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="TOML file")
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
+    parser = argparse.ArgumentParser(
+        prog="paperboy",
+        description="Hugging Face Daily Papers, delivered to Discord.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"paperboy {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", parents=[common], help="run the Discord bot")
+    sub.add_parser("sync", parents=[common], help="sync slash commands with Discord and exit")
+
+    scrape = sub.add_parser("scrape", parents=[common], help="fetch daily lists into the store")
+    when = scrape.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_date, help="one list date (default: yesterday and today)")
+    when.add_argument("--since", type=_date, help="first date of a range")
+    scrape.add_argument("--until", type=_date, help="last date of the range (default: today)")
+
+    search = sub.add_parser("search", parents=[common], help="search the stored papers")
+    search.add_argument("query", help='words, "phrases", OR, -exclude, author:Name')
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--author")
+    search.add_argument("--since", type=_date)
+    search.add_argument("--until", type=_date)
+    search.add_argument("--sort", choices=SORTS, default="relevance")
+    search.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    digest = sub.add_parser("digest", parents=[common], help="print the digest for a list date")
+    digest.add_argument("--date", type=_date, help="list date (default: newest complete list)")
+    digest.add_argument("--top", type=int)
+
+    sub.add_parser("status", parents=[common], help="what the store holds")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `paperboy` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(getattr(args, "config", None))
+    except ConfigError as e:
+        print(f"paperboy: config error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    level = getattr(args, "log_level", None) or config.logging.level
+    quiet = args.command not in ("run", "sync")
+    setup_logging(
+        "WARNING" if quiet and not getattr(args, "log_level", None) else level,
+        as_json=config.logging.json,
+        secret=config.discord.token,
+    )
+    if args.command in ("run", "sync"):
+        from bot.app import run_bot
+
+        return run_bot(config, sync_only=args.command == "sync")
+    handler = {"scrape": cmd_scrape, "search": cmd_search, "digest": cmd_digest}.get(
+        args.command, cmd_status
+    )
+    try:
+        return asyncio.run(handler(config, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _open_store(config: Config) -> Store:
+    store = make_store(config.store.path)
+    await store.open()
+    return store
+
+
+async def cmd_scrape(config: Config, args: argparse.Namespace) -> int:
+    """Fetch one date, a range, or yesterday and today; exit 1 if any date failed."""
+    today = datetime.now(UTC).date()
+    if args.date:
+        dates = [args.date]
+    elif args.since:
+        until = args.until or today
+        if until < args.since:
+            print("paperboy: --until is before --since", file=sys.stderr)
+            return EXIT_USAGE
+        dates = [args.since + timedelta(days=n) for n in range((until - args.since).days + 1)]
+    else:
+        dates = [today - timedelta(days=1), today]
+    store = await _open_store(config)
+    try:
+        async with aiohttp.ClientSession() as session:
+            scraper = Scraper(HFSource(session, config.huggingface), store)
+            total = len(dates)
+            counter = iter(range(1, total + 1))
+
+            def report(outcome: DateOutcome) -> None:
+                print(f"[{next(counter)}/{total}] {_outcome_line(outcome)}", flush=True)
+
+            outcomes = await scraper.scrape_dates(dates, on_outcome=report)
+    finally:
+        await store.close()
+    failed = [o for o in outcomes if not o.ok]
+    found = sum(o.result.found for o in outcomes if o.result)
+    new = sum(len(o.result.new) for o in outcomes if o.result)
+    print(f"done: {len(dates)} dates, {found} papers found, {new} new, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _outcome_line(outcome: DateOutcome) -> str:
+    day = outcome.list_date.isoformat()
+    if outcome.error:
+        return f"{day}: ERROR {outcome.error}"
+    assert outcome.result is not None
+    r = outcome.result
+    note = ""
+    if outcome.served and outcome.served != outcome.list_date:
+        note = f" (HF served {outcome.served.isoformat()} instead: no list that day)"
+    return f"{day}: {r.found} found, {len(r.new)} new, {r.updated} updated{note}"
+
+
+async def cmd_search(config: Config, args: argparse.Namespace) -> int:
+    """Search the store and print a table, or JSON lines."""
+    try:
+        query = parse_query(args.query)
+        if args.author:
+            query = combine(query, author_query(args.author))
+        if not 1 <= args.limit <= 1000:
+            raise QueryError("--limit must be between 1 and 1000")
+        store = await _open_store(config)
+        try:
+            page = await store.search(
+                query, since=args.since, until=args.until, sort=args.sort, limit=args.limit
+            )
+        finally:
+            await store.close()
+    except QueryError as e:
+        print(f"paperboy: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        for hit in page.hits:
+            p = hit.listing.paper
+            record = {
+                "id": p.id,
+                "title": p.title,
+                "upvotes": p.upvotes,
+                "list_date": hit.listing.list_date.isoformat() if hit.listing.list_date else None,
+                "url": p.hf_url,
+                "authors": list(p.authors),
+                "snippet": hit.snippet,
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        return 0
+    if not page.hits:
+        print(f"No papers match {str(query)!r}. Try fewer words or drop a filter.")
+        return 0
+    print(f"{page.total} papers match; showing {len(page.hits)}")
+    print(f"{'date':10}  {'votes':>5}  {'id':<10}  title")
+    for hit in page.hits:
+        p = hit.listing.paper
+        day = hit.listing.list_date.isoformat() if hit.listing.list_date else "-"
+        title = p.title if len(p.title) <= 80 else p.title[:79] + "…"
+        print(f"{day:10}  {p.upvotes:>5}  {p.id:<10}  {title}")
+    return 0
+
+
+async def cmd_digest(config: Config, args: argparse.Namespace) -> int:
+    """Print what a channel would get for a list date."""
+    top = args.top or config.digest.top
+    store = await _open_store(config)
+    try:
+        day = args.date
+        if day is None:
+            dates = await store.list_dates()
+            day = newest_complete(dates, datetime.now(UTC), config.digest.complete_after_hours)
+            if day is None:
+                print("paperboy: no complete daily list stored yet; run `paperboy scrape`")
+                return 1
+        selection = select(await store.day_listing(day), top=top)
+    finally:
+        await store.close()
+    if selection is None:
+        print(f"paperboy: no papers stored for {day.isoformat()}", file=sys.stderr)
+        return 1
+    print(render_text(selection), end="")
+    return 0
+
+
+async def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    """Papers stored, dates covered, last scrape, store path and size."""
+    store = await _open_store(config)
+    try:
+        stats = await store.stats()
+    finally:
+        await store.close()
+    covered = (
+        f"{stats.first_date} .. {stats.newest_date} ({stats.list_dates} lists)"
+        if stats.first_date
+        else "none"
+    )
+    print(f"store:           {stats.location} ({stats.size_bytes / 1024:,.0f} KiB)")
+    print(f"papers:          {stats.papers:,}")
+    print(f"dates covered:   {covered}")
+    print(f"last scrape:     {_run_line(stats.last_scrape)}")
+    print(f"last success:    {_run_line(stats.last_success)}")
+    return 0
+
+
+def _run_line(run: ScrapeRun | None) -> str:
+    if run is None:
+        return "never"
+    when = run.finished_at.isoformat(timespec="seconds")
+    if run.ok:
+        return f"{when} ({run.list_date}: {run.found} found, {run.new} new)"
+    return f"{when} ({run.list_date}: failed: {run.error})"

@@ -1,0 +1,203 @@
+"""The Discord bot: services arrive as constructor arguments; cogs plug into it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from discord.ext import commands
+
+import cogs
+from bot.config import Config
+from bot.hf.source import HFSource
+from bot.scraper import DateOutcome, Scraper
+from bot.store import Store
+from bot.tree import PaperboyTree
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SYNC_HASH_KEY = "command_sync_hash"
+SCRAPE_JOB_ID = "scrape"
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def default_extensions() -> list[str]:
+    """Every module in cogs/ is a cog extension."""
+    modules = pkgutil.iter_modules(cogs.__path__)
+    return [f"cogs.{m.name}" for m in modules if not m.name.startswith("_")]
+
+
+def intents() -> discord.Intents:
+    """Only what the features need: guilds (channels, roles, the bot's own permissions)."""
+    return discord.Intents(guilds=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeReport:
+    """The last scraper run, for /status."""
+
+    started_at: datetime
+    finished_at: datetime
+    outcomes: tuple[DateOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [i for o in self.outcomes if o.result for i in o.result.new]
+
+
+class Paperboy(commands.Bot):
+    """paperboy's Discord client."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        session: aiohttp.ClientSession,
+        source: HFSource,
+        clock: Clock | None = None,
+        extensions: Sequence[str] | None = None,
+        run_jobs: bool = True,
+        **options: object,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=PaperboyTree,
+            **options,  # type: ignore[arg-type]
+        )
+        self.config = config
+        self.store = store
+        self.session = session
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.scraper = Scraper(source, store, self.clock)
+        self.scheduler: AsyncIOScheduler | None = None
+        self.last_scrape: ScrapeReport | None = None
+        self.failed_extensions: dict[str, str] = {}
+        self._extensions = list(extensions) if extensions is not None else default_extensions()
+        self._run_jobs = run_jobs
+        self._scrape_lock = asyncio.Lock()
+        self._scrape_task: asyncio.Task[object] | None = None
+        self._backfilled = False
+
+    async def setup_hook(self) -> None:
+        """Load cogs, sync commands if they changed, start the scheduler."""
+        for name in self._extensions:
+            try:
+                await self.load_extension(name)
+            except Exception as e:
+                log.exception("could not load %s; the other cogs still start", name)
+                self.failed_extensions[name] = f"{type(e).__name__}: {e}"
+        if self._run_jobs:
+            await self.sync_commands(force=False)
+            self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+            self.scheduler.add_job(
+                self.scrape_job,
+                IntervalTrigger(seconds=self.config.huggingface.poll_seconds, timezone=UTC),
+                id=SCRAPE_JOB_ID,
+                name="scrape Hugging Face",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(30, int(self.config.huggingface.poll_seconds)),
+                next_run_time=datetime.now(UTC),
+            )
+            self.scheduler.start()
+
+    # -- command sync ---------------------------------------------------------------------
+
+    def _sync_guild(self) -> discord.Object | None:
+        guild_id = self.config.discord.dev_guild_id
+        return discord.Object(id=guild_id) if guild_id else None
+
+    def command_hash(self) -> str:
+        """A fingerprint of the command tree as it would be synced, and where to."""
+        guild = self._sync_guild()
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        scope = f"guild:{guild.id}" if guild else "global"
+        blob = json.dumps([scope, sorted(payload, key=lambda c: c["name"])], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool) -> bool:
+        """Sync the tree when it changed since the last sync (or always, if forced)."""
+        digest = self.command_hash()
+        if not force and await self.store.get_meta(SYNC_HASH_KEY) == digest:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        guild = self._sync_guild()
+        synced = await self.tree.sync(guild=guild)
+        await self.store.set_meta(SYNC_HASH_KEY, digest)
+        where = f"guild {guild.id}" if guild else "globally"
+        log.info("synced %d slash commands %s", len(synced), where)
+        return True
+
+    # -- the scraper job ------------------------------------------------------------------
+
+    async def scrape_job(self) -> None:
+        """One scraper run: backfill on the first, then yesterday and today. Never raises."""
+        if self._scrape_lock.locked():
+            log.info("previous scrape still running; skipping this one")
+            return
+        async with self._scrape_lock:
+            self._scrape_task = asyncio.current_task()
+            try:
+                await self._scrape_once()
+            except Exception:
+                log.exception("scrape run failed; the next run is still scheduled")
+            finally:
+                self._scrape_task = None
+
+    async def _scrape_once(self) -> None:
+        started = self.clock()
+        days = self.config.huggingface.backfill_days if not self._backfilled else 2
+        outcomes = await self.scraper.scrape_dates(self.scraper.recent_dates(days))
+        self._backfilled = True
+        report = ScrapeReport(started, self.clock(), tuple(outcomes))
+        self.last_scrape = report
+        failed = [o.list_date.isoformat() for o in outcomes if not o.ok]
+        log.info(
+            "scrape done: %d dates, %d new papers%s",
+            len(outcomes),
+            len(report.new_ids),
+            f", failed: {', '.join(failed)}" if failed else "",
+        )
+        self.dispatch("scrape_finished", report)
+        if report.new_ids:
+            self.dispatch("new_papers", report.new_ids)
+
+    def next_runs(self) -> list[tuple[str, datetime | None]]:
+        """Scheduled jobs and when each runs next, for /status."""
+        if self.scheduler is None:
+            return []
+        return [(job.name, job.next_run_time) for job in self.scheduler.get_jobs()]
+
+    async def close(self) -> None:
+        """Stop the jobs (letting a scrape in flight finish briefly), then disconnect."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        task = self._scrape_task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_GRACE_SECONDS)
+            except TimeoutError:
+                task.cancel()
+        await super().close()

@@ -1,0 +1,193 @@
+"""Configuration: a TOML file with every key optional, checked before anything starts."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot import PROJECT_URL, __version__
+from bot.errors import ConfigError
+
+DEFAULT_USER_AGENT = f"paperboy/{__version__} (+{PROJECT_URL})"
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token: str | None = field(default=None, repr=False)
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg/"
+    dev_guild_id: int | None = None
+
+
+@dataclass(frozen=True)
+class HuggingFaceConfig:
+    base_url: str = "https://huggingface.co"
+    poll_seconds: float = 1800
+    backfill_days: int = 7
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout_seconds: float = 20
+    max_retries: int = 4
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "paperboy.db"
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    time: str = "09:00"
+    timezone: str = "UTC"
+    top: int = 10
+    complete_after_hours: float = 3
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "INFO"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    discord: DiscordConfig = DiscordConfig()
+    huggingface: HuggingFaceConfig = HuggingFaceConfig()
+    store: StoreConfig = StoreConfig()
+    digest: DigestConfig = DigestConfig()
+    logging: LoggingConfig = LoggingConfig()
+    source: Path | None = None  # the file it was read from, if any
+
+
+_SECTIONS: dict[str, type] = {
+    "discord": DiscordConfig,
+    "huggingface": HuggingFaceConfig,
+    "store": StoreConfig,
+    "digest": DigestConfig,
+    "logging": LoggingConfig,
+}
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def find_config_path(cli_path: str | None) -> Path | None:
+    """Pick the file: --config, else $PAPERBOY_CONFIG, else ./config.toml if present."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("PAPERBOY_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_config(cli_path: str | None = None) -> Config:
+    """Read and check the configuration; raise ConfigError naming the bad key."""
+    path = find_config_path(cli_path)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    config = parse_config(raw)
+    token = os.environ.get("DISCORD_TOKEN") or config.discord.token
+    return replace(config, discord=replace(config.discord, token=token or None), source=path)
+
+
+def parse_config(raw: dict[str, Any]) -> Config:
+    """Turn a parsed TOML document into a Config, rejecting unknown keys and bad values."""
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        cls = _SECTIONS.get(name)
+        if cls is None:
+            raise ConfigError(f"unknown config section [{name}]")
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        sections[name] = _build_section(name, cls, value)
+    config = Config(**sections)
+    _validate(config)
+    return config
+
+
+def _build_section(name: str, cls: type, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        f = known.get(key)
+        if f is None:
+            raise ConfigError(f"unknown config key {name}.{key}")
+        kwargs[key] = _coerce(f"{name}.{key}", f.type, value)
+    return cls(**kwargs)
+
+
+def _coerce(key: str, type_: Any, value: Any) -> Any:
+    expected = str(type_)
+    if "bool" in expected:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, not {value!r}")
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must not be a boolean")
+    if expected.startswith("int"):
+        if not isinstance(value, int) and not (isinstance(value, str) and value.isdigit()):
+            raise ConfigError(f"{key} must be a whole number, not {value!r}")
+        return int(value)
+    if expected.startswith("float"):
+        if not isinstance(value, int | float):
+            raise ConfigError(f"{key} must be a number, not {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string, not {value!r}")
+    return value
+
+
+def _validate(config: Config) -> None:
+    d, hf, dg = config.discord, config.huggingface, config.digest
+    for key, url in (
+        ("discord.api_base_url", d.api_base_url),
+        ("huggingface.base_url", hf.base_url),
+    ):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key} must be an http(s) URL, not {url!r}")
+    if not d.gateway_url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"discord.gateway_url must be a ws(s) URL, not {d.gateway_url!r}")
+    if hf.poll_seconds < 1:
+        raise ConfigError("huggingface.poll_seconds must be at least 1")
+    if not 0 <= hf.backfill_days <= 366:
+        raise ConfigError("huggingface.backfill_days must be between 0 and 366")
+    if hf.timeout_seconds <= 0:
+        raise ConfigError("huggingface.timeout_seconds must be positive")
+    if not 0 <= hf.max_retries <= 10:
+        raise ConfigError("huggingface.max_retries must be between 0 and 10")
+    if not hf.user_agent.strip():
+        raise ConfigError("huggingface.user_agent must not be empty")
+    if not config.store.path.strip():
+        raise ConfigError("store.path must not be empty")
+    try:
+        parse_hhmm(dg.time)
+    except ValueError:
+        raise ConfigError(f"digest.time must be HH:MM (24-hour), not {dg.time!r}") from None
+    try:
+        ZoneInfo(dg.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"digest.timezone is not a known time zone: {dg.timezone!r}") from None
+    if not 1 <= dg.top <= 25:
+        raise ConfigError("digest.top must be between 1 and 25")
+    if not 0 <= dg.complete_after_hours <= 48:
+        raise ConfigError("digest.complete_after_hours must be between 0 and 48")
+    if config.logging.level.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"logging.level must be one of {sorted(_LOG_LEVELS)}")
+
+
+def parse_hhmm(text: str) -> time:
+    """Parse a 24-hour HH:MM time; ValueError otherwise."""
+    hours, sep, minutes = text.strip().partition(":")
+    if not sep or not (hours.isdigit() and minutes.isdigit()) or len(minutes) != 2:
+        raise ValueError(text)
+    return time(int(hours), int(minutes))

@@ -1,0 +1,114 @@
+"""Which papers a digest carries: the newest complete list, ranked and filtered."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from bot.matching import matches
+from bot.models import HF_BASE, Listing, Paper
+from bot.query import Query
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSelection:
+    list_date: date
+    papers: tuple[Listing, ...]  # what is posted, best first
+    total: int  # papers on that day's list before filters
+
+    @property
+    def list_url(self) -> str:
+        return f"{HF_BASE}/papers/date/{self.list_date.isoformat()}"
+
+
+def is_complete(list_date: date, now: datetime, complete_after_hours: float) -> bool:
+    """A list is complete once its UTC day is over plus the settling time (HF adds late papers)."""
+    end_of_day = datetime.combine(list_date + timedelta(days=1), time(0), tzinfo=UTC)
+    return now >= end_of_day + timedelta(hours=complete_after_hours)
+
+
+def newest_complete(
+    dates: Iterable[date], now: datetime, complete_after_hours: float
+) -> date | None:
+    """The newest list date that is complete at `now`."""
+    complete = [d for d in dates if is_complete(d, now, complete_after_hours)]
+    return max(complete, default=None)
+
+
+def select(
+    listings: Sequence[Listing],
+    *,
+    top: int,
+    min_upvotes: int = 0,
+    keywords: Query | None = None,
+) -> DigestSelection | None:
+    """Rank one day's list by upvotes (then HF's rank) and keep the `top` that pass the filters."""
+    if not listings:
+        return None
+    ranked = sorted(listings, key=lambda item: (-item.paper.upvotes, item.rank))
+    kept = [
+        item
+        for item in ranked
+        if item.paper.upvotes >= min_upvotes
+        and (keywords is None or keywords.is_empty or matches(keywords, item.paper))
+    ]
+    return DigestSelection(listings[0].list_date, tuple(kept[:top]), len(listings))
+
+
+def summary_of(paper: Paper, limit: int = 350) -> str:
+    """The AI summary when there is one, else the abstract cut cleanly at a sentence."""
+    text = paper.ai_summary or paper.abstract
+    return cut_at_sentence(text, limit)
+
+
+def cut_at_sentence(text: str, limit: int) -> str:
+    """Shorten to at most `limit` characters, ending at a sentence when one fits."""
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in _SENTENCE_END.split(text):
+        candidate = f"{kept} {sentence}".strip()
+        if len(candidate) > limit:
+            break
+        kept = candidate
+    if kept:
+        return kept
+    return textwrap.shorten(text, width=limit, placeholder="…")
+
+
+def authors_line(authors: Sequence[str], shown: int = 3) -> str:
+    """The first few authors and "+N more"."""
+    if not authors:
+        return ""
+    line = ", ".join(authors[:shown])
+    return f"{line} +{len(authors) - shown} more" if len(authors) > shown else line
+
+
+def render_text(selection: DigestSelection) -> str:
+    """The digest as plain text, for the command line."""
+    lines = [
+        f"Daily Papers {selection.list_date.isoformat()}: top {len(selection.papers)} of "
+        f"{selection.total} papers",
+        selection.list_url,
+        "",
+    ]
+    for n, item in enumerate(selection.papers, start=1):
+        p = item.paper
+        comments = f", {p.num_comments} comments" if p.num_comments else ""
+        lines.append(f"{n}. {p.title}")
+        lines.append(f"   {p.upvotes} upvotes{comments} | {authors_line(p.authors)}")
+        lines.append(textwrap.indent(textwrap.fill(summary_of(p), 96), "   "))
+        links = [p.hf_url, p.arxiv_url]
+        if p.github_repo:
+            stars = f" ({p.github_stars} stars)" if p.github_stars is not None else ""
+            links.append(p.github_repo + stars)
+        if p.project_page:
+            links.append(p.project_page)
+        lines.append("   " + " | ".join(links))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,31 @@
+"""The errors paperboy raises on purpose, each with a message fit to show a person."""
+
+from __future__ import annotations
+
+
+class PaperboyError(Exception):
+    """Base of every deliberate paperboy error."""
+
+
+class ConfigError(PaperboyError):
+    """The configuration file or environment is wrong; the message names the key."""
+
+
+class UserError(PaperboyError):
+    """Bad input from a person: shown to them as is, never logged as a failure."""
+
+
+class QueryError(UserError):
+    """A search or alert query that cannot be run (too long, too broad, never matches)."""
+
+
+class NotFoundError(UserError):
+    """Something the person asked for does not exist."""
+
+
+class ScrapeError(PaperboyError):
+    """Hugging Face answered, but not with what we expected (layout or schema changed)."""
+
+
+class SourceUnavailable(PaperboyError):
+    """Hugging Face could not be reached or kept failing after retries."""

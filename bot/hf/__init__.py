@@ -1,0 +1,1 @@
+"""The Hugging Face Daily Papers source: parsing (pure) and fetching (async)."""

@@ -1,0 +1,54 @@
+"""Evaluate a parsed Query against one paper in Python (digest keywords, alerts).
+
+Matching is case-insensitive, on word boundaries, with simple plural folding, over
+the title, abstract and AI keywords; `author:` terms look at author names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.models import Paper
+from bot.query import Query, Term
+from bot.text import fold, folded_words
+
+
+@dataclass(frozen=True, slots=True)
+class PaperText:
+    """A paper's words, folded once, field by field (phrases never span two fields)."""
+
+    text_fields: tuple[tuple[str, ...], ...]
+    authors: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperText:
+        fields = [paper.title, paper.abstract, *paper.ai_keywords]
+        return cls(
+            tuple(tuple(folded_words(f)) for f in fields),
+            tuple(tuple(folded_words(a)) for a in paper.authors),
+        )
+
+
+def term_matches(term: Term, text: PaperText) -> bool:
+    """True if the term's words appear consecutively in one field."""
+    needle = tuple(fold(t) for t in term.tokens)
+    haystacks = text.authors if term.field == "author" else text.text_fields
+    return any(_contains(h, needle) for h in haystacks)
+
+
+def matches(query: Query, paper: Paper | PaperText) -> bool:
+    """True if every group has a matching term and no excluded term matches."""
+    text = paper if isinstance(paper, PaperText) else PaperText.of(paper)
+    return all(any(term_matches(t, text) for t in group) for group in query.groups) and not any(
+        term_matches(t, text) for t in query.excluded
+    )
+
+
+def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    n = len(needle)
+    if n == 1:
+        return needle[0] in haystack
+    first = needle[0]
+    return any(
+        haystack[i] == first and haystack[i : i + n] == needle for i in range(len(haystack) - n + 1)
+    )

@@ -1,0 +1,112 @@
+"""Plain data that flows between the source, the store and the cogs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+HF_BASE = "https://huggingface.co"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper as Hugging Face lists it, normalised (ids are strings, text unwrapped)."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None  # arXiv publication time
+    submitted_at: datetime | None = None  # when it was put on Daily Papers
+    upvotes: int = 0
+    num_comments: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    thumbnail: str | None = None
+    organization: str | None = None
+
+    @property
+    def hf_url(self) -> str:
+        return f"{HF_BASE}/papers/{self.id}"
+
+    @property
+    def arxiv_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A paper as it stands on one day's list: the paper plus its rank that day."""
+
+    paper: Paper
+    list_date: date
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class DayList:
+    """What the source found for one requested date."""
+
+    requested: date
+    served: date | None  # the date the page/API actually served, if it says
+    papers: tuple[Paper, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What storing one day's list changed."""
+
+    list_date: date
+    found: int
+    new: tuple[str, ...] = ()  # ids seen for the first time ever
+    updated: int = 0  # known papers whose counts changed
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: the listing and a short snippet around the matched words."""
+
+    listing: Listing
+    snippet: str = ""
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    hits: tuple[SearchHit, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeRun:
+    """A record of one scrape of one date, for /status and `paperboy status`."""
+
+    list_date: date
+    finished_at: datetime
+    ok: bool
+    found: int = 0
+    new: int = 0
+    updated: int = 0
+    error: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What `paperboy status` and /status show about the store."""
+
+    papers: int
+    list_dates: int
+    first_date: date | None
+    newest_date: date | None
+    last_scrape: ScrapeRun | None
+    last_success: ScrapeRun | None
+    location: str
+    size_bytes: int

@@ -1,0 +1,72 @@
+"""The store's whole public surface. A new backend implements this and nothing else changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Literal, Protocol
+
+from bot.models import IngestResult, Listing, Paper, ScrapeRun, SearchPage, StoreStats
+from bot.query import Query
+
+Sort = Literal["relevance", "upvotes", "newest"]
+SORTS: tuple[Sort, ...] = ("relevance", "upvotes", "newest")
+
+
+class Store(Protocol):
+    """Where every paper lives. All methods are safe to call from one event loop."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None:
+        """Close every connection; safe to call twice."""
+
+    async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
+        """Upsert one day's list in one transaction; say which papers are new."""
+
+    async def upsert_paper(self, paper: Paper) -> bool:
+        """Store a single paper (not on any list yet); True if it was new."""
+
+    async def get_paper(self, paper_id: str) -> Listing | None:
+        """A paper with its first list date and rank there, if stored."""
+
+    async def day_listing(self, list_date: date) -> list[Listing]:
+        """One day's list in HF's order."""
+
+    async def list_dates(self, since: date | None = None, until: date | None = None) -> list[date]:
+        """Dates that have a list, oldest first."""
+
+    async def search(
+        self,
+        query: Query,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        min_upvotes: int | None = None,
+        sort: Sort = "relevance",
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchPage:
+        """Full-text search; raises QueryError for an empty or too broad query."""
+
+    async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
+        """The most upvoted papers first listed within [since, until]."""
+
+    async def titles_starting(self, prefix: str, limit: int = 25) -> list[Listing]:
+        """Papers whose title has a word starting with `prefix` (for autocomplete)."""
+
+    async def record_scrape(self, run: ScrapeRun) -> None:
+        """Remember how a scrape of one date went."""
+
+    async def stats(self) -> StoreStats:
+        """Counts for status reports."""
+
+    async def get_meta(self, key: str) -> str | None:
+        """A small named value (e.g. the hash of the last command sync)."""
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a small named value."""
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found by the database's own check; empty when healthy."""

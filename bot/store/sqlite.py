@@ -1,0 +1,466 @@
+"""The SQLite store (aiosqlite): WAL, numbered migrations, FTS5 search. All SQL lives here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import QueryError
+from bot.models import IngestResult, Listing, Paper, ScrapeRun, SearchHit, SearchPage, StoreStats
+from bot.query import Query
+from bot.store.base import Sort
+from bot.store.fts import compile_match
+from bot.text import words
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+BUSY_TIMEOUT_MS = 30_000
+SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
+_PAPER_COLUMNS = (
+    "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "
+    "p.upvotes, p.num_comments, p.ai_summary, p.github_repo, p.github_stars, p.project_page, "
+    "p.thumbnail, p.organization, p.list_date, "
+    "(SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
+)
+# Title matches count ten times an abstract match; keywords and authors sit between.
+_BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
+_SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
+# Fields a re-scrape refreshes; None or empty in the new data keeps the old value.
+_REFRESHED = (
+    "title", "abstract", "authors", "keywords", "published_at", "submitted_at", "upvotes",
+    "num_comments", "ai_summary", "github_repo", "github_stars", "project_page", "thumbnail",
+    "organization",
+)  # fmt: skip
+_INSERT_PAPER = (
+    f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at)"
+    f" VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"
+)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLiteStore:
+    """The embedded default store: one file, no server."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        search_budget: float = SEARCH_BUDGET_SECONDS,
+    ) -> None:
+        self.path = str(path)
+        self.search_budget = search_budget
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def __aenter__(self) -> SQLiteStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect, switch on WAL and a busy timeout, and apply pending migrations."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db = db
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await self._migrate()
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    async def _migrate(self) -> None:
+        (version,) = await self._one("PRAGMA user_version")
+        for number, script in _migrations():
+            if number <= version:
+                continue
+            log.info("applying store migration %04d", number)
+            # One transaction per migration: a crash leaves the previous version intact.
+            await self.db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back on any error."""
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.db.execute_fetchall(sql, params))
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat(timespec="seconds")
+
+    # -- papers -------------------------------------------------------------------------
+
+    async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
+        """Upsert one day's list in one transaction; say which papers are new."""
+        day = list_date.isoformat()
+        now = self._now()
+        unique = list({p.id: p for p in papers}.values())
+        async with self._transaction() as db:
+            existing = await self._existing(db, [p.id for p in unique])
+            new_rows, changed_rows = [], []
+            for paper in unique:
+                row = _paper_row(paper)
+                old = existing.get(paper.id)
+                if old is None:
+                    new_rows.append((paper.id, *row.values(), day, now, now))
+                    continue
+                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
+                first_date = min(filter(None, (old["list_date"], day)))
+                if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
+                    changed_rows.append((*merged.values(), first_date, now, paper.id))
+            await db.executemany(
+                _INSERT_PAPER,
+                new_rows,
+            )
+            await db.executemany(
+                f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
+                " updated_at = ? WHERE id = ?",
+                changed_rows,
+            )
+            if new_rows:
+                await self._link_authors(db, [p for p in unique if p.id not in existing])
+            await db.executemany(
+                "INSERT INTO listings (list_date, paper_pk, rank)"
+                " SELECT ?, pk, ? FROM papers WHERE id = ?"
+                " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
+                [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
+            )
+        new_ids = tuple(p.id for p in unique if p.id not in existing)
+        return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
+
+    async def upsert_paper(self, paper: Paper) -> bool:
+        """Store a single paper that is on no list yet; True if it was new."""
+        now = self._now()
+        async with self._transaction() as db:
+            existing = await self._existing(db, [paper.id])
+            row = _paper_row(paper)
+            if paper.id in existing:
+                old = existing[paper.id]
+                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
+                await db.execute(
+                    f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)},"
+                    " updated_at = ? WHERE id = ?",
+                    (*merged.values(), now, paper.id),
+                )
+                return False
+            await db.execute(
+                _INSERT_PAPER,
+                (paper.id, *row.values(), None, now, now),
+            )
+            await self._link_authors(db, [paper])
+            return True
+
+    async def _existing(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        columns = ", ".join(("id", *_REFRESHED, "list_date"))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await db.execute_fetchall(
+                f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
+            )
+            for row in rows:
+                found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
+        return found
+
+    async def _link_authors(self, db: aiosqlite.Connection, papers: Sequence[Paper]) -> None:
+        names = sorted({a for p in papers for a in p.authors}, key=str.casefold)
+        if not names:
+            return
+        await db.executemany(
+            "INSERT INTO authors (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
+            [(n,) for n in names],
+        )
+        await db.executemany(
+            "INSERT OR IGNORE INTO paper_authors (paper_pk, position, author_id)"
+            " SELECT p.pk, ?, a.id FROM papers p, authors a WHERE p.id = ? AND a.name = ?",
+            [(i, p.id, name) for p in papers for i, name in enumerate(p.authors)],
+        )
+
+    async def get_paper(self, paper_id: str) -> Listing | None:
+        """A paper with its first list date and rank there, if stored."""
+        row = await self._one(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.id = ?", (paper_id,))
+        return _listing(row) if row else None
+
+    async def day_listing(self, list_date: date) -> list[Listing]:
+        """One day's list in HF's order, with that day's rank."""
+        rows = await self._all(
+            f"SELECT {_PAPER_COLUMNS.rsplit(', (SELECT', 1)[0]}, l.list_date AS day, l.rank"
+            " FROM listings l JOIN papers p ON p.pk = l.paper_pk"
+            " WHERE l.list_date = ? ORDER BY l.rank",
+            (list_date.isoformat(),),
+        )
+        return [_listing((*row[:15], row[16], row[17])) for row in rows]
+
+    async def list_dates(self, since: date | None = None, until: date | None = None) -> list[date]:
+        """Dates that have a list, oldest first."""
+        rows = await self._all(
+            "SELECT DISTINCT list_date FROM listings WHERE list_date >= ? AND list_date <= ?"
+            " ORDER BY list_date",
+            ((since or date.min).isoformat(), (until or date.max).isoformat()),
+        )
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    # -- search -------------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: Query,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        min_upvotes: int | None = None,
+        sort: Sort = "relevance",
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchPage:
+        """Full-text search; QueryError for an empty query or one that runs too long."""
+        if query.is_empty:
+            raise QueryError("Nothing to search for: type at least one word.")
+        where = ["papers_fts MATCH ?"]
+        params: list[Any] = [compile_match(query)]
+        if since:
+            where.append("p.list_date >= ?")
+            params.append(since.isoformat())
+        if until:
+            where.append("p.list_date <= ?")
+            params.append(until.isoformat())
+        if min_upvotes is not None:
+            where.append("p.upvotes >= ?")
+            params.append(min_upvotes)
+        order = {
+            "relevance": f"{_BM25}, p.upvotes DESC",
+            "upvotes": "p.upvotes DESC, p.list_date DESC, p.pk DESC",
+            "newest": "p.list_date DESC, p.upvotes DESC, p.pk DESC",
+        }[sort]
+        body = (
+            f"FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid WHERE {' AND '.join(where)}"
+        )
+        async with self._deadline():
+            rows = await self._all(
+                f"SELECT {_PAPER_COLUMNS}, {_SNIPPET}, {_BM25} {body} ORDER BY {order}"
+                " LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            if offset == 0 and len(rows) < limit:
+                total = len(rows)
+            else:
+                (total,) = await self._one(f"SELECT count(*) {body}", params)
+        hits = tuple(SearchHit(_listing(r[:17]), r[17] or "", -float(r[18])) for r in rows)
+        return SearchPage(hits, total)
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        """Interrupt a statement that runs past the search budget: the query is too broad."""
+        deadline = time.monotonic() + self.search_budget
+        await self.db.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if "interrupted" in str(e):
+                raise QueryError(
+                    "That query is too broad to answer quickly: add a word or a filter."
+                ) from None
+            raise
+        finally:
+            await self.db.set_progress_handler(None, 0)  # type: ignore[arg-type]
+
+    async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
+        """The most upvoted papers first listed within [since, until]."""
+        rows = await self._all(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.list_date BETWEEN ? AND ?"
+            " ORDER BY p.upvotes DESC, p.list_date DESC LIMIT ?",
+            (since.isoformat(), until.isoformat(), limit),
+        )
+        return [_listing(r) for r in rows]
+
+    async def titles_starting(self, prefix: str, limit: int = 25) -> list[Listing]:
+        """Papers with a title word starting with `prefix`, most upvoted first."""
+        tokens = words(prefix)
+        if not tokens:
+            return []
+        match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}" *'
+        rows = await self._all(
+            f"SELECT {_PAPER_COLUMNS} FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
+            " WHERE papers_fts MATCH ? ORDER BY p.upvotes DESC LIMIT ?",
+            (f"title : ({match.strip()})", limit),
+        )
+        return [_listing(r) for r in rows]
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    async def record_scrape(self, run: ScrapeRun) -> None:
+        """Remember how a scrape of one date went."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO scrape_runs (list_date, finished_at, ok, found, new, updated, error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.list_date.isoformat(),
+                    run.finished_at.astimezone(UTC).isoformat(timespec="seconds"),
+                    int(run.ok),
+                    run.found,
+                    run.new,
+                    run.updated,
+                    run.error,
+                ),
+            )
+
+    async def _scrape_run(self, where: str) -> ScrapeRun | None:
+        row = await self._one(
+            "SELECT list_date, finished_at, ok, found, new, updated, error FROM scrape_runs"
+            f" {where} ORDER BY finished_at DESC, id DESC LIMIT 1"
+        )
+        if row is None:
+            return None
+        return ScrapeRun(
+            date.fromisoformat(row[0]), datetime.fromisoformat(row[1]), bool(row[2]), *row[3:]
+        )
+
+    async def stats(self) -> StoreStats:
+        """Counts for status reports."""
+        (papers,) = await self._one("SELECT count(*) FROM papers")
+        count, first, newest = await self._one(
+            "SELECT count(DISTINCT list_date), min(list_date), max(list_date) FROM listings"
+        )
+        size = 0
+        if self.path != ":memory:":
+            size = sum(
+                Path(self.path + suffix).stat().st_size
+                for suffix in ("", "-wal")
+                if Path(self.path + suffix).exists()
+            )
+        return StoreStats(
+            papers=papers,
+            list_dates=count,
+            first_date=date.fromisoformat(first) if first else None,
+            newest_date=date.fromisoformat(newest) if newest else None,
+            last_scrape=await self._scrape_run(""),
+            last_success=await self._scrape_run("WHERE ok = 1"),
+            location=str(Path(self.path).resolve()) if self.path != ":memory:" else self.path,
+            size_bytes=size,
+        )
+
+    async def get_meta(self, key: str) -> str | None:
+        """A small named value (e.g. the hash of the last command sync)."""
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a small named value."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found by SQLite's integrity check and FTS5's; empty when healthy."""
+        rows = await self._all("PRAGMA integrity_check")
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        try:
+            await self.db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as e:
+            problems.append(f"full-text index: {e}")
+        return problems
+
+
+def _paper_row(paper: Paper) -> dict[str, Any]:
+    """The paper as column values, in _REFRESHED order."""
+    return {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": "\n".join(paper.authors),
+        "keywords": "\n".join(paper.ai_keywords),
+        "published_at": _iso(paper.published_at),
+        "submitted_at": _iso(paper.submitted_at),
+        "upvotes": paper.upvotes,
+        "num_comments": paper.num_comments,
+        "ai_summary": paper.ai_summary,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "thumbnail": paper.thumbnail,
+        "organization": paper.organization,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds") if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _listing(row: Sequence[Any]) -> Listing:
+    """Build a Listing from the _PAPER_COLUMNS row (list_date and rank last)."""
+    paper = Paper(
+        id=row[0],
+        title=row[1],
+        abstract=row[2],
+        authors=tuple(filter(None, row[3].split("\n"))),
+        ai_keywords=tuple(filter(None, row[4].split("\n"))),
+        published_at=_dt(row[5]),
+        submitted_at=_dt(row[6]),
+        upvotes=row[7],
+        num_comments=row[8],
+        ai_summary=row[9],
+        github_repo=row[10],
+        github_stars=row[11],
+        project_page=row[12],
+        thumbnail=row[13],
+        organization=row[14],
+    )
+    list_date = date.fromisoformat(row[15]) if row[15] else None
+    return Listing(paper, list_date, row[16] or 0)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Slash-command cogs: thin adapters from interactions to bot/ and back to embeds."""

@@ -1,0 +1,47 @@
+"""Shared fixtures: seed papers from the user's real Daily Papers pages, and temporary stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from bot.hf.parse import parse_items
+from bot.models import Paper
+from bot.store import SQLiteStore
+
+DATA = Path(__file__).parent / "data"
+
+
+@cache
+def seed_items() -> dict[str, list[dict]]:
+    """The seed lists as Hugging Face API items, by list date."""
+    return json.loads((DATA / "seed_days.json").read_text(encoding="utf-8"))
+
+
+def seed_papers() -> dict[date, list[Paper]]:
+    """The seed lists parsed into Papers, by list date."""
+    return {date.fromisoformat(d): parse_items(items, d) for d, items in seed_items().items()}
+
+
+def data_text(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    """An empty store in a temporary file, always closed."""
+    async with SQLiteStore(tmp_path / "paperboy.db") as s:
+        yield s
+
+
+@pytest.fixture
+async def seeded_store(store: SQLiteStore) -> SQLiteStore:
+    """A store holding every seed paper."""
+    for day, papers in seed_papers().items():
+        await store.ingest_day(day, papers)
+    return store
