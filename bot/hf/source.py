@@ -91,13 +91,15 @@ class HFSource:
     async def _fetch_day_html(self, day: date) -> DayList:
         response = await self._get(f"{self._base}/papers/date/{day.isoformat()}")
         parsed = parse_list_html(response.text, day)
-        served = served_date_from_url(response.url) or parsed.served
-        if served is not None and served != day:
+        # A redirect (final URL) or the page's own date may both reveal another day.
+        others = {served_date_from_url(response.url), parsed.served} - {None, day}
+        served = others.pop() if others else day
+        if served != day:
             log.info("HF served %s when asked for %s: no list for %s", served, day, day)
             return DayList(day, served, ())
         if not parsed.papers and day.weekday() < 5 and response.text.strip():
             raise ScrapeError(f"the page for {day} parsed to zero papers: the page layout changed")
-        return DayList(day, served or day, parsed.papers)
+        return DayList(day, day, parsed.papers)
 
     async def _get(
         self,

@@ -20,10 +20,15 @@ DAY = date(2025, 10, 1)
 
 
 def test_api_list_normalises_every_field() -> None:
-    papers = {p.id: p for p in parse_api_list(data_text("api_daily_papers_2025-10-01.synthetic.json"), DAY).papers}
+    papers = {
+        p.id: p
+        for p in parse_api_list(data_text("api_daily_papers_2025-10-01.synthetic.json"), DAY).papers
+    }
     assert list(papers) == ["2509.24002", "2509.26661", "2510.00120"]
     mcp = papers["2509.24002"]
-    assert mcp.title == "MCPMark: A Benchmark for Stress-Testing Realistic and Comprehensive MCP Use"
+    assert (
+        mcp.title == "MCPMark: A Benchmark for Stress-Testing Realistic and Comprehensive MCP Use"
+    )
     assert "\n" not in mcp.abstract and "  " not in mcp.abstract
     assert mcp.upvotes == 118 and mcp.num_comments == 2
     assert mcp.github_repo == "https://github.com/eval-sys/mcpmark" and mcp.github_stars == 182
@@ -78,7 +83,7 @@ def test_single_paper_api() -> None:
     ("body", "message"),
     [
         ('{"error": "x"}', "expected a list"),
-        ("[{\"paper\": {\"title\": \"t\"}}]", "'id'"),
+        ('[{"paper": {"title": "t"}}]', "'id'"),
         ('[{"paper": {"id": 2503.0213, "title": "t"}}]', "non-string"),
         ('[{"paper": {"id": "2503.02130"}}]', "no 'title'"),
         ("<html>", "not valid JSON"),

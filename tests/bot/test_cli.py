@@ -1,0 +1,121 @@
+"""The `paperboy` command line, run as a real process against the fake Hugging Face server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import seed_items
+from tests.fakes.fake_hf import FakeHF
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+async def hf() -> AsyncIterator[FakeHF]:
+    async with FakeHF(json.loads(json.dumps(seed_items()))) as fake:
+        yield fake
+
+
+@pytest.fixture
+def config(tmp_path: Path, hf: FakeHF) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[huggingface]\nbase_url = "{hf.base_url}"\ntimeout_seconds = 2\nmax_retries = 1\n'
+        f'[store]\npath = "{tmp_path / "p.db"}"\n'
+    )
+    return path
+
+
+async def paperboy(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env={**os.environ, "DISCORD_TOKEN": "", **(env or {})},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+async def test_scrape_search_digest_status(config: Path) -> None:
+    scraped = await paperboy(
+        "scrape", "--since", "2025-01-06", "--until", "2025-01-08", "--config", str(config)
+    )
+    assert scraped.code == 0, scraped.err
+    assert "2025-01-07: 26 found, 26 new, 0 updated" in scraped.out
+    assert (
+        "[3/3]" in scraped.out and "done: 3 dates, 26 papers found, 26 new, 0 failed" in scraped.out
+    )
+
+    again = await paperboy("--config", str(config), "scrape", "--date", "2025-01-07")
+    assert "2025-01-07: 26 found, 0 new, 0 updated" in again.out
+
+    found = await paperboy("--config", str(config), "search", '"lazy to rich"', "--json")
+    first = json.loads(found.out.splitlines()[0])
+    assert first["title"] == "Grokking as the Transition from Lazy to Rich Training Dynamics"
+    assert first["list_date"] == "2025-01-07"
+    assert first["url"] == f"https://huggingface.co/papers/{first['id']}"
+    assert isinstance(first["upvotes"], int)
+
+    table = await paperboy("search", "grokking", "--sort", "upvotes", "--config", str(config))
+    assert table.code == 0 and "1 papers match" in table.out and "Lazy to Rich" in table.out
+
+    digest = await paperboy("digest", "--top", "3", "--config", str(config))
+    assert digest.code == 0, digest.err
+    assert digest.out.startswith("Daily Papers 2025-01-07: top 3 of 26 papers")
+
+    status = await paperboy("status", "--config", str(config))
+    assert "papers:          26" in status.out
+    assert "2025-01-07 .. 2025-01-07 (1 lists)" in status.out
+
+
+async def test_scrape_exits_nonzero_when_a_date_fails(config: Path, hf: FakeHF) -> None:
+    hf.inject("/", 500, count=100)
+    result = await paperboy("scrape", "--date", "2025-01-07", "--config", str(config))
+    assert result.code == 1
+    assert "2025-01-07: ERROR" in result.out and "1 failed" in result.out
+    assert "Traceback" not in result.err
+
+
+async def test_search_errors_are_messages(config: Path) -> None:
+    empty = await paperboy("search", '"', "--config", str(config))
+    assert empty.code == 2 and "Nothing to search for" in empty.err
+    assert "Traceback" not in empty.err
+    nothing = await paperboy("search", "zzzqqq", "--config", str(config))
+    assert nothing.code == 0 and "No papers match" in nothing.out
+
+
+async def test_config_errors_stop_before_anything(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[huggingface]\npoll_secs = 5\n")
+    result = await paperboy("status", "--config", str(bad))
+    assert result.code == 2 and "huggingface.poll_secs" in result.err
+    assert not (tmp_path / "paperboy.db").exists()
+
+
+async def test_run_without_a_token_says_so(tmp_path: Path) -> None:
+    result = await paperboy("run", cwd=tmp_path)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "paperboy: DISCORD_TOKEN is not set; export your bot token and try again"
+    ]
