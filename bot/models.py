@@ -110,3 +110,44 @@ class StoreStats:
     last_success: ScrapeRun | None
     location: str
     size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A channel's digest settings."""
+
+    channel_id: int
+    guild_id: int
+    post_time: str  # HH:MM, in `timezone`
+    timezone: str
+    top: int
+    min_upvotes: int = 0
+    keywords: str = ""
+    threads: bool = False
+    created_at: datetime | None = None
+    failing_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPart:
+    """One planned message of a digest; `message_id` is set once Discord has it."""
+
+    part: int
+    payload: str  # JSON
+    nonce: str
+    message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A digest of one list for one channel, as recorded in the outbox."""
+
+    channel_id: int
+    list_date: date
+    state: str  # sending | sent | failed
+    parts: tuple[DeliveryPart, ...] = ()
+    error: str | None = None
+
+    @property
+    def pending(self) -> tuple[DeliveryPart, ...]:
+        return tuple(p for p in self.parts if p.message_id is None)

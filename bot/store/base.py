@@ -6,7 +6,16 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Literal, Protocol
 
-from bot.models import IngestResult, Listing, Paper, ScrapeRun, SearchPage, StoreStats
+from bot.models import (
+    Delivery,
+    IngestResult,
+    Listing,
+    Paper,
+    ScrapeRun,
+    SearchPage,
+    StoreStats,
+    Subscription,
+)
 from bot.query import Query
 
 Sort = Literal["relevance", "upvotes", "newest"]
@@ -70,3 +79,38 @@ class Store(Protocol):
 
     async def integrity_check(self) -> list[str]:
         """Problems found by the database's own check; empty when healthy."""
+
+    # -- digests ----------------------------------------------------------------------------
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        """Create or update a channel's digest settings (clears a failing mark)."""
+
+    async def remove_subscription(self, channel_id: int) -> bool:
+        """Unsubscribe a channel; False if it was not subscribed."""
+
+    async def get_subscription(self, channel_id: int) -> Subscription | None:
+        """One channel's settings."""
+
+    async def subscriptions(self, guild_id: int | None = None) -> list[Subscription]:
+        """Every subscription, or one server's."""
+
+    async def set_subscription_failing(self, channel_id: int, reason: str | None) -> None:
+        """Mark a channel as failing (deleted, forbidden), or clear the mark."""
+
+    async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
+        """The outbox record of one digest."""
+
+    async def start_delivery(
+        self, channel_id: int, list_date: date, payloads: Sequence[str]
+    ) -> Delivery:
+        """Record the planned messages before sending; an existing record wins (resume)."""
+
+    async def record_part_sent(
+        self, channel_id: int, list_date: date, part: int, message_id: int
+    ) -> None:
+        """Remember that one planned message reached Discord."""
+
+    async def finish_delivery(
+        self, channel_id: int, list_date: date, state: str, error: str | None = None
+    ) -> None:
+        """Close a delivery as sent or failed."""

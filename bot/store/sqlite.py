@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import time
@@ -16,7 +17,18 @@ from typing import Any
 import aiosqlite
 
 from bot.errors import QueryError
-from bot.models import IngestResult, Listing, Paper, ScrapeRun, SearchHit, SearchPage, StoreStats
+from bot.models import (
+    Delivery,
+    DeliveryPart,
+    IngestResult,
+    Listing,
+    Paper,
+    ScrapeRun,
+    SearchHit,
+    SearchPage,
+    StoreStats,
+    Subscription,
+)
 from bot.query import Query
 from bot.store.base import Sort
 from bot.store.fts import compile_match
@@ -414,6 +426,129 @@ class SQLiteStore:
             problems.append(f"full-text index: {e}")
         return problems
 
+    # -- digests ------------------------------------------------------------------------
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        """Create or update a channel's digest settings (clears a failing mark)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO digest_subscriptions (channel_id, guild_id, post_time, timezone, top,"
+                " min_upvotes, keywords, threads, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
+                " post_time = excluded.post_time, timezone = excluded.timezone,"
+                " top = excluded.top, min_upvotes = excluded.min_upvotes,"
+                " keywords = excluded.keywords, threads = excluded.threads,"
+                " failing_reason = NULL, failing_since = NULL",
+                (
+                    sub.channel_id,
+                    sub.guild_id,
+                    sub.post_time,
+                    sub.timezone,
+                    sub.top,
+                    sub.min_upvotes,
+                    sub.keywords,
+                    int(sub.threads),
+                    self._now(),
+                ),
+            )
+
+    async def remove_subscription(self, channel_id: int) -> bool:
+        """Unsubscribe a channel; False if it was not subscribed."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,)
+            )
+            return cursor.rowcount > 0
+
+    async def get_subscription(self, channel_id: int) -> Subscription | None:
+        """One channel's settings."""
+        row = await self._one(f"{_SUBSCRIPTION_SELECT} WHERE channel_id = ?", (channel_id,))
+        return _subscription(row) if row else None
+
+    async def subscriptions(self, guild_id: int | None = None) -> list[Subscription]:
+        """Every subscription, or one server's, in channel order."""
+        if guild_id is None:
+            rows = await self._all(f"{_SUBSCRIPTION_SELECT} ORDER BY channel_id")
+        else:
+            rows = await self._all(
+                f"{_SUBSCRIPTION_SELECT} WHERE guild_id = ? ORDER BY channel_id", (guild_id,)
+            )
+        return [_subscription(r) for r in rows]
+
+    async def set_subscription_failing(self, channel_id: int, reason: str | None) -> None:
+        """Mark a channel as failing (deleted, forbidden), or clear the mark."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digest_subscriptions SET failing_reason = ?,"
+                " failing_since = CASE WHEN ? IS NULL THEN NULL"
+                " ELSE coalesce(failing_since, ?) END WHERE channel_id = ?",
+                (reason, reason, self._now(), channel_id),
+            )
+
+    async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
+        """The outbox record of one digest, with its planned parts."""
+        day = list_date.isoformat()
+        row = await self._one(
+            "SELECT state, error FROM digest_deliveries WHERE channel_id = ? AND list_date = ?",
+            (channel_id, day),
+        )
+        if row is None:
+            return None
+        parts = await self._all(
+            "SELECT part, payload, nonce, message_id FROM digest_parts"
+            " WHERE channel_id = ? AND list_date = ? ORDER BY part",
+            (channel_id, day),
+        )
+        return Delivery(
+            channel_id, list_date, row[0], tuple(DeliveryPart(*p) for p in parts), row[1]
+        )
+
+    async def start_delivery(
+        self, channel_id: int, list_date: date, payloads: Sequence[str]
+    ) -> Delivery:
+        """Record the planned messages before sending; an existing record wins (resume)."""
+        day = list_date.isoformat()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO digest_deliveries (channel_id, list_date, state, started_at)"
+                " VALUES (?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
+                (channel_id, day, self._now()),
+            )
+            if cursor.rowcount:
+                await db.executemany(
+                    "INSERT INTO digest_parts (channel_id, list_date, part, payload, nonce)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (channel_id, day, n, payload, _nonce(channel_id, list_date, n))
+                        for n, payload in enumerate(payloads)
+                    ],
+                )
+        delivery = await self.get_delivery(channel_id, list_date)
+        assert delivery is not None
+        return delivery
+
+    async def record_part_sent(
+        self, channel_id: int, list_date: date, part: int, message_id: int
+    ) -> None:
+        """Remember that one planned message reached Discord."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digest_parts SET message_id = ?"
+                " WHERE channel_id = ? AND list_date = ? AND part = ?",
+                (message_id, channel_id, list_date.isoformat(), part),
+            )
+
+    async def finish_delivery(
+        self, channel_id: int, list_date: date, state: str, error: str | None = None
+    ) -> None:
+        """Close a delivery as sent or failed."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digest_deliveries SET state = ?, error = ?, finished_at = ?"
+                " WHERE channel_id = ? AND list_date = ?",
+                (state, error, self._now(), channel_id, list_date.isoformat()),
+            )
+
 
 def _paper_row(paper: Paper) -> dict[str, Any]:
     """The paper as column values, in _REFRESHED order."""
@@ -464,3 +599,30 @@ def _listing(row: Sequence[Any]) -> Listing:
     )
     list_date = date.fromisoformat(row[15]) if row[15] else None
     return Listing(paper, list_date, row[16] or 0)  # type: ignore[arg-type]
+
+
+_SUBSCRIPTION_SELECT = (
+    "SELECT channel_id, guild_id, post_time, timezone, top, min_upvotes, keywords, threads,"
+    " created_at, failing_reason FROM digest_subscriptions"
+)
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    return Subscription(
+        channel_id=row[0],
+        guild_id=row[1],
+        post_time=row[2],
+        timezone=row[3],
+        top=row[4],
+        min_upvotes=row[5],
+        keywords=row[6],
+        threads=bool(row[7]),
+        created_at=_dt(row[8]),
+        failing_reason=row[9],
+    )
+
+
+def _nonce(channel_id: int, list_date: date, part: int) -> str:
+    """A stable nonce (at most 25 characters) per planned message, so a resend is deduplicated."""
+    digest = hashlib.sha256(f"{channel_id}:{list_date}:{part}".encode()).hexdigest()
+    return str(int(digest[:16], 16) % 10**19)

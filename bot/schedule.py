@@ -1,0 +1,65 @@
+"""When each channel's digest is due, and which list it carries. Pure: the clock is an argument."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.config import parse_hhmm
+from bot.digest import newest_complete
+from bot.models import Subscription
+
+_STEP = timedelta(seconds=1)
+
+
+def trigger_for(post_time: str, timezone: str) -> CronTrigger:
+    """A daily cron trigger at HH:MM in an IANA time zone (DST-correct)."""
+    at = parse_hhmm(post_time)
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(timezone))
+
+
+def next_fire(sub: Subscription, now: datetime) -> datetime:
+    """The next scheduled post time at or after `now`."""
+    fire = trigger_for(sub.post_time, sub.timezone).get_next_fire_time(None, now)
+    assert fire is not None  # a daily trigger always fires again
+    return fire
+
+
+def previous_fire(sub: Subscription, now: datetime) -> datetime | None:
+    """The most recent scheduled post time at or before `now`."""
+    trigger = trigger_for(sub.post_time, sub.timezone)
+    fire = trigger.get_next_fire_time(None, now - timedelta(days=2))
+    last = None
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + _STEP)
+    return last
+
+
+def due_list(
+    sub: Subscription, now: datetime, list_dates: Iterable[date], complete_after_hours: float
+) -> date | None:
+    """The list this channel should have received by `now`, if any.
+
+    That is the newest complete list at the channel's last scheduled time, provided the
+    subscription existed then and no newer list has completed since (a late digest beats a
+    missing one, but a stale one is skipped: the next post carries the newer list).
+    """
+    last = previous_fire(sub, now)
+    if last is None or (sub.created_at is not None and last < sub.created_at):
+        return None
+    dates = list(list_dates)
+    at_fire = newest_complete(dates, last, complete_after_hours)
+    if at_fire is None or at_fire != newest_complete(dates, now, complete_after_hours):
+        return None
+    return at_fire
+
+
+def utc(moment: datetime) -> datetime:
+    """`moment` in UTC (rejects naive datetimes)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC)
