@@ -170,15 +170,16 @@ def _now_iso() -> str:
 
 
 class _Snowflakes:
-    """Strictly increasing snowflake strings, one millisecond apart so shards spread evenly."""
+    """Strictly increasing snowflake strings, one millisecond apart (per worker id)."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker: int = 0) -> None:
         self._last_ms = 0
+        self._worker = worker
 
     def next(self) -> str:
         """Return a new snowflake."""
         self._last_ms = max(int(time.time() * 1000) - DISCORD_EPOCH_MS, self._last_ms + 1)
-        return str(self._last_ms << 22)
+        return str(self._last_ms << 22 | self._worker << 17)
 
 
 # --------------------------------------------------------------------------------------- world
@@ -791,11 +792,12 @@ class _FormErrors:
 
 def _dig(data: JSON, keys: tuple[str, ...]) -> Any:
     """data[k1][k2]... or None."""
+    node: Any = data
     for key in keys:
-        if not isinstance(data, dict):
+        if not isinstance(node, dict):
             return None
-        data = data.get(key)  # type: ignore[assignment]
-    return data
+        node = node.get(key)
+    return node
 
 
 EMBED_TEXT_LIMITS: tuple[tuple[tuple[str, ...], int], ...] = (
@@ -1120,12 +1122,14 @@ class FakeDiscord:
     def __init__(self, token: str = "test-token", *, bot_name: str = "paperboy") -> None:
         self._token = token
         self._ids = _Snowflakes()
+        self._guild_ids = _Snowflakes(worker=1)  # consecutive ms: guilds round-robin over shards
         # knobs
         self.ack_deadline = 3.0
         self.interaction_token_ttl = 15 * 60.0
         self.nonce_window = 180.0
         self.heartbeat_interval_ms = 41_250
         self.global_rate_limit: int | None = None
+        self.global_rate_window = 1.0
         self.allowed_privileged_intents = int(PRIVILEGED_INTENTS)
         self.recommended_shards = 1
         self.dm_refusing: set[str] = set()
@@ -1156,6 +1160,7 @@ class FakeDiscord:
         self._forced: list[_Forced429] = []
         self._recent: deque[float] = deque()
         self._change = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
         self._routes = self._route_table()
         # world
         self.users: dict[str, FakeUser] = {}
@@ -1254,7 +1259,7 @@ class FakeDiscord:
 
     def add_guild(self, name: str, *, owner: FakeUser | None = None) -> str:
         """Create a guild (the bot is a member, with its managed role); return its id."""
-        guild_id = self._ids.next()
+        guild_id = self._guild_ids.next()
         owner = owner or self.owner
         guild = FakeGuild(guild_id, name, owner.id)
         guild.roles[guild_id] = FakeRole(guild_id, "@everyone", int(EVERYONE_PERMISSIONS))
@@ -1404,13 +1409,17 @@ class FakeDiscord:
             raise AssertionError("fake Discord saw problems:\n" + "\n".join(problems))
 
     async def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "a condition"
+        self,
+        predicate: Callable[[], Any],
+        timeout: float = 5.0,
+        what: str = "a condition",
     ) -> None:
-        """Wait until predicate() is true; re-checked whenever the fake records something."""
+        """Wait until predicate() is true; re-checked on every recorded change (or 20 ms)."""
         try:
             async with asyncio.timeout(timeout):
                 while not predicate():
-                    await self._change.wait()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._change.wait(), 0.02)
         except TimeoutError:
             details = f"violations={[str(v) for v in self.violations]}"
             details += f", unknown_routes={self.unknown_routes}"
@@ -1449,11 +1458,12 @@ class FakeDiscord:
         if self.global_rate_limit is None or not bot_route:
             return None
         now = time.monotonic()
-        while self._recent and now - self._recent[0] >= 1.0:
+        window = self.global_rate_window
+        while self._recent and now - self._recent[0] >= window:
             self._recent.popleft()
         if len(self._recent) >= self.global_rate_limit:
             self.global_429s += 1
-            retry_after = max(0.001, round(1.0 - (now - self._recent[0]), 3))
+            retry_after = max(0.001, round(window - (now - self._recent[0]), 3))
             return self._too_many(retry_after, True)
         self._recent.append(now)
         return None
@@ -1559,8 +1569,8 @@ class FakeDiscord:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         self.identify_payloads.append(data)
-        shard = tuple(data["shard"]) if data.get("shard") else None
-        session = _Session(secrets.token_hex(16), intents, shard)  # type: ignore[arg-type]
+        shard = (int(data["shard"][0]), int(data["shard"][1])) if data.get("shard") else None
+        session = _Session(secrets.token_hex(16), intents, shard)
         self._sessions[session.id] = session
         conn.session, session.conn = session, conn
         guilds = [g for g in self.guilds.values() if session.covers(g.id)]
@@ -1653,7 +1663,10 @@ class FakeDiscord:
         old = session.conn
         if old is not None and old is not conn:
             old.session = None
-            asyncio.create_task(old.ws.close(code=4009, message=b"Session resumed elsewhere"))
+            closing = old.ws.close(code=4009, message=b"Session resumed elsewhere")
+            task = asyncio.create_task(closing)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         conn.session, session.conn = session, conn
         last = int(data.get("seq") or 0)
         missed = [p for p in session.backlog if p["s"] > last]
@@ -2179,7 +2192,7 @@ class FakeDiscord:
     # ------------------------------------------------------------------- REST: interactions
 
     async def _interaction_callback(self, call: _Call) -> web.Response:
-        """POST /interactions/{id}/{token}/callback, enforcing the 3 s and acknowledge-once rules."""
+        """POST /interactions/{id}/{token}/callback: 3 s deadline, acknowledge once."""
         inter = self._interactions.get(call.params["interaction_id"])
         if inter is None or inter.token != call.params["token"]:
             raise _ApiError(404, 10062, "Unknown interaction", why="no such interaction")
@@ -2202,12 +2215,12 @@ class FakeDiscord:
         if elapsed > inter.deadline:
             why = f"answered after {elapsed:.2f}s, deadline {inter.deadline}s"
             raise _ApiError(404, 10062, "Unknown interaction", why=why)
-        if kind not in ALLOWED_CALLBACKS[inter.type]:
-            errs = _FormErrors()
-            errs.add(("type",), "INTERACTION_RESPONSE_TYPE_INVALID", f"Invalid type {kind}")
-            errs.raise_if_any()
-        message = self._apply_callback(inter, int(kind), data)  # type: ignore[arg-type]
-        inter.callbacks.append(Callback(int(kind), data, message))  # type: ignore[arg-type]
+        if not isinstance(kind, int) or kind not in ALLOWED_CALLBACKS[inter.type]:
+            error = {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid type"}
+            why = f"callback type {kind} is not allowed for interaction type {inter.type}"
+            raise _ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [error]}}, why)
+        message = self._apply_callback(inter, kind, data)
+        inter.callbacks.append(Callback(kind, data, message))
         if inter._timer is not None:
             inter._timer.cancel()
         self._notify()
@@ -2259,7 +2272,7 @@ class FakeDiscord:
         )
 
     def _callback_response(self, inter: FakeInteraction, message: RecordedMessage | None) -> JSON:
-        """The ?with_response=1 body: what discord.py 2.7 parses into InteractionCallbackResponse."""
+        """The ?with_response=1 body (discord.py's InteractionCallbackResponse)."""
         kind = inter.callbacks[-1].type
         info: JSON = {
             "id": inter.id,

@@ -1,0 +1,158 @@
+"""The end-to-end test bed: the real bot against the fake Discord and fake Hugging Face servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.app import point_discord_at
+from bot.client import Paperboy
+from bot.config import Config, parse_config
+from bot.hf.source import HFSource
+from bot.store import SQLiteStore
+from tests.conftest import seed_items
+from tests.fakes import fake_discord as fake_discord_module
+from tests.fakes.fake_discord import FakeDiscord, capture_discord_errors
+from tests.fakes.fake_hf import FakeHF
+
+# The day after the first seed list: a 7-day backfill brings in 2025-01-07.
+DEFAULT_NOW = datetime(2025, 1, 8, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """An injected clock tests move by hand."""
+
+    now: datetime = DEFAULT_NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class BotUnderTest(Paperboy):
+    """The real bot, minus discord.py's 5 s pause before re-identifying."""
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+
+@dataclass
+class Harness:
+    """Everything a test needs: the running bot, both fakes, the store and the clock."""
+
+    discord: FakeDiscord
+    hf: FakeHF
+    store: SQLiteStore
+    config: Config
+    clock: Clock
+    session: aiohttp.ClientSession
+    extensions: Sequence[str] | None = None
+    bot: Paperboy = field(init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def start_bot(self, **options: Any) -> Paperboy:
+        """Build and log in a fresh bot on the same store; wait until it is ready."""
+        self.bot = BotUnderTest(
+            config=self.config,
+            store=self.store,
+            session=self.session,
+            source=HFSource(self.session, self.config.huggingface),
+            clock=self.clock,
+            extensions=self.extensions,
+            guild_ready_timeout=0.05,
+            **options,
+        )
+        self._task = asyncio.create_task(self.bot.start(self.config.discord.token or ""))
+        ready = asyncio.create_task(self.bot.wait_until_ready())
+        done, _ = await asyncio.wait({self._task, ready}, timeout=15, return_when="FIRST_COMPLETED")
+        if ready not in done:
+            ready.cancel()
+            if self._task in done:
+                self._task.result()  # raise what stopped the bot
+            raise TimeoutError("the bot did not become ready")
+        return self.bot
+
+    async def stop_bot(self) -> None:
+        """Close the bot as SIGTERM would."""
+        await self.bot.close()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 15)
+            self._task = None
+
+    async def restart(self) -> Paperboy:
+        await self.stop_bot()
+        return await self.start_bot()
+
+    async def wait_for_scrape(self, runs: int = 1, timeout: float = 10) -> None:
+        """Wait until the scraper job has finished `runs` more runs."""
+        done = asyncio.Event()
+        seen = 0
+
+        async def on_scrape_finished(_report: object) -> None:
+            nonlocal seen
+            seen += 1
+            if seen >= runs:
+                done.set()
+
+        self.bot.add_listener(on_scrape_finished)
+        try:
+            await asyncio.wait_for(done.wait(), timeout)
+        finally:
+            self.bot.remove_listener(on_scrape_finished)
+
+
+def make_config(discord: FakeDiscord, hf: FakeHF, db: Path, **sections: dict[str, Any]) -> Config:
+    """A config pointing every base URL at the fakes."""
+    raw: dict[str, dict[str, Any]] = {
+        "discord": {"api_base_url": discord.api_base_url, "gateway_url": discord.gateway_url},
+        "huggingface": {
+            "base_url": hf.base_url,
+            "poll_seconds": 3600,
+            "timeout_seconds": 2,
+            "max_retries": 1,
+        },
+        "store": {"path": str(db)},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    config = parse_config(raw)
+    return replace(config, discord=replace(config.discord, token=discord.token))
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    *,
+    extensions: Sequence[str] | None = None,
+    now: datetime = DEFAULT_NOW,
+    start: bool = True,
+    **sections: dict[str, Any],
+) -> AsyncIterator[Harness]:
+    """Both fakes, a store, and the bot logged in; everything closed and checked afterwards."""
+    with capture_discord_errors() as discord_errors:
+        async with FakeDiscord() as discord, FakeHF(copy.deepcopy(seed_items())) as hf:
+            config = make_config(discord, hf, tmp_path / "paperboy.db", **sections)
+            with fake_discord_module.point_discord_at(discord):
+                point_discord_at(config.discord)  # the shipped code path sets both URLs
+                async with SQLiteStore(config.store.path) as store, aiohttp.ClientSession() as s:
+                    harness = Harness(discord, hf, store, config, Clock(now), s, extensions)
+                    if start:
+                        await harness.start_bot()
+                    try:
+                        yield harness
+                    finally:
+                        if harness._task is not None:
+                            await harness.stop_bot()
+            discord.assert_clean()
+    discord_errors.assert_clean()
