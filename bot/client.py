@@ -33,9 +33,9 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def default_extensions() -> list[str]:
-    """Every module in cogs/ is a cog extension."""
+    """Every module directly in cogs/ is a cog extension (packages hold shared UI code)."""
     modules = pkgutil.iter_modules(cogs.__path__)
-    return [f"cogs.{m.name}" for m in modules if not m.name.startswith("_")]
+    return [f"cogs.{m.name}" for m in modules if not m.ispkg and not m.name.startswith("_")]
 
 
 def intents() -> discord.Intents:

@@ -12,7 +12,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.client import SYNC_HASH_KEY, intents
+from bot.client import SYNC_HASH_KEY, default_extensions, intents
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscordError
 from tests.support.harness import Harness, running_bot
@@ -174,3 +174,8 @@ async def test_close_stops_the_scheduler(tmp_path: Path) -> None:
         await h.stop_bot()
         assert not scheduler.running
         assert h.bot.is_closed()
+
+
+def test_every_module_in_cogs_is_a_loadable_extension() -> None:
+    names = default_extensions()
+    assert "cogs.status" in names and not any(n.startswith("cogs.ui") for n in names)

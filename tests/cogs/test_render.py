@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from bot.digest import DigestSelection, select
 from bot.models import Listing, Paper
-from cogs.render import MessagePayload, digest_messages, limit_problems, pack, paper_embed
+from cogs.ui.render import MessagePayload, digest_messages, limit_problems, pack, paper_embed
 from tests.conftest import seed_papers
 
 DAY = date(2025, 1, 7)

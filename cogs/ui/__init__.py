@@ -1,0 +1,1 @@
+"""Shared Discord UI pieces (embeds, views) used by the cogs; not cogs themselves."""
