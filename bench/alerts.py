@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import random
 import re
 import sys
@@ -21,7 +22,7 @@ import time
 import tracemalloc
 from bisect import bisect
 from collections import Counter
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ TARGET_BUILD_S = 0.5
 TARGET_MEMORY_MB = 100
 TARGET_BATCH_MS = 100
 BATCH = 200
+TOPICS_PER_PAPER = 8
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -64,34 +66,41 @@ def load_seed() -> list[Paper]:
     return [p for day, items in data.items() for p in parse_items(items, day)]
 
 
-def vocabulary(
-    seed: list[Paper], max_df: float
-) -> tuple[list[str], list[str], list[str]]:
-    """Topic words and bigram phrases (most frequent first) and author surnames.
+def vocabulary(seed: list[Paper], max_df: float) -> tuple[list[str], list[str], list[str]]:
+    """Topic words and phrases (most popular first) and author surnames, from the seed.
 
-    Topic words are real words that are not stop words and occur in at most `max_df`
-    of the seed abstracts: a word in most abstracts ("results", "model") is not a topic.
+    A paper's topic words are its top words by tf-idf (frequent in it, rare elsewhere);
+    a word's popularity is the number of papers it is a topic of. Words found in more
+    than `max_df` of the seed abstracts are left out: in this corpus (mostly about
+    scaling laws) an alert on `scaling` or `networks` would fire on a third of all
+    papers, which is a digest, not an alert. Phrases are word pairs found in at least
+    two abstracts (and at most `max_df`), most common first.
     """
     doc_freq: Counter[str] = Counter()
     phrase_freq: Counter[str] = Counter()
+    counts: list[Counter[str]] = []
     for p in seed:
         ws = words(f"{p.title}\n{p.abstract}")
-        doc_freq.update(set(ws))
+        content = [w for w in ws if w.isalpha() and len(w) > 2 and w not in STOP_WORDS]
+        counts.append(Counter(content))
+        doc_freq.update(set(content))
         phrase_freq.update(
             {
                 f"{a} {b}"
-                for a, b in zip(ws, ws[1:], strict=False)
+                for a, b in pairwise(ws)
                 if a not in STOP_WORDS and b not in STOP_WORDS and a.isalpha() and b.isalpha()
             }
         )
-    cap = max_df * len(seed)
-    topic = [
-        w
-        for w, df in doc_freq.most_common()
-        if df <= cap and w.isalpha() and len(w) > 2 and w not in STOP_WORDS
-    ]
+    n, cap = len(seed), max_df * len(seed)
+    popularity: Counter[str] = Counter()
+    for tf in counts:
+        score = {w: c * math.log(n / doc_freq[w]) for w, c in tf.items()}
+        popularity.update(sorted(score, key=lambda w: (-score[w], w))[:TOPICS_PER_PAPER])
+    topic = [w for w, _ in popularity.most_common() if doc_freq[w] <= cap]
     phrases = [b for b, df in phrase_freq.most_common() if 2 <= df <= cap]
-    surnames = sorted({a.split()[-1] for p in seed for a in p.authors})
+    # People follow prolific authors: surnames by the number of seed papers they are on.
+    authors: Counter[str] = Counter(a.split()[-1] for p in seed for a in set(p.authors))
+    surnames = [s for s, _ in authors.most_common()]
     return topic, phrases, surnames
 
 
@@ -128,27 +137,36 @@ def make_alerts(
 
 
 def make_papers(n: int, seed: list[Paper], rng: random.Random) -> list[Paper]:
-    """Synthetic papers: seed sentences recombined, seed keywords, mixed author names."""
-    sentences = [s for p in seed for s in _SENTENCE.split(p.abstract) if len(s) > 20]
-    titles = [p.title for p in seed]
-    keywords = [k for p in seed for k in p.ai_keywords]
-    first = sorted({a.split()[0] for p in seed for a in p.authors})
-    last = sorted({a.split()[-1] for p in seed for a in p.authors})
+    """Synthetic papers, each a variation on one seed paper (as real abstracts have one topic).
+
+    The abstract keeps most of a seed abstract's sentences (in order) and borrows one or
+    two from other papers; the title and keywords come from the same seed paper; the
+    authors are the seed paper's, with one sometimes replaced by a random seed author.
+    """
+    sentences = [[s for s in _SENTENCE.split(p.abstract) if s] for p in seed]
+    pool = [s for ss in sentences for s in ss if len(s) > 20]
+    names = sorted({a for p in seed for a in p.authors})
     papers = []
     for i in range(n):
-        abstract: list[str] = []
-        target = rng.randint(150, 260)  # words, like real abstracts
-        while sum(len(s.split()) for s in abstract) < target:
-            abstract.append(rng.choice(sentences))
+        k = rng.randrange(len(seed))
+        base = seed[k]
+        kept = [s for s in sentences[k] if rng.random() < 0.85] or sentences[k][:1]
+        for _ in range(rng.randint(1, 2)):
+            kept.insert(rng.randint(0, len(kept)), rng.choice(pool))
+        authors = list(base.authors)
+        if authors and rng.random() < 0.5:
+            authors[rng.randrange(len(authors))] = rng.choice(names)
+        keywords = list(base.ai_keywords)
+        rng.shuffle(keywords)
         papers.append(
             Paper(
                 id=f"2601.{i:05d}",
-                title=rng.choice(titles),
-                abstract=" ".join(abstract),
-                authors=tuple(
-                    f"{rng.choice(first)} {rng.choice(last)}" for _ in range(rng.randint(2, 9))
-                ),
-                ai_keywords=tuple(rng.sample(keywords, rng.randint(2, 6))),
+                title=base.title,
+                abstract=" ".join(kept),
+                authors=tuple(authors),
+                ai_keywords=tuple(keywords[: rng.randint(max(1, len(keywords) - 2), len(keywords))])
+                if keywords
+                else (),
             )
         )
     return papers

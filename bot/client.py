@@ -20,6 +20,7 @@ from discord.ext import commands
 import cogs
 from bot.config import Config
 from bot.hf.source import HFSource
+from bot.ratelimit import Pacer
 from bot.scraper import DateOutcome, Scraper
 from bot.store import Store
 from bot.tree import PaperboyTree
@@ -30,6 +31,7 @@ Clock = Callable[[], datetime]
 SYNC_HASH_KEY = "command_sync_hash"
 SCRAPE_JOB_ID = "scrape"
 SHUTDOWN_GRACE_SECONDS = 10.0
+BULK_SENDS_PER_SECOND = 45.0
 
 
 def default_extensions() -> list[str]:
@@ -89,6 +91,8 @@ class Paperboy(commands.Bot):
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.scraper = Scraper(source, store, self.clock)
         self.scheduler: AsyncIOScheduler | None = None
+        # Bulk sends (digest fan-out, alert DMs) stay under Discord's 50 requests/s.
+        self.pacer = Pacer(BULK_SENDS_PER_SECOND)
         self.last_scrape: ScrapeReport | None = None
         self.failed_extensions: dict[str, str] = {}
         self._extensions = list(extensions) if extensions is not None else default_extensions()
@@ -98,7 +102,8 @@ class Paperboy(commands.Bot):
         self._backfilled = False
 
     async def setup_hook(self) -> None:
-        """Load cogs, sync commands if they changed, start the scheduler."""
+        """Create the scheduler, load cogs (they add their jobs), sync if changed, start jobs."""
+        self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
         for name in self._extensions:
             try:
                 await self.load_extension(name)
@@ -107,7 +112,6 @@ class Paperboy(commands.Bot):
                 self.failed_extensions[name] = f"{type(e).__name__}: {e}"
         if self._run_jobs:
             await self.sync_commands(force=False)
-            self.scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
             self.scheduler.add_job(
                 self.scrape_job,
                 IntervalTrigger(seconds=self.config.huggingface.poll_seconds, timezone=UTC),
@@ -185,10 +189,15 @@ class Paperboy(commands.Bot):
             self.dispatch("new_papers", report.new_ids)
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:
-        """Scheduled jobs and when each runs next, for /status."""
-        if self.scheduler is None:
+        """Scheduled jobs and when each runs next, for /status (per-channel jobs summed up)."""
+        if self.scheduler is None or not self.scheduler.running:
             return []
-        return [(job.name, job.next_run_time) for job in self.scheduler.get_jobs()]
+        runs: dict[str, datetime | None] = {}
+        for job in self.scheduler.get_jobs():
+            when = job.next_run_time
+            if job.name not in runs or (when and (runs[job.name] is None or when < runs[job.name])):
+                runs[job.name] = when
+        return sorted(runs.items(), key=lambda item: item[1] or datetime.max.replace(tzinfo=UTC))
 
     async def close(self) -> None:
         """Stop the jobs (letting a scrape in flight finish briefly), then disconnect."""

@@ -1,23 +1,39 @@
 """Match new papers against every saved alert at once: an index from words to alerts.
 
-A percolator turns search around: the queries are stored and indexed, and each new
-paper is the "query". Every distinct alert query is anchored on one positive group
-(the one whose words are rarest); each term of that group is indexed under its rarest
-folded token. A paper is tokenized once into sets of folded words (text fields and
-author names), the sets are intersected with the index's keys, and only the alerts
-found that way are verified exactly. The result always equals `bot.matching.matches`.
+A percolator turns search around: the alerts' queries are indexed, and each new paper
+is looked up in that index. Matching follows `bot.matching.matches` exactly (folded
+words, phrases inside one field, author terms on author names); only the work differs.
+
+How it works:
+- A paper is tokenized once into a set of keys: its folded words, plus the word pairs
+  (bigrams) that start with a word some indexed phrase starts with. Author words carry
+  an "@" prefix, so `author:x` and `x` never meet; a separator token sits between fields,
+  so no phrase spans two fields.
+- A term of one or two words is decided by one key: the word, or the bigram.
+- Most alerts (every term one or two words; at most two groups, one of them a single
+  term) live in plain dicts: key -> {alert id: Match}, or key -> second key -> {...}.
+  A paper's keys are intersected with those dicts (in C) and whole dicts of matches
+  are merged. Alerts with an excluded term are then dropped by the excluded key.
+  For an OR group, the first term present wins, so each term is filed under its rank
+  and lower ranks are merged last.
+- Every other alert is anchored on its rarest group; each term of that group is filed
+  under its key, and the alerts found that way are verified exactly (phrases of three
+  or more words by position).
 """
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, pairwise
+from typing import Any, TypeAlias
 
 from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import Query, Term
-from bot.text import fold, words
+from bot.text import fold
 
 # A compact English stop-word list: words too common to be an alert on their own.
 _STOP_WORDS_TEXT = """
@@ -36,8 +52,21 @@ _STOP_WORDS_TEXT = """
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
 
-_FOLD_CACHE_LIMIT = 500_000
-_folded: dict[str, str] = {}  # raw word -> interned folded word
+Key: TypeAlias = str | tuple[str, str]  # a folded word, or two consecutive ones
+
+_SEP = "\x01"  # a token between two fields; never a word
+_JOIN = f" {_SEP} "
+_WORD_OR_SEP = re.compile(r"[^\W_]+|\x01")  # bot.text.words' pattern, plus the separator
+_WORD = re.compile(r"[^\W_]+")
+_AUTHOR = "@"  # author words are filed as "@word"; "@" is never part of a word
+# For ASCII text: keep digits and letters (lower-cased) and the separator, blank the rest.
+_ASCII_TABLE = bytes(
+    c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 1) else 32
+    for c in range(256)
+)
+_FOLD_CACHE_LIMIT = 300_000
+_text_fold: dict[str, str] = {_SEP: _SEP}  # raw word -> interned folded word
+_author_fold: dict[str, str] = {_SEP: _SEP}  # raw word -> interned "@" + folded word
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +86,9 @@ class Match:
         return self.reason
 
 
+# -- validation -------------------------------------------------------------------
+
+
 def validate_alert(query: Query) -> None:
     """Refuse an alert that is empty, can never match, or would match almost everything."""
     if not query.groups:
@@ -67,10 +99,8 @@ def validate_alert(query: Query) -> None:
         blockers = [_blocker(term, query.excluded) for term in group]
         if all(b is not None for b in blockers):
             shown = " OR ".join(f"`{t}`" for t in group) or "an empty group"
-            excl = ", ".join(dict.fromkeys(f"`-{b}`" for b in blockers if b is not None))
-            raise QueryError(
-                f"That alert can never match: {shown} is ruled out by {excl or 'itself'}."
-            )
+            by = ", ".join(dict.fromkeys(f"`-{b}`" for b in blockers if b is not None))
+            raise QueryError(f"That alert can never match: {shown} is ruled out by {by}.")
     if all(all(_is_broad(term) for term in group) for group in query.groups):
         shown = " ".join(f"`{t}`" for g in query.groups for t in g)
         raise QueryError(
@@ -79,13 +109,13 @@ def validate_alert(query: Query) -> None:
         )
 
 
-def _blocker(term: Term, excluded: tuple[Term, ...]) -> Term | None:
-    """An excluded term that matches wherever `term` does (so `term` can never count)."""
-    needle = _needle(term)
-    if not needle:  # an empty term matches nothing
-        return term
+def _blocker(term: Term, excluded: Sequence[Term]) -> Term | None:
+    """An excluded term found wherever `term` is (so `term` can never count), if any."""
+    needle = tuple(fold(t) for t in term.tokens)
+    if not needle:
+        return term  # an empty term matches nothing
     for ex in excluded:
-        ex_needle = _needle(ex)
+        ex_needle = tuple(fold(t) for t in ex.tokens)
         if ex.field == term.field and ex_needle and _contains(needle, ex_needle):
             return ex
     return None
@@ -95,9 +125,7 @@ def _is_broad(term: Term) -> bool:
     return all(len(t) <= 1 or t in STOP_WORDS or fold(t) in STOP_WORDS for t in term.tokens)
 
 
-def _needle(term: Term) -> tuple[str, ...]:
-    """The term's tokens folded exactly the way bot.matching folds them."""
-    return tuple(sys.intern(fold(t)) for t in term.tokens)
+# -- papers -----------------------------------------------------------------------
 
 
 def _contains(hay: tuple[str, ...], needle: tuple[str, ...]) -> bool:
@@ -113,183 +141,186 @@ def _contains(hay: tuple[str, ...], needle: tuple[str, ...]) -> bool:
         return False
 
 
-def _fold_all(raw: list[str]) -> tuple[str, ...]:
-    """Fold words through a shared cache; the folded strings are interned."""
-    cache = _folded
-    if len(cache) > _FOLD_CACHE_LIMIT:
-        cache.clear()
-    for w in set(raw).difference(cache):
-        cache[w] = sys.intern(fold(w))
-    return tuple(map(cache.__getitem__, raw))
+def _tokens(fields: Sequence[str]) -> list[str]:
+    """The words of each field exactly as bot.text.words splits them, _SEP between fields."""
+    text = _JOIN.join(fields)
+    if text.count(_SEP) != max(len(fields) - 1, 0):  # a field holds the separator itself
+        text = _JOIN.join(f.replace(_SEP, " ") for f in fields)  # (not a word character)
+    if text.isascii():  # the common case, about four times faster than the regex
+        return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split()
+    return _WORD_OR_SEP.findall(text.casefold())
 
 
-class PaperWords:
-    """A paper tokenized once: sets of folded words per field family, fields on demand."""
+def _fold_tokens(tokens: list[str], cache: dict[str, str], prefix: str) -> tuple[str, ...]:
+    """Fold words through a shared cache (raw word -> interned prefix + folded word)."""
+    try:
+        return tuple(map(cache.__getitem__, tokens))
+    except KeyError:
+        if len(cache) > _FOLD_CACHE_LIMIT:
+            cache.clear()
+            cache[_SEP] = _SEP
+        for w in set(tokens).difference(cache):
+            cache[w] = sys.intern(prefix + fold(w))
+        return tuple(map(cache.__getitem__, tokens))
 
-    __slots__ = ("_author_fields", "_paper", "_text_fields", "authors", "text")
 
-    def __init__(self, paper: Paper) -> None:
-        self._paper = paper
-        fields = [paper.title, paper.abstract, *paper.ai_keywords]
-        # Fields are joined by a newline, which is never part of a word.
-        self.text: set[str] = set(_fold_all(words("\n".join(fields))))
-        self.authors: set[str] = set(_fold_all(words("\n".join(paper.authors))))
-        self._text_fields: list[tuple[str, ...]] | None = None
-        self._author_fields: list[tuple[str, ...]] | None = None
+class _PaperKeys:
+    """A paper tokenized once: folded word sequences and the set of keys present."""
 
-    def text_fields(self) -> list[tuple[str, ...]]:
-        """Folded words of the title, the abstract and each AI keyword, separately."""
-        if self._text_fields is None:
-            p = self._paper
-            self._text_fields = [_fold_all(words(f)) for f in (p.title, p.abstract, *p.ai_keywords)]
-        return self._text_fields
+    __slots__ = ("authors", "keys", "text")
 
-    def author_fields(self) -> list[tuple[str, ...]]:
-        """Folded words of each author name, separately."""
-        if self._author_fields is None:
-            self._author_fields = [_fold_all(words(a)) for a in self._paper.authors]
-        return self._author_fields
+    def __init__(self, paper: Paper, starters: Mapping[str, int]) -> None:
+        fields = (paper.title, paper.abstract, *paper.ai_keywords)
+        self.text = text = _fold_tokens(_tokens(fields), _text_fold, "")
+        self.authors = authors = _fold_tokens(_tokens(paper.authors), _author_fold, _AUTHOR)
+        self.keys: set[Key] = set(text)
+        self.keys.update(authors)
+        if starters:  # only the bigrams some indexed term could be looking for
+            contains = starters.__contains__
+            self.keys.update(compress(pairwise(text), map(contains, text)))
+            self.keys.update(compress(pairwise(authors), map(contains, authors)))
 
-    def has(self, term: _CTerm) -> bool:
-        """True if the compiled term matches (a phrase must sit inside one field)."""
-        needle = term.needle
-        if term.author:
-            if len(needle) == 1:
-                return needle[0] in self.authors
-            return term.token_set <= self.authors and any(
-                _contains(f, needle) for f in self.author_fields()
-            )
-        if len(needle) == 1:
-            return needle[0] in self.text
-        return term.token_set <= self.text and any(_contains(f, needle) for f in self.text_fields())
+
+# -- compiled alerts --------------------------------------------------------------
 
 
 class _CTerm:
-    """A term compiled for matching: folded needle, its word set, index key and cost."""
+    """A term compiled: its folded needle, the key that decides or pre-filters it, a cost."""
 
-    __slots__ = ("author", "cost", "key", "needle", "term", "token_set")
+    __slots__ = ("author", "cost", "exact", "key", "needle", "term")
 
     def __init__(self, term: Term, cost: Callable[[str, bool], float]) -> None:
         self.term = term
-        self.author = term.field == "author"
-        self.needle = _needle(term)
-        self.token_set = frozenset(self.needle)
-        # Indexed under its rarest word; an empty term ("") matches nothing.
-        costs = {t: cost(t, self.author) for t in self.needle}
-        self.key = min(costs, key=costs.__getitem__) if costs else ""
-        self.cost = costs.get(self.key, 0.0)
+        self.author = author = term.field == "author"
+        folded = [fold(t) for t in term.tokens]
+        # A token that is not a word can never equal a paper's word: the term is dead,
+        # like an empty one.
+        live = bool(folded) and all(_WORD.fullmatch(t) for t in folded)
+        prefix = _AUTHOR if author else ""
+        self.needle: tuple[str, ...] = tuple(sys.intern(prefix + t) for t in folded) if live else ()
+        costs = [cost(t, author) for t in folded]
+        self.key: Key = ""
+        self.cost = 0.0
+        if len(self.needle) == 1:
+            self.key, self.cost = self.needle[0], costs[0]
+        elif self.needle:  # the rarest bigram
+            pair_costs = [a * b for a, b in pairwise(costs)]
+            i = min(range(len(pair_costs)), key=pair_costs.__getitem__)
+            self.key, self.cost = (self.needle[i], self.needle[i + 1]), pair_costs[i]
+        self.exact = len(self.needle) in (1, 2)  # the key alone decides
+
+    def found(self, paper: _PaperKeys) -> bool:
+        """True if the term occurs in the paper (a phrase inside one field)."""
+        if self.key not in paper.keys:
+            return False
+        return self.exact or _contains(paper.authors if self.author else paper.text, self.needle)
 
 
-_EMPTY: frozenset[str] = frozenset()
-
-
-def _keys(terms: Iterable[_CTerm], author: bool) -> frozenset[str]:
-    keys = frozenset(ct.key for ct in terms if ct.author == author)
-    return keys or _EMPTY
+_Posting: TypeAlias = tuple[int, Key, Key | None, Match]  # rank, key, second key, match
 
 
 class _Compiled:
-    """One distinct query compiled, with the alerts that share it."""
+    """One distinct query compiled, with the alerts that share it and how it is filed."""
 
     __slots__ = (
         "alerts",
-        "anchor",
-        "conjunctive",
-        "ex_author",
-        "ex_text",
+        "anchor_keys",
+        "drops",
         "excluded",
         "groups",
-        "match",
+        "keys",
         "matches",
-        "req_author",
-        "req_text",
-        "single",
+        "postings",
     )
 
     def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
-        self.groups = groups = tuple(tuple(map(cterm, g)) for g in query.groups)
-        self.excluded = excluded = tuple(c for c in map(cterm, query.excluded) if c.needle)
-        self.alerts: dict[int, Match] = {}  # alert id -> its Match when conjunctive
+        self.alerts: dict[int, None] = {}
         self.matches: dict[tuple[Term, ...], Match] = {}
-        # A conjunctive query (every group one single word, every exclusion a single
-        # word) is decided by four set operations and always yields the same Match.
-        self.conjunctive = all(len(g) == 1 and len(g[0].needle) == 1 for g in groups) and all(
-            len(c.needle) == 1 for c in excluded
-        )
-        # The anchor: the group whose (usable) terms are rarest; each of its terms is
-        # indexed under its key. None when some group can never match.
-        usable = [tuple(ct for ct in g if ct.needle) for g in groups]
-        self.anchor: tuple[_CTerm, ...] | None = None
-        if usable and all(usable):
-            self.anchor = min(usable, key=lambda g: sum(ct.cost for ct in g))
-        self.match = Match(tuple(g[0].term for g in usable) if self.anchor else ())
-        self.conjunctive = self.conjunctive and self.anchor is not None
-        # One word and nothing else: the index key alone decides.
-        self.single = self.conjunctive and len(groups) == 1 and not excluded
-        self.req_text = self.req_author = self.ex_text = self.ex_author = _EMPTY
-        if self.conjunctive and not self.single:
-            required = [g[0] for g in groups]
-            self.req_text = _keys(required, False)
-            self.req_author = _keys(required, True)
-            if excluded:
-                self.ex_text = _keys(excluded, False)
-                self.ex_author = _keys(excluded, True)
-
-    def verify(self, pw: PaperWords) -> Match | None:
-        """The exact check (the same rules as bot.matching.matches) for one paper."""
-        for ex in self.excluded:
-            if pw.has(ex):
-                return None
-        found: list[Term] = []
-        for group in self.groups:
-            for ct in group:
-                if ct.needle and pw.has(ct):
-                    found.append(ct.term)
-                    break
+        self.groups = tuple(tuple(ct for ct in map(cterm, g) if ct.needle) for g in query.groups)
+        self.excluded = tuple(ct for ct in map(cterm, query.excluded) if ct.needle)
+        self.keys = [ct.key for g in self.groups for ct in g] + [ct.key for ct in self.excluded]
+        self.postings: list[_Posting] = []  # filed in the dict tables
+        self.drops: list[Key] = []  # excluded keys, for filed alerts
+        self.anchor_keys: list[Key] = []  # filed for exact verification
+        if not self.groups or not all(self.groups):
+            return  # verified for every paper, or never matches
+        groups = self.groups
+        simple = all(ct.exact for g in groups for ct in g) and all(ct.exact for ct in self.excluded)
+        if simple and (len(groups) == 1 or (len(groups) == 2 and min(map(len, groups)) == 1)):
+            if len(groups) == 1:
+                self.postings = [
+                    (r, ct.key, None, self.match((ct,))) for r, ct in enumerate(groups[0])
+                ]
             else:
-                return None
-        terms = tuple(found)
+                a, b = groups
+                if len(a) > 1 or (len(b) == 1 and b[0].cost < a[0].cost):
+                    self.postings = [
+                        (r, ct.key, b[0].key, self.match((ct, b[0]))) for r, ct in enumerate(a)
+                    ]
+                else:
+                    self.postings = [
+                        (r, ct.key, a[0].key, self.match((a[0], ct))) for r, ct in enumerate(b)
+                    ]
+            self.drops = list(dict.fromkeys(ct.key for ct in self.excluded))
+        else:
+            anchor = min(groups, key=lambda g: sum(ct.cost for ct in g))
+            self.anchor_keys = list(dict.fromkeys(ct.key for ct in anchor))
+
+    def match(self, cts: Iterable[_CTerm]) -> Match:
+        """The shared Match for these terms."""
+        terms = tuple(ct.term for ct in cts)
         m = self.matches.get(terms)
         if m is None:
             m = self.matches[terms] = Match(terms)
         return m
 
-
-def _anchor_keys(anchor: tuple[_CTerm, ...]) -> list[tuple[bool, str]]:
-    """The distinct (field family, word) index keys of an anchor group."""
-    return list(dict.fromkeys((ct.author, ct.key) for ct in anchor))
+    def verify(self, paper: _PaperKeys) -> Match | None:
+        """The exact check (the same rules as bot.matching.matches) for one paper."""
+        for ex in self.excluded:
+            if ex.found(paper):
+                return None
+        found = []
+        for group in self.groups:
+            for ct in group:
+                if ct.found(paper):
+                    found.append(ct)
+                    break
+            else:
+                return None
+        return self.match(found)
 
 
 def _token_cost(token: str, author: bool) -> float:
     """A guess at how often a word occurs (lower is rarer): long words and names are rarer."""
-    cost = 10.0 if token in STOP_WORDS else 1.0 / max(len(token), 1)
+    cost = 1.0 if token in STOP_WORDS else 0.5 / max(len(token), 1)
     return cost * 0.1 if author else cost
+
+
+# -- the index --------------------------------------------------------------------
+
+_Table: TypeAlias = dict[Key, dict[int, Match]]
 
 
 class AlertIndex:
     """Every active alert, indexed by word, so a paper is matched against all at once."""
 
     def __init__(self, frequencies: Mapping[str, float] | None = None) -> None:
-        # `frequencies` (folded word -> share of papers containing it), if given,
-        # guides which group anchors each alert; results never depend on it.
+        # `frequencies` (folded word -> share of papers containing it), if given, guides
+        # which group anchors an alert; results never depend on it.
         self._freq = frequencies
         self._alerts: dict[int, Query] = {}
         self._compiled: dict[Query, _Compiled] = {}
-        self._always: list[_Compiled] = []  # no positive groups: verified for every paper
-        # Per field family: folded word -> ...
-        #   ready: alerts whose query is that single word -> their Match (no checks needed)
-        #   conj:  conjunctive queries anchored on the word (checked with set operations)
-        #   probe: other queries anchored on the word (checked with verify())
-        self._ready: tuple[dict[str, dict[int, Match]], dict[str, dict[int, Match]]] = ({}, {})
-        self._conj: tuple[dict[str, list[_Compiled]], dict[str, list[_Compiled]]] = ({}, {})
-        self._probe: tuple[dict[str, list[_Compiled]], dict[str, list[_Compiled]]] = ({}, {})
         self._terms: dict[Term, _CTerm] = {}  # compiled terms, shared between queries
+        self._plus: list[_Table] = []  # by rank: key -> alerts
+        self._pairs: list[dict[Key, _Table]] = []  # by rank: key -> second key -> alerts
+        self._drop: dict[Key, dict[int, None]] = {}  # excluded key -> alerts
+        self._checked: dict[Key, list[_Compiled]] = {}  # anchor key -> queries to verify
+        self._always: list[_Compiled] = []  # no positive groups: verified for every paper
+        self._starters: dict[str, int] = {}  # first words of indexed bigrams -> use count
 
     @classmethod
     def build(
-        cls,
-        pairs: Iterable[tuple[int, Query]],
-        frequencies: Mapping[str, float] | None = None,
+        cls, pairs: Iterable[tuple[int, Query]], frequencies: Mapping[str, float] | None = None
     ) -> AlertIndex:
         """An index of the given (alert_id, query) pairs."""
         index = cls(frequencies)
@@ -303,6 +334,10 @@ class AlertIndex:
     def __contains__(self, alert_id: object) -> bool:
         return alert_id in self._alerts
 
+    def alerts(self) -> dict[int, Query]:
+        """The indexed alerts, by id."""
+        return dict(self._alerts)
+
     def add(self, alert_id: int, query: Query) -> None:
         """Index one alert (replacing any alert with the same id)."""
         old = self._alerts.get(alert_id)
@@ -314,11 +349,19 @@ class AlertIndex:
         comp = self._compiled.get(query)
         if comp is None:
             comp = self._compiled[query] = _Compiled(query, self._cterm)
-            self._link(comp)
-        comp.alerts[alert_id] = comp.match
-        if comp.single:
-            ct = comp.groups[0][0]
-            self._ready[ct.author].setdefault(ct.key, {})[alert_id] = comp.match
+            self._link(comp, +1)
+        comp.alerts[alert_id] = None
+        for rank, key, key2, match in comp.postings:
+            while len(self._plus) <= rank:
+                self._plus.append({})
+                self._pairs.append({})
+            if key2 is None:
+                self._plus[rank].setdefault(key, {})[alert_id] = match
+            else:
+                sub = self._pairs[rank].setdefault(key, {})
+                sub.setdefault(key2, {})[alert_id] = match
+        for key in comp.drops:
+            self._drop.setdefault(key, {})[alert_id] = None
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
@@ -327,29 +370,61 @@ class AlertIndex:
             return
         comp = self._compiled[query]
         del comp.alerts[alert_id]
-        if comp.single:
-            ct = comp.groups[0][0]
-            ready = self._ready[ct.author]
-            del ready[ct.key][alert_id]
-            if not ready[ct.key]:
-                del ready[ct.key]
+        for rank, key, key2, _ in comp.postings:
+            if key2 is None:
+                _discard(self._plus[rank], key, alert_id)
+            else:
+                sub = self._pairs[rank][key]
+                _discard(sub, key2, alert_id)
+                if not sub:
+                    del self._pairs[rank][key]
+        for key in comp.drops:
+            _discard(self._drop, key, alert_id)
         if not comp.alerts:
             del self._compiled[query]
-            self._unlink(comp)
-
-    def alerts(self) -> dict[int, Query]:
-        """The indexed alerts, by id."""
-        return dict(self._alerts)
+            self._link(comp, -1)
 
     def match(self, paper: Paper) -> dict[int, Match]:
         """Every alert whose query matches the paper, with the reason it matched."""
-        return self._match(PaperWords(paper))
+        return self._match(_PaperKeys(paper, self._starters))
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, Match]]:
         """Match a batch: paper id -> {alert id: Match} (an empty dict when none match)."""
-        return {p.id: self._match(PaperWords(p)) for p in papers}
+        starters = self._starters
+        return {p.id: self._match(_PaperKeys(p, starters)) for p in papers}
 
-    # -- internals ---------------------------------------------------------------
+    # -- internals ----------------------------------------------------------------
+
+    def _match(self, paper: _PaperKeys) -> dict[int, Match]:
+        keys = paper.keys
+        result: dict[int, Match] = {}
+        # Higher ranks first: for an OR group the lowest-ranked term present wins.
+        for rank in range(len(self._plus) - 1, -1, -1):
+            plus, pairs = self._plus[rank], self._pairs[rank]
+            for key in plus.keys() & keys:
+                result.update(plus[key])
+            for key in pairs.keys() & keys:
+                sub = pairs[key]
+                for key2 in sub.keys() & keys:
+                    result.update(sub[key2])
+        if result:
+            drop = self._drop
+            for key in drop.keys() & keys:
+                for alert_id in drop[key].keys() & result.keys():
+                    del result[alert_id]
+        if self._checked:
+            candidates: dict[_Compiled, None] = {}
+            for key in self._checked.keys() & keys:
+                candidates.update(dict.fromkeys(self._checked[key]))
+            for comp in candidates:
+                m = comp.verify(paper)
+                if m is not None:
+                    result.update(dict.fromkeys(comp.alerts, m))
+        for comp in self._always:
+            m = comp.verify(paper)
+            if m is not None:
+                result.update(dict.fromkeys(comp.alerts, m))
+        return result
 
     def _cterm(self, term: Term) -> _CTerm:
         ct = self._terms.get(term)
@@ -362,57 +437,33 @@ class AlertIndex:
             return self._freq.get(token, 0.0)
         return _token_cost(token, author)
 
-    def _tables(self, comp: _Compiled) -> tuple[dict[str, list[_Compiled]], ...] | None:
-        if comp.anchor is None or comp.single:
-            return None  # never matches, or served by the ready table alone
-        return self._conj if comp.conjunctive else self._probe
-
-    def _link(self, comp: _Compiled) -> None:
+    def _link(self, comp: _Compiled, delta: int) -> None:
+        """File (+1) or unfile (-1) what a compiled query shares between its alerts."""
+        for key in comp.keys:
+            if isinstance(key, tuple):
+                n = self._starters.get(key[0], 0) + delta
+                if n:
+                    self._starters[key[0]] = n
+                else:
+                    del self._starters[key[0]]
         if not comp.groups:
-            self._always.append(comp)
-            return
-        tables = self._tables(comp)
-        if tables is None or comp.anchor is None:
-            return
-        for author, key in _anchor_keys(comp.anchor):
-            tables[author].setdefault(key, []).append(comp)
+            if delta > 0:
+                self._always.append(comp)
+            else:
+                self._always.remove(comp)
+        for key in comp.anchor_keys:
+            if delta > 0:
+                self._checked.setdefault(key, []).append(comp)
+            else:
+                self._checked[key].remove(comp)
+                if not self._checked[key]:
+                    del self._checked[key]
+        if delta < 0 and len(self._terms) > 1000 + 4 * len(self._compiled):
+            self._terms.clear()  # a cache only: drop the terms of removed alerts
 
-    def _unlink(self, comp: _Compiled) -> None:
-        if not comp.groups:
-            self._always.remove(comp)
-            return
-        tables = self._tables(comp)
-        if tables is None or comp.anchor is None:
-            return
-        for author, key in _anchor_keys(comp.anchor):
-            lst = tables[author][key]
-            lst.remove(comp)
-            if not lst:
-                del tables[author][key]
 
-    def _match(self, pw: PaperWords) -> dict[int, Match]:
-        result: dict[int, Match] = {}
-        text, authors = pw.text, pw.authors
-        probes: dict[_Compiled, None] = {}
-        for author, words_ in ((False, text), (True, authors)):
-            ready = self._ready[author]
-            conj = self._conj[author]
-            probe = self._probe[author]
-            for key in words_.intersection(ready):
-                result.update(ready[key])
-            for key in words_.intersection(conj):
-                for c in conj[key]:
-                    if (
-                        c.req_text <= text
-                        and c.req_author <= authors
-                        and text.isdisjoint(c.ex_text)
-                        and authors.isdisjoint(c.ex_author)
-                    ):
-                        result.update(c.alerts)
-            for key in words_.intersection(probe):
-                probes.update(dict.fromkeys(probe[key]))
-        for c in (*probes, *self._always):
-            m = c.verify(pw)
-            if m is not None:
-                result.update(dict.fromkeys(c.alerts, m))
-        return result
+def _discard(table: dict[Key, dict[int, Any]], key: Key, alert_id: int) -> None:
+    alerts = table[key]
+    del alerts[alert_id]
+    if not alerts:
+        del table[key]

@@ -145,8 +145,10 @@ async def running_bot(
             config = make_config(discord, hf, tmp_path / "paperboy.db", **sections)
             with fake_discord_module.point_discord_at(discord):
                 point_discord_at(config.discord)  # the shipped code path sets both URLs
-                async with SQLiteStore(config.store.path) as store, aiohttp.ClientSession() as s:
-                    harness = Harness(discord, hf, store, config, Clock(now), s, extensions)
+                clock = Clock(now)
+                store = SQLiteStore(config.store.path, clock=clock)
+                async with store, aiohttp.ClientSession() as session:
+                    harness = Harness(discord, hf, store, config, clock, session, extensions)
                     if start:
                         await harness.start_bot()
                     try:

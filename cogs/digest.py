@@ -1,0 +1,236 @@
+"""/digest: subscribe channels to the daily digest, and the jobs that post it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from functools import cache
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import parse_hhmm
+from bot.errors import UserError
+from bot.models import Subscription
+from bot.query import parse_query
+from bot.schedule import next_fire, trigger_for
+from cogs.engine.digests import DigestEngine, Outcome
+from cogs.ui.render import digest_messages
+
+if TYPE_CHECKING:
+    from bot.client import Paperboy
+
+log = logging.getLogger(__name__)
+
+NEEDED = ("view_channel", "send_messages", "embed_links")
+RETRY_MINUTES = 5
+
+
+@cache
+def _zones() -> list[str]:
+    return sorted(available_timezones())
+
+
+def _check_can_post(channel: discord.abc.GuildChannel, me: discord.Member, threads: bool) -> None:
+    perms = channel.permissions_for(me)
+    needed = (*NEEDED, "create_public_threads") if threads else NEEDED
+    missing = [p.replace("_", " ") for p in needed if not getattr(perms, p)]
+    if missing:
+        raise UserError(f"I can't post digests in {channel.mention}: I need {', '.join(missing)}.")
+
+
+def _describe(sub: Subscription, now: datetime) -> str:
+    parts = [f"{sub.post_time} {sub.timezone}", f"top {sub.top}"]
+    if sub.min_upvotes:
+        parts.append(f"≥{sub.min_upvotes} upvotes")
+    if sub.keywords:
+        parts.append(f"keywords `{discord.utils.escape_markdown(sub.keywords)}`")
+    if sub.threads:
+        parts.append("threads")
+    line = f"<#{sub.channel_id}>: " + ", ".join(parts)
+    if sub.failing_reason:
+        return line + f"\n⚠️ failing: {sub.failing_reason}. Fix it, then run /digest set again."
+    return line + f"\nnext post {discord.utils.format_dt(next_fire(sub, now), 'R')}"
+
+
+def _outcome_text(outcome: Outcome, channel: str) -> str:
+    day = outcome.list_date.isoformat() if outcome.list_date else "?"
+    return {
+        "sent": f"Posted the {day} digest to {channel}.",
+        "already": f"The {day} digest was already posted in {channel}; nothing was posted twice.",
+        "empty": f"No paper of the {day} list passes {channel}'s filters; nothing was posted.",
+        "pending": f"Discord had trouble; the {day} digest will be retried shortly.",
+    }.get(outcome.state, f"Could not post the {day} digest: {outcome.detail}")
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Digest(commands.GroupCog, group_name="digest", group_description="The daily papers digest"):
+    """Server admins choose where, when and what; the engine posts it."""
+
+    def __init__(self, bot: Paperboy) -> None:
+        self.bot = bot
+        self.engine = DigestEngine(bot)
+
+    async def cog_load(self) -> None:
+        scheduler = self.bot.scheduler
+        if scheduler is None:
+            return
+        for sub in await self.bot.store.subscriptions():
+            self._schedule(sub)
+        # On start: post what was missed while down (if still newest) and resume half-sent ones.
+        scheduler.add_job(self.engine.run_due, id="digest:catch-up", name="digest catch-up",
+                          replace_existing=True, misfire_grace_time=None)  # fmt: skip
+        scheduler.add_job(self.engine.run_due, "interval", minutes=RETRY_MINUTES,
+                          id="digest:retry", name="digest retries", replace_existing=True,
+                          coalesce=True, max_instances=1)  # fmt: skip
+
+    def _schedule(self, sub: Subscription) -> None:
+        if self.bot.scheduler is None:
+            return
+        self.bot.scheduler.add_job(
+            self.engine.run_due,
+            trigger_for(sub.post_time, sub.timezone),
+            args=[{sub.channel_id}],
+            id=f"digest:{sub.channel_id}",
+            name="digest posts",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+
+    def _unschedule(self, channel_id: int) -> None:
+        if self.bot.scheduler is not None and self.bot.scheduler.get_job(f"digest:{channel_id}"):
+            self.bot.scheduler.remove_job(f"digest:{channel_id}")
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="set", description="Post the digest in a channel (or change it)")
+    @app_commands.describe(
+        channel="Where to post",
+        time="Local time of day, HH:MM (24-hour)",
+        timezone="IANA time zone, e.g. Europe/Berlin",
+        top="How many papers (1-25)",
+        min_upvotes="Leave out papers with fewer upvotes",
+        keywords='Only papers matching this query: words, "phrases", OR, -exclude, author:Name',
+        threads="Open a discussion thread under each digest",
+    )
+    async def set_(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        time: str | None = None,
+        timezone: str | None = None,
+        top: app_commands.Range[int, 1, 25] | None = None,
+        min_upvotes: app_commands.Range[int, 0, 100_000] = 0,
+        keywords: str = "",
+        threads: bool = False,
+    ) -> None:
+        defaults = self.bot.config.digest
+        post_time = (time or defaults.time).strip()
+        zone = (timezone or defaults.timezone).strip()
+        try:
+            at = parse_hhmm(post_time)
+        except ValueError:
+            raise UserError(f"`{post_time}` is not a time: use HH:MM, e.g. 09:00.") from None
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError(f"`{zone}` is not a time zone I know, e.g. Europe/Berlin.") from None
+        if keywords and parse_query(keywords).is_empty:
+            raise UserError("Those keywords contain no word to look for.")
+        assert interaction.guild is not None
+        _check_can_post(channel, interaction.guild.me, threads)
+        sub = Subscription(
+            channel_id=channel.id,
+            guild_id=interaction.guild.id,
+            post_time=f"{at.hour:02d}:{at.minute:02d}",
+            timezone=zone,
+            top=top or defaults.top,
+            min_upvotes=min_upvotes,
+            keywords=keywords.strip(),
+            threads=threads,
+        )
+        await self.bot.store.save_subscription(sub)
+        self._schedule(sub)
+        log.info("digest subscription saved for channel %s in guild %s", channel.id, sub.guild_id)
+        await interaction.response.send_message(
+            "Saved. " + _describe(sub, self.bot.clock()), ephemeral=True
+        )
+
+    @set_.autocomplete("timezone")
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lower().replace(" ", "_")
+        found = [z for z in _zones() if needle in z.lower()] if needle else ["UTC", *_zones()]
+        return [app_commands.Choice(name=z, value=z) for z in found[:25]]
+
+    @app_commands.command(name="list", description="This server's digest channels")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        subs = await self.bot.store.subscriptions(interaction.guild_id)
+        if not subs:
+            text = "No channel gets the digest yet. Add one with /digest set."
+        else:
+            text = "\n".join(_describe(s, self.bot.clock()) for s in subs)
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    @app_commands.command(name="remove", description="Stop posting the digest in a channel")
+    @app_commands.describe(channel="The channel to stop posting in")
+    async def remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        removed = await self.bot.store.remove_subscription(channel.id)
+        self._unschedule(channel.id)
+        text = (
+            f"{channel.mention} no longer gets the digest."
+            if removed
+            else (f"{channel.mention} was not getting the digest.")
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="preview", description="See what a channel would get next")
+    @app_commands.describe(channel="A subscribed channel (default: server defaults)")
+    async def preview(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settings = await self.bot.store.get_subscription(channel.id) if channel else None
+        day = await self._newest()
+        selection = await self.engine.selection(day, settings)
+        if selection is None or not selection.papers:
+            await interaction.followup.send(
+                f"No paper of the {day} list passes these filters.", ephemeral=True
+            )
+            return
+        for message in digest_messages(selection):
+            await interaction.followup.send(
+                content=message.content, embeds=message.discord_embeds(), ephemeral=True
+            )
+
+    @app_commands.command(name="now", description="Post the newest complete list now")
+    @app_commands.describe(channel="Where to post it")
+    async def now(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        assert interaction.guild is not None
+        settings = await self.bot.store.get_subscription(channel.id)
+        _check_can_post(channel, interaction.guild.me, bool(settings and settings.threads))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        day = await self._newest()
+        outcome = await self.engine.deliver(channel.id, day, settings, guild_id=channel.guild.id)
+        await interaction.followup.send(_outcome_text(outcome, channel.mention), ephemeral=True)
+
+    async def _newest(self) -> date:
+        day = await self.engine.newest_complete()
+        if day is None:
+            raise UserError("There is no complete daily list yet; try again after the next scrape.")
+        return day
+
+
+async def setup(bot: Paperboy) -> None:
+    await bot.add_cog(Digest(bot))

@@ -1,0 +1,246 @@
+"""Search results and trending lists as embeds, and the pager that turns search pages."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import discord
+
+from bot.digest import authors_line
+from bot.errors import UserError
+from bot.models import Listing, SearchHit, SearchPage
+from bot.query import Query
+from bot.store.base import Sort
+from bot.tree import APOLOGY, send_ephemeral
+from cogs.ui.render import (
+    COLOUR,
+    DESCRIPTION_MAX,
+    EMBED_TOTAL_MAX,
+    TITLE_MAX,
+    clip,
+    embed_chars,
+    one_line,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 5
+VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token can still edit its message
+NOT_YOURS = "These are someone else's results: run your own /search to turn pages."
+# Per-entry caps keep a page of five (or a trending list of ten) inside DESCRIPTION_MAX.
+ENTRY_TITLE_MAX = 180
+ENTRY_AUTHORS_MAX = 120
+ENTRY_SNIPPET_MAX = 220
+
+PageFetcher = Callable[[int], Awaitable[SearchPage]]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What a person searched for: enough to fetch any page again."""
+
+    query: Query
+    since: date | None = None
+    until: date | None = None
+    sort: Sort = "relevance"
+
+    def describe(self) -> str:
+        """The query as understood, with its filters, for titles and empty results."""
+        parts = [f"`{self.query}`"]
+        if self.since:
+            parts.append(f"since {self.since.isoformat()}")
+        if self.until:
+            parts.append(f"until {self.until.isoformat()}")
+        return " ".join(parts)
+
+
+def _md(text: str) -> str:
+    """Markdown-escaped text that is also safe inside a [link label]."""
+    escaped = discord.utils.escape_markdown(" ".join(text.split()))
+    return re.sub(r"(?<!\\)([\[\]])", r"\\\1", escaped)
+
+
+def _linked_title(listing: Listing) -> str:
+    paper = listing.paper
+    return f"[{_md(clip(paper.title, ENTRY_TITLE_MAX))}]({paper.hf_url})"
+
+
+def _facts(listing: Listing) -> str:
+    """▲ upvotes · list date · first authors."""
+    paper = listing.paper
+    facts = [f"▲ {paper.upvotes:,}"]
+    facts.append(listing.list_date.isoformat() if listing.list_date else "not on a daily list")
+    if paper.authors:
+        facts.append(_md(clip(authors_line(paper.authors, 3), ENTRY_AUTHORS_MAX)))
+    return " · ".join(facts)
+
+
+def snippet_line(hit: SearchHit) -> str:
+    """The store's snippet on one line, escaped except for its **bold** matched words."""
+    text = " ".join(hit.snippet.split())
+    if not text:
+        paper = hit.listing.paper
+        return _md(one_line(paper.ai_summary or paper.abstract, ENTRY_SNIPPET_MAX))
+    # Odd parts are the matched words; clipping part by part keeps every ** paired.
+    parts, budget = [], ENTRY_SNIPPET_MAX
+    for part in text.split("**"):
+        kept = clip(part, budget) if len(part) > budget else part
+        parts.append(_md(kept))
+        budget -= len(kept)
+        if budget <= 0:
+            break
+    if len(parts) % 2 == 0:  # stopped inside a bold part
+        parts.append("")
+    return "**".join(parts)
+
+
+def results_embed(
+    request: SearchRequest, page: SearchPage, offset: int, page_size: int = PAGE_SIZE
+) -> discord.Embed:
+    """One page of search results: linked titles, counts, authors and snippets."""
+    entries = [
+        f"**{n}.** {_linked_title(hit.listing)}\n{_facts(hit.listing)}\n{snippet_line(hit)}"
+        for n, hit in enumerate(page.hits, start=offset + 1)
+    ]
+    embed = discord.Embed(
+        title=clip(f"Search: {request.query}", TITLE_MAX),
+        description=clip("\n\n".join(entries), DESCRIPTION_MAX),
+        colour=COLOUR,
+    )
+    pages = max(1, math.ceil(page.total / page_size))
+    shown = f"{offset + 1}–{offset + len(page.hits)}" if page.hits else "none"
+    footer = [f"Results {shown} of {page.total:,}", f"page {offset // page_size + 1}/{pages}"]
+    footer.append(f"sorted by {request.sort}")
+    footer += [f"since {request.since}"] * bool(request.since)
+    footer += [f"until {request.until}"] * bool(request.until)
+    embed.set_footer(text=" · ".join(footer))
+    return embed
+
+
+def no_results_message(request: SearchRequest) -> str:
+    """What was searched, and how to loosen it."""
+    hints = ["use fewer or more general words"]
+    if request.query.excluded:
+        hints.append("drop a `-exclusion`")
+    if any(t.field == "author" for t in request.query.terms()):
+        hints.append("check the author's spelling or drop `author:`")
+    if request.since or request.until:
+        hints.append("widen the dates")
+    if any(len(t.tokens) > 1 for t in request.query.terms()):
+        hints.append('try `a OR b` instead of a "phrase"')
+    tips = ", ".join(hints)
+    return f"No stored papers match {request.describe()}. To find more, {tips}."
+
+
+def trending_embed(title: str, listings: Sequence[Listing]) -> discord.Embed:
+    """The most upvoted papers of a period, numbered."""
+    entries = [
+        f"**{n}.** {_linked_title(item)}\n{_facts(item)}"
+        for n, item in enumerate(listings, start=1)
+    ]
+    return discord.Embed(
+        title=clip(title, TITLE_MAX),
+        description=clip("\n\n".join(entries), DESCRIPTION_MAX),
+        colour=COLOUR,
+    )
+
+
+def fit_total(embed: discord.Embed) -> discord.Embed:
+    """Shorten the description so the whole embed stays within Discord's 6,000 characters."""
+    excess = embed_chars(embed.to_dict()) - EMBED_TOTAL_MAX  # type: ignore[arg-type]
+    if excess > 0 and embed.description:
+        embed.description = clip(embed.description, max(1, len(embed.description) - excess))
+    return embed
+
+
+class SearchPager(discord.ui.View):
+    """Previous/Next buttons that re-query the store for each page; only the searcher may click."""
+
+    def __init__(
+        self,
+        *,
+        owner_id: int,
+        request: SearchRequest,
+        fetch: PageFetcher,
+        total: int,
+        page_size: int = PAGE_SIZE,
+        timeout: float | None = VIEW_TIMEOUT,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.request = request
+        self.fetch = fetch
+        self.total = total
+        self.page_size = page_size
+        self.offset = 0
+        # The latest interaction whose original response is the results message: it is the
+        # one that can still edit the message when the view times out.
+        self.anchor: discord.Interaction | None = None
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.previous_page.disabled = self.offset <= 0
+        self.next_page.disabled = self.offset + self.page_size >= self.total
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        return False
+
+    @discord.ui.button(label="Previous", emoji="◀️", custom_id="search:previous")
+    async def previous_page(
+        self, interaction: discord.Interaction, button: discord.ui.Button[SearchPager]
+    ) -> None:
+        await self._turn(interaction, self.offset - self.page_size)
+
+    @discord.ui.button(label="Next", emoji="▶️", custom_id="search:next")
+    async def next_page(
+        self, interaction: discord.Interaction, button: discord.ui.Button[SearchPager]
+    ) -> None:
+        await self._turn(interaction, self.offset + self.page_size)
+
+    async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
+        offset = max(0, offset)
+        page = await self.fetch(offset)
+        if not page.hits and offset > 0:  # the results shrank since the search: show the last
+            offset = max(0, (page.total - 1) // self.page_size * self.page_size)
+            page = await self.fetch(offset)
+        self.offset, self.total = offset, page.total
+        self._update_buttons()
+        self.anchor = interaction
+        embed = results_embed(self.request, page, offset, self.page_size)
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    async def on_timeout(self) -> None:
+        """Grey the buttons out; a message that is gone or too old is simply left alone."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.anchor is None:
+            return
+        try:
+            await self.anchor.edit_original_response(view=self)
+        except discord.HTTPException as e:
+            log.debug("could not disable the buttons of an expired search: %s", e)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        if isinstance(error, UserError):
+            log.debug("user error turning a search page: %s", error)
+            await send_ephemeral(interaction, str(error))
+            return
+        log.error(
+            "turning a search page failed (user %s, guild %s)",
+            interaction.user.id,
+            interaction.guild_id,
+            exc_info=error,
+        )
+        await send_ephemeral(interaction, APOLOGY)
