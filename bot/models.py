@@ -151,3 +151,46 @@ class Delivery:
     @property
     def pending(self) -> tuple[DeliveryPart, ...]:
         return tuple(p for p in self.parts if p.message_id is None)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One saved keyword alert of one person."""
+
+    id: int
+    user_id: int
+    query: str
+    deliver: str = "dm"  # dm | here
+    channel_id: int | None = None
+    guild_id: int | None = None
+    muted: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def target(self) -> str:
+        """Where its matches go: 'dm' or 'channel:<id>'."""
+        return f"channel:{self.channel_id}" if self.deliver == "here" else "dm"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUser:
+    """A person's alert-wide state."""
+
+    user_id: int
+    paused: bool = False
+    dm_blocked: str | None = None
+    dm_block_notified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """A matched (person, paper) waiting in the outbox."""
+
+    user_id: int
+    paper_id: str
+    alert_id: int
+    reason: str
+    target: str = "dm"
+    state: str = "queued"
+    batch: str | None = None
+    attempts: int = 0

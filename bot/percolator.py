@@ -316,16 +316,27 @@ class AlertIndex:
         self._drop: dict[Key, dict[int, None]] = {}  # excluded key -> alerts
         self._checked: dict[Key, list[_Compiled]] = {}  # anchor key -> queries to verify
         self._always: list[_Compiled] = []  # no positive groups: verified for every paper
-        self._starters: dict[str, int] = {}  # first words of indexed bigrams -> use count
+        self._key_refs: dict[Key, int] = {}  # every key filed above -> use count
+        self._starters: dict[str, int] = {}  # first words of used bigrams -> use count
 
     @classmethod
     def build(
         cls, pairs: Iterable[tuple[int, Query]], frequencies: Mapping[str, float] | None = None
     ) -> AlertIndex:
-        """An index of the given (alert_id, query) pairs."""
+        """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
         index = cls(frequencies)
-        for alert_id, query in pairs:
-            index.add(alert_id, query)
+        index._alerts = dict(pairs)
+        by_query: dict[Query, dict[int, None]] = {}
+        for alert_id, query in index._alerts.items():
+            ids = by_query.get(query)
+            if ids is None:
+                by_query[query] = {alert_id: None}
+            else:
+                ids[alert_id] = None
+        for query, ids in by_query.items():
+            comp = index._compiled[query] = _Compiled(query, index._cterm)
+            index._link(comp, +1)
+            index._file(comp, ids)
         return index
 
     def __len__(self) -> int:
@@ -350,18 +361,7 @@ class AlertIndex:
         if comp is None:
             comp = self._compiled[query] = _Compiled(query, self._cterm)
             self._link(comp, +1)
-        comp.alerts[alert_id] = None
-        for rank, key, key2, match in comp.postings:
-            while len(self._plus) <= rank:
-                self._plus.append({})
-                self._pairs.append({})
-            if key2 is None:
-                self._plus[rank].setdefault(key, {})[alert_id] = match
-            else:
-                sub = self._pairs[rank].setdefault(key, {})
-                sub.setdefault(key2, {})[alert_id] = match
-        for key in comp.drops:
-            self._drop.setdefault(key, {})[alert_id] = None
+        self._file(comp, {alert_id: None})
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
@@ -396,25 +396,25 @@ class AlertIndex:
     # -- internals ----------------------------------------------------------------
 
     def _match(self, paper: _PaperKeys) -> dict[int, Match]:
-        keys = paper.keys
+        hits = self._key_refs.keys() & paper.keys  # the paper's keys the index files
         result: dict[int, Match] = {}
         # Higher ranks first: for an OR group the lowest-ranked term present wins.
         for rank in range(len(self._plus) - 1, -1, -1):
             plus, pairs = self._plus[rank], self._pairs[rank]
-            for key in plus.keys() & keys:
+            for key in plus.keys() & hits:
                 result.update(plus[key])
-            for key in pairs.keys() & keys:
+            for key in pairs.keys() & hits:
                 sub = pairs[key]
-                for key2 in sub.keys() & keys:
+                for key2 in sub.keys() & hits:
                     result.update(sub[key2])
         if result:
             drop = self._drop
-            for key in drop.keys() & keys:
+            for key in drop.keys() & hits:
                 for alert_id in drop[key].keys() & result.keys():
                     del result[alert_id]
         if self._checked:
             candidates: dict[_Compiled, None] = {}
-            for key in self._checked.keys() & keys:
+            for key in self._checked.keys() & hits:
                 candidates.update(dict.fromkeys(self._checked[key]))
             for comp in candidates:
                 m = comp.verify(paper)
@@ -425,6 +425,20 @@ class AlertIndex:
             if m is not None:
                 result.update(dict.fromkeys(comp.alerts, m))
         return result
+
+    def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
+        """File these alerts (all with the compiled query) in the dict tables."""
+        comp.alerts.update(ids)
+        for rank, key, key2, match in comp.postings:
+            while len(self._plus) <= rank:
+                self._plus.append({})
+                self._pairs.append({})
+            if key2 is None:
+                _merge(self._plus[rank], key, ids, match)
+            else:
+                _merge(self._pairs[rank].setdefault(key, {}), key2, ids, match)
+        for key in comp.drops:
+            self._drop.setdefault(key, {}).update(ids)
 
     def _cterm(self, term: Term) -> _CTerm:
         ct = self._terms.get(term)
@@ -438,14 +452,13 @@ class AlertIndex:
         return _token_cost(token, author)
 
     def _link(self, comp: _Compiled, delta: int) -> None:
-        """File (+1) or unfile (-1) what a compiled query shares between its alerts."""
+        """Count (+1) or uncount (-1) what a compiled query shares between its alerts."""
+        filed = [k for _, k1, k2, _ in comp.postings for k in (k1, k2) if k is not None]
+        for key in dict.fromkeys([*filed, *comp.drops, *comp.anchor_keys]):
+            _count(self._key_refs, key, delta)
         for key in comp.keys:
             if isinstance(key, tuple):
-                n = self._starters.get(key[0], 0) + delta
-                if n:
-                    self._starters[key[0]] = n
-                else:
-                    del self._starters[key[0]]
+                _count(self._starters, key[0], delta)
         if not comp.groups:
             if delta > 0:
                 self._always.append(comp)
@@ -460,6 +473,22 @@ class AlertIndex:
                     del self._checked[key]
         if delta < 0 and len(self._terms) > 1000 + 4 * len(self._compiled):
             self._terms.clear()  # a cache only: drop the terms of removed alerts
+
+
+def _merge(table: _Table, key: Key, ids: dict[int, None], match: Match) -> None:
+    alerts = table.get(key)
+    if alerts is None:
+        table[key] = dict.fromkeys(ids, match)
+    else:
+        alerts.update(dict.fromkeys(ids, match))
+
+
+def _count(counts: dict[Any, int], key: Any, delta: int) -> None:
+    n = counts.get(key, 0) + delta
+    if n:
+        counts[key] = n
+    else:
+        del counts[key]
 
 
 def _discard(table: dict[Key, dict[int, Any]], key: Key, alert_id: int) -> None:

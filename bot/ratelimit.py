@@ -19,10 +19,13 @@ class Pacer:
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        """Wait for this caller's slot."""
+        """Wait for this caller's slot.
+
+        Slots are measured when callers are released, not when they arrive, so a stalled
+        event loop can never release a burst of callers whose slots all passed meanwhile.
+        """
         async with self._lock:
-            now = self._clock()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            await asyncio.sleep(delay)
+            delay = self._next - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = self._clock() + self.interval

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from bot.models import (
+    Alert,
+    AlertUser,
     Delivery,
     IngestResult,
     Listing,
     Paper,
+    QueuedAlert,
     ScrapeRun,
     SearchPage,
     StoreStats,
@@ -114,3 +117,71 @@ class Store(Protocol):
         self, channel_id: int, list_date: date, state: str, error: str | None = None
     ) -> None:
         """Close a delivery as sent or failed."""
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    async def add_alert(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        deliver: str = "dm",
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+    ) -> Alert:
+        """Save an alert for a person."""
+
+    async def get_alert(self, alert_id: int) -> Alert | None:
+        """One alert by id."""
+
+    async def user_alerts(self, user_id: int) -> list[Alert]:
+        """A person's alerts, oldest first."""
+
+    async def remove_alert(self, user_id: int, alert_id: int) -> bool:
+        """Delete one of a person's alerts; False if they have no such alert."""
+
+    async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
+        """Mute or unmute one of a person's alerts."""
+
+    async def active_alerts(self) -> list[Alert]:
+        """Alerts that can deliver now: not muted, owner not paused, DMs not refused."""
+
+    async def alert_user(self, user_id: int) -> AlertUser:
+        """A person's alert-wide state."""
+
+    async def set_alerts_paused(self, user_id: int, paused: bool) -> None:
+        """Pause or resume all of a person's alerts."""
+
+    async def set_dm_blocked(self, user_id: int, reason: str | None) -> None:
+        """Record that Discord refused a DM (pausing DM alerts), or clear it."""
+
+    async def mark_dm_block_notified(self, user_id: int) -> None:
+        """The person has been told why their DM alerts stopped."""
+
+    async def set_channel_alerts_allowed(self, guild_id: int, allowed: bool) -> None:
+        """Whether alerts may post (with a mention) in this server's channels."""
+
+    async def channel_alerts_allowed(self, guild_id: int) -> bool:
+        """Whether alerts may post in this server's channels."""
+
+    async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
+        """Papers that arrived but have not been matched against the alerts yet."""
+
+    async def queue_alert_matches(
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+    ) -> int:
+        """Queue matches and mark the papers matched, in one transaction."""
+
+    async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
+        """Matches waiting to be delivered."""
+
+    async def mark_alerts(
+        self,
+        user_id: int,
+        paper_ids: Sequence[str],
+        state: str,
+        *,
+        batch: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Move outbox rows to a new state."""

@@ -18,11 +18,14 @@ import aiosqlite
 
 from bot.errors import QueryError
 from bot.models import (
+    Alert,
+    AlertUser,
     Delivery,
     DeliveryPart,
     IngestResult,
     Listing,
     Paper,
+    QueuedAlert,
     ScrapeRun,
     SearchHit,
     SearchPage,
@@ -549,6 +552,179 @@ class SQLiteStore:
                 (state, error, self._now(), channel_id, list_date.isoformat()),
             )
 
+    # -- alerts -------------------------------------------------------------------------
+
+    async def add_alert(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        deliver: str = "dm",
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+    ) -> Alert:
+        """Save an alert for a person."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, query, deliver, channel_id, guild_id, self._now()),
+            )
+            alert_id = cursor.lastrowid
+        assert alert_id is not None
+        alert = await self.get_alert(alert_id)
+        assert alert is not None
+        return alert
+
+    async def get_alert(self, alert_id: int) -> Alert | None:
+        """One alert by id."""
+        row = await self._one(f"{_ALERT_SELECT} WHERE id = ?", (alert_id,))
+        return _alert(row) if row else None
+
+    async def user_alerts(self, user_id: int) -> list[Alert]:
+        """A person's alerts, oldest first."""
+        rows = await self._all(f"{_ALERT_SELECT} WHERE user_id = ? ORDER BY id", (user_id,))
+        return [_alert(r) for r in rows]
+
+    async def remove_alert(self, user_id: int, alert_id: int) -> bool:
+        """Delete one of a person's alerts; False if they have no such alert."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM alerts WHERE id = ? AND user_id = ?", (alert_id, user_id)
+            )
+            return cursor.rowcount > 0
+
+    async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
+        """Mute or unmute one of a person's alerts; False if they have no such alert."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE alerts SET muted = ? WHERE id = ? AND user_id = ?",
+                (int(muted), alert_id, user_id),
+            )
+            return cursor.rowcount > 0
+
+    async def active_alerts(self) -> list[Alert]:
+        """Alerts that can deliver now: not muted, owner not paused, DMs not refused."""
+        rows = await self._all(
+            "SELECT a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted,"
+            " a.created_at FROM alerts a"
+            " LEFT JOIN alert_users u ON u.user_id = a.user_id"
+            " LEFT JOIN alert_guilds g ON g.guild_id = a.guild_id"
+            " WHERE a.muted = 0 AND coalesce(u.paused, 0) = 0"
+            " AND NOT (a.deliver = 'dm' AND u.dm_blocked IS NOT NULL)"
+            " AND NOT (a.deliver = 'here' AND coalesce(g.channel_delivery, 1) = 0)"
+            " ORDER BY a.id"
+        )
+        return [_alert(r) for r in rows]
+
+    async def alert_user(self, user_id: int) -> AlertUser:
+        """A person's alert-wide state (defaults if they never had any)."""
+        row = await self._one(
+            "SELECT paused, dm_blocked, dm_block_notified FROM alert_users WHERE user_id = ?",
+            (user_id,),
+        )
+        if row is None:
+            return AlertUser(user_id)
+        return AlertUser(user_id, bool(row[0]), row[1], bool(row[2]))
+
+    async def _set_user(self, user_id: int, assignments: str, params: Sequence[Any]) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO alert_users (user_id) VALUES (?) ON CONFLICT DO NOTHING", (user_id,)
+            )
+            await db.execute(
+                f"UPDATE alert_users SET {assignments} WHERE user_id = ?", (*params, user_id)
+            )
+
+    async def set_alerts_paused(self, user_id: int, paused: bool) -> None:
+        """Pause or resume all of a person's alerts."""
+        await self._set_user(user_id, "paused = ?", (int(paused),))
+
+    async def set_dm_blocked(self, user_id: int, reason: str | None) -> None:
+        """Record that Discord refused a DM (pausing DM alerts), or clear it."""
+        await self._set_user(user_id, "dm_blocked = ?, dm_block_notified = 0", (reason,))
+
+    async def mark_dm_block_notified(self, user_id: int) -> None:
+        """The person has been told why their DM alerts stopped."""
+        await self._set_user(user_id, "dm_block_notified = 1", ())
+
+    async def set_channel_alerts_allowed(self, guild_id: int, allowed: bool) -> None:
+        """Whether alerts may post (with a mention) in this server's channels."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO alert_guilds (guild_id, channel_delivery) VALUES (?, ?)"
+                " ON CONFLICT (guild_id)"
+                " DO UPDATE SET channel_delivery = excluded.channel_delivery",
+                (guild_id, int(allowed)),
+            )
+
+    async def channel_alerts_allowed(self, guild_id: int) -> bool:
+        """Whether alerts may post in this server's channels (yes unless turned off)."""
+        row = await self._one(
+            "SELECT channel_delivery FROM alert_guilds WHERE guild_id = ?", (guild_id,)
+        )
+        return bool(row[0]) if row else True
+
+    async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
+        """Papers that arrived but have not been matched against the alerts yet."""
+        rows = await self._all(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.alerts_matched = 0"
+            " ORDER BY p.pk LIMIT ?",
+            (limit,),
+        )
+        return [_listing(r).paper for r in rows]
+
+    async def queue_alert_matches(
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+    ) -> int:
+        """Queue matches and mark the papers matched, in one transaction; returns rows queued."""
+        now = self._now()
+        async with self._transaction() as db:
+            before = db.total_changes
+            await db.executemany(
+                "INSERT INTO alert_outbox (user_id, paper_id, alert_id, reason, target, queued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, paper_id) DO NOTHING",
+                [(m.user_id, m.paper_id, m.alert_id, m.reason, m.target, now) for m in matches],
+            )
+            queued = db.total_changes - before
+            await db.executemany(
+                "UPDATE papers SET alerts_matched = 1 WHERE id = ?", [(i,) for i in paper_ids]
+            )
+        return queued
+
+    async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
+        """Matches waiting to be delivered (queued, or sending when a run was cut short)."""
+        at = (now or self._clock()).astimezone(UTC).isoformat(timespec="seconds")
+        rows = await self._all(
+            "SELECT user_id, paper_id, alert_id, reason, target, state, batch, attempts"
+            " FROM alert_outbox WHERE state IN ('queued', 'sending')"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " ORDER BY user_id, target, queued_at, paper_id",
+            (at,),
+        )
+        return [QueuedAlert(*r) for r in rows]
+
+    async def mark_alerts(
+        self,
+        user_id: int,
+        paper_ids: Sequence[str],
+        state: str,
+        *,
+        batch: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Move outbox rows to `state` (sending with its batch nonce, sent, queued to retry)."""
+        now = self._now()
+        retry = retry_at.astimezone(UTC).isoformat(timespec="seconds") if retry_at else None
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE alert_outbox SET state = ?, batch = coalesce(?, batch),"
+                " attempts = attempts + (? IS NOT NULL), next_attempt_at = ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+                " WHERE user_id = ? AND paper_id = ?",
+                [(state, batch, retry, retry, state, now, user_id, p) for p in paper_ids],
+            )
+
 
 def _paper_row(paper: Paper) -> dict[str, Any]:
     """The paper as column values, in _REFRESHED order."""
@@ -626,3 +802,12 @@ def _nonce(channel_id: int, list_date: date, part: int) -> str:
     """A stable nonce (at most 25 characters) per planned message, so a resend is deduplicated."""
     digest = hashlib.sha256(f"{channel_id}:{list_date}:{part}".encode()).hexdigest()
     return str(int(digest[:16], 16) % 10**19)
+
+
+_ALERT_SELECT = (
+    "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at FROM alerts"
+)
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    return Alert(*row[:6], muted=bool(row[6]), created_at=_dt(row[7]))  # type: ignore[misc]
