@@ -343,6 +343,12 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
     )
     snippet = f"SELECT {_SNIPPET} FROM papers_fts WHERE papers_fts MATCH ? AND rowid = ?"
 
+    # Papers are ingested in date order, so a date window is a rowid window too.
+    (recent_pk,) = conn.execute(
+        "SELECT min(pk) FROM papers WHERE list_date >= date((SELECT max(list_date) FROM papers),"
+        " '-1 year')"
+    ).fetchone()
+
     def two_step(match: str) -> None:
         for row in conn.execute(top, (match,)).fetchall():
             conn.execute(snippet, (match, row[-1])).fetchone()
@@ -365,6 +371,15 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
             "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT 1001)",
         ),
         "alt SELECT: top-5, then 5 snippets": two_step,
+        "alt raw: last 12 months (rowid >= N)": lambda match: conn.execute(
+            f"{RAW_SQL.split(' ORDER BY')[0]} AND rowid >= ? ORDER BY {BM25} LIMIT {LIMIT}",
+            (match, recent_pk),
+        ).fetchall(),
+        "alt raw: newest first (rowid DESC)": run(
+            conn,
+            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?"
+            f" ORDER BY rowid DESC LIMIT {LIMIT}",
+        ),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)

@@ -23,11 +23,14 @@ How it works:
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import compress, pairwise
+from itertools import chain, compress, pairwise
+from operator import attrgetter
 from typing import Any, TypeAlias
 
 from bot.errors import QueryError
@@ -220,7 +223,12 @@ _Posting: TypeAlias = tuple[int, Key, Key | None, Match]  # rank, key, second ke
 
 
 class _Compiled:
-    """One distinct query compiled, with the alerts that share it and how it is filed."""
+    """One distinct query compiled, with the alerts that share it and how it is filed.
+
+    `postings` file the alerts in the dict tables: (rank, key, second key or None,
+    Match); `drops` are the excluded keys that unfile them again. A query that does not
+    fit that shape is verified instead, found through `anchor_keys`.
+    """
 
     __slots__ = (
         "alerts",
@@ -228,51 +236,58 @@ class _Compiled:
         "drops",
         "excluded",
         "groups",
-        "keys",
         "matches",
         "postings",
+        "starters",
     )
 
     def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
         self.alerts: dict[int, None] = {}
-        self.matches: dict[tuple[Term, ...], Match] = {}
-        self.groups = tuple(tuple(ct for ct in map(cterm, g) if ct.needle) for g in query.groups)
-        self.excluded = tuple(ct for ct in map(cterm, query.excluded) if ct.needle)
-        self.keys = [ct.key for g in self.groups for ct in g] + [ct.key for ct in self.excluded]
-        self.postings: list[_Posting] = []  # filed in the dict tables
-        self.drops: list[Key] = []  # excluded keys, for filed alerts
-        self.anchor_keys: list[Key] = []  # filed for exact verification
-        if not self.groups or not all(self.groups):
+        self.matches: dict[tuple[Term, ...], Match] | None = None  # made by verify()
+        self.postings: tuple[_Posting, ...] = ()
+        self.drops: tuple[Key, ...] = ()
+        self.anchor_keys: tuple[Key, ...] = ()
+        self.excluded: tuple[_CTerm, ...] = ()
+        self.starters: tuple[str, ...] = ()  # first words of bigram keys
+        qgroups = query.groups
+        if len(qgroups) == 1 and len(qgroups[0]) == 1 and not query.excluded:
+            ct = cterm(qgroups[0][0])  # the most common alert: one word or phrase
+            self.groups: tuple[tuple[_CTerm, ...], ...] = ((ct,),) if ct.needle else ((),)
+            if isinstance(ct.key, tuple):
+                self.starters = (ct.key[0],)
+            if ct.exact:
+                self.postings = ((0, ct.key, None, Match((ct.term,))),)
+            elif ct.needle:
+                self.anchor_keys = (ct.key,)
+            return
+        self.groups = groups = tuple(_live(tuple(map(cterm, g))) for g in qgroups)
+        if query.excluded:
+            self.excluded = _live(tuple(map(cterm, query.excluded)))
+        terms = (*chain.from_iterable(groups), *self.excluded)
+        self.starters = tuple(ct.key[0] for ct in terms if isinstance(ct.key, tuple))
+        if not groups or not all(groups):
             return  # verified for every paper, or never matches
-        groups = self.groups
-        simple = all(ct.exact for g in groups for ct in g) and all(ct.exact for ct in self.excluded)
-        if simple and (len(groups) == 1 or (len(groups) == 2 and min(map(len, groups)) == 1)):
-            if len(groups) == 1:
-                self.postings = [
-                    (r, ct.key, None, self.match((ct,))) for r, ct in enumerate(groups[0])
-                ]
+        exact = all(map(_EXACT, terms))
+        if exact and len(groups) == 1:
+            self.postings = tuple(
+                (r, ct.key, None, Match((ct.term,))) for r, ct in enumerate(groups[0])
+            )
+        elif exact and len(groups) == 2 and (len(groups[0]) == 1 or len(groups[1]) == 1):
+            a, b = groups
+            # File under the group with several terms, or else under the rarer term.
+            if len(a) > 1 or (len(b) == 1 and b[0].cost < a[0].cost):
+                self.postings = tuple(
+                    (r, ct.key, b[0].key, Match((ct.term, b[0].term))) for r, ct in enumerate(a)
+                )
             else:
-                a, b = groups
-                if len(a) > 1 or (len(b) == 1 and b[0].cost < a[0].cost):
-                    self.postings = [
-                        (r, ct.key, b[0].key, self.match((ct, b[0]))) for r, ct in enumerate(a)
-                    ]
-                else:
-                    self.postings = [
-                        (r, ct.key, a[0].key, self.match((a[0], ct))) for r, ct in enumerate(b)
-                    ]
-            self.drops = list(dict.fromkeys(ct.key for ct in self.excluded))
+                self.postings = tuple(
+                    (r, ct.key, a[0].key, Match((a[0].term, ct.term))) for r, ct in enumerate(b)
+                )
         else:
             anchor = min(groups, key=lambda g: sum(ct.cost for ct in g))
-            self.anchor_keys = list(dict.fromkeys(ct.key for ct in anchor))
-
-    def match(self, cts: Iterable[_CTerm]) -> Match:
-        """The shared Match for these terms."""
-        terms = tuple(ct.term for ct in cts)
-        m = self.matches.get(terms)
-        if m is None:
-            m = self.matches[terms] = Match(terms)
-        return m
+            self.anchor_keys = tuple(dict.fromkeys(ct.key for ct in anchor))
+            return
+        self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
 
     def verify(self, paper: _PaperKeys) -> Match | None:
         """The exact check (the same rules as bot.matching.matches) for one paper."""
@@ -283,11 +298,26 @@ class _Compiled:
         for group in self.groups:
             for ct in group:
                 if ct.found(paper):
-                    found.append(ct)
+                    found.append(ct.term)
                     break
             else:
                 return None
-        return self.match(found)
+        terms = tuple(found)
+        if self.matches is None:
+            self.matches = {}
+        m = self.matches.get(terms)
+        if m is None:
+            m = self.matches[terms] = Match(terms)
+        return m
+
+
+_EXACT = attrgetter("exact")
+_NEEDLE = attrgetter("needle")
+
+
+def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
+    """The terms that can match at all (not empty, every token a word)."""
+    return cts if all(map(_NEEDLE, cts)) else tuple(ct for ct in cts if ct.needle)
 
 
 def _token_cost(token: str, author: bool) -> float:
@@ -310,7 +340,7 @@ class AlertIndex:
         self._freq = frequencies
         self._alerts: dict[int, Query] = {}
         self._compiled: dict[Query, _Compiled] = {}
-        self._terms: dict[Term, _CTerm] = {}  # compiled terms, shared between queries
+        self._terms: dict[tuple[str, tuple[str, ...]], _CTerm] = {}  # shared compiled terms
         self._plus: list[_Table] = []  # by rank: key -> alerts
         self._pairs: list[dict[Key, _Table]] = []  # by rank: key -> second key -> alerts
         self._drop: dict[Key, dict[int, None]] = {}  # excluded key -> alerts
@@ -325,19 +355,24 @@ class AlertIndex:
     ) -> AlertIndex:
         """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
         index = cls(frequencies)
-        index._alerts = dict(pairs)
+        with _gc_paused():
+            index._build(dict(pairs))
+        return index
+
+    def _build(self, alerts: dict[int, Query]) -> None:
+        self._alerts = alerts
         by_query: dict[Query, dict[int, None]] = {}
-        for alert_id, query in index._alerts.items():
+        for alert_id, query in alerts.items():
             ids = by_query.get(query)
             if ids is None:
                 by_query[query] = {alert_id: None}
             else:
                 ids[alert_id] = None
+        cterm = self._cterm
         for query, ids in by_query.items():
-            comp = index._compiled[query] = _Compiled(query, index._cterm)
-            index._link(comp, +1)
-            index._file(comp, ids)
-        return index
+            comp = self._compiled[query] = _Compiled(query, cterm)
+            self._link(comp, +1)
+            self._file(comp, ids)
 
     def __len__(self) -> int:
         return len(self._alerts)
@@ -441,9 +476,10 @@ class AlertIndex:
             self._drop.setdefault(key, {}).update(ids)
 
     def _cterm(self, term: Term) -> _CTerm:
-        ct = self._terms.get(term)
+        key = (term.field, term.tokens)  # hashed in C, unlike a Term
+        ct = self._terms.get(key)
         if ct is None:
-            ct = self._terms[term] = _CTerm(term, self._word_cost)
+            ct = self._terms[key] = _CTerm(term, self._word_cost)
         return ct
 
     def _word_cost(self, token: str, author: bool) -> float:
@@ -453,24 +489,28 @@ class AlertIndex:
 
     def _link(self, comp: _Compiled, delta: int) -> None:
         """Count (+1) or uncount (-1) what a compiled query shares between its alerts."""
-        filed = [k for _, k1, k2, _ in comp.postings for k in (k1, k2) if k is not None]
-        for key in dict.fromkeys([*filed, *comp.drops, *comp.anchor_keys]):
-            _count(self._key_refs, key, delta)
-        for key in comp.keys:
-            if isinstance(key, tuple):
-                _count(self._starters, key[0], delta)
-        if not comp.groups:
-            if delta > 0:
-                self._always.append(comp)
-            else:
-                self._always.remove(comp)
+        refs = self._key_refs
+        for _, key, key2, _ in comp.postings:
+            _count(refs, key, delta)
+            if key2 is not None:
+                _count(refs, key2, delta)
+        for key in comp.drops:
+            _count(refs, key, delta)
         for key in comp.anchor_keys:
+            _count(refs, key, delta)
             if delta > 0:
                 self._checked.setdefault(key, []).append(comp)
             else:
                 self._checked[key].remove(comp)
                 if not self._checked[key]:
                     del self._checked[key]
+        for first in comp.starters:
+            _count(self._starters, first, delta)
+        if not comp.groups:
+            if delta > 0:
+                self._always.append(comp)
+            else:
+                self._always.remove(comp)
         if delta < 0 and len(self._terms) > 1000 + 4 * len(self._compiled):
             self._terms.clear()  # a cache only: drop the terms of removed alerts
 
@@ -481,6 +521,18 @@ def _merge(table: _Table, key: Key, ids: dict[int, None], match: Match) -> None:
         table[key] = dict.fromkeys(ids, match)
     else:
         alerts.update(dict.fromkeys(ids, match))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cycle collector: a build makes ~10^5 acyclic objects it would rescan."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _count(counts: dict[Any, int], key: Any, delta: int) -> None:

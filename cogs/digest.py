@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 NEEDED = ("view_channel", "send_messages", "embed_links")
 RETRY_MINUTES = 5
+DRAIN_SECONDS = 10.0
 
 
 @cache
@@ -82,11 +83,26 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         for sub in await self.bot.store.subscriptions():
             self._schedule(sub)
         # On start: post what was missed while down (if still newest) and resume half-sent ones.
-        scheduler.add_job(self.engine.run_due, id="digest:catch-up", name="digest catch-up",
-                          replace_existing=True, misfire_grace_time=None)  # fmt: skip
-        scheduler.add_job(self.engine.run_due, "interval", minutes=RETRY_MINUTES,
-                          id="digest:retry", name="digest retries", replace_existing=True,
-                          coalesce=True, max_instances=1)  # fmt: skip
+        scheduler.add_job(
+            self.engine.run_due,
+            id="digest:catch-up",
+            name="digest catch-up",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+        scheduler.add_job(
+            self.engine.run_due,
+            "interval",
+            minutes=RETRY_MINUTES,
+            id="digest:retry",
+            name="digest retries",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
+
+    async def cog_unload(self) -> None:
+        await self.engine.drain(DRAIN_SECONDS)
 
     def _schedule(self, sub: Subscription) -> None:
         if self.bot.scheduler is None:

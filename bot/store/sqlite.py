@@ -53,10 +53,21 @@ _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
 _SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
 # Fields a re-scrape refreshes; None or empty in the new data keeps the old value.
 _REFRESHED = (
-    "title", "abstract", "authors", "keywords", "published_at", "submitted_at", "upvotes",
-    "num_comments", "ai_summary", "github_repo", "github_stars", "project_page", "thumbnail",
+    "title",
+    "abstract",
+    "authors",
+    "keywords",
+    "published_at",
+    "submitted_at",
+    "upvotes",
+    "num_comments",
+    "ai_summary",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "thumbnail",
     "organization",
-)  # fmt: skip
+)
 _INSERT_PAPER = (
     f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at)"
     f" VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"

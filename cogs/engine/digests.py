@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -25,8 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_AFTER = timedelta(minutes=15)  # upvotes are refreshed shortly before posting
-PERMANENT_CODES = {10003: "the channel was deleted", 50001: "I lost access to the channel",
-                   50013: "I lost permission to post there"}  # fmt: skip
+PERMANENT_CODES = {
+    10003: "the channel was deleted",
+    50001: "I lost access to the channel",
+    50013: "I lost permission to post there",
+}
 CONCURRENCY = 8
 
 
@@ -49,6 +54,27 @@ class DigestEngine:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refreshed: dict[date, datetime] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def drain(self, seconds: float) -> None:
+        """Wait (up to `seconds`) for deliveries in flight, before the store closes."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            log.warning("digests were still being posted at shutdown; they resume on start")
+
+    @contextlib.asynccontextmanager
+    async def _working(self) -> AsyncIterator[None]:
+        self._busy += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                self._idle.set()
 
     @property
     def hours(self) -> float:
@@ -117,7 +143,7 @@ class DigestEngine:
         guild_id: int | None = None,
     ) -> Outcome:
         """Deliver one list to one channel at most once; resume it if it was half sent."""
-        async with self._locks[channel_id]:
+        async with self._working(), self._locks[channel_id]:
             delivery = await self.bot.store.get_delivery(channel_id, day)
             if delivery is not None and delivery.state != "sending":
                 return Outcome(channel_id, day, "already", delivery.error or "")

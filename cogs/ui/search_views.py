@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import discord
+from discord import app_commands
 
 from bot.digest import authors_line
 from bot.errors import UserError
@@ -37,6 +38,7 @@ NOT_YOURS = "These are someone else's results: run your own /search to turn page
 ENTRY_TITLE_MAX = 180
 ENTRY_AUTHORS_MAX = 120
 ENTRY_SNIPPET_MAX = 220
+CHOICE_NAME_MAX = 100
 
 PageFetcher = Callable[[int], Awaitable[SearchPage]]
 
@@ -62,13 +64,14 @@ class SearchRequest:
 
 def _md(text: str) -> str:
     """Markdown-escaped text that is also safe inside a [link label]."""
-    escaped = discord.utils.escape_markdown(" ".join(text.split()))
+    escaped = discord.utils.escape_markdown(text)
     return re.sub(r"(?<!\\)([\[\]])", r"\\\1", escaped)
 
 
 def _linked_title(listing: Listing) -> str:
     paper = listing.paper
-    return f"[{_md(clip(paper.title, ENTRY_TITLE_MAX))}]({paper.hf_url})"
+    title = clip(" ".join(paper.title.split()), ENTRY_TITLE_MAX)
+    return f"[{_md(title)}]({paper.hf_url})"
 
 
 def _facts(listing: Listing) -> str:
@@ -117,8 +120,10 @@ def results_embed(
     shown = f"{offset + 1}–{offset + len(page.hits)}" if page.hits else "none"
     footer = [f"Results {shown} of {page.total:,}", f"page {offset // page_size + 1}/{pages}"]
     footer.append(f"sorted by {request.sort}")
-    footer += [f"since {request.since}"] * bool(request.since)
-    footer += [f"until {request.until}"] * bool(request.until)
+    if request.since:
+        footer.append(f"since {request.since}")
+    if request.until:
+        footer.append(f"until {request.until}")
     embed.set_footer(text=" · ".join(footer))
     return embed
 
@@ -149,6 +154,13 @@ def trending_embed(title: str, listings: Sequence[Listing]) -> discord.Embed:
         description=clip("\n\n".join(entries), DESCRIPTION_MAX),
         colour=COLOUR,
     )
+
+
+def paper_choice(paper_id: str, title: str) -> app_commands.Choice[str]:
+    """An autocomplete choice: the title, clipped to Discord's 100 characters, then the id."""
+    suffix = f" · {paper_id}"
+    name = clip(" ".join(title.split()), CHOICE_NAME_MAX - len(suffix)) + suffix
+    return app_commands.Choice(name=name, value=paper_id)
 
 
 def fit_total(embed: discord.Embed) -> discord.Embed:

@@ -1,0 +1,231 @@
+"""/alert: personal keyword alerts. Every reply is ephemeral: a person's alerts are private."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import UserError
+from bot.matching import matches
+from bot.models import Listing
+from bot.percolator import validate_alert
+from bot.query import Query, parse_query
+from cogs.engine.alerts import AlertEngine
+from cogs.ui.alert_views import MuteButton, PauseButton
+
+if TYPE_CHECKING:
+    from bot.client import Paperboy
+
+log = logging.getLogger(__name__)
+
+MAX_ALERTS = 25
+MAX_QUERY = 200
+PREVIEW_DAYS = 7
+PREVIEW_SHOWN = 10
+RETRY_SECONDS = 60
+DRAIN_SECONDS = 10.0
+QUERY_HELP = 'words, "phrases", OR, -exclude, author:Name'
+DM_FIX = (
+    "⚠️ I could not DM you your last alerts (Discord said: {reason}), so your DM alerts are "
+    "paused and nothing was lost. Allow direct messages from this server's members "
+    "(Server menu → Privacy Settings), then run /alert resume."
+)
+
+
+def _parse(text: str) -> Query:
+    text = text.strip()
+    if len(text) > MAX_QUERY:
+        raise UserError(f"An alert can be at most {MAX_QUERY} characters ({len(text)} given).")
+    query = parse_query(text)
+    validate_alert(query)
+    return query
+
+
+class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyword alerts"):
+    """Add, list, remove, pause and test alerts; matching and delivery run in the engine."""
+
+    def __init__(self, bot: Paperboy) -> None:
+        self.bot = bot
+        self.engine = AlertEngine(bot)
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(MuteButton, PauseButton)
+        if self.bot.scheduler is not None:
+            # Start-up: match papers that arrived before a crash, resend what was queued.
+            self.bot.scheduler.add_job(
+                self.engine.run,
+                id="alerts:catch-up",
+                name="alert catch-up",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+            self.bot.scheduler.add_job(
+                self.engine.run,
+                "interval",
+                seconds=RETRY_SECONDS,
+                id="alerts:retry",
+                name="alert retries",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(MuteButton, PauseButton)
+        await self.engine.drain(DRAIN_SECONDS)
+
+    @commands.Cog.listener()
+    async def on_scrape_finished(self, _report: object) -> None:
+        """After every scrape: new papers are matched and the matches delivered."""
+        await self.engine.run()
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        """Answer privately, telling the person once if their DMs were refused."""
+        user = await self.bot.store.alert_user(interaction.user.id)
+        if user.dm_blocked and not user.dm_block_notified:
+            text = DM_FIX.format(reason=user.dm_blocked) + "\n\n" + text
+            await self.bot.store.mark_dm_block_notified(interaction.user.id)
+        if interaction.response.is_done():
+            await interaction.followup.send(text[:2000], ephemeral=True)
+        else:
+            await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    async def _recent_matches(self, query: Query) -> list[Listing]:
+        today = self.bot.clock().date()
+        recent = await self.bot.store.top_papers(today - timedelta(days=PREVIEW_DAYS), today, 5000)
+        return [item for item in recent if matches(query, item.paper)]
+
+    def _preview(self, found: list[Listing]) -> str:
+        if not found:
+            return f"Nothing in the last {PREVIEW_DAYS} days would have matched."
+        lines = [f"In the last {PREVIEW_DAYS} days it would have matched {len(found)}:"]
+        lines += [
+            f"• [{discord.utils.escape_markdown(i.paper.title[:150])}](<{i.paper.hf_url}>)"
+            for i in found[:PREVIEW_SHOWN]
+        ]
+        if len(found) > PREVIEW_SHOWN:
+            lines.append(f"…and {len(found) - PREVIEW_SHOWN} more.")
+        return "\n".join(lines)
+
+    @app_commands.command(name="add", description=f"Get new papers matching a query: {QUERY_HELP}")
+    @app_commands.describe(
+        query=f"What to look for: {QUERY_HELP}",
+        deliver="dm (default): a direct message; here: this channel, mentioning you",
+    )
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        query: str,
+        deliver: Literal["dm", "here"] = "dm",
+    ) -> None:
+        parsed = _parse(query)
+        user_id = interaction.user.id
+        if len(await self.bot.store.user_alerts(user_id)) >= MAX_ALERTS:
+            raise UserError(f"You already have {MAX_ALERTS} alerts; remove one with /alert remove.")
+        channel_id = guild_id = None
+        if deliver == "here":
+            channel_id, guild_id = self._channel_target(interaction)
+            if not await self.bot.store.channel_alerts_allowed(guild_id):
+                raise UserError("This server has turned channel delivery off; use deliver:dm.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        alert = await self.bot.store.add_alert(
+            user_id, query.strip(), deliver=deliver, channel_id=channel_id, guild_id=guild_id
+        )
+        where = "by DM" if deliver == "dm" else f"in <#{channel_id}>, mentioning you"
+        found = await self._recent_matches(parsed)
+        await self._reply(
+            interaction,
+            f"Alert #{alert.id} saved: `{parsed}`. New matching papers will reach you {where}.\n"
+            + self._preview(found),
+        )
+
+    def _channel_target(self, interaction: discord.Interaction) -> tuple[int, int]:
+        channel = interaction.channel
+        if interaction.guild is None or not isinstance(channel, discord.TextChannel):
+            raise UserError("deliver:here works in a server's text channel; use deliver:dm here.")
+        perms = channel.permissions_for(interaction.guild.me)
+        if not (perms.send_messages and perms.embed_links):
+            raise UserError(f"I can't post in {channel.mention}; use deliver:dm.")
+        return channel.id, interaction.guild.id
+
+    @app_commands.command(name="list", description="Your alerts")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        alerts = await self.bot.store.user_alerts(interaction.user.id)
+        state = await self.bot.store.alert_user(interaction.user.id)
+        if not alerts:
+            await self._reply(interaction, "You have no alerts. Add one with /alert add.")
+            return
+        lines = [
+            f"Your alerts ({len(alerts)}/{MAX_ALERTS}){' — all paused' if state.paused else ''}:"
+        ]
+        for a in alerts:
+            where = "DM" if a.deliver == "dm" else f"<#{a.channel_id}>"
+            muted = " (muted)" if a.muted else ""
+            lines.append(f"#{a.id} `{a.query}` → {where}{muted}")
+        await self._reply(interaction, "\n".join(lines))
+
+    @app_commands.command(name="remove", description="Delete one of your alerts")
+    @app_commands.describe(id="The alert to delete")
+    async def remove(self, interaction: discord.Interaction, id: int) -> None:
+        removed = await self.bot.store.remove_alert(interaction.user.id, id)
+        text = f"Alert #{id} deleted." if removed else f"You have no alert #{id} (see /alert list)."
+        await self._reply(interaction, text)
+
+    @remove.autocomplete("id")
+    async def remove_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        alerts = await self.bot.store.user_alerts(interaction.user.id)
+        needle = current.strip().lower()
+        return [
+            app_commands.Choice(name=f"#{a.id} {a.query}"[:100], value=a.id)
+            for a in alerts
+            if needle in f"#{a.id} {a.query}".lower()
+        ][:25]
+
+    @app_commands.command(name="pause", description="Pause all your alerts")
+    async def pause(self, interaction: discord.Interaction) -> None:
+        await self.bot.store.set_alerts_paused(interaction.user.id, True)
+        await self._reply(interaction, "All your alerts are paused. /alert resume turns them on.")
+
+    @app_commands.command(name="resume", description="Turn all your alerts back on")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        user_id = interaction.user.id
+        await self.bot.store.set_alerts_paused(user_id, False)
+        await self.bot.store.set_dm_blocked(user_id, None)
+        await self.bot.store.mark_dm_block_notified(user_id)
+        for alert in await self.bot.store.user_alerts(user_id):
+            if alert.muted:
+                await self.bot.store.set_alert_muted(user_id, alert.id, False)
+        await self._reply(interaction, "Your alerts are on again (muted ones too).")
+        await self.engine.run()  # deliver what was kept while paused
+
+    @app_commands.command(name="test", description="What a query would have matched lately")
+    @app_commands.describe(query=f"What to look for: {QUERY_HELP}")
+    async def test(self, interaction: discord.Interaction, query: str) -> None:
+        parsed = _parse(query)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        found = await self._recent_matches(parsed)
+        await self._reply(interaction, f"`{parsed}` (not saved). " + self._preview(found))
+
+    @app_commands.command(
+        name="channels", description="Admins: allow alerts in this server's channels"
+    )
+    @app_commands.describe(allowed="Whether members may have alerts posted in channels here")
+    @app_commands.guild_only()
+    async def channels(self, interaction: discord.Interaction, allowed: bool) -> None:
+        if not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        assert interaction.guild_id is not None
+        await self.bot.store.set_channel_alerts_allowed(interaction.guild_id, allowed)
+        state = "may now" if allowed else "may no longer"
+        await self._reply(interaction, f"Alerts {state} be posted in this server's channels.")
+
+
+async def setup(bot: Paperboy) -> None:
+    await bot.add_cog(Alerts(bot))

@@ -1,0 +1,305 @@
+"""/search, /paper and /trending: find stored papers from the chat box."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections.abc import Awaitable
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.arxiv import normalise_id
+from bot.errors import NotFoundError, QueryError, ScrapeError, SourceUnavailable, UserError
+from bot.models import Listing, SearchPage
+from bot.query import Query, author_query, combine, parse_query
+from bot.store.base import Sort
+from bot.text import words
+from cogs.ui.render import clip, paper_embed
+from cogs.ui.search_views import (
+    PAGE_SIZE,
+    VIEW_TIMEOUT,
+    SearchPager,
+    SearchRequest,
+    fit_total,
+    no_results_message,
+    paper_choice,
+    results_embed,
+    trending_embed,
+)
+
+if TYPE_CHECKING:
+    from bot.client import Paperboy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Rate = tuple[int, float]  # uses per seconds, per user and command
+Period = Literal["day", "week", "month"]
+
+RATE: Rate = (5, 10.0)
+DEFER_AFTER = 1.0  # seconds of work before we defer; Discord drops answers after 3 s
+TRENDING_TOP = 10
+PERIOD_DAYS = {"week": 7, "month": 30}
+DAY_LOOKBACK = 30  # "day" is the newest list stored in the last month (no lists on weekends)
+MIN_PREFIX = 3  # shorter title prefixes match too much of a large store to answer in time
+CHOICES_MAX = 25
+SEARCH_HELP = 'Search stored papers. Try: "exact phrase", a OR b, -exclude, author:Name'
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _per_user_rate(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """The cog's rate for this command; None (no cooldown) when the cog switched it off."""
+    cog = getattr(interaction.command, "binding", None)
+    rate = cog.rate if isinstance(cog, Search) else None
+    return app_commands.Cooldown(*rate) if rate else None
+
+
+def _quote(text: str) -> str:
+    """A person's input, short, quoted and inert, to show back to them."""
+    return f"“{discord.utils.escape_markdown(clip(' '.join(text.split()), 80))}”"
+
+
+def parse_day(text: str | None, option: str) -> date | None:
+    """A strict YYYY-MM-DD date, or None when the option was left empty."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if _ISO_DAY.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise UserError(
+        f"`{option}` needs a date written YYYY-MM-DD, like 2025-01-07, not {_quote(text)}."
+    )
+
+
+def build_query(text: str, author: str | None) -> Query:
+    """The person's query, ANDed with the author filter; QueryError if nothing is left to find."""
+    query = parse_query(text)
+    if author and author.strip():
+        by = author_query(author)
+        if by.is_empty:
+            raise QueryError(f"The author name {_quote(author)} has no letters to search for.")
+        query = combine(query, by)
+    if query.is_empty:
+        raise QueryError(
+            "Nothing to search for: type at least one word of letters or digits (a `-word`"
+            ' only excludes), e.g. `grokking` or `"diffusion model" -video`.'
+        )
+    return query
+
+
+async def _reply(
+    interaction: discord.Interaction,
+    *,
+    content: str | None = None,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+    ephemeral: bool = False,
+) -> None:
+    """Answer, or fill in the deferred answer if the work took long enough to defer."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=content, embed=embed, view=view)
+        return
+    message: dict[str, Any] = {"content": content, "ephemeral": ephemeral}
+    if embed is not None:
+        message["embed"] = embed
+    if view is not None:
+        message["view"] = view
+    await interaction.response.send_message(**message)
+
+
+class Search(commands.Cog):
+    """Search, look up and rank the stored papers."""
+
+    def __init__(
+        self,
+        bot: Paperboy,
+        *,
+        rate: Rate | None = RATE,
+        page_size: int = PAGE_SIZE,
+        view_timeout: float | None = VIEW_TIMEOUT,
+        defer_after: float = DEFER_AFTER,
+    ) -> None:
+        self.bot = bot
+        self.rate = rate
+        self.page_size = page_size
+        self.view_timeout = view_timeout
+        self.defer_after = defer_after
+
+    async def _in_time(
+        self, interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool
+    ) -> T:
+        """Await the work; if it runs past `defer_after`, defer first so Discord keeps waiting."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        if not done:
+            try:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            except BaseException:
+                task.cancel()
+                raise
+        return await task
+
+    # -- /search --------------------------------------------------------------------------
+
+    @app_commands.command(name="search", description=SEARCH_HELP)
+    @app_commands.describe(
+        query='Words to find. "exact phrase", a OR b, -exclude, author:Name',
+        author="Only papers by this author (part of the name is enough)",
+        since="Only papers listed on or after this day, YYYY-MM-DD",
+        until="Only papers listed on or before this day, YYYY-MM-DD",
+        sort="Best match first (default), most upvoted first, or newest list first",
+        private="Show the results only to you",
+    )
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
+    async def search(
+        self,
+        interaction: discord.Interaction,
+        query: str,
+        author: app_commands.Range[str, 1, 100] | None = None,
+        since: app_commands.Range[str, 1, 10] | None = None,
+        until: app_commands.Range[str, 1, 10] | None = None,
+        sort: Sort = "relevance",
+        private: bool = False,
+    ) -> None:
+        request = SearchRequest(
+            build_query(query, author), parse_day(since, "since"), parse_day(until, "until"), sort
+        )
+        if request.since and request.until and request.since > request.until:
+            raise UserError("`since` is after `until`: no day is in between.")
+        fetch = functools.partial(self._fetch, request)
+        page = await self._in_time(interaction, fetch(0), ephemeral=private)
+        log.debug("search %s: %d hits", request.describe(), page.total)
+        if not page.hits:
+            await _reply(interaction, content=no_results_message(request), ephemeral=True)
+            return
+        view = None
+        if page.total > self.page_size:
+            view = SearchPager(
+                owner_id=interaction.user.id,
+                request=request,
+                fetch=fetch,
+                total=page.total,
+                page_size=self.page_size,
+                timeout=self.view_timeout,
+            )
+            view.anchor = interaction
+        embed = results_embed(request, page, 0, self.page_size)
+        await _reply(interaction, embed=embed, view=view, ephemeral=private)
+
+    async def _fetch(self, request: SearchRequest, offset: int) -> SearchPage:
+        return await self.bot.store.search(
+            request.query,
+            since=request.since,
+            until=request.until,
+            sort=request.sort,
+            limit=self.page_size,
+            offset=offset,
+        )
+
+    # -- /paper ---------------------------------------------------------------------------
+
+    @app_commands.command(name="paper", description="One paper in full, by arXiv id or link")
+    @app_commands.rename(paper_id="id")
+    @app_commands.describe(
+        paper_id="arXiv id (2509.24002), huggingface.co or arxiv.org link; or type a title and pick"
+    )
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
+    async def paper(
+        self, interaction: discord.Interaction, paper_id: app_commands.Range[str, 1, 200]
+    ) -> None:
+        normalised = normalise_id(paper_id)
+        if normalised is None:
+            raise UserError(
+                f"{_quote(paper_id)} is not an arXiv id or paper link. Use an id like"
+                " 2509.24002, a huggingface.co/papers/… or arxiv.org/abs/… link, or pick a"
+                " title from the suggestions."
+            )
+        listing = await self._in_time(interaction, self._load(normalised), ephemeral=False)
+        await _reply(interaction, embed=fit_total(paper_embed(listing, full=True)))
+
+    async def _load(self, paper_id: str) -> Listing:
+        """The stored paper, or else fetched once from Hugging Face and stored."""
+        store = self.bot.store
+        listing = await store.get_paper(paper_id)
+        if listing is not None:
+            return listing
+        try:
+            paper = await self.bot.scraper.source.fetch_paper(paper_id)
+        except (SourceUnavailable, ScrapeError) as e:
+            log.warning("could not fetch paper %s from Hugging Face: %s", paper_id, e)
+            raise UserError(
+                f"Hugging Face did not answer properly, so I can't look up {paper_id} right"
+                " now. Please try again in a few minutes."
+            ) from e
+        if paper is None:
+            raise NotFoundError(
+                f"{paper_id} is not on Hugging Face Papers. It may still be on arXiv:"
+                f" <https://arxiv.org/abs/{paper_id}>"
+            )
+        await store.upsert_paper(paper)
+        log.info("stored paper %s fetched from Hugging Face for /paper", paper.id)
+        stored = await store.get_paper(paper.id)
+        return stored or Listing(paper, None, 0)  # type: ignore[arg-type]
+
+    @paper.autocomplete("paper_id")
+    async def paper_suggestions(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """A typed id or link first, then stored papers whose title words start as typed."""
+        choices: list[app_commands.Choice[str]] = []
+        typed = normalise_id(current)
+        if typed is not None:
+            known = await self.bot.store.get_paper(typed)
+            choices.append(paper_choice(typed, known.paper.title if known else "look up this id"))
+        tokens = words(current[:100])
+        if typed is None and tokens and len(tokens[-1]) >= MIN_PREFIX:
+            found = await self.bot.store.titles_starting(current[:100], CHOICES_MAX)
+            choices += [paper_choice(item.paper.id, item.paper.title) for item in found]
+        return choices[:CHOICES_MAX]
+
+    # -- /trending ------------------------------------------------------------------------
+
+    @app_commands.command(name="trending", description="The most upvoted papers lately")
+    @app_commands.describe(
+        period="day: the newest daily list; week or month: lists of the last 7 or 30 days"
+    )
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
+    async def trending(self, interaction: discord.Interaction, period: Period = "day") -> None:
+        found = await self._in_time(interaction, self._trending(period), ephemeral=False)
+        if found is None:
+            message = f"No Daily Papers list stored in the last {DAY_LOOKBACK} days."
+            await _reply(interaction, content=message, ephemeral=True)
+            return
+        title, listings = found
+        if not listings:
+            await _reply(interaction, content=f"No papers stored for {title}.", ephemeral=True)
+            return
+        await _reply(interaction, embed=trending_embed(f"Trending: {title}", listings))
+
+    async def _trending(self, period: Period) -> tuple[str, list[Listing]] | None:
+        """A title for the period and its most upvoted papers; None if no recent list."""
+        store = self.bot.store
+        today = self.bot.clock().date()
+        if period == "day":
+            dates = await store.list_dates(today - timedelta(days=DAY_LOOKBACK), today)
+            if not dates:
+                return None
+            since = until = dates[-1]
+            title = f"Daily Papers {until.isoformat()}"
+        else:
+            since, until = today - timedelta(days=PERIOD_DAYS[period] - 1), today
+            title = f"the last {PERIOD_DAYS[period]} days ({since} – {until})"
+        return title, await store.top_papers(since, until, TRENDING_TOP)
+
+
+async def setup(bot: Paperboy) -> None:
+    await bot.add_cog(Search(bot))
