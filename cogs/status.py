@@ -50,6 +50,15 @@ class Status(commands.Cog):
                 f"{len(report.new_ids)} new papers"
             )
         embed.add_field(name="Last scrape", value=scrape, inline=False)
+        if interaction.guild_id is not None:
+            subs = await self.bot.store.subscriptions(interaction.guild_id)
+            failing = [s for s in subs if s.failing_reason]
+            digest = f"{len(subs)} channel{'s' if len(subs) != 1 else ''}"
+            if failing:
+                digest += f", {len(failing)} failing: " + ", ".join(
+                    f"<#{s.channel_id}> ({s.failing_reason})" for s in failing
+                )
+            embed.add_field(name="Digest", value=digest[:1024], inline=False)
         jobs = "\n".join(f"{name}: {_when(when)}" for name, when in self.bot.next_runs())
         embed.add_field(name="Next jobs", value=jobs or "none", inline=False)
         if self.bot.failed_extensions:

@@ -242,6 +242,9 @@ async def test_a_channel_that_fails_for_good_is_marked_and_skipped(
     assert len(h.discord.requests) == before
     listed = await (await h.discord.invoke("digest list", {}, user=h.discord.admin)).response()
     assert "failing" in listed.content
+    status = await (await h.discord.invoke("status", {}, user=h.discord.admin)).response()
+    digest_field = next(f for f in status.embeds[0]["fields"] if f["name"] == "Digest")
+    assert "1 failing" in digest_field["value"]
     # Discord's refusal was the point of this test: take it off the fake's list of problems.
     (refused,) = h.discord.violations
     assert refused.code == (10003 if channel == "deleted" else 50013)
