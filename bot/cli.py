@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--top", type=int)
 
     sub.add_parser("status", parents=[common], help="what the store holds")
+    sub.add_parser("doctor", parents=[common], help="check config, token, store and both services")
+    sub.add_parser("invite-url", parents=[common], help="print the link that adds the bot")
+    backup = sub.add_parser("backup", parents=[common], help="copy the store, even while running")
+    backup.add_argument("path", help="where to write the copy")
     return parser
 
 
@@ -95,9 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.app import run_bot
 
         return run_bot(config, sync_only=args.command == "sync")
-    handler = {"scrape": cmd_scrape, "search": cmd_search, "digest": cmd_digest}.get(
-        args.command, cmd_status
-    )
+    handler = {
+        "scrape": cmd_scrape,
+        "search": cmd_search,
+        "digest": cmd_digest,
+        "doctor": cmd_doctor,
+        "invite-url": cmd_invite_url,
+        "backup": cmd_backup,
+    }.get(args.command, cmd_status)
     try:
         return asyncio.run(handler(config, args))
     except KeyboardInterrupt:
@@ -249,3 +258,39 @@ def _run_line(run: ScrapeRun | None) -> str:
     if run.ok:
         return f"{when} ({run.list_date}: {run.found} found, {run.new} new)"
     return f"{when} ({run.list_date}: failed: {run.error})"
+
+
+async def cmd_doctor(config: Config, args: argparse.Namespace) -> int:
+    """A pass/fail line per check; exit 1 if any failed."""
+    from bot import ops
+
+    checks = await ops.doctor(config)
+    for check in checks:
+        print(check.line())
+    return 0 if all(c.ok for c in checks) else 1
+
+
+async def cmd_invite_url(config: Config, args: argparse.Namespace) -> int:
+    """The OAuth2 invite link (asks Discord for the application id with the token)."""
+    import discord
+
+    from bot import ops
+
+    if not config.discord.token:
+        print("paperboy: DISCORD_TOKEN is not set", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        print(await ops.invite_url(config))
+    except discord.LoginFailure:
+        print("paperboy: Discord rejected the token (401 Unauthorized)", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
+    """An online, consistent copy of the store."""
+    from bot import ops
+
+    size = await ops.backup(config, args.path)
+    print(f"backed up {config.store.path} to {args.path} ({size / 1024:,.0f} KiB)")
+    return 0

@@ -83,6 +83,9 @@ class Store(Protocol):
     async def integrity_check(self) -> list[str]:
         """Problems found by the database's own check; empty when healthy."""
 
+    async def backup(self, destination: str) -> None:
+        """An online, consistent copy of the store."""
+
     # -- digests ----------------------------------------------------------------------------
 
     async def save_subscription(self, sub: Subscription) -> None:

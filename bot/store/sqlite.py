@@ -430,6 +430,14 @@ class SQLiteStore:
                 (key, value),
             )
 
+    async def backup(self, destination: str | Path) -> None:
+        """An online, consistent copy of the whole database (SQLite's backup API)."""
+        target = sqlite3.connect(str(destination), check_same_thread=False)
+        try:
+            await self.db.backup(target)
+        finally:
+            target.close()
+
     async def integrity_check(self) -> list[str]:
         """Problems found by SQLite's integrity check and FTS5's; empty when healthy."""
         rows = await self._all("PRAGMA integrity_check")
