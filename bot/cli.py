@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="what the store holds")
     sub.add_parser("doctor", parents=[common], help="check config, token, store and both services")
     sub.add_parser("invite-url", parents=[common], help="print the link that adds the bot")
+    health = sub.add_parser("healthcheck", parents=[common], help="exit 0 if the bot is alive")
+    health.add_argument("--max-age", type=int, default=180, help="seconds (default 180)")
     backup = sub.add_parser("backup", parents=[common], help="copy the store, even while running")
     backup.add_argument("path", help="where to write the copy")
     return parser
@@ -106,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "invite-url": cmd_invite_url,
         "backup": cmd_backup,
+        "healthcheck": cmd_healthcheck,
     }.get(args.command, cmd_status)
     try:
         return asyncio.run(handler(config, args))
@@ -293,4 +296,24 @@ async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
 
     size = await ops.backup(config, args.path)
     print(f"backed up {config.store.path} to {args.path} ({size / 1024:,.0f} KiB)")
+    return 0
+
+
+async def cmd_healthcheck(config: Config, args: argparse.Namespace) -> int:
+    """For container health checks: is the running bot's heartbeat recent?"""
+    from bot.client import HEARTBEAT_KEY
+
+    store = await _open_store(config)
+    try:
+        beat = await store.get_meta(HEARTBEAT_KEY)
+    finally:
+        await store.close()
+    if beat is None:
+        print("unhealthy: no heartbeat yet")
+        return 1
+    age = (datetime.now(UTC) - datetime.fromisoformat(beat)).total_seconds()
+    if age > args.max_age:
+        print(f"unhealthy: last heartbeat {age:.0f} s ago")
+        return 1
+    print(f"healthy: last heartbeat {age:.0f} s ago")
     return 0

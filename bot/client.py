@@ -32,6 +32,8 @@ SYNC_HASH_KEY = "command_sync_hash"
 SCRAPE_JOB_ID = "scrape"
 SHUTDOWN_GRACE_SECONDS = 10.0
 BULK_SENDS_PER_SECOND = 45.0
+HEARTBEAT_SECONDS = 60
+HEARTBEAT_KEY = "heartbeat"
 
 
 def default_extensions() -> list[str]:
@@ -123,6 +125,15 @@ class Paperboy(commands.Bot):
                 misfire_grace_time=max(30, int(self.config.huggingface.poll_seconds)),
                 next_run_time=datetime.now(UTC),
             )
+            self.scheduler.add_job(
+                self.heartbeat,
+                IntervalTrigger(seconds=HEARTBEAT_SECONDS, timezone=UTC),
+                id="heartbeat",
+                name="heartbeat",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+            )
             self.scheduler.start()
 
     # -- command sync ---------------------------------------------------------------------
@@ -187,6 +198,11 @@ class Paperboy(commands.Bot):
         self.dispatch("scrape_finished", report)
         if report.new_ids:
             self.dispatch("new_papers", report.new_ids)
+
+    async def heartbeat(self) -> None:
+        """Record that the bot is connected and its loop is running (for container health)."""
+        if self.is_ready() and not self.is_closed():
+            await self.store.set_meta(HEARTBEAT_KEY, datetime.now(UTC).isoformat())
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:
         """Scheduled jobs and when each runs next, for /status (per-channel jobs summed up)."""

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -114,3 +115,19 @@ async def test_backup_while_the_store_is_open(
         assert copy.execute("SELECT count(*) FROM papers").fetchone() == (147,)
     finally:
         copy.close()
+
+
+async def test_healthcheck_follows_the_heartbeat(
+    tmp_path: Path, fakes: tuple[FakeDiscord, FakeHF]
+) -> None:
+    discord, hf = fakes
+    config = config_file(tmp_path, discord, hf)
+    code, out, _ = await paperboy(config, "healthcheck", token="")
+    assert code == 1 and "no heartbeat" in out
+    async with SQLiteStore(tmp_path / "p.db") as store:
+        await store.set_meta("heartbeat", datetime.now(UTC).isoformat())
+        code, out, _ = await paperboy(config, "healthcheck", token="")
+        assert code == 0 and "healthy" in out
+        await store.set_meta("heartbeat", (datetime.now(UTC) - timedelta(minutes=10)).isoformat())
+    code, out, _ = await paperboy(config, "healthcheck", token="")
+    assert code == 1 and "unhealthy" in out
