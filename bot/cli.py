@@ -202,7 +202,8 @@ async def cmd_search(config: Config, args: argparse.Namespace) -> int:
     if not page.hits:
         print(f"No papers match {str(query)!r}. Try fewer words or drop a filter.")
         return 0
-    print(f"{page.total} papers match; showing {len(page.hits)}")
+    count = f"{page.total:,}+" if page.capped else f"{page.total:,}"
+    print(f"{count} papers match; showing {len(page.hits)}")
     print(f"{'date':10}  {'votes':>5}  {'id':<10}  title")
     for hit in page.hits:
         p = hit.listing.paper

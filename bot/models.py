@@ -80,8 +80,11 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
+    """One page of results; `capped` means `total` is a floor (very broad query)."""
+
     hits: tuple[SearchHit, ...]
     total: int
+    capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

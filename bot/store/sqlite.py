@@ -51,6 +51,14 @@ _PAPER_COLUMNS = (
 # Title matches count ten times an abstract match; keywords and authors sit between.
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
 _SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
+RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
+READ_CACHE_KIB = 32 * 1024
+_SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
+    # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
+    "relevance": lambda r: (r[1], -r[0]),
+    "upvotes": lambda r: (-r[2], _desc(r[3]), -r[0]),
+    "newest": lambda r: (_desc(r[3]), -r[2], -r[0]),
+}
 # Fields a re-scrape refreshes; None or empty in the new data keeps the old value.
 _REFRESHED = (
     "title",
@@ -97,7 +105,10 @@ class SQLiteStore:
         self.search_budget = search_budget
         self._clock = clock or (lambda: datetime.now(UTC))
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        self._search_lock = asyncio.Lock()
+        self._deadline_at = float("inf")
 
     async def __aenter__(self) -> SQLiteStore:
         await self.open()
@@ -117,9 +128,26 @@ class SQLiteStore:
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
         await self._migrate()
+        # Searches run on their own connection: WAL lets them read while a scrape writes, and
+        # their time budget (a progress handler) can never interrupt someone else's write.
+        if self.path == ":memory:":
+            self._reader = db
+        else:
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._reader.execute("PRAGMA query_only = ON")
+        await self._reader.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+        await self._reader.set_progress_handler(self._over_budget, 1_000)
+
+    def _over_budget(self) -> bool:
+        """Called by SQLite every 1,000 steps on the reader: True interrupts the statement."""
+        return time.monotonic() > self._deadline_at
 
     async def close(self) -> None:
-        """Close the connection; safe to call twice."""
+        """Close the connections; safe to call twice."""
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not self._db:
+            await reader.close()
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
@@ -129,6 +157,12 @@ class SQLiteStore:
         if self._db is None:
             raise RuntimeError("the store is not open")
         return self._db
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        return self._reader
 
     async def _migrate(self) -> None:
         (version,) = await self._one("PRAGMA user_version")
@@ -289,56 +323,74 @@ class SQLiteStore:
         limit: int = 10,
         offset: int = 0,
     ) -> SearchPage:
-        """Full-text search; QueryError for an empty query or one that runs too long."""
+        """Full-text search; QueryError for an empty query or one that runs too long.
+
+        Ranking looks at the newest RANK_WINDOW matches (in arrival order), so a query as
+        broad as "model" costs the same as a narrow one; `capped` says the window was full.
+        """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
-        where = ["papers_fts MATCH ?"]
-        params: list[Any] = [compile_match(query)]
-        if since:
-            where.append("p.list_date >= ?")
-            params.append(since.isoformat())
-        if until:
-            where.append("p.list_date <= ?")
-            params.append(until.isoformat())
-        if min_upvotes is not None:
-            where.append("p.upvotes >= ?")
-            params.append(min_upvotes)
-        order = {
-            "relevance": f"{_BM25}, p.upvotes DESC",
-            "upvotes": "p.upvotes DESC, p.list_date DESC, p.pk DESC",
-            "newest": "p.list_date DESC, p.upvotes DESC, p.pk DESC",
-        }[sort]
-        body = (
-            f"FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid WHERE {' AND '.join(where)}"
-        )
-        async with self._deadline():
-            rows = await self._all(
-                f"SELECT {_PAPER_COLUMNS}, {_SNIPPET}, {_BM25} {body} ORDER BY {order}"
-                " LIMIT ? OFFSET ?",
-                (*params, limit, offset),
+        match = compile_match(query)
+        filters, params = _filters(since, until, min_upvotes)
+        if filters or sort != "relevance":
+            sql = (
+                f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
+                f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
+                " ORDER BY papers_fts.rowid DESC LIMIT ?"
             )
-            if offset == 0 and len(rows) < limit:
-                total = len(rows)
-            else:
-                (total,) = await self._one(f"SELECT count(*) {body}", params)
-        hits = tuple(SearchHit(_listing(r[:17]), r[17] or "", -float(r[18])) for r in rows)
-        return SearchPage(hits, total)
+        else:
+            sql = (
+                f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?"
+            )
+        async with self._searching() as db:
+            found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
+            found.sort(key=_SORT_KEYS[sort])
+            page = found[offset : offset + limit]
+            hits = await self._hits(db, match, page)
+        return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
+
+    async def _hits(
+        self, db: aiosqlite.Connection, match: str, page: Sequence[Any]
+    ) -> list[SearchHit]:
+        """The papers and snippets of one page of (pk, score, ...) candidates, in order."""
+        if not page:
+            return []
+        pks = [row[0] for row in page]
+        marks = ", ".join("?" * len(pks))
+        papers = {
+            r[-1]: r[:-1]
+            for r in await db.execute_fetchall(
+                f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({marks})", pks
+            )
+        }
+        # One snippet per hit, each a rowid lookup inside the MATCH (cheap), in one statement.
+        union = " UNION ALL ".join(
+            f"SELECT rowid, {_SNIPPET} FROM papers_fts WHERE papers_fts MATCH ?1 AND rowid = ?"
+            for _ in pks
+        )
+        snippets = {r[0]: r[1] for r in await db.execute_fetchall(union, (match, *pks))}
+        return [
+            SearchHit(_listing(papers[pk]), snippets.get(pk) or "", -float(score))
+            for pk, score, *_ in page
+            if pk in papers
+        ]
 
     @contextlib.asynccontextmanager
-    async def _deadline(self) -> AsyncIterator[None]:
-        """Interrupt a statement that runs past the search budget: the query is too broad."""
-        deadline = time.monotonic() + self.search_budget
-        await self.db.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
-        try:
-            yield
-        except sqlite3.OperationalError as e:
-            if "interrupted" in str(e):
-                raise QueryError(
-                    "That query is too broad to answer quickly: add a word or a filter."
-                ) from None
-            raise
-        finally:
-            await self.db.set_progress_handler(None, 0)  # type: ignore[arg-type]
+    async def _searching(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The reader, one search at a time, interrupted past the budget ("too broad")."""
+        async with self._search_lock:
+            self._deadline_at = time.monotonic() + self.search_budget
+            try:
+                yield self.reader
+            except sqlite3.OperationalError as e:
+                if "interrupted" in str(e):
+                    raise QueryError(
+                        "That query is too broad to answer quickly: add a word or a filter."
+                    ) from None
+                raise
+            finally:
+                self._deadline_at = float("inf")
 
     async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
         """The most upvoted papers first listed within [since, until]."""
@@ -355,11 +407,16 @@ class SQLiteStore:
         if not tokens:
             return []
         match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}" *'
-        rows = await self._all(
-            f"SELECT {_PAPER_COLUMNS} FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
-            " WHERE papers_fts MATCH ? ORDER BY p.upvotes DESC LIMIT ?",
-            (f"title : ({match.strip()})", limit),
-        )
+        try:
+            async with self._searching() as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.pk IN (SELECT rowid"
+                    " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?)"
+                    " ORDER BY p.upvotes DESC LIMIT ?",
+                    (f"title : ({match.strip()})", RANK_WINDOW, limit),
+                )
+        except QueryError:
+            return []  # autocomplete gives up quietly on a prefix like "a"
         return [_listing(r) for r in rows]
 
     # -- bookkeeping --------------------------------------------------------------------
@@ -743,6 +800,29 @@ class SQLiteStore:
                 " WHERE user_id = ? AND paper_id = ?",
                 [(state, batch, retry, retry, state, now, user_id, p) for p in paper_ids],
             )
+
+
+def _desc(day: str | None) -> str:
+    """A sort key that orders ISO dates newest first (missing dates last)."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in day) if day else "\U0010ffff"
+
+
+def _filters(
+    since: date | None, until: date | None, min_upvotes: int | None
+) -> tuple[str, list[Any]]:
+    """SQL conditions on papers p for the search filters, and their parameters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if since:
+        conditions.append("p.list_date >= ?")
+        params.append(since.isoformat())
+    if until:
+        conditions.append("p.list_date <= ?")
+        params.append(until.isoformat())
+    if min_upvotes is not None:
+        conditions.append("p.upvotes >= ?")
+        params.append(min_upvotes)
+    return "".join(f" AND {c}" for c in conditions), params
 
 
 def _paper_row(paper: Paper) -> dict[str, Any]:

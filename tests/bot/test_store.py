@@ -10,6 +10,7 @@ from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import author_query, combine, parse_query
 from bot.store import SQLiteStore
+from bot.store import sqlite as sqlite_store
 from tests.conftest import seed_papers
 
 DAY = date(2025, 1, 7)
@@ -187,3 +188,29 @@ async def test_upsert_single_paper(store: SQLiteStore) -> None:
     assert await store.upsert_paper(paper("2401.00010", upvotes=4)) is False
     stored = await store.get_paper("2401.00010")
     assert stored is not None and stored.paper.upvotes == 4 and stored.list_date is None
+
+
+async def test_broad_queries_rank_only_the_newest_window(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = await seeded_store.search(parse_query("learning"), limit=200)
+    assert not everything.capped
+    monkeypatch.setattr(sqlite_store, "RANK_WINDOW", 10)
+    window = await seeded_store.search(parse_query("learning"), limit=200)
+    assert window.capped and window.total == 10
+    newest_pks = await seeded_store._all(
+        "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
+        " WHERE papers_fts MATCH 'learning' ORDER BY papers_fts.rowid DESC LIMIT 10"
+    )
+    assert {h.listing.paper.id for h in window.hits} == {r[0] for r in newest_pks}
+
+
+async def test_a_search_never_interrupts_a_write(seeded_store: SQLiteStore) -> None:
+    seeded_store.search_budget = 0.0
+    results = await asyncio.gather(
+        seeded_store.search(parse_query("the OR a OR of OR model"), limit=200),
+        seeded_store.ingest_day(date(2025, 2, 3), [paper("2502.00010")]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], QueryError)
+    assert results[1].new == ("2502.00010",)  # type: ignore[union-attr]
