@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import discord
 from discord import app_commands
@@ -17,7 +18,7 @@ APOLOGY = "Sorry, something went wrong on our side. It has been logged; please t
 def describe_check_failure(error: app_commands.AppCommandError) -> str | None:
     """A short message for the check failures discord.py raises, or None."""
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} s."
+        return f"Slow down a little: try again in {math.ceil(error.retry_after)} s."
     if isinstance(error, app_commands.MissingPermissions):
         needed = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
         return f"You need the {needed} permission to do that."

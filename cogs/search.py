@@ -1,14 +1,18 @@
-"""/search, /paper and /trending: find stored papers from the chat box."""
+"""/search, /paper and /trending: find stored papers from the chat box.
+
+/trending's "day" is the newest Daily Papers list stored (looking back a month), not the last
+24 hours: Hugging Face publishes no lists at weekends, so "the last day" would often be empty.
+"week" and "month" are the lists of the last 7 and 30 days, counting today (`bot.clock`, UTC).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import re
 from collections.abc import Awaitable
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -22,13 +26,16 @@ from bot.store.base import Sort
 from bot.text import words
 from cogs.ui.render import clip, paper_embed
 from cogs.ui.search_views import (
+    DEFER_AFTER,
     PAGE_SIZE,
     VIEW_TIMEOUT,
     SearchPager,
     SearchRequest,
     fit_total,
+    in_time,
     no_results_message,
     paper_choice,
+    reply,
     results_embed,
     trending_embed,
 )
@@ -43,7 +50,6 @@ Rate = tuple[int, float]  # uses per seconds, per user and command
 Period = Literal["day", "week", "month"]
 
 RATE: Rate = (5, 10.0)
-DEFER_AFTER = 1.0  # seconds of work before we defer; Discord drops answers after 3 s
 TRENDING_TOP = 10
 PERIOD_DAYS = {"week": 7, "month": 30}
 DAY_LOOKBACK = 30  # "day" is the newest list stored in the last month (no lists on weekends)
@@ -96,26 +102,6 @@ def build_query(text: str, author: str | None) -> Query:
     return query
 
 
-async def _reply(
-    interaction: discord.Interaction,
-    *,
-    content: str | None = None,
-    embed: discord.Embed | None = None,
-    view: discord.ui.View | None = None,
-    ephemeral: bool = False,
-) -> None:
-    """Answer, or fill in the deferred answer if the work took long enough to defer."""
-    if interaction.response.is_done():
-        await interaction.edit_original_response(content=content, embed=embed, view=view)
-        return
-    message: dict[str, Any] = {"content": content, "ephemeral": ephemeral}
-    if embed is not None:
-        message["embed"] = embed
-    if view is not None:
-        message["view"] = view
-    await interaction.response.send_message(**message)
-
-
 class Search(commands.Cog):
     """Search, look up and rank the stored papers."""
 
@@ -134,19 +120,11 @@ class Search(commands.Cog):
         self.view_timeout = view_timeout
         self.defer_after = defer_after
 
-    async def _in_time(
-        self, interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool
+    async def _soon(
+        self, interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool = False
     ) -> T:
-        """Await the work; if it runs past `defer_after`, defer first so Discord keeps waiting."""
-        task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
-        if not done:
-            try:
-                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-            except BaseException:
-                task.cancel()
-                raise
-        return await task
+        """The work's result, deferring first if it takes longer than `defer_after`."""
+        return await in_time(interaction, work, defer_after=self.defer_after, ephemeral=ephemeral)
 
     # -- /search --------------------------------------------------------------------------
 
@@ -176,10 +154,10 @@ class Search(commands.Cog):
         if request.since and request.until and request.since > request.until:
             raise UserError("`since` is after `until`: no day is in between.")
         fetch = functools.partial(self._fetch, request)
-        page = await self._in_time(interaction, fetch(0), ephemeral=private)
+        page = await self._soon(interaction, fetch(0), ephemeral=private)
         log.debug("search %s: %d hits", request.describe(), page.total)
         if not page.hits:
-            await _reply(interaction, content=no_results_message(request), ephemeral=True)
+            await reply(interaction, content=no_results_message(request), ephemeral=True)
             return
         view = None
         if page.total > self.page_size:
@@ -190,10 +168,11 @@ class Search(commands.Cog):
                 total=page.total,
                 page_size=self.page_size,
                 timeout=self.view_timeout,
+                defer_after=self.defer_after,
             )
             view.anchor = interaction
         embed = results_embed(request, page, 0, self.page_size)
-        await _reply(interaction, embed=embed, view=view, ephemeral=private)
+        await reply(interaction, embed=embed, view=view, ephemeral=private)
 
     async def _fetch(self, request: SearchRequest, offset: int) -> SearchPage:
         return await self.bot.store.search(
@@ -223,8 +202,8 @@ class Search(commands.Cog):
                 " 2509.24002, a huggingface.co/papers/… or arxiv.org/abs/… link, or pick a"
                 " title from the suggestions."
             )
-        listing = await self._in_time(interaction, self._load(normalised), ephemeral=False)
-        await _reply(interaction, embed=fit_total(paper_embed(listing, full=True)))
+        listing = await self._soon(interaction, self._load(normalised))
+        await reply(interaction, embed=fit_total(paper_embed(listing, full=True)))
 
     async def _load(self, paper_id: str) -> Listing:
         """The stored paper, or else fetched once from Hugging Face and stored."""
@@ -274,16 +253,16 @@ class Search(commands.Cog):
     )
     @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def trending(self, interaction: discord.Interaction, period: Period = "day") -> None:
-        found = await self._in_time(interaction, self._trending(period), ephemeral=False)
+        found = await self._soon(interaction, self._trending(period))
         if found is None:
             message = f"No Daily Papers list stored in the last {DAY_LOOKBACK} days."
-            await _reply(interaction, content=message, ephemeral=True)
+            await reply(interaction, content=message, ephemeral=True)
             return
         title, listings = found
         if not listings:
-            await _reply(interaction, content=f"No papers stored for {title}.", ephemeral=True)
+            await reply(interaction, content=f"No papers stored for {title}.", ephemeral=True)
             return
-        await _reply(interaction, embed=trending_embed(f"Trending: {title}", listings))
+        await reply(interaction, embed=trending_embed(f"Trending: {title}", listings))
 
     async def _trending(self, period: Period) -> tuple[str, list[Listing]] | None:
         """A title for the period and its most upvoted papers; None if no recent list."""

@@ -1,14 +1,15 @@
-"""Search results and trending lists as embeds, and the pager that turns search pages."""
+"""Search results and trending lists as embeds, how to reply with them, and the search pager."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -31,8 +32,11 @@ from cogs.ui.render import (
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 PAGE_SIZE = 5
 VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token can still edit its message
+DEFER_AFTER = 1.0  # seconds of work before deferring; Discord drops answers after 3 s
 NOT_YOURS = "These are someone else's results: run your own /search to turn pages."
 # Per-entry caps keep a page of five (or a trending list of ten) inside DESCRIPTION_MAX.
 ENTRY_TITLE_MAX = 180
@@ -118,7 +122,9 @@ def results_embed(
     )
     pages = max(1, math.ceil(page.total / page_size))
     shown = f"{offset + 1}–{offset + len(page.hits)}" if page.hits else "none"
-    footer = [f"Results {shown} of {page.total:,}", f"page {offset // page_size + 1}/{pages}"]
+    # A capped total is a floor: the store ranked only the newest matches of a broad query.
+    of = f"{page.total:,}+ (the newest matches)" if page.capped else f"{page.total:,}"
+    footer = [f"Results {shown} of {of}", f"page {offset // page_size + 1}/{pages}"]
     footer.append(f"sorted by {request.sort}")
     if request.since:
         footer.append(f"since {request.since}")
@@ -171,6 +177,44 @@ def fit_total(embed: discord.Embed) -> discord.Embed:
     return embed
 
 
+async def in_time(
+    interaction: discord.Interaction, work: Awaitable[T], *, defer_after: float, ephemeral: bool
+) -> T:
+    """Await the work; if it runs past `defer_after` s, defer first so Discord keeps waiting."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=defer_after)
+    if not done:
+        try:
+            if interaction.type is discord.InteractionType.component:
+                await interaction.response.defer()  # the message itself is updated later
+            else:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        except BaseException:
+            task.cancel()
+            raise
+    return await task
+
+
+async def reply(
+    interaction: discord.Interaction,
+    *,
+    content: str | None = None,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+    ephemeral: bool = False,
+) -> None:
+    """Answer, or fill in the deferred answer if the work took long enough to defer."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=content, embed=embed, view=view)
+        return
+    message: dict[str, Any] = {"content": content, "ephemeral": ephemeral}
+    if embed is not None:
+        message["embed"] = embed
+    if view is not None:
+        message["view"] = view
+    await interaction.response.send_message(**message)
+
+
 class SearchPager(discord.ui.View):
     """Previous/Next buttons that re-query the store for each page; only the searcher may click."""
 
@@ -183,6 +227,7 @@ class SearchPager(discord.ui.View):
         total: int,
         page_size: int = PAGE_SIZE,
         timeout: float | None = VIEW_TIMEOUT,
+        defer_after: float = DEFER_AFTER,
     ) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
@@ -190,6 +235,7 @@ class SearchPager(discord.ui.View):
         self.fetch = fetch
         self.total = total
         self.page_size = page_size
+        self.defer_after = defer_after
         self.offset = 0
         # The latest interaction whose original response is the results message: it is the
         # one that can still edit the message when the view times out.
@@ -219,16 +265,25 @@ class SearchPager(discord.ui.View):
         await self._turn(interaction, self.offset + self.page_size)
 
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
+        offset, page = await in_time(
+            interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
+        )
+        self.offset, self.total = offset, page.total
+        self._update_buttons()
+        self.anchor = interaction
+        embed = results_embed(self.request, page, offset, self.page_size)
+        if interaction.response.is_done():
+            await interaction.edit_original_response(embed=embed, view=self)
+        else:
+            await interaction.response.edit_message(embed=embed, view=self)
+
+    async def _page(self, offset: int) -> tuple[int, SearchPage]:
         offset = max(0, offset)
         page = await self.fetch(offset)
         if not page.hits and offset > 0:  # the results shrank since the search: show the last
             offset = max(0, (page.total - 1) // self.page_size * self.page_size)
             page = await self.fetch(offset)
-        self.offset, self.total = offset, page.total
-        self._update_buttons()
-        self.anchor = interaction
-        embed = results_embed(self.request, page, offset, self.page_size)
-        await interaction.response.edit_message(embed=embed, view=self)
+        return offset, page
 
     async def on_timeout(self) -> None:
         """Grey the buttons out; a message that is gone or too old is simply left alone."""

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
+from bot.store import sqlite as sqlite_store
 from cogs.search import Search
 from cogs.ui.search_views import NOT_YOURS
 from tests.conftest import seed_papers
@@ -197,6 +198,20 @@ async def test_next_pages_through_every_result_and_previous_comes_back(seeded: H
     assert button(message, "search:previous")["disabled"]
 
 
+async def test_slow_searches_and_page_turns_defer_then_show_the_results(
+    seeded: Harness,
+) -> None:
+    cog(seeded).defer_after = 0.0  # defer whatever the store's speed
+    inter = await seeded.discord.invoke("search", {"query": "diffusion"})
+    assert (await inter.response()).type == 5
+    message = await inter.final_message()
+    assert footer(message).startswith("Results 1–5")
+    turn = await seeded.discord.click(message, "search:next", user=seeded.discord.alice)
+    assert (await turn.response()).type == 6  # deferred update of the same message
+    assert await turn.final_message() is message
+    assert footer(message).startswith("Results 6–10")
+
+
 async def test_few_results_need_no_buttons(seeded: Harness) -> None:
     message = await run(seeded, "search", query="grokking")
     assert message.buttons == []
@@ -270,9 +285,17 @@ async def test_breaking_inputs_get_results_or_a_clear_message(
 
 
 async def test_a_query_the_store_cuts_off_is_called_too_broad(seeded: Harness) -> None:
-    seeded.store.search_budget = 0.0
-    message = await run(seeded, "search", query="model")
+    seeded.store.search_budget = -1.0  # past its budget at SQLite's first progress check
+    message = await run(seeded, "search", query="model OR learning")
     assert message.ephemeral and "too broad" in message.content
+
+
+async def test_a_capped_total_is_shown_as_a_floor(
+    seeded: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "RANK_WINDOW", 20)  # "model" has 110 matches
+    message = await run(seeded, "search", query="model")
+    assert footer(message).startswith("Results 1–5 of 20+ (the newest matches) · page 1/4")
 
 
 TYPABLE = st.characters(blacklist_categories=("Cs",))  # Discord carries UTF-8: no lone surrogates
