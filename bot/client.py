@@ -19,6 +19,7 @@ from discord.ext import commands
 
 import cogs
 from bot.config import Config
+from bot.health import Health
 from bot.hf.source import HFSource
 from bot.ratelimit import Pacer
 from bot.scraper import DateOutcome, Scraper
@@ -34,6 +35,8 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 BULK_SENDS_PER_SECOND = 45.0
 HEARTBEAT_SECONDS = 60
 HEARTBEAT_KEY = "heartbeat"
+SCRAPER_HEALTH = "scraper"
+SCRAPE_FAILURES_TO_REPORT = 2
 
 
 def default_extensions() -> list[str]:
@@ -97,6 +100,8 @@ class Paperboy(commands.Bot):
         self.pacer = Pacer(BULK_SENDS_PER_SECOND)
         self.last_scrape: ScrapeReport | None = None
         self.failed_extensions: dict[str, str] = {}
+        self.health = Health()
+        self._failed_scrapes = 0
         self._extensions = list(extensions) if extensions is not None else default_extensions()
         self._run_jobs = run_jobs
         self._scrape_lock = asyncio.Lock()
@@ -195,6 +200,7 @@ class Paperboy(commands.Bot):
             len(report.new_ids),
             f", failed: {', '.join(failed)}" if failed else "",
         )
+        self._scrape_health(report)
         self.dispatch("scrape_finished", report)
         if report.new_ids:
             self.dispatch("new_papers", report.new_ids)
@@ -203,6 +209,33 @@ class Paperboy(commands.Bot):
         """Record that the bot is connected and its loop is running (for container health)."""
         if self.is_ready() and not self.is_closed():
             await self.store.set_meta(HEARTBEAT_KEY, datetime.now(UTC).isoformat())
+
+    def report_health(self, key: str, problem: str | None, guild_id: int | None = None) -> None:
+        """Set or clear a problem; tell listeners (health channels) only when that is news."""
+        change = self.health.report(key, problem, now=self.clock(), guild_id=guild_id)
+        if change is not None:
+            log.log(
+                logging.WARNING if change.started else logging.INFO,
+                "health: %s %s",
+                "problem" if change.started else "resolved",
+                problem or key,
+            )
+            self.dispatch("health_change", change)
+
+    def _scrape_health(self, report: ScrapeReport) -> None:
+        """Two failing runs in a row make a problem; one good run clears it."""
+        if report.ok:
+            self._failed_scrapes = 0
+            self.report_health(SCRAPER_HEALTH, None)
+            return
+        self._failed_scrapes += 1
+        if self._failed_scrapes >= SCRAPE_FAILURES_TO_REPORT:
+            first = next(o for o in report.outcomes if o.error)
+            self.report_health(
+                SCRAPER_HEALTH,
+                f"Scraping Hugging Face fails ({self._failed_scrapes} runs in a row): "
+                f"{first.list_date}: {first.error}"[:900],
+            )
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:
         """Scheduled jobs and when each runs next, for /status (per-channel jobs summed up)."""

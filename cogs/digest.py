@@ -17,7 +17,7 @@ from bot.errors import UserError
 from bot.models import Subscription
 from bot.query import parse_query
 from bot.schedule import next_fire, trigger_for
-from cogs.engine.digests import DigestEngine, Outcome
+from cogs.engine.digests import DigestEngine, Outcome, health_key
 from cogs.ui.render import digest_messages
 
 if TYPE_CHECKING:
@@ -175,6 +175,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
             threads=threads,
         )
         await self.bot.store.save_subscription(sub)
+        self.bot.report_health(health_key(channel.id), None, sub.guild_id)
         self._schedule(sub)
         log.info("digest subscription saved for channel %s in guild %s", channel.id, sub.guild_id)
         await interaction.response.send_message(
@@ -203,6 +204,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
     @app_commands.describe(channel="The channel to stop posting in")
     async def remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         removed = await self.bot.store.remove_subscription(channel.id)
+        self.bot.report_health(health_key(channel.id), None, channel.guild.id)
         self._unschedule(channel.id)
         text = (
             f"{channel.mention} no longer gets the digest."

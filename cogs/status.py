@@ -59,6 +59,12 @@ class Status(commands.Cog):
                     f"<#{s.channel_id}> ({s.failing_reason})" for s in failing
                 )
             embed.add_field(name="Digest", value=digest[:1024], inline=False)
+        problems = self.bot.health.active(interaction.guild_id)
+        embed.add_field(
+            name="Problems",
+            value="\n".join(f"⚠️ {p.message}" for p in problems)[:1024] or "none",
+            inline=False,
+        )
         jobs = "\n".join(f"{name}: {_when(when)}" for name, when in self.bot.next_runs())
         embed.add_field(name="Next jobs", value=jobs or "none", inline=False)
         if self.bot.failed_extensions:

@@ -188,3 +188,11 @@ class Store(Protocol):
         retry_at: datetime | None = None,
     ) -> None:
         """Move outbox rows to a new state."""
+
+    # -- server settings ----------------------------------------------------------------------
+
+    async def set_health_channel(self, guild_id: int, channel_id: int | None) -> None:
+        """Where this server's health reports go (None: nowhere)."""
+
+    async def health_channels(self) -> dict[int, int]:
+        """Every server's health channel, by server."""

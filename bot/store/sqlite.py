@@ -801,6 +801,26 @@ class SQLiteStore:
                 [(state, batch, retry, retry, state, now, user_id, p) for p in paper_ids],
             )
 
+    # -- server settings ------------------------------------------------------------------
+
+    async def set_health_channel(self, guild_id: int, channel_id: int | None) -> None:
+        """Where this server's health reports go (None: nowhere)."""
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO guild_settings (guild_id, health_channel_id) VALUES (?, ?)"
+                " ON CONFLICT (guild_id)"
+                " DO UPDATE SET health_channel_id = excluded.health_channel_id",
+                (guild_id, channel_id),
+            )
+
+    async def health_channels(self) -> dict[int, int]:
+        """Every server's health channel, by server."""
+        rows = await self._all(
+            "SELECT guild_id, health_channel_id FROM guild_settings"
+            " WHERE health_channel_id IS NOT NULL"
+        )
+        return {r[0]: r[1] for r in rows}
+
 
 def _desc(day: str | None) -> str:
     """A sort key that orders ISO dates newest first (missing dates last)."""

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 DM_REFUSED = 50007
 GONE_CODES = {10003, 50001, 50013}  # a channel alert target that is gone or forbidden
 MAX_BACKOFF = timedelta(hours=1)
+BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
+DM_HEALTH = "alerts:dm"
 
 
 def batch_nonce(user_id: int, target: str, paper_ids: list[str]) -> str:
@@ -41,6 +43,7 @@ class AlertEngine:
         self.index = AlertIndex()
         self._alerts: dict[int, Alert] = {}
         self._lock = asyncio.Lock()
+        self._refused = self._delivered = 0
 
     async def run(self) -> None:
         """Match what is new and deliver what is queued; one run at a time, never raises."""
@@ -111,6 +114,7 @@ class AlertEngine:
                 row
             )
         blocked: dict[int, bool] = {}
+        self._refused = self._delivered = 0
         for (user_id, target, batch), rows in groups.items():
             if target == "dm":
                 if user_id not in blocked:
@@ -120,6 +124,14 @@ class AlertEngine:
                 if blocked[user_id]:
                     continue  # kept queued until the person fixes their DM settings
             await self._send(user_id, target, batch, rows)
+        if self._refused >= BULK_DM_REFUSALS:
+            self.bot.report_health(
+                DM_HEALTH,
+                f"{self._refused} people refused alert DMs in one run: Discord may be "
+                "limiting the bot, or members changed their privacy settings.",
+            )
+        elif self._delivered and not self._refused:
+            self.bot.report_health(DM_HEALTH, None)
 
     async def _send(
         self, user_id: int, target: str, batch: str | None, rows: list[QueuedAlert]
@@ -161,6 +173,7 @@ class AlertEngine:
         except discord.Forbidden as e:
             if e.code == DM_REFUSED:
                 log.info("user %s refuses DMs; pausing their DM alerts", user_id)
+                self._refused += 1
                 await store.set_dm_blocked(user_id, e.text or "Cannot send messages to this user")
                 await store.mark_alerts(user_id, paper_ids, "queued")
                 return
@@ -171,6 +184,7 @@ class AlertEngine:
             await self._retry(user_id, paper_ids, rows, e)
         else:
             await store.mark_alerts(user_id, paper_ids, "sent")
+            self._delivered += 1
             log.info("delivered %d alert matches to user %s (%s)", len(rows), user_id, target)
 
     async def _give_up_or_retry(

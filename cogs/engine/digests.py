@@ -46,6 +46,11 @@ class Outcome:
     messages: int = 0
 
 
+def health_key(channel_id: int) -> str:
+    """The health problem key of one digest channel."""
+    return f"digest:{channel_id}"
+
+
 class DigestEngine:
     """Posts each (channel, list) once: planned in the store first, then sent part by part."""
 
@@ -181,11 +186,14 @@ class DigestEngine:
             if reason is None:
                 log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
                 return Outcome(channel_id, day, "pending", str(e))
-            return await self._fail(delivery, reason, mark_channel=e.code in PERMANENT_CODES)
+            return await self._fail(
+                delivery, reason, mark_channel=e.code in PERMANENT_CODES, guild_id=guild_id
+            )
         except (aiohttp.ClientError, TimeoutError) as e:
             log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
             return Outcome(channel_id, day, "pending", str(e))
         await store.finish_delivery(channel_id, day, "sent")
+        self.bot.report_health(health_key(channel_id), None, guild_id)
         log.info("posted the %s digest to channel %s", day, channel_id)
         return Outcome(channel_id, day, "sent", messages=len(delivery.parts))
 
@@ -195,10 +203,15 @@ class DigestEngine:
         except (discord.HTTPException, ValueError) as e:
             log.warning("could not open a discussion thread in %s: %s", message.channel.id, e)
 
-    async def _fail(self, delivery: Delivery, reason: str, *, mark_channel: bool) -> Outcome:
+    async def _fail(
+        self, delivery: Delivery, reason: str, *, mark_channel: bool, guild_id: int | None
+    ) -> Outcome:
         channel_id, day = delivery.channel_id, delivery.list_date
         log.warning("digest for %s in channel %s failed: %s", day, channel_id, reason)
         await self.bot.store.finish_delivery(channel_id, day, "failed", reason)
         if mark_channel:
             await self.bot.store.set_subscription_failing(channel_id, reason)
+            self.bot.report_health(
+                health_key(channel_id), f"The digest in <#{channel_id}> fails: {reason}.", guild_id
+            )
         return Outcome(channel_id, day, "failed", reason)
