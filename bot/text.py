@@ -7,9 +7,18 @@ import re
 _WORD = re.compile(r"[^\W_]+")
 
 
+_ODD_SPACE = ("\n", "  ", "\t", "\r")
+
+
 def normalise_space(text: str | None) -> str:
     """Collapse arXiv hard wraps and runs of white space into single spaces."""
-    return " ".join((text or "").split())
+    if not text:
+        return ""
+    # Most names and keywords are already clean: skip the split (a hot path when parsing).
+    if text.isascii() and text[0] != " " and text[-1] != " ":
+        if not any(odd in text for odd in _ODD_SPACE):
+            return text
+    return " ".join(text.split())
 
 
 def words(text: str) -> list[str]:

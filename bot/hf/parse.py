@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.arxiv import normalise_id
@@ -152,7 +152,7 @@ def served_date_from_url(url: str) -> date | None:
 
 def _load_json(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
+        return orjson.loads(text)  # a 1 MB daily page parses ~3x faster than with json
     except ValueError as e:
         raise ScrapeError(f"{where} is not valid JSON: {e}") from None
 
