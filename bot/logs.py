@@ -21,6 +21,9 @@ class RedactFilter(logging.Filter):
             if self.secret in message:
                 record.msg = message.replace(self.secret, "[token]")
                 record.args = None
+            if record.exc_info and not record.exc_text:
+                text = logging.Formatter().formatException(record.exc_info)
+                record.exc_text = text.replace(self.secret, "[token]")
         return True
 
 
@@ -35,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
