@@ -15,9 +15,9 @@ def normalise_space(text: str | None) -> str:
     if not text:
         return ""
     # Most names and keywords are already clean: skip the split (a hot path when parsing).
-    if text.isascii() and text[0] != " " and text[-1] != " ":
-        if not any(odd in text for odd in _ODD_SPACE):
-            return text
+    clean_edges = text.isascii() and text[0] != " " and text[-1] != " "
+    if clean_edges and not any(odd in text for odd in _ODD_SPACE):
+        return text
     return " ".join(text.split())
 
 
