@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from bot.store import SQLiteStore
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
+from tests.support.process import spawn
 
 
 @pytest.fixture
@@ -38,26 +37,14 @@ def write_config(tmp_path: Path, discord: FakeDiscord, hf: FakeHF) -> Path:
     return path
 
 
-async def spawn(config: Path, *args: str, token: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(config),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "DISCORD_TOKEN": token},
-    )
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_run_logs_in_stays_up_and_stops_cleanly(
     tmp_path: Path, fakes: tuple[FakeDiscord, FakeHF], sig: signal.Signals
 ) -> None:
     discord, hf = fakes
-    proc = await spawn(write_config(tmp_path, discord, hf), "run", token=discord.token)
+    proc = await spawn(
+        "--config", str(write_config(tmp_path, discord, hf)), "run", token=discord.token
+    )
     try:
         await discord.wait_for(lambda: discord.identify_payloads, 20, "the bot to identify")
         await discord.wait_for(lambda: hf.requests, 20, "the first scrape")
@@ -79,7 +66,9 @@ async def test_a_rejected_token_is_one_line_and_status_1(
     tmp_path: Path, fakes: tuple[FakeDiscord, FakeHF]
 ) -> None:
     discord, hf = fakes
-    proc = await spawn(write_config(tmp_path, discord, hf), "run", token="not-the-token")
+    proc = await spawn(
+        "--config", str(write_config(tmp_path, discord, hf)), "run", token="not-the-token"
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1
     assert err.decode().strip().splitlines()[-1] == (
@@ -94,7 +83,7 @@ async def test_sync_forces_a_sync_and_exits(
     discord, hf = fakes
     config = write_config(tmp_path, discord, hf)
     for expected in (1, 2):
-        proc = await spawn(config, "sync", token=discord.token)
+        proc = await spawn("--config", str(config), "sync", token=discord.token)
         out, err = await asyncio.wait_for(proc.communicate(), 20)
         assert proc.returncode == 0, err.decode()
         assert "slash commands synced" in out.decode()

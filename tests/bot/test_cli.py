@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import seed_items
 from tests.fakes.fake_hf import FakeHF
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
+from tests.support.process import paperboy
 
 
 @pytest.fixture
@@ -37,24 +27,6 @@ def config(tmp_path: Path, hf: FakeHF) -> Path:
         f'[store]\npath = "{tmp_path / "p.db"}"\n'
     )
     return path
-
-
-async def paperboy(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> Result:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env={**os.environ, "DISCORD_TOKEN": "", **(env or {})},
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return Result(proc.returncode, out.decode(), err.decode())
 
 
 async def test_scrape_search_digest_status(config: Path) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +15,7 @@ from bot.store import SQLiteStore
 from tests.conftest import seed_papers
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
+from tests.support.process import paperboy
 
 
 @pytest.fixture
@@ -37,30 +35,16 @@ def config_file(tmp_path: Path, discord: FakeDiscord, hf: FakeHF) -> Path:
     return path
 
 
-async def paperboy(config: Path, *args: str, token: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(config),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "DISCORD_TOKEN": token},
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+async def run(config: Path, *args: str, token: str) -> tuple[int, str, str]:
+    result = await paperboy("--config", str(config), *args, token=token)
+    return result.code, result.out, result.err
 
 
 async def test_doctor_passes_when_all_is_well(
     tmp_path: Path, fakes: tuple[FakeDiscord, FakeHF]
 ) -> None:
     discord, hf = fakes
-    code, out, err = await paperboy(
-        config_file(tmp_path, discord, hf), "doctor", token=discord.token
-    )
+    code, out, err = await run(config_file(tmp_path, discord, hf), "doctor", token=discord.token)
     lines = out.strip().splitlines()
     assert code == 0, out + err
     assert [line.split()[:2] for line in lines] == [
@@ -77,7 +61,7 @@ async def test_doctor_fails_each_broken_thing(
 ) -> None:
     discord, hf = fakes
     hf.inject("/api/daily_papers", 503, count=5)
-    code, out, _ = await paperboy(config_file(tmp_path, discord, hf), "doctor", token="wrong")
+    code, out, _ = await run(config_file(tmp_path, discord, hf), "doctor", token="wrong")
     assert code == 1
     failing = {line.split()[1] for line in out.splitlines() if line.startswith("FAIL")}
     assert failing == {"huggingface", "discord"}
@@ -88,7 +72,7 @@ async def test_invite_url_has_exactly_the_scopes_and_permissions(
     tmp_path: Path, fakes: tuple[FakeDiscord, FakeHF]
 ) -> None:
     discord, hf = fakes
-    code, out, err = await paperboy(
+    code, out, err = await run(
         config_file(tmp_path, discord, hf), "invite-url", token=discord.token
     )
     assert code == 0, err
@@ -106,7 +90,7 @@ async def test_backup_while_the_store_is_open(
     async with SQLiteStore(tmp_path / "p.db") as live:  # the bot holds the store open
         for day, papers in seed_papers().items():
             await live.ingest_day(day, papers)
-        code, out, err = await paperboy(config, "backup", str(tmp_path / "copy.db"), token="")
+        code, out, err = await run(config, "backup", str(tmp_path / "copy.db"), token="")
         assert code == 0, err
         assert "backed up" in out
     copy = sqlite3.connect(tmp_path / "copy.db")
@@ -122,12 +106,12 @@ async def test_healthcheck_follows_the_heartbeat(
 ) -> None:
     discord, hf = fakes
     config = config_file(tmp_path, discord, hf)
-    code, out, _ = await paperboy(config, "healthcheck", token="")
+    code, out, _ = await run(config, "healthcheck", token="")
     assert code == 1 and "no heartbeat" in out
     async with SQLiteStore(tmp_path / "p.db") as store:
         await store.set_meta("heartbeat", datetime.now(UTC).isoformat())
-        code, out, _ = await paperboy(config, "healthcheck", token="")
+        code, out, _ = await run(config, "healthcheck", token="")
         assert code == 0 and "healthy" in out
         await store.set_meta("heartbeat", (datetime.now(UTC) - timedelta(minutes=10)).isoformat())
-    code, out, _ = await paperboy(config, "healthcheck", token="")
+    code, out, _ = await run(config, "healthcheck", token="")
     assert code == 1 and "unhealthy" in out
