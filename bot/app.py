@@ -41,6 +41,19 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
     except discord.LoginFailure:
         print("paperboy: Discord rejected the token (401 Unauthorized)", file=sys.stderr)
         return EXIT_FAILURE
+    except discord.ConnectionClosed as e:
+        # discord.py does not reconnect after these codes; 4004: the token was revoked.
+        if e.code == 4004:
+            print(
+                "paperboy: Discord rejected the token (4004 authentication failed)", file=sys.stderr
+            )
+        else:
+            print(
+                f"paperboy: Discord closed the connection for good (code {e.code}: "
+                f"{e.reason or 'no reason given'})",
+                file=sys.stderr,
+            )
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -249,13 +249,20 @@ class Paperboy(commands.Bot):
         return sorted(runs.items(), key=lambda item: item[1] or datetime.max.replace(tzinfo=UTC))
 
     async def close(self) -> None:
-        """Stop the jobs (letting a scrape in flight finish briefly), then disconnect."""
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Start no new jobs, let work in flight finish briefly, disconnect, then stop jobs.
+
+        Shutting the scheduler down first would cancel running jobs (apscheduler's asyncio
+        executor cancels them), cutting a digest fan-out short between a send and its record.
+        """
+        scheduler = self.scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.pause()
         task = self._scrape_task
         if task is not None and not task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_GRACE_SECONDS)
             except TimeoutError:
                 task.cancel()
-        await super().close()
+        await super().close()  # unloads the cogs, whose engines drain their deliveries
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)

@@ -5,20 +5,23 @@ is looked up in that index. Matching follows `bot.matching.matches` exactly (fol
 words, phrases inside one field, author terms on author names); only the work differs.
 
 How it works:
-- A paper is tokenized once into a set of keys: its folded words, plus the word pairs
-  (bigrams) that start with a word some indexed phrase starts with. Author words carry
-  an "@" prefix, so `author:x` and `x` never meet; a separator token sits between fields,
-  so no phrase spans two fields.
-- A term of one or two words is decided by one key: the word, or the bigram.
-- Most alerts (every term one or two words; at most two groups, one of them a single
-  term) live in plain dicts: key -> {alert id: Match}, or key -> second key -> {...}.
-  A paper's keys are intersected with those dicts (in C) and whole dicts of matches
-  are merged. Alerts with an excluded term are then dropped by the excluded key.
-  For an OR group, the first term present wins, so each term is filed under its rank
-  and lower ranks are merged last.
-- Every other alert is anchored on its rarest group; each term of that group is filed
-  under its key, and the alerts found that way are verified exactly (phrases of three
-  or more words by position).
+
+* A paper is tokenized once into a set of keys: its folded words, and the word pairs
+  (bigrams) that begin with a word that some indexed bigram begins with. Author words
+  carry an "@" prefix, so `author:x` and `x` never meet. A separator token sits between
+  two fields, so no bigram or phrase spans two fields.
+* A term of one or two words is decided by one key: its word, or its bigram.
+* Most alerts (every term one or two words, and one group, or two groups of which one
+  is a single term) are filed in plain dicts: key -> {alert id: Match}, or key ->
+  second key -> {alert id: Match}. The paper's keys are intersected with those dicts
+  (in C) and whole dicts of matches are merged. Alerts with an excluded term present
+  are then dropped, found by the excluded key.
+* The reason names the first term present in an OR group. An alert of one OR group is
+  filed under each of its terms, and fixed up when two are present; an OR group with a
+  second group is filed by rank, and lower ranks are merged last.
+* Every other alert (a phrase of three words or more, several OR groups...) is anchored
+  on its rarest group: each term of that group is filed under its key, and the alerts
+  found that way are verified exactly, phrases by position.
 """
 
 from __future__ import annotations
@@ -57,9 +60,9 @@ STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
 
 Key: TypeAlias = str | tuple[str, str]  # a folded word, or two consecutive ones
 
-_SEP = "\x01"  # a token between two fields; never a word
+_SEP = "\x01"  # the token between two fields; never a word
 _JOIN = f" {_SEP} "
-_WORD_OR_SEP = re.compile(r"[^\W_]+|\x01")  # bot.text.words' pattern, plus the separator
+_WORD_OR_SEP = re.compile(r"[^\W_]+|\x01")  # bot.text.words' pattern, and the separator
 _WORD = re.compile(r"[^\W_]+")
 _AUTHOR = "@"  # author words are filed as "@word"; "@" is never part of a word
 # For ASCII text: keep digits and letters (lower-cased) and the separator, blank the rest.
@@ -172,13 +175,13 @@ class _PaperKeys:
 
     __slots__ = ("authors", "keys", "text")
 
-    def __init__(self, paper: Paper, starters: Mapping[str, int]) -> None:
+    def __init__(self, paper: Paper, starters: set[str]) -> None:
         fields = (paper.title, paper.abstract, *paper.ai_keywords)
         self.text = text = _fold_tokens(_tokens(fields), _text_fold, "")
         self.authors = authors = _fold_tokens(_tokens(paper.authors), _author_fold, _AUTHOR)
         self.keys: set[Key] = set(text)
         self.keys.update(authors)
-        if starters:  # only the bigrams some indexed term could be looking for
+        if starters:  # only the bigrams that an indexed term could be looking for
             contains = starters.__contains__
             self.keys.update(compress(pairwise(text), map(contains, text)))
             self.keys.update(compress(pairwise(authors), map(contains, authors)))
@@ -196,7 +199,7 @@ class _CTerm:
         self.term = term
         self.author = author = term.field == "author"
         folded = [fold(t) for t in term.tokens]
-        # A token that is not a word can never equal a paper's word: the term is dead,
+        # A token that is not a word never equals a paper's word: such a term is dead,
         # like an empty one.
         live = bool(folded) and all(_WORD.fullmatch(t) for t in folded)
         prefix = _AUTHOR if author else ""
@@ -219,15 +222,18 @@ class _CTerm:
         return self.exact or _contains(paper.authors if self.author else paper.text, self.needle)
 
 
-_Posting: TypeAlias = tuple[int, Key, Key | None, Match]  # rank, key, second key, match
+# Where a query's alerts are filed: (rank, keys, Match). With rank None, in the plain
+# dicts under one key or two; with a rank, in the ranked dicts under two keys.
+_Posting: TypeAlias = tuple[int | None, tuple[Key, ...], Match]
+_EXACT = attrgetter("exact")
+_NEEDLE = attrgetter("needle")
 
 
 class _Compiled:
     """One distinct query compiled, with the alerts that share it and how it is filed.
 
-    `postings` file the alerts in the dict tables: (rank, key, second key or None,
-    Match); `drops` are the excluded keys that unfile them again. A query that does not
-    fit that shape is verified instead, found through `anchor_keys`.
+    A query that fits the dict tables has `postings`, and `drops`: the excluded keys
+    that unfile its alerts again. Any other query is verified, found by `anchor_keys`.
     """
 
     __slots__ = (
@@ -248,18 +254,25 @@ class _Compiled:
         self.drops: tuple[Key, ...] = ()
         self.anchor_keys: tuple[Key, ...] = ()
         self.excluded: tuple[_CTerm, ...] = ()
-        self.starters: tuple[str, ...] = ()  # first words of bigram keys
+        self.starters: tuple[str, ...] = ()  # the first words of its bigram keys
         qgroups = query.groups
         if len(qgroups) == 1 and len(qgroups[0]) == 1 and not query.excluded:
-            ct = cterm(qgroups[0][0])  # the most common alert: one word or phrase
+            ct = cterm(qgroups[0][0])  # the most common alert: one word or one phrase
             self.groups: tuple[tuple[_CTerm, ...], ...] = ((ct,),) if ct.needle else ((),)
             if isinstance(ct.key, tuple):
                 self.starters = (ct.key[0],)
             if ct.exact:
-                self.postings = ((0, ct.key, None, Match((ct.term,))),)
+                self.postings = ((None, (ct.key,), Match((ct.term,))),)
             elif ct.needle:
                 self.anchor_keys = (ct.key,)
             return
+        if len(qgroups) == 2 and len(qgroups[0]) == len(qgroups[1]) == 1 and not query.excluded:
+            a, b = cterm(qgroups[0][0]), cterm(qgroups[1][0])  # the next most common
+            if a.exact and b.exact and isinstance(a.key, str) and isinstance(b.key, str):
+                self.groups = ((a,), (b,))
+                first, second = (a, b) if a.cost <= b.cost else (b, a)
+                self.postings = ((None, (first.key, second.key), Match((a.term, b.term))),)
+                return
         self.groups = groups = tuple(_live(tuple(map(cterm, g))) for g in qgroups)
         if query.excluded:
             self.excluded = _live(tuple(map(cterm, query.excluded)))
@@ -267,27 +280,13 @@ class _Compiled:
         self.starters = tuple(ct.key[0] for ct in terms if isinstance(ct.key, tuple))
         if not groups or not all(groups):
             return  # verified for every paper, or never matches
-        exact = all(map(_EXACT, terms))
-        if exact and len(groups) == 1:
-            self.postings = tuple(
-                (r, ct.key, None, Match((ct.term,))) for r, ct in enumerate(groups[0])
-            )
-        elif exact and len(groups) == 2 and (len(groups[0]) == 1 or len(groups[1]) == 1):
-            a, b = groups
-            # File under the group with several terms, or else under the rarer term.
-            if len(a) > 1 or (len(b) == 1 and b[0].cost < a[0].cost):
-                self.postings = tuple(
-                    (r, ct.key, b[0].key, Match((ct.term, b[0].term))) for r, ct in enumerate(a)
-                )
-            else:
-                self.postings = tuple(
-                    (r, ct.key, a[0].key, Match((a[0].term, ct.term))) for r, ct in enumerate(b)
-                )
-        else:
+        postings = _postings(groups) if all(map(_EXACT, terms)) else None
+        if postings is None:
             anchor = min(groups, key=lambda g: sum(ct.cost for ct in g))
             self.anchor_keys = tuple(dict.fromkeys(ct.key for ct in anchor))
-            return
-        self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
+        else:
+            self.postings = postings
+            self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
 
     def verify(self, paper: _PaperKeys) -> Match | None:
         """The exact check (the same rules as bot.matching.matches) for one paper."""
@@ -311,13 +310,35 @@ class _Compiled:
         return m
 
 
-_EXACT = attrgetter("exact")
-_NEEDLE = attrgetter("needle")
-
-
 def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
     """The terms that can match at all (not empty, every token a word)."""
     return cts if all(map(_NEEDLE, cts)) else tuple(ct for ct in cts if ct.needle)
+
+
+def _postings(groups: tuple[tuple[_CTerm, ...], ...]) -> tuple[_Posting, ...] | None:
+    """How to file a query whose terms are all one key each, if its shape allows."""
+    out: dict[tuple[int | None, tuple[Key, ...]], Match] = {}  # the first filing wins
+    if len(groups) == 1:
+        # Each term on its own; where two are present the earlier one is the reason.
+        group = groups[0]
+        for ct in group:
+            out.setdefault((None, (ct.key,)), Match((ct.term,)))
+        for i, ct in enumerate(group):
+            for later in group[i + 1 :]:
+                out.setdefault((i, (ct.key, later.key)), Match((ct.term,)))
+    elif len(groups) == 2 and min(map(len, groups)) == 1:
+        a, b = groups
+        if len(a) == len(b) == 1:  # two words: file under the rarer one first
+            first, second = (a[0], b[0]) if a[0].cost <= b[0].cost else (b[0], a[0])
+            out[None, (first.key, second.key)] = Match((a[0].term, b[0].term))
+        else:  # an OR group and one more term: each OR term by its rank
+            ored, other = (a, b[0]) if len(a) > 1 else (b, a[0])
+            for i, ct in enumerate(ored):
+                terms = (ct.term, other.term) if ored is a else (other.term, ct.term)
+                out.setdefault((i, (ct.key, other.key)), Match(terms))
+    else:
+        return None
+    return tuple((rank, keys, m) for (rank, keys), m in out.items())
 
 
 def _token_cost(token: str, author: bool) -> float:
@@ -328,7 +349,7 @@ def _token_cost(token: str, author: bool) -> float:
 
 # -- the index --------------------------------------------------------------------
 
-_Table: TypeAlias = dict[Key, dict[int, Match]]
+_Alerts: TypeAlias = dict[int, Match]
 
 
 class AlertIndex:
@@ -341,13 +362,14 @@ class AlertIndex:
         self._alerts: dict[int, Query] = {}
         self._compiled: dict[Query, _Compiled] = {}
         self._terms: dict[tuple[str, tuple[str, ...]], _CTerm] = {}  # shared compiled terms
-        self._plus: list[_Table] = []  # by rank: key -> alerts
-        self._pairs: list[dict[Key, _Table]] = []  # by rank: key -> second key -> alerts
+        self._plus: dict[Key, _Alerts] = {}  # key -> alerts
+        self._pairs: dict[Key, dict[Key, _Alerts]] = {}  # key -> second key -> alerts
+        self._ranked: list[dict[Key, dict[Key, _Alerts]]] = []  # by rank, merged last to first
         self._drop: dict[Key, dict[int, None]] = {}  # excluded key -> alerts
         self._checked: dict[Key, list[_Compiled]] = {}  # anchor key -> queries to verify
-        self._always: list[_Compiled] = []  # no positive groups: verified for every paper
-        self._key_refs: dict[Key, int] = {}  # every key filed above -> use count
-        self._starters: dict[str, int] = {}  # first words of used bigrams -> use count
+        self._always: list[_Compiled] = []  # no positive group: verified for every paper
+        # Every key filed above, and the first words of the bigram keys: made when needed.
+        self._filed: tuple[set[Key], set[str]] | None = None
 
     @classmethod
     def build(
@@ -355,24 +377,22 @@ class AlertIndex:
     ) -> AlertIndex:
         """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
         index = cls(frequencies)
+        alerts = dict(pairs)
         with _gc_paused():
-            index._build(dict(pairs))
+            # Fresh id objects made in order sit side by side in memory: every match
+            # touches them, and merging big alert dicts gets faster.
+            by_query: dict[Query, dict[int, None]] = {}
+            for alert_id in sorted(alerts):
+                query = alerts[alert_id]
+                fresh = alert_id + 0
+                index._alerts[fresh] = query
+                by_query.setdefault(query, {})[fresh] = None
+            for query, ids in by_query.items():
+                comp = index._compiled[query] = _Compiled(query, index._cterm)
+                index._link(comp, +1)
+                index._file(comp, ids)
+            index._lookup()
         return index
-
-    def _build(self, alerts: dict[int, Query]) -> None:
-        self._alerts = alerts
-        by_query: dict[Query, dict[int, None]] = {}
-        for alert_id, query in alerts.items():
-            ids = by_query.get(query)
-            if ids is None:
-                by_query[query] = {alert_id: None}
-            else:
-                ids[alert_id] = None
-        cterm = self._cterm
-        for query, ids in by_query.items():
-            comp = self._compiled[query] = _Compiled(query, cterm)
-            self._link(comp, +1)
-            self._file(comp, ids)
 
     def __len__(self) -> int:
         return len(self._alerts)
@@ -397,6 +417,7 @@ class AlertIndex:
             comp = self._compiled[query] = _Compiled(query, self._cterm)
             self._link(comp, +1)
         self._file(comp, {alert_id: None})
+        self._filed = None
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
@@ -405,41 +426,61 @@ class AlertIndex:
             return
         comp = self._compiled[query]
         del comp.alerts[alert_id]
-        for rank, key, key2, _ in comp.postings:
-            if key2 is None:
-                _discard(self._plus[rank], key, alert_id)
-            else:
-                sub = self._pairs[rank][key]
-                _discard(sub, key2, alert_id)
-                if not sub:
-                    del self._pairs[rank][key]
+        for posting in comp.postings:
+            _discard(*self._path(posting), alert_id)
         for key in comp.drops:
-            _discard(self._drop, key, alert_id)
+            _discard(self._drop, (key,), alert_id)
+        while self._ranked and not self._ranked[-1]:
+            self._ranked.pop()
         if not comp.alerts:
             del self._compiled[query]
             self._link(comp, -1)
+        self._filed = None
 
     def match(self, paper: Paper) -> dict[int, Match]:
         """Every alert whose query matches the paper, with the reason it matched."""
-        return self._match(_PaperKeys(paper, self._starters))
+        keys, starters = self._lookup()
+        return self._match(_PaperKeys(paper, starters), keys)
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, Match]]:
         """Match a batch: paper id -> {alert id: Match} (an empty dict when none match)."""
-        starters = self._starters
-        return {p.id: self._match(_PaperKeys(p, starters)) for p in papers}
+        keys, starters = self._lookup()
+        return {p.id: self._match(_PaperKeys(p, starters), keys) for p in papers}
 
     # -- internals ----------------------------------------------------------------
 
-    def _match(self, paper: _PaperKeys) -> dict[int, Match]:
-        hits = self._key_refs.keys() & paper.keys  # the paper's keys the index files
-        result: dict[int, Match] = {}
-        # Higher ranks first: for an OR group the lowest-ranked term present wins.
-        for rank in range(len(self._plus) - 1, -1, -1):
-            plus, pairs = self._plus[rank], self._pairs[rank]
-            for key in plus.keys() & hits:
-                result.update(plus[key])
-            for key in pairs.keys() & hits:
-                sub = pairs[key]
+    def _lookup(self) -> tuple[set[Key], set[str]]:
+        """Every key filed in the index, and the first words of the bigrams to look for."""
+        if self._filed is None:
+            keys: set[Key] = {*self._plus, *self._pairs, *self._drop, *self._checked}
+            for tables in ([self._pairs], self._ranked):
+                for table in tables:
+                    keys.update(table)
+                    for sub in table.values():
+                        keys.update(sub)
+            starters = {key[0] for key in keys if isinstance(key, tuple)}
+            for comp in chain(chain.from_iterable(self._checked.values()), self._always):
+                starters.update(comp.starters)  # (bigrams of terms verified, not filed)
+            self._filed = keys, starters
+        return self._filed
+
+    def _match(self, paper: _PaperKeys, filed: set[Key]) -> dict[int, Match]:
+        hits = filed & paper.keys  # the paper's keys the index files
+        plus, pairs = self._plus, self._pairs
+        parts = [plus[key] for key in plus.keys() & hits]
+        for key in pairs.keys() & hits:
+            sub = pairs[key]
+            parts.extend([sub[key2] for key2 in sub.keys() & hits])
+        # No alert is in two of these dicts but the OR alerts the ranked dicts then fix,
+        # so merge them in any order: copying the biggest is much faster than inserting.
+        biggest = max(parts, key=len, default={})
+        result: dict[int, Match] = biggest.copy()
+        for part in parts:
+            if part is not biggest:
+                result.update(part)
+        for ranked in reversed(self._ranked):  # rank 0 last: the first OR term wins
+            for key in ranked.keys() & hits:
+                sub = ranked[key]
                 for key2 in sub.keys() & hits:
                     result.update(sub[key2])
         if result:
@@ -464,16 +505,29 @@ class AlertIndex:
     def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
         """File these alerts (all with the compiled query) in the dict tables."""
         comp.alerts.update(ids)
-        for rank, key, key2, match in comp.postings:
-            while len(self._plus) <= rank:
-                self._plus.append({})
-                self._pairs.append({})
-            if key2 is None:
-                _merge(self._plus[rank], key, ids, match)
+        for rank, keys, match in comp.postings:
+            if rank is None and len(keys) == 1:
+                node, last = self._plus, keys[0]
+            elif rank is None:
+                node, last = self._pairs.setdefault(keys[0], {}), keys[1]
             else:
-                _merge(self._pairs[rank].setdefault(key, {}), key2, ids, match)
+                while len(self._ranked) <= rank:
+                    self._ranked.append({})
+                node, last = self._ranked[rank].setdefault(keys[0], {}), keys[1]
+            alerts = node.get(last)
+            if alerts is None:
+                node[last] = dict.fromkeys(ids, match)
+            else:
+                alerts.update(dict.fromkeys(ids, match))
         for key in comp.drops:
             self._drop.setdefault(key, {}).update(ids)
+
+    def _path(self, posting: _Posting) -> tuple[dict[Any, Any], tuple[Key, ...]]:
+        """The dict a posting is filed in, and the keys down to its alerts."""
+        rank, keys, _ = posting
+        if rank is not None:
+            return self._ranked[rank], keys
+        return (self._plus if len(keys) == 1 else self._pairs), keys
 
     def _cterm(self, term: Term) -> _CTerm:
         key = (term.field, term.tokens)  # hashed in C, unlike a Term
@@ -488,39 +542,21 @@ class AlertIndex:
         return _token_cost(token, author)
 
     def _link(self, comp: _Compiled, delta: int) -> None:
-        """Count (+1) or uncount (-1) what a compiled query shares between its alerts."""
-        refs = self._key_refs
-        for _, key, key2, _ in comp.postings:
-            _count(refs, key, delta)
-            if key2 is not None:
-                _count(refs, key2, delta)
-        for key in comp.drops:
-            _count(refs, key, delta)
+        """List (+1) or unlist (-1) a compiled query that is verified, not filed."""
         for key in comp.anchor_keys:
-            _count(refs, key, delta)
             if delta > 0:
                 self._checked.setdefault(key, []).append(comp)
             else:
                 self._checked[key].remove(comp)
                 if not self._checked[key]:
                     del self._checked[key]
-        for first in comp.starters:
-            _count(self._starters, first, delta)
         if not comp.groups:
             if delta > 0:
                 self._always.append(comp)
             else:
                 self._always.remove(comp)
         if delta < 0 and len(self._terms) > 1000 + 4 * len(self._compiled):
-            self._terms.clear()  # a cache only: drop the terms of removed alerts
-
-
-def _merge(table: _Table, key: Key, ids: dict[int, None], match: Match) -> None:
-    alerts = table.get(key)
-    if alerts is None:
-        table[key] = dict.fromkeys(ids, match)
-    else:
-        alerts.update(dict.fromkeys(ids, match))
+            self._terms.clear()  # a cache only: forget the terms of removed alerts
 
 
 @contextmanager
@@ -535,16 +571,13 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _count(counts: dict[Any, int], key: Any, delta: int) -> None:
-    n = counts.get(key, 0) + delta
-    if n:
-        counts[key] = n
-    else:
-        del counts[key]
-
-
-def _discard(table: dict[Key, dict[int, Any]], key: Key, alert_id: int) -> None:
-    alerts = table[key]
-    del alerts[alert_id]
-    if not alerts:
-        del table[key]
+def _discard(root: dict[Any, Any], path: tuple[Any, ...], alert_id: int) -> None:
+    """Unfile an alert at root[path...], and drop the dicts that leaves empty."""
+    nodes = [root]
+    for key in path[:-1]:
+        nodes.append(nodes[-1][key])
+    del nodes[-1][path[-1]][alert_id]
+    for node, key in zip(reversed(nodes), reversed(path), strict=True):
+        if node[key]:
+            break
+        del node[key]

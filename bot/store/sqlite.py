@@ -105,7 +105,8 @@ class SQLiteStore:
         self.search_budget = search_budget
         self._clock = clock or (lambda: datetime.now(UTC))
         self._db: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None  # searches, with a time budget
+        self._reads: aiosqlite.Connection | None = None  # every other read
         self._write_lock = asyncio.Lock()
         self._search_lock = asyncio.Lock()
         self._deadline_at = float("inf")
@@ -133,11 +134,16 @@ class SQLiteStore:
         if self.path == ":memory:":
             self._reader = db
         else:
-            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await self._reader.execute("PRAGMA query_only = ON")
+            self._reader = await self._connect_reader()
+            self._reads = await self._connect_reader()
         await self._reader.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         await self._reader.set_progress_handler(self._over_budget, 1_000)
+
+    async def _connect_reader(self) -> aiosqlite.Connection:
+        reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await reader.execute("PRAGMA query_only = ON")
+        return reader
 
     def _over_budget(self) -> bool:
         """Called by SQLite every 1,000 steps on the reader: True interrupts the statement."""
@@ -145,9 +151,10 @@ class SQLiteStore:
 
     async def close(self) -> None:
         """Close the connections; safe to call twice."""
-        reader, self._reader = self._reader, None
-        if reader is not None and reader is not self._db:
-            await reader.close()
+        for reader in (self._reader, self._reads):
+            if reader is not None and reader is not self._db:
+                await reader.close()
+        self._reader = self._reads = None
         if self._db is not None:
             db, self._db = self._db, None
             await db.close()
@@ -187,12 +194,18 @@ class SQLiteStore:
                 raise
             await self.db.execute("COMMIT")
 
+    @property
+    def _read_db(self) -> aiosqlite.Connection:
+        """Plain reads go to their own connection, so a write waiting on a lock never
+        holds them up (each aiosqlite connection runs one statement at a time)."""
+        return self._reads or self.db
+
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.db.execute(sql, params) as cursor:
+        async with self._read_db.execute(sql, params) as cursor:
             return await cursor.fetchone()
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(await self.db.execute_fetchall(sql, params))
+        return list(await self._read_db.execute_fetchall(sql, params))
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")

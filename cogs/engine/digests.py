@@ -181,7 +181,8 @@ class DigestEngine:
                     await self._open_thread(message, day)
         except discord.HTTPException as e:
             reason = PERMANENT_CODES.get(e.code)
-            if reason is None and 400 <= e.status < 500 and e.status != 429:
+            # 401 is our token, not the channel: leave the digest pending for a fixed token.
+            if reason is None and 400 <= e.status < 500 and e.status not in (401, 429):
                 reason = f"Discord refused the digest ({e.status} {e.code}: {e.text})"
             if reason is None:
                 log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)

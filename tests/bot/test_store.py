@@ -214,3 +214,20 @@ async def test_a_search_never_interrupts_a_write(seeded_store: SQLiteStore) -> N
     )
     assert isinstance(results[0], QueryError)
     assert results[1].new == ("2502.00010",)  # type: ignore[union-attr]
+
+
+async def test_reads_are_not_held_up_by_a_write_waiting_on_a_lock(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "locked.db") as store:
+        await store.ingest_day(DAY, [paper("2401.00010")])
+        other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            write = asyncio.create_task(store.ingest_day(DAY, [paper("2401.00011")]))
+            await asyncio.sleep(0.2)
+            assert not write.done()  # the write waits for the lock...
+            stats = await asyncio.wait_for(store.stats(), 1.0)  # ...reads do not
+            assert stats.papers == 1
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        assert (await write).new == ("2401.00011",)  # and nothing was lost
