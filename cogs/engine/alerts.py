@@ -66,6 +66,10 @@ class AlertEngine:
     async def sync_index(self) -> None:
         """Bring the index in line with the store's active alerts (added, removed, muted...)."""
         active = {a.id: a for a in await self.bot.store.active_alerts()}
+        if not self._alerts:  # the first load: one bulk build is faster than many adds
+            self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
+            self._alerts = active
+            return
         for alert_id in self._alerts.keys() - active.keys():
             self.index.remove(alert_id)
         for alert_id, alert in active.items():
