@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NEEDED = ("view_channel", "send_messages", "embed_links")
+SLOT_PREFIX = "digest:at:"
+
+
+def slot_job_id(post_time: str, zone: str) -> str:
+    """The scheduler job id of everyone posting at one local time in one zone."""
+    return f"{SLOT_PREFIX}{post_time}:{zone}"
+
+
 RETRY_MINUTES = 5
 DRAIN_SECONDS = 10.0
 
@@ -80,8 +88,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         scheduler = self.bot.scheduler
         if scheduler is None:
             return
-        for sub in await self.bot.store.subscriptions():
-            self._schedule(sub)
+        await self._reschedule()
         # On start: post what was missed while down (if still newest) and resume half-sent ones.
         scheduler.add_job(
             self.engine.run_due,
@@ -104,24 +111,29 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
     async def cog_unload(self) -> None:
         await self.engine.drain(DRAIN_SECONDS)
 
-    def _schedule(self, sub: Subscription) -> None:
-        if self.bot.scheduler is None:
+    async def _reschedule(self) -> None:
+        """One cron job per (time, zone) that some channel posts at: a thousand channels
+        at 09:00 UTC are one job and one pass over the subscriptions, not a thousand."""
+        scheduler = self.bot.scheduler
+        if scheduler is None:
             return
-        self.bot.scheduler.add_job(
-            self.engine.run_due,
-            trigger_for(sub.post_time, sub.timezone),
-            args=[{sub.channel_id}],
-            id=f"digest:{sub.channel_id}",
-            name="digest posts",
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=3600,
-        )
-
-    def _unschedule(self, channel_id: int) -> None:
-        if self.bot.scheduler is not None and self.bot.scheduler.get_job(f"digest:{channel_id}"):
-            self.bot.scheduler.remove_job(f"digest:{channel_id}")
+        slots = {(s.post_time, s.timezone) for s in await self.bot.store.subscriptions()}
+        wanted = {slot_job_id(*slot): slot for slot in slots}
+        for job in scheduler.get_jobs():
+            if job.id.startswith(SLOT_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, (post_time, zone) in wanted.items():
+            if scheduler.get_job(job_id) is None:
+                scheduler.add_job(
+                    self.engine.run_due,
+                    trigger_for(post_time, zone),
+                    args=[(post_time, zone)],
+                    id=job_id,
+                    name="digest posts",
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=3600,
+                )
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if not interaction.permissions.manage_guild:
@@ -176,7 +188,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         )
         await self.bot.store.save_subscription(sub)
         self.bot.report_health(health_key(channel.id), None, sub.guild_id)
-        self._schedule(sub)
+        await self._reschedule()
         log.info("digest subscription saved for channel %s in guild %s", channel.id, sub.guild_id)
         await interaction.response.send_message(
             "Saved. " + _describe(sub, self.bot.clock()), ephemeral=True
@@ -205,7 +217,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
     async def remove(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
         removed = await self.bot.store.remove_subscription(channel.id)
         self.bot.report_health(health_key(channel.id), None, channel.guild.id)
-        self._unschedule(channel.id)
+        await self._reschedule()
         text = (
             f"{channel.mention} no longer gets the digest."
             if removed

@@ -33,6 +33,7 @@ from bot.models import Paper, Subscription
 from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.text import folded_words
+from cogs.digest import slot_job_id
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscord, RecordedMessage
 from tests.fakes.fake_hf import FakeHF
@@ -345,7 +346,9 @@ async def test_after_the_gateway_drops_the_bot_is_back_with_its_schedules(
         # The digest's own job still fires and posts (made due now, by both clocks).
         channel = int(h.discord.channel_id("papers"))
         h.clock.now = datetime(2025, 1, 9, 9, 0, tzinfo=UTC)
-        await run_job_now(h, f"digest:{channel}")
+        saved = await h.store.get_subscription(channel)
+        assert saved is not None
+        await run_job_now(h, slot_job_id(saved.post_time, saved.timezone))
         await assert_posted_once(h, channel)
         scrapes = len(h.hf.requests)
         await run_job_now(h, "scrape")

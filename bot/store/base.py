@@ -103,6 +103,9 @@ class Store(Protocol):
     async def set_subscription_failing(self, channel_id: int, reason: str | None) -> None:
         """Mark a channel as failing (deleted, forbidden), or clear the mark."""
 
+    async def delivery_states(self, list_date: date) -> dict[int, str]:
+        """The outbox state of every channel's digest of one list."""
+
     async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
         """The outbox record of one digest."""
 

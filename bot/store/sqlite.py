@@ -577,6 +577,14 @@ class SQLiteStore:
                 (reason, reason, self._now(), channel_id),
             )
 
+    async def delivery_states(self, list_date: date) -> dict[int, str]:
+        """The outbox state of every channel's digest of one list, in one query."""
+        rows = await self._all(
+            "SELECT channel_id, state FROM digest_deliveries WHERE list_date = ?",
+            (list_date.isoformat(),),
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
         """The outbox record of one digest, with its planned parts."""
         day = list_date.isoformat()

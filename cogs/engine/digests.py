@@ -89,22 +89,22 @@ class DigestEngine:
         """The newest list that is complete now."""
         return newest_complete(await self.bot.store.list_dates(), self.bot.clock(), self.hours)
 
-    async def run_due(self, channel_ids: set[int] | None = None) -> list[Outcome]:
-        """Deliver every due digest (all channels, or the given ones); resumes half-sent ones."""
+    async def run_due(self, slot: tuple[str, str] | None = None) -> list[Outcome]:
+        """Deliver every due digest (all channels, or those posting at one (time, zone) slot);
+        resumes half-sent ones."""
         now = self.bot.clock()
         dates = await self.bot.store.list_dates()
-        todo: list[tuple[Subscription, date]] = []
+        due: defaultdict[date, list[Subscription]] = defaultdict(list)
         for sub in await self.bot.store.subscriptions():
-            if sub.failing_reason or (
-                channel_ids is not None and sub.channel_id not in channel_ids
-            ):
+            if sub.failing_reason or (slot is not None and (sub.post_time, sub.timezone) != slot):
                 continue
             day = due_list(sub, now, dates, self.hours)
-            if day is None:
-                continue
-            done = await self.bot.store.get_delivery(sub.channel_id, day)
-            if done is None or done.state == "sending":
-                todo.append((sub, day))
+            if day is not None:
+                due[day].append(sub)
+        todo: list[tuple[Subscription, date]] = []
+        for day, subs in due.items():
+            states = await self.bot.store.delivery_states(day)
+            todo += [(s, day) for s in subs if states.get(s.channel_id, "sending") == "sending"]
         if not todo:
             return []
         log.info("posting %d due digests", len(todo))

@@ -290,3 +290,21 @@ async def test_down_at_post_time_posts_on_start_once(h: Harness) -> None:
     await engine(h).run_due()
     assert len(posted(h)) == 1
     assert isinstance(h.bot.get_channel(int(h.discord.channel_id("papers"))), discord.TextChannel)
+
+
+async def test_one_job_per_post_time_and_zone(h: Harness) -> None:
+    await subscribe(h, channel="papers")
+    await subscribe(h, channel="vision")
+    await subscribe(h, channel="general", time="07:30", timezone="Europe/Berlin")
+    assert h.bot.scheduler is not None
+    slots = sorted(j.id for j in h.bot.scheduler.get_jobs() if j.id.startswith("digest:at:"))
+    assert slots == ["digest:at:07:30:Europe/Berlin", "digest:at:09:00:UTC"]
+    await h.discord.invoke("digest remove", {"channel": "general"}, user=h.discord.admin)
+    await h.discord.wait_for(
+        lambda: (
+            h.bot.scheduler is not None
+            and h.bot.scheduler.get_job("digest:at:07:30:Europe/Berlin") is None
+        ),
+        5,
+        "the Berlin slot to go",
+    )
