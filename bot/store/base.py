@@ -137,6 +137,9 @@ class Store(Protocol):
     ) -> Alert:
         """Save an alert for a person."""
 
+    def alerts_version(self) -> int:
+        """Changes whenever the set of active alerts may have changed."""
+
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""
 

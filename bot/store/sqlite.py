@@ -110,6 +110,7 @@ class SQLiteStore:
         self._write_lock = asyncio.Lock()
         self._search_lock = asyncio.Lock()
         self._deadline_at = float("inf")
+        self._alerts_version = 0  # bumped by every change to alerts or who gets them
 
     async def __aenter__(self) -> SQLiteStore:
         await self.open()
@@ -661,6 +662,7 @@ class SQLiteStore:
         guild_id: int | None = None,
     ) -> Alert:
         """Save an alert for a person."""
+        self._alerts_version += 1
         async with self._transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at)"
@@ -672,6 +674,10 @@ class SQLiteStore:
         alert = await self.get_alert(alert_id)
         assert alert is not None
         return alert
+
+    def alerts_version(self) -> int:
+        """Changes whenever the set of active alerts may have changed (in this process)."""
+        return self._alerts_version
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""
@@ -685,6 +691,7 @@ class SQLiteStore:
 
     async def remove_alert(self, user_id: int, alert_id: int) -> bool:
         """Delete one of a person's alerts; False if they have no such alert."""
+        self._alerts_version += 1
         async with self._transaction() as db:
             cursor = await db.execute(
                 "DELETE FROM alerts WHERE id = ? AND user_id = ?", (alert_id, user_id)
@@ -693,6 +700,7 @@ class SQLiteStore:
 
     async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
         """Mute or unmute one of a person's alerts; False if they have no such alert."""
+        self._alerts_version += 1
         async with self._transaction() as db:
             cursor = await db.execute(
                 "UPDATE alerts SET muted = ? WHERE id = ? AND user_id = ?",
@@ -735,10 +743,12 @@ class SQLiteStore:
 
     async def set_alerts_paused(self, user_id: int, paused: bool) -> None:
         """Pause or resume all of a person's alerts."""
+        self._alerts_version += 1
         await self._set_user(user_id, "paused = ?", (int(paused),))
 
     async def set_dm_blocked(self, user_id: int, reason: str | None) -> None:
         """Record that Discord refused a DM (pausing DM alerts), or clear it."""
+        self._alerts_version += 1
         await self._set_user(user_id, "dm_blocked = ?, dm_block_notified = 0", (reason,))
 
     async def mark_dm_block_notified(self, user_id: int) -> None:
@@ -747,6 +757,7 @@ class SQLiteStore:
 
     async def set_channel_alerts_allowed(self, guild_id: int, allowed: bool) -> None:
         """Whether alerts may post (with a mention) in this server's channels."""
+        self._alerts_version += 1
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO alert_guilds (guild_id, channel_delivery) VALUES (?, ?)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import logging
 from collections import defaultdict
@@ -44,6 +45,8 @@ class AlertEngine:
         self._alerts: dict[int, Alert] = {}
         self._lock = asyncio.Lock()
         self._refused = self._delivered = 0
+        self._synced_version = -1
+        self._dm_channels: dict[int, int] = {}  # user -> DM channel id, to skip re-creating it
 
     async def run(self) -> None:
         """Match what is new and deliver what is queued; one run at a time, never raises."""
@@ -65,10 +68,15 @@ class AlertEngine:
 
     async def sync_index(self) -> None:
         """Bring the index in line with the store's active alerts (added, removed, muted...)."""
+        version = self.bot.store.alerts_version()
+        if version == self._synced_version:
+            return  # nothing changed since the last sync: skip reloading every alert
         active = {a.id: a for a in await self.bot.store.active_alerts()}
+        self._synced_version = version
         if not self._alerts:  # the first load: one bulk build is faster than many adds
             self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
             self._alerts = active
+            gc.freeze()  # the index is long-lived: keep full collections from walking it
             return
         for alert_id in self._alerts.keys() - active.keys():
             self.index.remove(alert_id)
@@ -156,11 +164,12 @@ class AlertEngine:
         embed = alert_message(items, total=len(items))
         view = alert_buttons(alerts, user_id)
         try:
-            await self.bot.pacer.wait()
             if target == "dm":
-                channel: discord.abc.Messageable = await self.bot.create_dm(discord.Object(user_id))
+                channel: discord.abc.Messageable = await self._dm_channel(user_id)
+                await self.bot.pacer.wait()
                 await channel.send(embed=embed, view=view, nonce=nonce)
             else:
+                await self.bot.pacer.wait()
                 channel = self.bot.get_partial_messageable(int(target.split(":", 1)[1]))
                 await channel.send(
                     content=f"<@{user_id}>",
@@ -190,6 +199,15 @@ class AlertEngine:
             await store.mark_alerts(user_id, paper_ids, "sent")
             self._delivered += 1
             log.info("delivered %d alert matches to user %s (%s)", len(rows), user_id, target)
+
+    async def _dm_channel(self, user_id: int) -> discord.abc.Messageable:
+        """The person's DM channel: created once (a paced request), then reused."""
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None:
+            await self.bot.pacer.wait()
+            channel_id = (await self.bot.create_dm(discord.Object(user_id))).id
+            self._dm_channels[user_id] = channel_id
+        return self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
     async def _give_up_or_retry(
         self,

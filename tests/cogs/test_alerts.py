@@ -207,3 +207,23 @@ async def test_paused_alerts_do_not_deliver(h: Harness) -> None:
     await alert(h, h.discord.alice, "pause")
     await new_day(h)
     assert h.discord.dms_to(h.discord.alice) == []
+
+
+async def test_the_index_is_reloaded_only_after_a_change(h: Harness) -> None:
+    await alert(h, h.discord.alice, "add", query="grokking")
+    await engine(h).run()
+    loads = 0
+    real = h.store.active_alerts
+
+    async def counting() -> list:
+        nonlocal loads
+        loads += 1
+        return await real()
+
+    h.store.active_alerts = counting  # type: ignore[method-assign]
+    await engine(h).run()
+    await engine(h).run()
+    assert loads == 0  # nothing changed: no reload of every alert
+    await alert(h, h.discord.bob, "add", query="scaling")
+    await engine(h).run()
+    assert loads == 1
