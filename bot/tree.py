@@ -12,6 +12,7 @@ from bot.errors import PaperboyError, UserError
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_INTERACTION = 10062
 APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
 
 
@@ -41,6 +42,11 @@ class PaperboyTree(app_commands.CommandTree):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION:
+            # Answered after Discord's 3 s deadline (an overloaded loop): nothing can reach
+            # the person any more, and it is not a bug in the command.
+            log.warning("/%s answered too late for Discord; dropped", _name(interaction))
+            return
         message = describe_check_failure(error)
         if message is None and isinstance(original, UserError):
             message = str(original)

@@ -179,3 +179,20 @@ async def test_close_stops_the_scheduler(tmp_path: Path) -> None:
 def test_every_module_in_cogs_is_a_loadable_extension() -> None:
     names = default_extensions()
     assert "cogs.status" in names and not any(n.startswith("cogs.ui") for n in names)
+
+
+async def test_an_answer_after_the_deadline_is_a_warning_not_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(tmp_path, extensions=WITH_FAULTY) as h:
+        h.discord.ack_deadline = 0.1
+        with caplog.at_level(logging.WARNING, logger="bot.tree"):
+            inter = await h.discord.invoke("sleepy", {}, user=h.discord.alice, channel="general")
+            await h.discord.wait_for(lambda: inter.rejected, 5, "the late answer")
+            await h.discord.wait_for(
+                lambda: any(r.name == "bot.tree" for r in caplog.records), 5, "the log line"
+            )
+        (record,) = [r for r in caplog.records if r.name == "bot.tree"]
+        assert record.levelno == logging.WARNING and "too late" in record.getMessage()
+        assert {v.code for v in h.discord.violations} <= {10062}
+        h.discord.violations.clear()

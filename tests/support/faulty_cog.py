@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -22,6 +24,11 @@ class Faulty(commands.Cog):
     async def late(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         raise RuntimeError("after defer")
+
+    @app_commands.command(description="Answers after Discord's deadline")
+    async def sleepy(self, interaction: discord.Interaction) -> None:
+        await asyncio.sleep(0.3)
+        await interaction.response.send_message("too late")
 
     @app_commands.command(description="Posts a title containing mentions to this channel")
     async def echo(self, interaction: discord.Interaction) -> None:
