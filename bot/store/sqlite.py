@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from aiosqlite import Connection
 
 from bot.errors import QueryError
 from bot.models import (
@@ -201,12 +202,16 @@ class SQLiteStore:
         holds them up (each aiosqlite connection runs one statement at a time)."""
         return self._reads or self.db
 
-    async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._read_db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+    async def _one(self, sql: str, params: Sequence[Any] = (), db: Connection | None = None) -> Any:
+        rows = await self._all(sql, params, db)
+        return rows[0] if rows else None
 
-    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(await self._read_db.execute_fetchall(sql, params))
+    async def _all(
+        self, sql: str, params: Sequence[Any] = (), db: Connection | None = None
+    ) -> list[Any]:
+        # Fetch everything in one call: a cursor left open between awaits would hold the
+        # connection's read snapshot open, and other coroutines would read stale data.
+        return list(await (db or self._read_db).execute_fetchall(sql, params))
 
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
@@ -586,12 +591,15 @@ class SQLiteStore:
         )
         return {r[0]: r[1] for r in rows}
 
-    async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
+    async def get_delivery(
+        self, channel_id: int, list_date: date, *, _db: Connection | None = None
+    ) -> Delivery | None:
         """The outbox record of one digest, with its planned parts."""
         day = list_date.isoformat()
         row = await self._one(
             "SELECT state, error FROM digest_deliveries WHERE channel_id = ? AND list_date = ?",
             (channel_id, day),
+            _db,
         )
         if row is None:
             return None
@@ -599,6 +607,7 @@ class SQLiteStore:
             "SELECT part, payload, nonce, message_id FROM digest_parts"
             " WHERE channel_id = ? AND list_date = ? ORDER BY part",
             (channel_id, day),
+            _db,
         )
         return Delivery(
             channel_id, list_date, row[0], tuple(DeliveryPart(*p) for p in parts), row[1]
@@ -624,7 +633,8 @@ class SQLiteStore:
                         for n, payload in enumerate(payloads)
                     ],
                 )
-        delivery = await self.get_delivery(channel_id, list_date)
+            # Read back inside the transaction, on the writer: what was just written.
+            delivery = await self.get_delivery(channel_id, list_date, _db=db)
         assert delivery is not None
         return delivery
 
@@ -670,10 +680,8 @@ class SQLiteStore:
                 (user_id, query, deliver, channel_id, guild_id, self._now()),
             )
             alert_id = cursor.lastrowid
-        assert alert_id is not None
-        alert = await self.get_alert(alert_id)
-        assert alert is not None
-        return alert
+            row = await self._one(f"{_ALERT_SELECT} WHERE id = ?", (alert_id,), db)
+        return _alert(row)
 
     def alerts_version(self) -> int:
         """Changes whenever the set of active alerts may have changed (in this process)."""

@@ -108,10 +108,19 @@ class DigestEngine:
         if not todo:
             return []
         log.info("posting %d due digests", len(todo))
-        outcomes = await asyncio.gather(*(self._limited(sub, day) for sub, day in todo))
+        results = await asyncio.gather(
+            *(self._limited(sub, day) for sub, day in todo), return_exceptions=True
+        )
+        outcomes: list[Outcome] = []
+        for (sub, day), result in zip(todo, results, strict=True):
+            if isinstance(result, BaseException):
+                # One channel's surprise never stops the others; the retry job tries again.
+                log.error("digest for %s in %s failed", day, sub.channel_id, exc_info=result)
+                result = Outcome(sub.channel_id, day, "pending", repr(result))
+            outcomes.append(result)
         sent = sum(1 for o in outcomes if o.state == "sent")
         log.info("digests: %d posted, %d not (see earlier lines)", sent, len(outcomes) - sent)
-        return list(outcomes)
+        return outcomes
 
     async def _limited(self, sub: Subscription, day: date) -> Outcome:
         async with self._limit:

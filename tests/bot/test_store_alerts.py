@@ -1,5 +1,6 @@
 """The store's alert tables: alerts, per-person state, matching marks and the outbox."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 from bot.models import Paper, QueuedAlert, Subscription
@@ -97,3 +98,18 @@ async def test_digest_subscriptions_and_outbox(store: SQLiteStore) -> None:
     done = await store.get_delivery(10, DAY)
     assert done is not None and done.state == "sent"
     assert await store.remove_subscription(10) and not await store.remove_subscription(10)
+
+
+async def test_many_concurrent_writers_read_their_own_writes(store: SQLiteStore) -> None:
+    async def one(channel: int) -> None:
+        planned = await store.start_delivery(channel, DAY, ["a", "b"])
+        assert len(planned.parts) == 2
+        await store.record_part_sent(channel, DAY, 0, channel * 10)
+        await store.stats()  # reads interleaved with the writes
+        seen = await store.get_delivery(channel, DAY)
+        assert seen is not None and seen.parts[0].message_id == channel * 10
+        alert = await store.add_alert(channel, f"topic{channel}")
+        assert alert.user_id == channel
+
+    await asyncio.gather(*(one(c) for c in range(1, 201)))
+    assert len(await store.delivery_states(DAY)) == 200
