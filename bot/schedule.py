@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -15,6 +16,7 @@ from bot.models import Subscription
 _STEP = timedelta(seconds=1)
 
 
+@lru_cache(maxsize=1024)
 def trigger_for(post_time: str, timezone: str) -> CronTrigger:
     """A daily cron trigger at HH:MM in an IANA time zone (DST-correct)."""
     at = parse_hhmm(post_time)
@@ -30,7 +32,12 @@ def next_fire(sub: Subscription, now: datetime) -> datetime:
 
 def previous_fire(sub: Subscription, now: datetime) -> datetime | None:
     """The most recent scheduled post time at or before `now`."""
-    trigger = trigger_for(sub.post_time, sub.timezone)
+    return previous_fire_at(sub.post_time, sub.timezone, now)
+
+
+def previous_fire_at(post_time: str, timezone: str, now: datetime) -> datetime | None:
+    """The most recent time at or before `now` that is `post_time` in `timezone`."""
+    trigger = trigger_for(post_time, timezone)
     fire = trigger.get_next_fire_time(None, now - timedelta(days=2))
     last = None
     while fire is not None and fire <= now:
@@ -48,14 +55,31 @@ def due_list(
     subscription existed then and no newer list has completed since (a late digest beats a
     missing one, but a stale one is skipped: the next post carries the newer list).
     """
-    last = previous_fire(sub, now)
-    if last is None or (sub.created_at is not None and last < sub.created_at):
+    found = slot_due(sub.post_time, sub.timezone, now, list(list_dates), complete_after_hours)
+    if found is None:
         return None
-    dates = list(list_dates)
-    at_fire = newest_complete(dates, last, complete_after_hours)
-    if at_fire is None or at_fire != newest_complete(dates, now, complete_after_hours):
+    last, day = found
+    if sub.created_at is not None and last < sub.created_at:
         return None
-    return at_fire
+    return day
+
+
+def slot_due(
+    post_time: str,
+    timezone: str,
+    now: datetime,
+    list_dates: Sequence[date],
+    complete_after_hours: float,
+) -> tuple[datetime, date] | None:
+    """For everyone posting at (post_time, timezone): the last post time and the list due
+    by then, if that list is still the newest complete one (see `due_list`)."""
+    last = previous_fire_at(post_time, timezone, now)
+    if last is None:
+        return None
+    at_fire = newest_complete(list_dates, last, complete_after_hours)
+    if at_fire is None or at_fire != newest_complete(list_dates, now, complete_after_hours):
+        return None
+    return last, at_fire
 
 
 def utc(moment: datetime) -> datetime:

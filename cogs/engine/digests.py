@@ -18,7 +18,7 @@ import discord
 from bot.digest import DigestSelection, newest_complete, select
 from bot.models import Delivery, Subscription
 from bot.query import parse_query
-from bot.schedule import due_list
+from bot.schedule import slot_due
 from cogs.ui.render import MessagePayload, digest_messages
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ PERMANENT_CODES = {
     50013: "I lost permission to post there",
 }
 CONCURRENCY = 8
+RENDER_CACHE = 256  # rendered digests kept: channels with the same settings share one
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class DigestEngine:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refreshed: dict[date, datetime] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
+        self._rendered: dict[tuple[object, ...], list[str]] = {}
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -95,12 +97,17 @@ class DigestEngine:
         now = self.bot.clock()
         dates = await self.bot.store.list_dates()
         due: defaultdict[date, list[Subscription]] = defaultdict(list)
+        slots: dict[tuple[str, str], tuple[datetime, date] | None] = {}
         for sub in await self.bot.store.subscriptions():
-            if sub.failing_reason or (slot is not None and (sub.post_time, sub.timezone) != slot):
+            key = (sub.post_time, sub.timezone)
+            if sub.failing_reason or (slot is not None and key != slot):
                 continue
-            day = due_list(sub, now, dates, self.hours)
-            if day is not None:
-                due[day].append(sub)
+            if key not in slots:  # the schedule maths once per slot, not once per channel
+                slots[key] = slot_due(*key, now, dates, self.hours)
+            found = slots[key]
+            if found is None or (sub.created_at is not None and found[0] < sub.created_at):
+                continue
+            due[found[1]].append(sub)
         todo: list[tuple[Subscription, date]] = []
         for day, subs in due.items():
             states = await self.bot.store.delivery_states(day)
@@ -138,6 +145,27 @@ class DigestEngine:
             keywords=keywords,
         )
 
+    async def _payloads(self, day: date, settings: Subscription | None) -> list[str]:
+        """The digest's messages as JSON, rendered once per (list, settings) and refresh."""
+        await self._refresh(day)
+        key = (
+            day,
+            self._refreshed.get(day),
+            *(
+                (settings.top, settings.min_upvotes, settings.keywords)
+                if settings
+                else (None, 0, "")
+            ),
+        )
+        cached = self._rendered.get(key)
+        if cached is None:
+            selection = await self.selection(day, settings)
+            messages = digest_messages(selection) if selection and selection.papers else []
+            cached = self._rendered[key] = [json.dumps(m.to_json()) for m in messages]
+            if len(self._rendered) > RENDER_CACHE:
+                self._rendered.pop(next(iter(self._rendered)))  # the oldest
+        return cached
+
     async def _refresh(self, day: date) -> None:
         now = self.bot.clock()
         last = self._refreshed.get(day)
@@ -162,9 +190,7 @@ class DigestEngine:
             if delivery is not None and delivery.state != "sending":
                 return Outcome(channel_id, day, "already", delivery.error or "")
             if delivery is None:
-                selection = await self.selection(day, settings)
-                messages = digest_messages(selection) if selection and selection.papers else []
-                payloads = [json.dumps(m.to_json()) for m in messages]
+                payloads = await self._payloads(day, settings)
                 delivery = await self.bot.store.start_delivery(channel_id, day, payloads)
                 if not payloads:
                     await self.bot.store.finish_delivery(channel_id, day, "sent", "no papers")
