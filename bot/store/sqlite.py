@@ -53,7 +53,7 @@ _PAPER_COLUMNS = (
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
 _SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
-READ_CACHE_KIB = 32 * 1024
+READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
     "relevance": lambda r: (r[1], -r[0]),
