@@ -7,9 +7,9 @@ import hashlib
 import json
 import logging
 import pkgutil
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import discord
@@ -204,6 +204,31 @@ class Paperboy(commands.Bot):
         self.dispatch("scrape_finished", report)
         if report.new_ids:
             self.dispatch("new_papers", report.new_ids)
+
+    def schedule_catch_up(
+        self, job: Callable[[], Awaitable[object]], key: str, name: str, every: timedelta
+    ) -> None:
+        """Run `job` once at start (work missed while down, work cut short) and then every
+        `every` (retries); the two ids are `{key}:catch-up` and `{key}:retry`."""
+        if self.scheduler is None:
+            return
+        self.scheduler.add_job(
+            job,
+            id=f"{key}:catch-up",
+            name=f"{name} catch-up",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=every.total_seconds(),
+            id=f"{key}:retry",
+            name=f"{name} retries",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
 
     async def heartbeat(self) -> None:
         """Record that the bot is connected and its loop is running (for container health)."""

@@ -55,25 +55,10 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(MuteButton, PauseButton)
-        if self.bot.scheduler is not None:
-            # Start-up: match papers that arrived before a crash, resend what was queued.
-            self.bot.scheduler.add_job(
-                self.engine.run,
-                id="alerts:catch-up",
-                name="alert catch-up",
-                replace_existing=True,
-                misfire_grace_time=None,
-            )
-            self.bot.scheduler.add_job(
-                self.engine.run,
-                "interval",
-                seconds=RETRY_SECONDS,
-                id="alerts:retry",
-                name="alert retries",
-                replace_existing=True,
-                coalesce=True,
-                max_instances=1,
-            )
+        # Start-up: match papers that arrived before a crash, resend what was queued.
+        self.bot.schedule_catch_up(
+            self.engine.run, "alerts", "alert", timedelta(seconds=RETRY_SECONDS)
+        )
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(MuteButton, PauseButton)

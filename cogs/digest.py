@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -85,27 +85,10 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         self.engine = DigestEngine(bot)
 
     async def cog_load(self) -> None:
-        scheduler = self.bot.scheduler
-        if scheduler is None:
-            return
         await self._reschedule()
         # On start: post what was missed while down (if still newest) and resume half-sent ones.
-        scheduler.add_job(
-            self.engine.run_due,
-            id="digest:catch-up",
-            name="digest catch-up",
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
-        scheduler.add_job(
-            self.engine.run_due,
-            "interval",
-            minutes=RETRY_MINUTES,
-            id="digest:retry",
-            name="digest retries",
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
+        self.bot.schedule_catch_up(
+            self.engine.run_due, "digest", "digest", timedelta(minutes=RETRY_MINUTES)
         )
 
     async def cog_unload(self) -> None:
