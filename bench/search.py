@@ -516,14 +516,21 @@ def report_search(results: Sequence[QueryTimes], rounds: int, budget: float, pap
         )
 
 
-async def run(args: argparse.Namespace) -> None:
+async def cached_store(
+    papers: int, seed: int, *, rebuild: bool = False
+) -> tuple[Path, BuildStats, bool]:
+    """The benchmark store (built once, then reused by every script): path, stats, cached?"""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = db_path(args.papers, args.seed)
-    stats = None if args.rebuild else load_stats(path)
-    cached = stats is not None
-    if stats is None:
-        print(f"building {path.name} ...", flush=True)
-        stats = await build_store(path, args.papers, args.seed)
+    path = db_path(papers, seed)
+    stats = None if rebuild else load_stats(path)
+    if stats is not None:
+        return path, stats, True
+    print(f"building {path.name} (cached for later runs) ...", flush=True)
+    return path, await build_store(path, papers, seed), False
+
+
+async def run(args: argparse.Namespace) -> None:
+    path, stats, cached = await cached_store(args.papers, args.seed, rebuild=args.rebuild)
     report_build(path, stats, cached)
 
     queries = make_queries(args.queries, args.seed)

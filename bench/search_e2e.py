@@ -33,9 +33,7 @@ from typing import Any, cast
 
 from bench.search import (
     BenchQuery,
-    build_store,
-    db_path,
-    load_stats,
+    cached_store,
     make_queries,
     percentile,
     report_build,
@@ -131,12 +129,7 @@ def report(samples: Sequence[Sample], store_ms: Sequence[float], defer_after: fl
 
 
 async def run(args: argparse.Namespace) -> None:
-    path = db_path(args.papers, args.seed)
-    stats = load_stats(path)
-    cached = stats is not None
-    if stats is None:
-        print(f"building {path.name} ...", flush=True)
-        stats = await build_store(path, args.papers, args.seed)
+    path, stats, cached = await cached_store(args.papers, args.seed)
     report_build(path, stats, cached)
     queries = make_queries(args.queries, args.seed)
     with path.open("rb") as f:  # the file into the OS page cache, as bench.search does

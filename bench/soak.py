@@ -480,12 +480,9 @@ class Plan:
 
 
 async def soak(args: argparse.Namespace) -> int:
-    from bench.search import build_store, db_path, load_stats
+    from bench.search import cached_store
 
-    cached = db_path(args.papers, args.seed)
-    if load_stats(cached) is None:
-        log(f"building {cached.name} (bench.search's store; cached for later runs) ...")
-        await build_store(cached, args.papers, args.seed)
+    cached, _, _ = await cached_store(args.papers, args.seed)
 
     with tempfile.TemporaryDirectory(prefix="paperboy-soak-") as tmp_name:
         return await _soak(args, cached, Path(tmp_name))
