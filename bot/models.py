@@ -57,6 +57,7 @@ class DayList:
     requested: date
     served: date | None  # the date the page/API actually served, if it says
     papers: tuple[Paper, ...] = ()
+    skipped: int = 0  # invalid items left out (each one logged)
 
 
 @dataclass(frozen=True, slots=True)

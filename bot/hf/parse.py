@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -15,7 +18,23 @@ from bot.errors import ScrapeError
 from bot.models import DayList, Paper
 from bot.text import normalise_space
 
+log = logging.getLogger(__name__)
+
 _DATE_IN_URL = re.compile(r"/papers/date/(\d{4}-\d{2}-\d{2})")
+# What one paper may hold: anything longer is clipped (text) or dropped (a clipped URL would be
+# a broken link), so one odd item can neither bloat the store nor break a message.
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000
+MAX_AUTHORS = 500
+MAX_NAME = 300  # an author or organisation name
+MAX_SUMMARY = 5_000
+MAX_KEYWORDS = 50
+MAX_KEYWORD = 100
+MAX_URL = 1_000
+MAX_COUNT = 2**53  # no count comes near; 2**63 would overflow SQLite's INTEGER
+# arXiv began in 1991; a later bound keeps date arithmetic (time zones, windows) from overflowing.
+EARLIEST = datetime(1991, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def parse_api_list(text: str, requested: date) -> DayList:
@@ -23,7 +42,8 @@ def parse_api_list(text: str, requested: date) -> DayList:
     data = _load_json(text, "daily_papers")
     if not isinstance(data, list):
         raise ScrapeError(f"daily_papers returned a {type(data).__name__}, expected a list")
-    return DayList(requested, requested, tuple(parse_items(data, "daily_papers")))
+    papers, skipped = _parse_valid_items(data, "daily_papers")
+    return DayList(requested, requested, tuple(papers), skipped)
 
 
 def parse_api_paper(text: str) -> Paper:
@@ -35,49 +55,75 @@ def parse_api_paper(text: str) -> Paper:
 
 
 def parse_items(items: Iterable[Any], where: str) -> list[Paper]:
-    """Parse daily-list items, dropping duplicates of one id (first wins)."""
+    """Parse daily-list items, skipping invalid ones and duplicates of one id (first wins)."""
+    return _parse_valid_items(items, where)[0]
+
+
+def _parse_valid_items(items: Iterable[Any], where: str) -> tuple[list[Paper], int]:
+    """The valid papers and how many items were skipped as invalid (each one logged).
+
+    One bad item costs only itself; a list with items but none valid is a ScrapeError (the
+    schema changed), naming the first item's fault.
+    """
     papers: dict[str, Paper] = {}
+    skipped: list[str] = []
     for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ScrapeError(f"{where}: item {i} is a {type(item).__name__}, expected an object")
-        paper = parse_item(item, where=f"{where}: item {i}")
+        try:
+            if not isinstance(item, dict):
+                raise ScrapeError(
+                    f"{where}: item {i} is a {type(item).__name__}, expected an object"
+                )
+            paper = parse_item(item, where=f"{where}: item {i}")
+        except ScrapeError as e:
+            log.warning("skipped an invalid item: %s", e)
+            skipped.append(str(e))
+            continue
         papers.setdefault(paper.id, paper)
-    return list(papers.values())
+    if skipped and not papers:
+        raise ScrapeError(f"{where}: none of {len(skipped)} items is valid; first: {skipped[0]}")
+    return list(papers.values()), len(skipped)
 
 
 def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
-    """One list item ({paper: {...}, numComments, ...}) or a bare paper object."""
+    """One list item ({paper: {...}, numComments, ...}) or a bare paper object.
+
+    A field of the wrong type makes the whole item a ScrapeError; values of the right type are
+    bounded (text clipped, overlong URLs and impossible dates dropped, counts clamped).
+    """
     inner = item.get("paper", item)
     if not isinstance(inner, dict):
         raise ScrapeError(f"{where}: 'paper' is not an object")
     raw_id = inner.get("id")
     if not isinstance(raw_id, str):
         # A numeric id would already have lost trailing zeros (2503.02130 -> 2503.0213).
-        raise ScrapeError(f"{where}: missing or non-string 'id' ({raw_id!r})")
-    paper_id = normalise_id(raw_id)
+        raise ScrapeError(f"{where}: missing or non-string 'id' ({raw_id!r:.40})")
+    paper_id = normalise_id(raw_id[:100])
     if paper_id is None:
-        raise ScrapeError(f"{where}: 'id' is not an arXiv id ({raw_id!r})")
+        raise ScrapeError(f"{where}: 'id' is not an arXiv id ({raw_id!r:.40})")
     title = inner.get("title", item.get("title"))
     if not isinstance(title, str) or not title.strip():
         raise ScrapeError(f"{where}: paper {paper_id} has no 'title'")
-    abstract = inner.get("summary", item.get("summary")) or ""
+    where = f"{where} ({paper_id})"
+    abstract = _str(inner.get("summary", item.get("summary")), "summary", where)
     upvotes = inner.get("upvotes", item.get("upvotes"))
+    submitted = inner.get("submittedOnDailyAt") or item.get("publishedAt")
     return Paper(
         id=paper_id,
-        title=normalise_space(title),
-        abstract=normalise_space(str(abstract)),
-        authors=tuple(_authors(inner.get("authors"))),
-        published_at=_datetime(inner.get("publishedAt")),
-        submitted_at=_datetime(inner.get("submittedOnDailyAt") or item.get("publishedAt")),
-        upvotes=_int(upvotes) or 0,
-        num_comments=_int(item.get("numComments", inner.get("numComments"))),
-        ai_summary=_text(inner.get("ai_summary")),
-        ai_keywords=tuple(
-            normalise_space(k) for k in inner.get("ai_keywords") or () if isinstance(k, str)
+        title=_clip(normalise_space(title), MAX_TITLE),
+        abstract=_clip(normalise_space(abstract), MAX_ABSTRACT),
+        authors=_authors(inner.get("authors"), where),
+        published_at=_datetime(inner.get("publishedAt"), "publishedAt", where),
+        submitted_at=_datetime(submitted, "submittedOnDailyAt", where),
+        upvotes=_count(upvotes, "upvotes", where) or 0,
+        num_comments=_count(
+            item.get("numComments", inner.get("numComments")), "numComments", where
         ),
-        github_repo=_text(inner.get("githubRepo")),
-        github_stars=_int(inner.get("githubStars")),
-        project_page=_text(inner.get("projectPage")),
+        ai_summary=_clip(_str(inner.get("ai_summary"), "ai_summary", where).strip(), MAX_SUMMARY)
+        or None,
+        ai_keywords=_keywords(inner.get("ai_keywords"), where),
+        github_repo=_url(inner.get("githubRepo"), "githubRepo", where),
+        github_stars=_count(inner.get("githubStars"), "githubStars", where),
+        project_page=_url(inner.get("projectPage"), "projectPage", where),
         thumbnail=_text(item.get("thumbnail")),
         organization=_organization(item.get("organization") or inner.get("organization")),
     )
@@ -89,12 +135,13 @@ def parse_list_html(text: str, requested: date) -> DayList:
     served = _served_date(tree)
     hydrater = tree.css_first('div.SVELTE_HYDRATER[data-target="DailyPapers"]')
     papers: list[Paper]
+    skipped = 0
     if hydrater is not None and hydrater.attributes.get("data-props"):
         props = _load_json(hydrater.attributes["data-props"] or "", "DailyPapers data-props")
         if not isinstance(props, dict) or not isinstance(props.get("dailyPapers"), list):
             raise ScrapeError("DailyPapers data-props has no 'dailyPapers' list: the page changed")
         served = _date(props.get("dateString")) or served
-        papers = parse_items(props["dailyPapers"], "DailyPapers")
+        papers, skipped = _parse_valid_items(props["dailyPapers"], "DailyPapers")
     else:
         papers = parse_cards(tree)
         if not papers and text.strip():
@@ -102,7 +149,7 @@ def parse_list_html(text: str, requested: date) -> DayList:
                 "the daily list page has neither DailyPapers data nor <article> cards: "
                 "the page layout changed"
             )
-    return DayList(requested, served, tuple(papers))
+    return DayList(requested, served, tuple(papers), skipped)
 
 
 def parse_cards(tree: LexborHTMLParser) -> list[Paper]:
@@ -114,7 +161,7 @@ def parse_cards(tree: LexborHTMLParser) -> list[Paper]:
             continue
         href = (link.attributes.get("href") or "").split("#")[0]
         paper_id = normalise_id(href.rsplit("/", 1)[-1])
-        title = normalise_space(link.text())
+        title = _clip(normalise_space(link.text()), MAX_TITLE)
         if paper_id is None or not title:
             continue
         img = card.css_first("img")
@@ -154,36 +201,113 @@ def _load_json(text: str, where: str) -> Any:
     try:
         return orjson.loads(text)  # a 1 MB daily page parses ~3x faster than with json
     except ValueError as e:
-        raise ScrapeError(f"{where} is not valid JSON: {e}") from None
+        error = e
+    try:
+        # orjson refuses a number past a double's range; one such count must not sink the
+        # whole page, so read it again with the standard parser, huge integers clamped.
+        return json.loads(text, parse_int=_json_int)
+    except ValueError:
+        raise ScrapeError(f"{where} is not valid JSON: {error}") from None
 
 
-def _authors(raw: Any) -> Iterable[str]:
-    for author in raw or ():
-        if isinstance(author, dict) and not author.get("hidden"):
-            name = normalise_space(author.get("name"))
-            if name:
-                yield name
+def _json_int(digits: str) -> int:
+    """An integer literal, clamped before int() meets thousands of digits (it refuses them)."""
+    if len(digits.lstrip("-")) > 16:
+        return -MAX_COUNT if digits.startswith("-") else MAX_COUNT
+    return int(digits)
+
+
+def _str(value: Any, name: str, where: str) -> str:
+    """A text field that may be absent (""), but is never anything other than text."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ScrapeError(f"{where}: {name!r} is a {type(value).__name__}, expected text")
+    return value
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _authors(raw: Any, where: str) -> tuple[str, ...]:
+    """Visible author names from a list of author objects (or plain names), at most 500."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ScrapeError(f"{where}: 'authors' is a {type(raw).__name__}, expected a list")
+    names: list[str] = []
+    for author in raw:
+        if len(names) >= MAX_AUTHORS:
+            break
+        if isinstance(author, dict):
+            if author.get("hidden"):
+                continue
+            author = author.get("name")
+            if author is None:
+                continue
+        if not isinstance(author, str):
+            raise ScrapeError(f"{where}: an author is a {type(author).__name__}, expected a name")
+        name = _clip(normalise_space(author), MAX_NAME)
+        if name:
+            names.append(name)
+    return tuple(names)
+
+
+def _keywords(raw: Any, where: str) -> tuple[str, ...]:
+    """HF's AI keywords: a list of short strings, at most 50."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw[:MAX_KEYWORDS]):
+        raise ScrapeError(f"{where}: 'ai_keywords' is not a list of strings")
+    found = (_clip(normalise_space(k), MAX_KEYWORD) for k in raw[:MAX_KEYWORDS])
+    return tuple(k for k in found if k)
+
+
+def _url(value: Any, name: str, where: str) -> str | None:
+    """A link: text, or absent; an overlong one is dropped rather than cut into a broken link."""
+    text = _str(value, name, where).strip()
+    return text if text and len(text) <= MAX_URL else None
 
 
 def _organization(raw: Any) -> str | None:
     if isinstance(raw, dict):
-        return _text(raw.get("fullname") or raw.get("name"))
+        name = _text(raw.get("fullname")) or _text(raw.get("name"))
+        return _clip(name, MAX_NAME) if name else None
     return None
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
+    """A short optional string (a thumbnail URL, a name); anything else or overlong is None."""
+    if isinstance(value, str) and value.strip() and len(value) <= MAX_URL:
         return value.strip()
     return None
 
 
+def _count(value: Any, name: str, where: str) -> int | None:
+    """A count from JSON: an integer or a string of ASCII digits, clamped to 0..2**53."""
+    if value is None:
+        return None
+    count = _int(value)
+    if count is None:
+        raise ScrapeError(f"{where}: {name!r} is not a count ({value!r:.40})")
+    return count
+
+
 def _int(value: Any) -> int | None:
+    """A whole number or ASCII digits (not "²", which str.isdigit accepts), clamped to 0..2**53."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        return min(max(value, 0), MAX_COUNT)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return min(max(int(value), 0), MAX_COUNT)  # orjson reads integers past 2**64 as floats
+    if isinstance(value, str):
+        digits = value.strip()
+        if digits.isascii() and digits.isdigit():
+            # Too many digits to be a count (and int() refuses over 4,300 of them).
+            return MAX_COUNT if len(digits) > 16 else min(int(digits), MAX_COUNT)
     return None
 
 
@@ -191,14 +315,23 @@ def _node_text(node: LexborNode | None) -> str | None:
     return node.text(strip=True) if node is not None else None
 
 
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+def _datetime(value: Any, name: str, where: str) -> datetime | None:
+    """An aware UTC time between 1991 and 2100; an unreadable or impossible one is None."""
+    if value is None:
         return None
+    if not isinstance(value, str):
+        raise ScrapeError(f"{where}: {name!r} is a {type(value).__name__}, expected a date")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value[:40].replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else None
+    if parsed.tzinfo is None:
+        return None
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past datetime.max in UTC
+        return None
+    return parsed if EARLIEST <= parsed < LATEST else None
 
 
 def _date(value: Any) -> date | None:
