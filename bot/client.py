@@ -255,11 +255,12 @@ class Paperboy(commands.Bot):
             return
         self._failed_scrapes += 1
         if self._failed_scrapes >= SCRAPE_FAILURES_TO_REPORT:
-            first = next(o for o in report.outcomes if o.error)
+            # Every server sees this: the generic problem only; the details are in the log.
+            first = next(o for o in report.outcomes if not o.ok)
             self.report_health(
                 SCRAPER_HEALTH,
                 f"Scraping Hugging Face fails ({self._failed_scrapes} runs in a row): "
-                f"{first.list_date}: {first.error}"[:900],
+                f"{first.list_date}: {first.problem} (details in the bot's log)",
             )
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class PaperboyError(Exception):
     """Base of every deliberate paperboy error."""
@@ -29,3 +31,11 @@ class ScrapeError(PaperboyError):
 
 class SourceUnavailable(PaperboyError):
     """Hugging Face could not be reached or kept failing after retries."""
+
+
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@", re.IGNORECASE)
+
+
+def without_userinfo(text: str) -> str:
+    """The text with any `user:password@` taken out of the URLs in it (for logs and errors)."""
+    return _USERINFO.sub(r"\1", text)

@@ -43,12 +43,15 @@ class Status(commands.Cog):
                 "ok"
                 if report.ok
                 else "failed: "
-                + "; ".join(f"{o.list_date}: {o.error}" for o in report.outcomes if o.error)
+                + "; ".join(f"{o.list_date}: {o.problem}" for o in report.outcomes if not o.ok)
             )
             scrape = (
                 f"{discord.utils.format_dt(report.finished_at, 'R')}: {result[:900]}, "
                 f"{len(report.new_ids)} new papers"
             )
+            skipped = sum(o.skipped for o in report.outcomes)
+            if skipped:
+                scrape += f", {skipped} invalid items skipped"
         embed.add_field(name="Last scrape", value=scrape, inline=False)
         if interaction.guild_id is not None:
             subs = await self.bot.store.subscriptions(interaction.guild_id)

@@ -86,12 +86,14 @@ async def assert_stored_as_served(h: Harness, day: date, items: list[dict[str, A
 
 @dataclass(frozen=True)
 class HFFault:
-    """A Hugging Face fault that lasts until `end`; `says` is what the report must quote."""
+    """A Hugging Face fault that lasts until `end`; the report `shows` a generic line, the log
+    `says` the details."""
 
     name: str
     begin: Callable[[FakeHF, int], None]  # the int: how many requests it must fail
     end: Callable[[FakeHF], None]
     says: str
+    shows: str = "Hugging Face is unreachable"
 
 
 def _variants(api: str, page: str) -> Callable[[FakeHF, int], None]:
@@ -119,19 +121,21 @@ HF_FAULTS = [
         _variants("wrong_shape", "changed"),
         _normal,
         "the page layout changed",
+        "Hugging Face returned unexpected data",
     ),
     HFFault(
         "JSON without ids, changed page",
         _variants("missing_keys", "changed"),
         _normal,
         "missing or non-string 'id'",
+        "Hugging Face returned unexpected data",
     ),
 ]
 
 
 @pytest.mark.parametrize("fault", HF_FAULTS, ids=lambda f: f.name)
 async def test_a_failing_hugging_face_stores_nothing_is_reported_and_recovers(
-    tmp_path: Path, fault: HFFault
+    tmp_path: Path, fault: HFFault, caplog: pytest.LogCaptureFixture
 ) -> None:
     hf_config = {"max_retries": 0, "timeout_seconds": 0.3}
     async with running_bot(tmp_path, huggingface=hf_config) as h:
@@ -149,7 +153,8 @@ async def test_a_failing_hugging_face_stores_nothing_is_reported_and_recovers(
         await h.discord.wait_for(lambda: reports(h), 10, "the problem report")
         (problem,) = reports(h)
         assert problem.startswith("⚠️ **Problem:** Scraping Hugging Face fails (2 runs in a row)")
-        assert fault.says in problem
+        assert fault.shows in problem and fault.says not in problem
+        assert fault.says in caplog.text  # the details are for the operator's log
 
         fault.end(h.hf)
         await h.bot.scrape_job()

@@ -53,7 +53,7 @@ async def test_a_failing_scraper_is_reported_once_and_its_recovery_once(tmp_path
         await h.discord.wait_for(lambda: len(reports(h)) >= 1, 15, "the problem report")
         (problem,) = reports(h)
         assert problem.startswith("⚠️ **Problem:** Scraping Hugging Face fails")
-        assert "503" in problem
+        assert "Hugging Face is unreachable" in problem  # the details stay in the log
         status = await (await h.discord.invoke("status", {}, user=h.discord.admin)).response()
         fields = {f["name"]: f["value"] for f in status.embeds[0]["fields"]}
         assert "Scraping Hugging Face fails" in fields["Problems"]
