@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import random
 import re
@@ -14,7 +15,7 @@ import aiohttp
 
 from bot.arxiv import is_valid_id, normalise_id
 from bot.config import HuggingFaceConfig
-from bot.errors import ScrapeError, SourceUnavailable
+from bot.errors import ScrapeError, SourceUnavailable, without_userinfo
 from bot.hf.parse import parse_api_list, parse_api_paper, parse_list_html, served_date_from_url
 from bot.models import DayList, Paper
 
@@ -24,6 +25,10 @@ PAGE_LIMIT = 100
 MAX_PAGES = 20  # 2,000 papers in a day is far beyond anything HF has listed
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_WAIT = 300.0  # never sleep longer than one rate-limit window
+# A daily list is ~1 MB; anything far larger is not a list we want to hold in memory.
+MAX_BODY_BYTES = 20 * 1024 * 1024
+_LIMIT = f"{MAX_BODY_BYTES // 2**20} MB"
+_READ_CHUNK = 256 * 1024
 _RATELIMIT_RESET = re.compile(r"\br\s*=\s*(\d+)\s*;\s*t\s*=\s*(\d+)")
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -78,15 +83,17 @@ class HFSource:
 
     async def _fetch_day_api(self, day: date) -> DayList:
         papers: dict[str, Paper] = {}
+        skipped = 0
         for page in range(MAX_PAGES):
             params = {"date": day.isoformat(), "limit": str(PAGE_LIMIT), "p": str(page)}
             response = await self._get(f"{self._base}/api/daily_papers", params=params)
-            batch = parse_api_list(response.text, day).papers
-            for paper in batch:
+            batch = parse_api_list(response.text, day)
+            for paper in batch.papers:
                 papers.setdefault(paper.id, paper)
-            if len(batch) < PAGE_LIMIT:
+            skipped += batch.skipped
+            if len(batch.papers) + batch.skipped < PAGE_LIMIT:
                 break
-        return DayList(day, day, tuple(papers.values()))
+        return DayList(day, day, tuple(papers.values()), skipped)
 
     async def _fetch_day_html(self, day: date) -> DayList:
         response = await self._get(f"{self._base}/papers/date/{day.isoformat()}")
@@ -99,7 +106,7 @@ class HFSource:
             return DayList(day, served, ())
         if not parsed.papers and day.weekday() < 5 and response.text.strip():
             raise ScrapeError(f"the page for {day} parsed to zero papers: the page layout changed")
-        return DayList(day, day, parsed.papers)
+        return DayList(day, day, parsed.papers, parsed.skipped)
 
     async def _get(
         self,
@@ -116,18 +123,18 @@ class HFSource:
                 async with self._session.get(
                     url, params=params, headers=self._headers, timeout=self._timeout
                 ) as resp:
-                    text = await resp.text(errors="replace")
                     if 200 <= resp.status < 300 or resp.status in ok_statuses:
+                        text = await _read_capped(resp)
                         return Response(resp.status, text, str(resp.url))
                     last_error = f"HTTP {resp.status} from {resp.url.path}"
                     if resp.status not in RETRY_STATUSES:
                         raise SourceUnavailable(last_error)
                     wait = retry_delay(resp.headers)
             except (aiohttp.ClientError, TimeoutError) as e:
-                last_error = f"{type(e).__name__} for {url}: {e}".rstrip(": ")
+                last_error = without_userinfo(f"{type(e).__name__} for {url}: {e}".rstrip(": "))
             if attempt + 1 < attempts:
                 delay = wait if wait is not None else self._backoff(attempt)
-                log.info("retrying %s in %.1fs (%s)", url, delay, last_error)
+                log.info("retrying %s in %.1fs (%s)", without_userinfo(url), delay, last_error)
                 await self._sleep(delay)
         raise SourceUnavailable(f"{last_error} (after {attempts} attempts)")
 
@@ -135,6 +142,28 @@ class HFSource:
         """Exponential backoff (1, 2, 4, 8 s) with full jitter on top."""
         base = min(8.0, 2.0**attempt)
         return base + self._rng.uniform(0, base / 2)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse) -> str:
+    """The body as text, refused (ScrapeError) as soon as it is known to pass MAX_BODY_BYTES."""
+    where = resp.url.path
+    if resp.content_length is not None and resp.content_length > MAX_BODY_BYTES:
+        raise ScrapeError(f"{where} announced {resp.content_length:,} bytes, over {_LIMIT}")
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            # Leaving the `async with` unread closes the connection: the rest is never read.
+            raise ScrapeError(f"{where} sent more than {_LIMIT}; refused")
+    return body.decode(_charset(resp), errors="replace")
+
+
+def _charset(resp: aiohttp.ClientResponse) -> str:
+    """The declared charset if Python knows it, else UTF-8 (what HF serves)."""
+    try:
+        return codecs.lookup(resp.charset or "utf-8").name
+    except LookupError:
+        return "utf-8"
 
 
 def retry_delay(headers: Mapping[str, str]) -> float | None:

@@ -106,6 +106,16 @@ class _Delay:
     remaining: int
 
 
+@dataclass
+class _Stream:
+    """A large 200 body, streamed in chunks, for requests whose path starts with a prefix."""
+
+    path_prefix: str
+    size: int
+    content_length: bool  # announce the size, or send it chunked without a Content-Length
+    remaining: int
+
+
 class FakeHF:
     """Fake huggingface.co serving Daily Papers lists from ``days``, with fault injection."""
 
@@ -117,6 +127,9 @@ class FakeHF:
         self.served_date_override: dict[str, str] = {}
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
+        self._streams: list[_Stream] = []
+        self.streamed: list[int] = []  # bytes each large body got out before it ended
+        self._stream_ended = asyncio.Condition()
         self._html_redirects: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -212,6 +225,19 @@ class FakeHF:
             headers["Retry-After"] = str(reset)
         self.inject(path_prefix, 429, headers=headers, body=RATE_LIMIT_BODY, count=count)
 
+    def inject_large_body(
+        self, path_prefix: str, size: int, *, content_length: bool = False, count: int = 1
+    ) -> None:
+        """Answer the next ``count`` requests under ``path_prefix`` with a 200 of ``size``
+        bytes (chunked unless ``content_length``); ``streamed`` records how much got out."""
+        self._streams.append(_Stream(path_prefix, size, content_length, count))
+
+    async def wait_for_streams(self, count: int, timeout: float = 10) -> list[int]:
+        """Wait until ``count`` large bodies have ended; return ``streamed``."""
+        async with asyncio.timeout(timeout), self._stream_ended:
+            await self._stream_ended.wait_for(lambda: len(self.streamed) >= count)
+        return self.streamed
+
     def inject_delay(self, path_prefix: str, seconds: float, count: int = 1) -> None:
         """Make the next ``count`` requests under ``path_prefix`` wait before answering."""
         self._delays.append(_Delay(path_prefix, seconds, count))
@@ -246,7 +272,34 @@ class FakeHF:
         fault = _take(self._faults, request.path)
         if fault is not None:
             return _fault_response(fault)
+        stream = _take(self._streams, request.path)
+        if stream is not None:
+            return await self._stream_body(request, stream)
         return await handler(request)
+
+    async def _stream_body(self, request: web.Request, stream: _Stream) -> web.StreamResponse:
+        """Send ``stream.size`` bytes of JSON-ish filler until done or the client hangs up."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        if stream.content_length:
+            response.content_length = stream.size
+        else:
+            response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = b"[" + b" " * (256 * 1024 - 1)
+        sent = 0
+        try:
+            while sent < stream.size:
+                piece = chunk[: stream.size - sent]
+                await response.write(piece)
+                sent += len(piece)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client stopped reading: what it refused is the point of the test
+        finally:
+            async with self._stream_ended:
+                self.streamed.append(sent)
+                self._stream_ended.notify_all()
+        return response
 
     # ------------------------------------------------------------ API routes
 
@@ -315,7 +368,7 @@ class FakeHF:
 
 # ---------------------------------------------------------------- helpers
 
-_Pending = TypeVar("_Pending", _Fault, _Delay)
+_Pending = TypeVar("_Pending", _Fault, _Delay, _Stream)
 _KNOWN_STATUSES = {status.value for status in HTTPStatus}
 
 
