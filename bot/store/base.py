@@ -65,8 +65,11 @@ class Store(Protocol):
     async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
         """The most upvoted papers first listed within [since, until]."""
 
-    async def titles_starting(self, prefix: str, limit: int = 25) -> list[Listing]:
-        """Papers whose title has a word starting with `prefix` (for autocomplete)."""
+    async def titles_starting(
+        self, prefix: str, limit: int = 25, *, within: float | None = None
+    ) -> list[Listing]:
+        """Papers whose title has a word starting with `prefix` (for autocomplete); [] if
+        that cannot be answered within `within` seconds."""
 
     async def record_scrape(self, run: ScrapeRun) -> None:
         """Remember how a scrape of one date went."""
