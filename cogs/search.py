@@ -230,7 +230,7 @@ class Search(commands.Cog):
         if listing is not None:
             return listing
         try:
-            paper = await self.bot.scraper.source.fetch_paper(paper_id)
+            paper = await self.bot.lookups.fetch(paper_id)
         except (SourceUnavailable, ScrapeError) as e:
             log.warning("could not fetch paper %s from Hugging Face: %s", paper_id, e)
             raise UserError(
