@@ -38,7 +38,7 @@ class Store(Protocol):
         """Upsert one day's list in one transaction; say which papers are new."""
 
     async def upsert_paper(self, paper: Paper) -> bool:
-        """Store a single paper (not on any list yet); True if it was new."""
+        """Store a single paper (not on any list yet, so not new for alerts); True if new."""
 
     async def get_paper(self, paper_id: str) -> Listing | None:
         """A paper with its first list date and rank there, if stored."""
@@ -177,7 +177,8 @@ class Store(Protocol):
         """Whether alerts may post in this server's channels."""
 
     async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
-        """Papers that arrived but have not been matched against the alerts yet."""
+        """Papers on a daily list not yet matched against the alerts (a paper only looked
+        up by id is not new until it first appears on a daily list)."""
 
     async def queue_alert_matches(
         self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]

@@ -257,7 +257,7 @@ class SQLiteStore:
         return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
 
     async def upsert_paper(self, paper: Paper) -> bool:
-        """Store a single paper that is on no list yet; True if it was new."""
+        """Store a single paper that is on no list yet (not new for alerts); True if new."""
         now = self._now()
         async with self._transaction() as db:
             existing = await self._existing(db, [paper.id])
@@ -796,10 +796,14 @@ class SQLiteStore:
         return bool(row[0]) if row else True
 
     async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
-        """Papers that arrived but have not been matched against the alerts yet."""
+        """Papers on a daily list that have not been matched against the alerts yet.
+
+        Only a daily list makes a paper new: one stored because someone looked it up
+        (/paper) waits, unmatched, until it first appears on a list, if it ever does.
+        """
         rows = await self._all(
             f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.alerts_matched = 0"
-            " ORDER BY p.pk LIMIT ?",
+            " AND p.list_date IS NOT NULL ORDER BY p.pk LIMIT ?",
             (limit,),
         )
         return [_listing(r).paper for r in rows]
