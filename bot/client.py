@@ -98,7 +98,7 @@ class Paperboy(commands.Bot):
         self.scraper = Scraper(source, store, self.clock)
         hf = config.huggingface
         self.lookups = PaperLookups(
-            source, per_minute=hf.lookups_per_minute, burst=hf.lookup_burst, clock=self.clock
+            source, store, per_minute=hf.lookups_per_minute, burst=hf.lookup_burst, clock=self.clock
         )
         self.scheduler: AsyncIOScheduler | None = None
         # Bulk sends (digest fan-out, alert DMs) stay under Discord's 50 requests/s.

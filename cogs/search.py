@@ -225,62 +225,51 @@ class Search(commands.Cog):
 
     async def _load(self, paper_id: str) -> Listing:
         """The stored paper, or else fetched once from Hugging Face and stored."""
-        store = self.bot.store
-        listing = await store.get_paper(paper_id)
-        if listing is not None:
-            return listing
         try:
-            paper = await self.bot.lookups.fetch(paper_id)
+            listing = await self.bot.lookups.get(paper_id)
         except (SourceUnavailable, ScrapeError) as e:
             log.warning("could not fetch paper %s from Hugging Face: %s", paper_id, e)
             raise UserError(
                 f"Hugging Face did not answer properly, so I can't look up {paper_id} right"
                 " now. Please try again in a few minutes."
             ) from e
-        if paper is None:
+        if listing is None:
             raise NotFoundError(
                 f"{paper_id} is not on Hugging Face Papers. It may still be on arXiv:"
                 f" <https://arxiv.org/abs/{paper_id}>"
             )
-        await store.upsert_paper(paper)
-        log.info("stored paper %s fetched from Hugging Face for /paper", paper.id)
-        stored = await store.get_paper(paper.id)
-        return stored or Listing(paper, None, 0)  # type: ignore[arg-type]
+        return listing
 
     @paper.autocomplete("paper_id")
     async def paper_suggestions(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """A typed id or link first, then stored papers whose title words start as typed.
+        """A typed id or link, or else stored papers whose title words start as typed.
 
-        Answers within `suggest_budget` seconds, with fewer or no suggestions if the store is
-        busy: a late answer is no answer at all (Discord's 3 s deadline).
+        Answers within `suggest_budget` seconds, with no suggestions if the store is busy:
+        a late answer is no answer at all (Discord's 3 s deadline).
         """
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.suggest_budget
-
-        def left() -> float:
-            return max(0.0, give_up - loop.time())
-
-        choices: list[app_commands.Choice[str]] = []
         typed = normalise_id(current)
         if typed is not None:
             try:
-                known = await asyncio.wait_for(self.bot.store.get_paper(typed), left())
+                known = await asyncio.wait_for(self.bot.store.get_paper(typed), self.suggest_budget)
             except TimeoutError:
                 known = None
-            choices.append(paper_choice(typed, known.paper.title if known else "look up this id"))
+            return [paper_choice(typed, known.paper.title if known else "look up this id")]
         tokens = words(current[:100])
-        if typed is None and tokens and len(tokens[-1]) >= MIN_PREFIX:
-            try:
-                async with self.searching.slot(interaction.user.id, wait=left()):
-                    found = await self.bot.store.titles_starting(
-                        current[:100], CHOICES_MAX, within=left()
-                    )
-            except StillRunning:
-                found = []
-            choices += [paper_choice(item.paper.id, item.paper.title) for item in found]
-        return choices[:CHOICES_MAX]
+        if not tokens or len(tokens[-1]) < MIN_PREFIX:
+            return []
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.suggest_budget
+        try:
+            async with self.searching.slot(interaction.user.id, wait=self.suggest_budget):
+                left = max(0.0, give_up - loop.time())
+                found = await self.bot.store.titles_starting(
+                    current[:100], CHOICES_MAX, within=left
+                )
+        except StillRunning:
+            return []
+        return [paper_choice(item.paper.id, item.paper.title) for item in found][:CHOICES_MAX]
 
     # -- /trending ------------------------------------------------------------------------
 

@@ -279,13 +279,14 @@ class SearchPager(discord.ui.View):
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
         offset = max(0, offset)
         page = self._pages.get(offset)
-        if page is None:
+        if page is None:  # not seen yet: from the store, within the person's page budget
             wait = self.turns.take(interaction.user.id) if self.turns is not None else 0.0
             if wait > 0:
                 raise UserError(f"Slow down a little: try again in {math.ceil(wait)} s.")
-            offset, page = await in_time(
+            offset, fetched = await in_time(
                 interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
             )
+            page = fetched
         self.offset, self.total = offset, page.total
         self._update_buttons()
         self.anchor = interaction

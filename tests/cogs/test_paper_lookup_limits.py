@@ -104,5 +104,5 @@ def test_the_lookup_budget_is_configurable_and_checked() -> None:
     custom = parse_config({"huggingface": {"lookups_per_minute": 2.5, "lookup_burst": 1}})
     assert (custom.huggingface.lookups_per_minute, custom.huggingface.lookup_burst) == (2.5, 1)
     for bad in ({"lookups_per_minute": 0}, {"lookup_burst": 0}, {"lookups_per_minute": 601}):
-        with pytest.raises(ConfigError, match="huggingface.lookup"):
+        with pytest.raises(ConfigError, match=r"huggingface\.lookup"):
             parse_config({"huggingface": bad})
