@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 
 # New style since 2007: YYMM.NNNN (to 1412) or YYMM.NNNNN (from 1501), optional version.
-_NEW = r"\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}"
+# Digits are ASCII only: `\d` would also accept Arabic-Indic (٠١) or full-width (０１) digits,
+# which no arXiv id contains and which must never reach Hugging Face.
+_NEW = r"[0-9]{2}(?:0[1-9]|1[0-2])\.[0-9]{4,5}"
 # Old style: archive(.SUBJ)/YYMMNNN, e.g. hep-th/9901001 or math.GT/0309136.
-_OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_ID = re.compile(rf"^(?P<id>{_NEW}|{_OLD})(?:v\d+)?$")
+_OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7}"
+_ID = re.compile(rf"^(?P<id>{_NEW}|{_OLD})(?:v[0-9]+)?$", re.ASCII)
 _URL = re.compile(
     r"^(?:https?://)?(?:www\.)?(?:huggingface\.co/papers|hf\.co/papers|arxiv\.org/(?:abs|pdf|html))/"
     r"(?P<rest>[^?#\s]+?)(?:\.pdf)?/?(?:[?#].*)?$",

@@ -21,6 +21,7 @@ import cogs
 from bot.config import Config
 from bot.health import Health
 from bot.hf.source import HFSource
+from bot.lookups import PaperLookups
 from bot.ratelimit import Pacer
 from bot.scraper import DateOutcome, Scraper
 from bot.store import Store
@@ -95,6 +96,10 @@ class Paperboy(commands.Bot):
         self.session = session
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.scraper = Scraper(source, store, self.clock)
+        hf = config.huggingface
+        self.lookups = PaperLookups(
+            source, store, per_minute=hf.lookups_per_minute, burst=hf.lookup_burst, clock=self.clock
+        )
         self.scheduler: AsyncIOScheduler | None = None
         # Bulk sends (digest fan-out, alert DMs) stay under Discord's 50 requests/s.
         self.pacer = Pacer(BULK_SENDS_PER_SECOND)

@@ -32,6 +32,10 @@ class HuggingFaceConfig:
     user_agent: str = DEFAULT_USER_AGENT
     timeout_seconds: float = 20
     max_retries: int = 4
+    # /paper lookups of papers not yet stored: a budget shared by everyone, so members can
+    # never spend the request quota the scraper needs.
+    lookups_per_minute: float = 10
+    lookup_burst: int = 5
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("huggingface.timeout_seconds must be positive")
     if not 0 <= hf.max_retries <= 10:
         raise ConfigError("huggingface.max_retries must be between 0 and 10")
+    if not 0 < hf.lookups_per_minute <= 600:
+        raise ConfigError("huggingface.lookups_per_minute must be above 0 and at most 600")
+    if not 1 <= hf.lookup_burst <= 100:
+        raise ConfigError("huggingface.lookup_burst must be between 1 and 100")
     if not hf.user_agent.strip():
         raise ConfigError("huggingface.user_agent must not be empty")
     if not config.store.path.strip():

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -22,6 +23,7 @@ from bot.arxiv import normalise_id
 from bot.errors import NotFoundError, QueryError, ScrapeError, SourceUnavailable, UserError
 from bot.models import Listing, SearchPage
 from bot.query import Query, author_query, combine, parse_query
+from bot.ratelimit import Buckets, OnePerKey, StillRunning
 from bot.store.base import Sort
 from bot.text import words
 from cogs.ui.render import clip, paper_embed
@@ -50,6 +52,11 @@ Rate = tuple[int, float]  # uses per seconds, per user and command
 Period = Literal["day", "week", "month"]
 
 RATE: Rate = (5, 10.0)
+# Page turns that need the store, per person across all their results: 5 at once, then one
+# every 2 s. Pages already seen come from the pager's memory and cost nothing.
+PAGE_TURNS: tuple[float, int] = (30.0, 5)
+SUGGEST_BUDGET = 1.5  # seconds; Discord drops an autocomplete answer after 3 s
+STILL_RUNNING = "Your previous search is still running: try again in a moment."
 TRENDING_TOP = 10
 PERIOD_DAYS = {"week": 7, "month": 30}
 DAY_LOOKBACK = 30  # "day" is the newest list stored in the last month (no lists on weekends)
@@ -113,12 +120,19 @@ class Search(commands.Cog):
         page_size: int = PAGE_SIZE,
         view_timeout: float | None = VIEW_TIMEOUT,
         defer_after: float = DEFER_AFTER,
+        page_turns: tuple[float, int] = PAGE_TURNS,
+        suggest_budget: float = SUGGEST_BUDGET,
     ) -> None:
         self.bot = bot
         self.rate = rate
         self.page_size = page_size
         self.view_timeout = view_timeout
         self.defer_after = defer_after
+        self.suggest_budget = suggest_budget
+        # Searches share one store connection, first come first served. One search in flight
+        # per person keeps anyone from queueing several ahead of everyone else.
+        self.searching = OnePerKey(STILL_RUNNING)
+        self.page_turns = Buckets(*page_turns)
 
     async def _soon(
         self, interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool = False
@@ -153,7 +167,7 @@ class Search(commands.Cog):
         )
         if request.since and request.until and request.since > request.until:
             raise UserError("`since` is after `until`: no day is in between.")
-        fetch = functools.partial(self._fetch, request)
+        fetch = functools.partial(self._fetch, request, interaction.user.id)
         page = await self._soon(interaction, fetch(0), ephemeral=private)
         log.debug("search %s: %d hits", request.describe(), page.total)
         if not page.hits:
@@ -169,20 +183,24 @@ class Search(commands.Cog):
                 page_size=self.page_size,
                 timeout=self.view_timeout,
                 defer_after=self.defer_after,
+                first_page=page,
+                turns=self.page_turns,
             )
             view.anchor = interaction
         embed = results_embed(request, page, 0, self.page_size)
         await reply(interaction, embed=embed, view=view, ephemeral=private)
 
-    async def _fetch(self, request: SearchRequest, offset: int) -> SearchPage:
-        return await self.bot.store.search(
-            request.query,
-            since=request.since,
-            until=request.until,
-            sort=request.sort,
-            limit=self.page_size,
-            offset=offset,
-        )
+    async def _fetch(self, request: SearchRequest, user_id: int, offset: int) -> SearchPage:
+        """One page of results; StillRunning while this person's last search is."""
+        async with self.searching.slot(user_id):
+            return await self.bot.store.search(
+                request.query,
+                since=request.since,
+                until=request.until,
+                sort=request.sort,
+                limit=self.page_size,
+                offset=offset,
+            )
 
     # -- /paper ---------------------------------------------------------------------------
 
@@ -207,43 +225,51 @@ class Search(commands.Cog):
 
     async def _load(self, paper_id: str) -> Listing:
         """The stored paper, or else fetched once from Hugging Face and stored."""
-        store = self.bot.store
-        listing = await store.get_paper(paper_id)
-        if listing is not None:
-            return listing
         try:
-            paper = await self.bot.scraper.source.fetch_paper(paper_id)
+            listing = await self.bot.lookups.get(paper_id)
         except (SourceUnavailable, ScrapeError) as e:
             log.warning("could not fetch paper %s from Hugging Face: %s", paper_id, e)
             raise UserError(
                 f"Hugging Face did not answer properly, so I can't look up {paper_id} right"
                 " now. Please try again in a few minutes."
             ) from e
-        if paper is None:
+        if listing is None:
             raise NotFoundError(
                 f"{paper_id} is not on Hugging Face Papers. It may still be on arXiv:"
                 f" <https://arxiv.org/abs/{paper_id}>"
             )
-        await store.upsert_paper(paper)
-        log.info("stored paper %s fetched from Hugging Face for /paper", paper.id)
-        stored = await store.get_paper(paper.id)
-        return stored or Listing(paper, None, 0)  # type: ignore[arg-type]
+        return listing
 
     @paper.autocomplete("paper_id")
     async def paper_suggestions(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """A typed id or link first, then stored papers whose title words start as typed."""
-        choices: list[app_commands.Choice[str]] = []
+        """A typed id or link, or else stored papers whose title words start as typed.
+
+        Answers within `suggest_budget` seconds, with no suggestions if the store is busy:
+        a late answer is no answer at all (Discord's 3 s deadline).
+        """
         typed = normalise_id(current)
         if typed is not None:
-            known = await self.bot.store.get_paper(typed)
-            choices.append(paper_choice(typed, known.paper.title if known else "look up this id"))
+            try:
+                known = await asyncio.wait_for(self.bot.store.get_paper(typed), self.suggest_budget)
+            except TimeoutError:
+                known = None
+            return [paper_choice(typed, known.paper.title if known else "look up this id")]
         tokens = words(current[:100])
-        if typed is None and tokens and len(tokens[-1]) >= MIN_PREFIX:
-            found = await self.bot.store.titles_starting(current[:100], CHOICES_MAX)
-            choices += [paper_choice(item.paper.id, item.paper.title) for item in found]
-        return choices[:CHOICES_MAX]
+        if not tokens or len(tokens[-1]) < MIN_PREFIX:
+            return []
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.suggest_budget
+        try:
+            async with self.searching.slot(interaction.user.id, wait=self.suggest_budget):
+                left = max(0.0, give_up - loop.time())
+                found = await self.bot.store.titles_starting(
+                    current[:100], CHOICES_MAX, within=left
+                )
+        except StillRunning:
+            return []
+        return [paper_choice(item.paper.id, item.paper.title) for item in found][:CHOICES_MAX]
 
     # -- /trending ------------------------------------------------------------------------
 

@@ -71,12 +71,18 @@ class HFSource:
             except (SourceUnavailable, ScrapeError) as html_error:
                 raise type(html_error)(f"API: {api_error}; HTML: {html_error}") from html_error
 
-    async def fetch_paper(self, paper_id: str) -> Paper | None:
-        """One paper by arXiv id, or None if HF does not know it. Never probes non-ids."""
+    async def fetch_paper(self, paper_id: str, *, retry: bool = True) -> Paper | None:
+        """One paper by arXiv id, or None if HF does not know it. Never probes non-ids.
+
+        `retry=False` makes one attempt only: a person waiting on a lookup is better told
+        "try again later" than kept waiting while retries spend the scraper's request quota.
+        """
         normalised = normalise_id(paper_id)
         if normalised is None or not is_valid_id(normalised):
             raise ValueError(f"not an arXiv id: {paper_id!r}")
-        response = await self._get(f"{self._base}/api/papers/{normalised}", ok_statuses={404})
+        response = await self._get(
+            f"{self._base}/api/papers/{normalised}", ok_statuses={404}, retry=retry
+        )
         if response.status == 404:
             return None
         return parse_api_paper(response.text)
@@ -113,9 +119,10 @@ class HFSource:
         url: str,
         params: dict[str, str] | None = None,
         ok_statuses: frozenset[int] | set[int] = frozenset(),
+        retry: bool = True,
     ) -> Response:
-        """GET with bounded retries on 408/429/5xx and connection errors."""
-        attempts = self._config.max_retries + 1
+        """GET with bounded retries on 408/429/5xx and connection errors (unless not `retry`)."""
+        attempts = self._config.max_retries + 1 if retry else 1
         last_error = ""
         for attempt in range(attempts):
             wait: float | None = None

@@ -38,7 +38,7 @@ class Store(Protocol):
         """Upsert one day's list in one transaction; say which papers are new."""
 
     async def upsert_paper(self, paper: Paper) -> bool:
-        """Store a single paper (not on any list yet); True if it was new."""
+        """Store a single paper (not on any list yet, so not new for alerts); True if new."""
 
     async def get_paper(self, paper_id: str) -> Listing | None:
         """A paper with its first list date and rank there, if stored."""
@@ -65,8 +65,11 @@ class Store(Protocol):
     async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
         """The most upvoted papers first listed within [since, until]."""
 
-    async def titles_starting(self, prefix: str, limit: int = 25) -> list[Listing]:
-        """Papers whose title has a word starting with `prefix` (for autocomplete)."""
+    async def titles_starting(
+        self, prefix: str, limit: int = 25, *, within: float | None = None
+    ) -> list[Listing]:
+        """Papers whose title has a word starting with `prefix` (for autocomplete); [] if
+        that cannot be answered within `within` seconds."""
 
     async def record_scrape(self, run: ScrapeRun) -> None:
         """Remember how a scrape of one date went."""
@@ -174,7 +177,8 @@ class Store(Protocol):
         """Whether alerts may post in this server's channels."""
 
     async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
-        """Papers that arrived but have not been matched against the alerts yet."""
+        """Papers on a daily list not yet matched against the alerts (a paper only looked
+        up by id is not new until it first appears on a daily list)."""
 
     async def queue_alert_matches(
         self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]

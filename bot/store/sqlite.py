@@ -257,7 +257,7 @@ class SQLiteStore:
         return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
 
     async def upsert_paper(self, paper: Paper) -> bool:
-        """Store a single paper that is on no list yet; True if it was new."""
+        """Store a single paper that is on no list yet (not new for alerts); True if new."""
         now = self._now()
         async with self._transaction() as db:
             existing = await self._existing(db, [paper.id])
@@ -396,10 +396,19 @@ class SQLiteStore:
         ]
 
     @contextlib.asynccontextmanager
-    async def _searching(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The reader, one search at a time, interrupted past the budget ("too broad")."""
-        async with self._search_lock:
-            self._deadline_at = time.monotonic() + self.search_budget
+    async def _searching(self, within: float | None = None) -> AsyncIterator[aiosqlite.Connection]:
+        """The reader, one search at a time, interrupted past the budget ("too broad").
+
+        `within` (seconds) bounds the whole call, the wait for the reader included: the wait
+        raises TimeoutError when it runs out, and the statement is cut off when it is up.
+        """
+        started = time.monotonic()
+        # Waiting can be given up safely; a statement once started is only ever interrupted.
+        async with asyncio.timeout(within):
+            await self._search_lock.acquire()
+        try:
+            deadline = time.monotonic() + self.search_budget
+            self._deadline_at = deadline if within is None else min(deadline, started + within)
             try:
                 yield self.reader
             except sqlite3.OperationalError as e:
@@ -410,6 +419,8 @@ class SQLiteStore:
                 raise
             finally:
                 self._deadline_at = float("inf")
+        finally:
+            self._search_lock.release()
 
     async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
         """The most upvoted papers first listed within [since, until]."""
@@ -420,22 +431,25 @@ class SQLiteStore:
         )
         return [_listing(r) for r in rows]
 
-    async def titles_starting(self, prefix: str, limit: int = 25) -> list[Listing]:
-        """Papers with a title word starting with `prefix`, most upvoted first."""
+    async def titles_starting(
+        self, prefix: str, limit: int = 25, *, within: float | None = None
+    ) -> list[Listing]:
+        """Papers with a title word starting with `prefix`, most upvoted first; [] when the
+        search connection is not free and done within `within` seconds (autocomplete)."""
         tokens = words(prefix)
         if not tokens:
             return []
         match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}" *'
         try:
-            async with self._searching() as db:
+            async with self._searching(within) as db:
                 rows = await db.execute_fetchall(
                     f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.pk IN (SELECT rowid"
                     " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?)"
                     " ORDER BY p.upvotes DESC LIMIT ?",
                     (f"title : ({match.strip()})", RANK_WINDOW, limit),
                 )
-        except QueryError:
-            return []  # autocomplete gives up quietly on a prefix like "a"
+        except (QueryError, TimeoutError):
+            return []  # autocomplete gives up quietly on a prefix like "a", or when busy
         return [_listing(r) for r in rows]
 
     # -- bookkeeping --------------------------------------------------------------------
@@ -782,10 +796,14 @@ class SQLiteStore:
         return bool(row[0]) if row else True
 
     async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
-        """Papers that arrived but have not been matched against the alerts yet."""
+        """Papers on a daily list that have not been matched against the alerts yet.
+
+        Only a daily list makes a paper new: one stored because someone looked it up
+        (/paper) waits, unmatched, until it first appears on a list, if it ever does.
+        """
         rows = await self._all(
             f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.alerts_matched = 0"
-            " ORDER BY p.pk LIMIT ?",
+            " AND p.list_date IS NOT NULL ORDER BY p.pk LIMIT ?",
             (limit,),
         )
         return [_listing(r).paper for r in rows]

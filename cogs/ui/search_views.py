@@ -18,6 +18,7 @@ from bot.digest import authors_line
 from bot.errors import UserError
 from bot.models import Listing, SearchHit, SearchPage
 from bot.query import Query
+from bot.ratelimit import Buckets
 from bot.store.base import Sort
 from bot.tree import APOLOGY, send_ephemeral
 from cogs.ui.render import (
@@ -38,6 +39,7 @@ PAGE_SIZE = 5
 VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token can still edit its message
 DEFER_AFTER = 1.0  # seconds of work before deferring; Discord drops answers after 3 s
 NOT_YOURS = "These are someone else's results: run your own /search to turn pages."
+PAGES_KEPT = 20  # pages a pager remembers, so going back costs the store nothing
 # Per-entry caps keep a page of five (or a trending list of ten) inside DESCRIPTION_MAX.
 ENTRY_TITLE_MAX = 180
 ENTRY_AUTHORS_MAX = 120
@@ -216,7 +218,11 @@ async def reply(
 
 
 class SearchPager(discord.ui.View):
-    """Previous/Next buttons that re-query the store for each page; only the searcher may click."""
+    """Previous/Next buttons; only the searcher may click.
+
+    A page seen before is shown again from memory; a new page is fetched from the store,
+    within the searcher's page-turn budget (`turns`, shared by all their results).
+    """
 
     def __init__(
         self,
@@ -228,6 +234,8 @@ class SearchPager(discord.ui.View):
         page_size: int = PAGE_SIZE,
         timeout: float | None = VIEW_TIMEOUT,
         defer_after: float = DEFER_AFTER,
+        first_page: SearchPage | None = None,
+        turns: Buckets | None = None,
     ) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
@@ -237,6 +245,10 @@ class SearchPager(discord.ui.View):
         self.page_size = page_size
         self.defer_after = defer_after
         self.offset = 0
+        self.turns = turns
+        self._pages: dict[int, SearchPage] = {}
+        if first_page is not None:
+            self._remember(0, first_page)
         # The latest interaction whose original response is the results message: it is the
         # one that can still edit the message when the view times out.
         self.anchor: discord.Interaction | None = None
@@ -265,9 +277,16 @@ class SearchPager(discord.ui.View):
         await self._turn(interaction, self.offset + self.page_size)
 
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
-        offset, page = await in_time(
-            interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
-        )
+        offset = max(0, offset)
+        page = self._pages.get(offset)
+        if page is None:  # not seen yet: from the store, within the person's page budget
+            wait = self.turns.take(interaction.user.id) if self.turns is not None else 0.0
+            if wait > 0:
+                raise UserError(f"Slow down a little: try again in {math.ceil(wait)} s.")
+            offset, fetched = await in_time(
+                interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
+            )
+            page = fetched
         self.offset, self.total = offset, page.total
         self._update_buttons()
         self.anchor = interaction
@@ -278,12 +297,19 @@ class SearchPager(discord.ui.View):
             await interaction.response.edit_message(embed=embed, view=self)
 
     async def _page(self, offset: int) -> tuple[int, SearchPage]:
-        offset = max(0, offset)
         page = await self.fetch(offset)
         if not page.hits and offset > 0:  # the results shrank since the search: show the last
             offset = max(0, (page.total - 1) // self.page_size * self.page_size)
             page = await self.fetch(offset)
+        self._remember(offset, page)
         return offset, page
+
+    def _remember(self, offset: int, page: SearchPage) -> None:
+        """Keep a fetched page, forgetting the oldest beyond PAGES_KEPT."""
+        self._pages.pop(offset, None)
+        self._pages[offset] = page
+        while len(self._pages) > PAGES_KEPT:
+            del self._pages[next(iter(self._pages))]
 
     async def on_timeout(self) -> None:
         """Grey the buttons out; a message that is gone or too old is simply left alone."""
