@@ -10,7 +10,7 @@ import discord
 
 from bot.digest import summary_of
 from bot.models import Alert, Listing, QueuedAlert
-from cogs.ui.links import masked_link
+from cogs.ui.links import escape_text, masked_link
 from cogs.ui.render import COLOUR, DESCRIPTION_MAX, clip
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def alert_message(items: Sequence[tuple[QueuedAlert, Listing]], *, total: int) -
     for queued, listing in items[:SHOWN]:
         p = listing.paper
         title = masked_link(clip(p.title, 200), p.hf_url)
-        teaser = discord.utils.escape_markdown(summary_of(p, 160))
+        teaser = escape_text(summary_of(p, 160))
         lines.append(f"**{title}** · ▲ {p.upvotes:,}\n{teaser}\n*{queued.reason}*")
     more = total - min(total, SHOWN)
     if more:

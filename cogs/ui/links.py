@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit
 
+import discord
+
 URL_MAX = 2048  # Discord refuses longer URLs in embeds
 # Escaped in link labels: markdown, the brackets and parentheses of a masked link, and `<` of
 # `<https://...>` and mentions. The `:` of `://` is escaped too, so that no URL in a title
@@ -43,6 +45,11 @@ def escape_label(text: str) -> str:
     text = " ".join(text.split())
     escaped = "".join("\\" + c if c in _LABEL_SPECIALS else c for c in text)
     return escaped.replace("://", "\\://")
+
+
+def escape_text(text: str) -> str:
+    """Markdown-escaped text to show next to masked links: no `](` in it can end one."""
+    return discord.utils.escape_markdown(text).replace("](", "]\\(")
 
 
 def masked_link(label: str, url: str | None, *, no_preview: bool = False) -> str:

@@ -20,7 +20,7 @@ from bot.models import Listing, SearchHit, SearchPage
 from bot.query import Query
 from bot.store.base import Sort
 from bot.tree import APOLOGY, send_ephemeral
-from cogs.ui.links import masked_link
+from cogs.ui.links import escape_text, masked_link
 from cogs.ui.render import COLOUR, DESCRIPTION_MAX, TITLE_MAX, clip, fit, one_line
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class SearchRequest:
 
 def _md(text: str) -> str:
     """Markdown-escaped text in which no bracket can start or end a masked link."""
-    escaped = discord.utils.escape_markdown(text)
+    escaped = escape_text(text)
     return re.sub(r"(?<!\\)([\[\]])", r"\\\1", escaped)
 
 

@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.hf.parse import parse_cards
-from bot.models import Listing, Paper, QueuedAlert
+from bot.models import Listing, Paper, QueuedAlert, SearchHit, SearchPage
+from bot.query import parse_query
 from cogs.ui.alert_views import alert_message
-from cogs.ui.links import escape_label, masked_link, safe_url
+from cogs.ui.links import escape_label, escape_text, masked_link, safe_url
 from cogs.ui.render import paper_embed
+from cogs.ui.search_views import SearchRequest, results_embed
 from tests.conftest import seed_items, seed_papers
 from tests.support.harness import Harness, running_bot
 
@@ -130,6 +132,12 @@ def test_no_title_of_link_syntax_makes_a_second_link(title: str) -> None:
     assert link_hosts(masked_link(title, HF)) == {"huggingface.co"}
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("[]()\\<>:/ ab*_"), max_size=60) | st.text(max_size=200))
+def test_text_next_to_links_can_end_none(text: str) -> None:
+    assert "](" not in escape_text(text)
+
+
 # -- every place that links a title -------------------------------------------------------
 
 
@@ -150,6 +158,18 @@ def test_an_alert_message_links_titles_to_hugging_face_only() -> None:
     queued = QueuedAlert(1, paper.id, 1, "matched `zxqevil`", "dm")
     embed = alert_message([(queued, Listing(paper, date(2025, 1, 7), 1))], total=1)
     assert link_hosts(embed.description or "") == {"huggingface.co"}
+
+
+def test_an_abstract_cannot_take_over_a_title_link() -> None:
+    """`](url)` in an abstract shown after a linked title could re-target that title's link."""
+    paper = evil_paper(ai_summary="Zxqevil x](https://evil.example) helps.", abstract="")
+    queued = QueuedAlert(1, paper.id, 1, "matched `zxqevil`", "dm")
+    embed = alert_message([(queued, Listing(paper, date(2025, 1, 7), 1))], total=1)
+    assert _MASKED.findall(embed.description or "") == [paper.hf_url]
+    hit = SearchHit(Listing(paper, date(2025, 1, 7), 1), "x **Zxqevil**](https://evil.example)")
+    page = SearchPage((hit,), 1)
+    results = results_embed(SearchRequest(parse_query("zxqevil")), page, 0)
+    assert _MASKED.findall(results.description or "") == [paper.hf_url]
 
 
 def test_a_paper_embed_has_only_http_links_and_no_relative_thumbnail() -> None:
