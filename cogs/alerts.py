@@ -17,6 +17,8 @@ from bot.percolator import validate_alert
 from bot.query import Query, parse_query
 from cogs.engine.alerts import AlertEngine
 from cogs.ui.alert_views import MuteButton, PauseButton
+from cogs.ui.links import masked_link
+from cogs.ui.render import clip
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -90,7 +92,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
             return f"Nothing in the last {PREVIEW_DAYS} days would have matched."
         lines = [f"In the last {PREVIEW_DAYS} days it would have matched {len(found)}:"]
         lines += [
-            f"• [{discord.utils.escape_markdown(i.paper.title[:150])}](<{i.paper.hf_url}>)"
+            "• " + masked_link(clip(i.paper.title, 150), i.paper.hf_url, no_preview=True)
             for i in found[:PREVIEW_SHOWN]
         ]
         if len(found) > PREVIEW_SHOWN:

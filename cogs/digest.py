@@ -18,7 +18,7 @@ from bot.models import Subscription
 from bot.query import parse_query
 from bot.schedule import next_fire, trigger_for
 from cogs.engine.digests import DigestEngine, Outcome, health_key
-from cogs.ui.render import digest_messages
+from cogs.ui.render import checked, digest_messages
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -222,7 +222,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
                 f"No paper of the {day} list passes these filters.", ephemeral=True
             )
             return
-        for message in digest_messages(selection):
+        for message in map(checked, digest_messages(selection)):
             await interaction.followup.send(
                 content=message.content, embeds=message.discord_embeds(), ephemeral=True
             )

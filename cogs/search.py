@@ -33,7 +33,6 @@ from cogs.ui.search_views import (
     VIEW_TIMEOUT,
     SearchPager,
     SearchRequest,
-    fit_total,
     in_time,
     no_results_message,
     paper_choice,
@@ -221,7 +220,7 @@ class Search(commands.Cog):
                 " title from the suggestions."
             )
         listing = await self._soon(interaction, self._load(normalised))
-        await reply(interaction, embed=fit_total(paper_embed(listing, full=True)))
+        await reply(interaction, embed=paper_embed(listing, full=True))
 
     async def _load(self, paper_id: str) -> Listing:
         """The stored paper, or else fetched once from Hugging Face and stored."""

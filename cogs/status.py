@@ -9,6 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs.ui.render import fit
+
 if TYPE_CHECKING:
     from bot.client import Paperboy
 
@@ -76,7 +78,7 @@ class Status(commands.Cog):
                 value=", ".join(sorted(self.bot.failed_extensions))[:1024],
                 inline=False,
             )
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.response.send_message(embed=fit(embed), ephemeral=True)
 
 
 async def setup(bot: Paperboy) -> None:

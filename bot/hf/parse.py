@@ -9,13 +9,14 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.arxiv import normalise_id
 from bot.errors import ScrapeError
-from bot.models import DayList, Paper
+from bot.models import HF_BASE, DayList, Paper
 from bot.text import normalise_space
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def parse_cards(tree: LexborHTMLParser) -> list[Paper]:
                 upvotes=_int(_node_text(card.css_first("div.shadow-alternate div.leading-none")))
                 or 0,
                 num_comments=_int(_node_text(card.css_first('a[href$="#community"]'))),
-                thumbnail=img.attributes.get("src") if img is not None else None,
+                thumbnail=_absolute(img.attributes.get("src")) if img is not None else None,
             ),
         )
     return list(papers.values())
@@ -276,6 +277,17 @@ def _organization(raw: Any) -> str | None:
         name = _text(raw.get("fullname")) or _text(raw.get("name"))
         return _clip(name, MAX_NAME) if name else None
     return None
+
+
+def _absolute(src: str | None) -> str | None:
+    """A card's image URL made absolute (cards use site-relative paths); http(s) only."""
+    if not src or not src.strip():
+        return None
+    try:
+        url = urljoin(HF_BASE + "/", src.strip())
+        return url if urlsplit(url).scheme in ("http", "https") else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
 
 
 def _text(value: Any) -> str | None:

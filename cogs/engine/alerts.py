@@ -17,6 +17,7 @@ from bot.models import Alert, Listing, QueuedAlert
 from bot.percolator import AlertIndex
 from bot.query import parse_query
 from cogs.ui.alert_views import alert_buttons, alert_message
+from cogs.ui.render import fit
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -161,7 +162,7 @@ class AlertEngine:
         alerts = [
             a for a in (await store.user_alerts(user_id)) if a.id in {r.alert_id for r in rows}
         ]
-        embed = alert_message(items, total=len(items))
+        embed = fit(alert_message(items, total=len(items)))
         view = alert_buttons(alerts, user_id)
         try:
             if target == "dm":

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from bot.digest import DigestSelection, newest_complete, select
 from bot.models import Delivery, Subscription
 from bot.query import parse_query
 from bot.schedule import slot_due
-from cogs.ui.render import MessagePayload, digest_messages
+from cogs.ui.render import MessagePayload, checked, digest_messages
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -33,6 +34,8 @@ PERMANENT_CODES = {
     50013: "I lost permission to post there",
 }
 CONCURRENCY = 8
+REFUSED = 0  # the message id recorded for a part Discord refused: it is not sent again
+_EMBED_IN_ERROR = re.compile(r"\bembeds\.(\d+)")  # "In embeds.3.fields.2.value: ..."
 RENDER_CACHE = 256  # rendered digests kept: channels with the same settings share one
 
 
@@ -202,17 +205,18 @@ class DigestEngine:
     ) -> Outcome:
         store, channel_id, day = self.bot.store, delivery.channel_id, delivery.list_date
         channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        refused: list[str] = []
+        posted = sum(1 for p in delivery.parts if p.message_id not in (None, REFUSED))
         try:
             for part in delivery.pending:
-                payload = MessagePayload.from_json(json.loads(part.payload))
-                await self.bot.pacer.wait()
-                message = await channel.send(
-                    content=payload.content or None,
-                    embeds=payload.discord_embeds(),
-                    nonce=part.nonce,
+                payload = checked(MessagePayload.from_json(json.loads(part.payload)))
+                message = await self._post(channel, part.part, payload, part.nonce, refused)
+                await store.record_part_sent(
+                    channel_id, day, part.part, message.id if message else REFUSED
                 )
-                await store.record_part_sent(channel_id, day, part.part, message.id)
-                if part.part == 0 and settings is not None and settings.threads:
+                if message is not None:
+                    posted += 1
+                if message and part.part == 0 and settings is not None and settings.threads:
                     await self._open_thread(message, day)
         except discord.HTTPException as e:
             reason = PERMANENT_CODES.get(e.code)
@@ -228,10 +232,53 @@ class DigestEngine:
         except (aiohttp.ClientError, TimeoutError) as e:
             log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
             return Outcome(channel_id, day, "pending", str(e))
-        await store.finish_delivery(channel_id, day, "sent")
-        self.bot.report_health(health_key(channel_id), None, guild_id)
+        if not posted:
+            reason = "Discord refused every message of it: " + ("; ".join(refused) or "see the log")
+            return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
+        problem = None
+        if refused:
+            problem = (
+                f"Part of the {day} digest in <#{channel_id}> was left out: " + "; ".join(refused)
+            )[:900]
+        await store.finish_delivery(channel_id, day, "sent", problem)
+        self.bot.report_health(health_key(channel_id), problem, guild_id)
         log.info("posted the %s digest to channel %s", day, channel_id)
-        return Outcome(channel_id, day, "sent", messages=len(delivery.parts))
+        return Outcome(channel_id, day, "sent", problem or "", messages=len(delivery.parts))
+
+    async def _post(
+        self,
+        channel: discord.PartialMessageable,
+        number: int,
+        payload: MessagePayload,
+        nonce: str,
+        refused: list[str],
+    ) -> discord.Message | None:
+        """Post one part. If Discord refuses it (400), post it again without the embeds (papers)
+        Discord named; a part still refused is left out, so the rest of the digest goes out."""
+        for attempt in (1, 2):
+            try:
+                await self.bot.pacer.wait()
+                return await channel.send(
+                    content=payload.content or None,
+                    embeds=payload.discord_embeds(),
+                    nonce=nonce,
+                )
+            except discord.HTTPException as e:
+                if e.status != 400:
+                    raise
+                bad = {int(i) for i in _EMBED_IN_ERROR.findall(e.text)}
+                kept = [x for i, x in enumerate(payload.embeds) if i not in bad]
+                why = " ".join(e.text.split())[:300]
+                log.warning("Discord refused part %d of a digest: %s", number, why)
+                if attempt == 2 or not bad or not (kept or payload.content):
+                    refused.append(f"Discord refused message {number + 1} ({e.code}: {why})")
+                    return None
+                refused.append(
+                    f"{len(payload.embeds) - len(kept)} paper(s) of message {number + 1}"
+                    f" (Discord refused them: {why})"
+                )
+                payload = MessagePayload(payload.content, kept)
+        return None
 
     async def _open_thread(self, message: discord.Message, day: date) -> None:
         try:
@@ -249,5 +296,11 @@ class DigestEngine:
             await self.bot.store.set_subscription_failing(channel_id, reason)
             self.bot.report_health(
                 health_key(channel_id), f"The digest in <#{channel_id}> fails: {reason}.", guild_id
+            )
+        else:  # this list only: the channel's next digests are still posted
+            self.bot.report_health(
+                health_key(channel_id),
+                f"The {day} digest in <#{channel_id}> was not posted: {reason}."[:900],
+                guild_id,
             )
         return Outcome(channel_id, day, "failed", reason)

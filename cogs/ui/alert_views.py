@@ -10,6 +10,7 @@ import discord
 
 from bot.digest import summary_of
 from bot.models import Alert, Listing, QueuedAlert
+from cogs.ui.links import escape_text, masked_link
 from cogs.ui.render import COLOUR, DESCRIPTION_MAX, clip
 
 if TYPE_CHECKING:
@@ -23,9 +24,9 @@ def alert_message(items: Sequence[tuple[QueuedAlert, Listing]], *, total: int) -
     lines = []
     for queued, listing in items[:SHOWN]:
         p = listing.paper
-        title = discord.utils.escape_markdown(clip(p.title, 200))
-        teaser = discord.utils.escape_markdown(summary_of(p, 160))
-        lines.append(f"**[{title}]({p.hf_url})** · ▲ {p.upvotes:,}\n{teaser}\n*{queued.reason}*")
+        title = masked_link(clip(p.title, 200), p.hf_url)
+        teaser = escape_text(summary_of(p, 160))
+        lines.append(f"**{title}** · ▲ {p.upvotes:,}\n{teaser}\n*{queued.reason}*")
     more = total - min(total, SHOWN)
     if more:
         lines.append(f"…and {more} more. Use /search to see them all.")

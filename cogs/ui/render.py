@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,9 @@ import discord
 
 from bot.digest import DigestSelection, authors_line, cut_at_sentence, summary_of
 from bot.models import Listing, Paper
+from cogs.ui.links import masked_link, safe_url
+
+log = logging.getLogger(__name__)
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_MAX = 2000
@@ -52,15 +56,24 @@ def _md(text: str) -> str:
     return discord.utils.escape_markdown(text)
 
 
-def links_line(paper: Paper) -> str:
-    """arXiv · PDF · GitHub (stars) · Project page, as markdown links."""
-    links = [f"[arXiv]({paper.arxiv_url})", f"[PDF]({paper.pdf_url})"]
-    if paper.github_repo:
-        stars = f" ★{paper.github_stars:,}" if paper.github_stars is not None else ""
-        links.append(f"[GitHub{stars}]({paper.github_repo})")
-    if paper.project_page:
-        links.append(f"[Project page]({paper.project_page})")
-    return " · ".join(links)
+def links_line(paper: Paper, limit: int = FIELD_VALUE_MAX) -> str:
+    """arXiv · PDF · GitHub (stars) · Project page, as markdown links within `limit`
+    characters; a link that is not http(s), or too long to fit, is left out."""
+    stars = f" ★{paper.github_stars:,}" if paper.github_stars is not None else ""
+    wanted = [
+        ("arXiv", paper.arxiv_url),
+        ("PDF", paper.pdf_url),
+        (f"GitHub{stars}", paper.github_repo),
+        ("Project page", paper.project_page),
+    ]
+    line = ""
+    for label, url in wanted:
+        if safe_url(url) is None:
+            continue
+        longer = f"{line} · {masked_link(label, url)}" if line else masked_link(label, url)
+        if len(longer) <= limit:
+            line = longer
+    return line
 
 
 def paper_embed(item: Listing, *, summary_chars: int = 350, full: bool = False) -> discord.Embed:
@@ -84,27 +97,29 @@ def paper_embed(item: Listing, *, summary_chars: int = 350, full: bool = False) 
     if p.num_comments:
         counts += f" · 💬 {p.num_comments:,}"
     embed.add_field(name="Upvotes", value=counts)
-    if p.authors:
-        shown = len(p.authors) if full else 3
-        embed.add_field(
-            name="Authors", value=clip(_md(authors_line(p.authors, shown)), FIELD_VALUE_MAX)
-        )
-    if full and p.ai_keywords:
-        embed.add_field(
-            name="Keywords",
-            value=clip(_md(", ".join(p.ai_keywords)), FIELD_VALUE_MAX),
-            inline=False,
-        )
-    embed.add_field(name="Links", value=links_line(p), inline=False)
-    if p.thumbnail:
-        embed.set_thumbnail(url=p.thumbnail)
+    # Discord refuses an empty field: blank names and keywords leave their field out.
+    authors = authors_line(p.authors, len(p.authors) if full else 3) if p.authors else ""
+    if authors.strip():
+        embed.add_field(name="Authors", value=clip(_md(authors), FIELD_VALUE_MAX))
+    keywords = ", ".join(k for k in p.ai_keywords if k.strip()) if full else ""
+    if keywords:
+        embed.add_field(name="Keywords", value=clip(_md(keywords), FIELD_VALUE_MAX), inline=False)
+    links = links_line(p)
+    if links:
+        embed.add_field(name="Links", value=links, inline=False)
+    thumbnail = safe_url(p.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
     footer = []
     if item.list_date:
         footer.append(f"Daily Papers {item.list_date.isoformat()}")
     if full and p.published_at:
         footer.append(f"arXiv {p.published_at.date().isoformat()}")
     if footer:
-        embed.set_footer(text=" · ".join(footer))
+        embed.set_footer(text=clip(" · ".join(footer), FOOTER_MAX))
+    data: dict[str, Any] = dict(embed.to_dict())
+    if embed_chars(data) > EMBED_TOTAL_MAX:  # in full: a long abstract, authors and keywords
+        return discord.Embed.from_dict(_fit_embed(data))
     return embed
 
 
@@ -118,6 +133,23 @@ def embed_chars(embed: dict[str, Any]) -> int:
     return total
 
 
+# Where an embed holds text with a length limit, and where it holds a URL.
+_TEXTS = (
+    (("title",), TITLE_MAX),
+    (("description",), DESCRIPTION_MAX),
+    (("footer", "text"), FOOTER_MAX),
+    (("author", "name"), AUTHOR_NAME_MAX),
+)
+_URLS = (("url",), ("thumbnail", "url"), ("image", "url"), ("author", "url"))
+
+
+def _get(embed: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    node: Any = embed
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
 def limit_problems(payload: MessagePayload) -> list[str]:
     """Every way a message breaks Discord's limits (empty when it is fine)."""
     problems = []
@@ -128,26 +160,110 @@ def limit_problems(payload: MessagePayload) -> list[str]:
     if sum(embed_chars(e) for e in payload.embeds) > EMBED_TOTAL_MAX:
         problems.append(f"embeds total > {EMBED_TOTAL_MAX}")
     for e in payload.embeds:
-        checks = [
-            ("title", len(e.get("title") or ""), TITLE_MAX),
-            ("description", len(e.get("description") or ""), DESCRIPTION_MAX),
-            ("fields", len(e.get("fields") or ()), FIELDS_MAX),
-            ("footer", len((e.get("footer") or {}).get("text") or ""), FOOTER_MAX),
-        ]
+        checks = [(".".join(keys), len(_get(e, keys) or ""), limit) for keys, limit in _TEXTS]
+        checks.append(("fields", len(e.get("fields") or ()), FIELDS_MAX))
         for f in e.get("fields") or ():
             checks.append(("field name", len(f.get("name") or ""), FIELD_NAME_MAX))
             checks.append(("field value", len(f.get("value") or ""), FIELD_VALUE_MAX))
+            if not (f.get("name") or "").strip() or not (f.get("value") or "").strip():
+                problems.append("empty field name or value")
         problems += [f"{what} {n} > {limit}" for what, n, limit in checks if n > limit]
+        for keys in _URLS:
+            url = _get(e, keys)
+            if url is not None and safe_url(url) is None:
+                problems.append(f"{'.'.join(keys)} is not an http(s) URL: {str(url)[:80]!r}")
     if not payload.content and not payload.embeds:
         problems.append("empty message")
     return problems
+
+
+def _fit_embed(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of one embed with every text clipped to its limit, the whole within the
+    per-message total, and URLs that are not http(s) removed."""
+    embed = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for keys, limit in _TEXTS:
+        text = _get(embed, keys)
+        if isinstance(text, str):
+            _put(embed, keys, clip(text, limit))
+    if "fields" in embed:
+        embed["fields"] = [
+            {
+                **f,
+                "name": clip((f.get("name") or "").strip() or "\u200b", FIELD_NAME_MAX),
+                "value": clip((f.get("value") or "").strip() or "\u200b", FIELD_VALUE_MAX),
+            }
+            for f in (embed["fields"] or ())[:FIELDS_MAX]
+        ]
+    for keys in _URLS:
+        url = _get(embed, keys)
+        if url is not None:
+            _put(embed, keys, safe_url(url))
+    for key in ("thumbnail", "image"):  # an image without a URL is refused as a whole
+        if isinstance(embed.get(key), dict) and not embed[key].get("url"):
+            del embed[key]
+    _shrink(embed, embed_chars(embed) - EMBED_TOTAL_MAX)
+    return embed
+
+
+def _put(embed: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    *parents, last = keys
+    node = embed
+    for key in parents:
+        node = node[key]
+    if value is None:
+        node.pop(last, None)
+    else:
+        node[last] = value
+
+
+def _shrink(embed: dict[str, Any], by: int) -> int:
+    """Take up to `by` characters off the description, then off field values, then off the
+    rest; return how many."""
+    fields = list(reversed(embed.get("fields") or ()))
+    texts: list[tuple[dict[str, Any], str]] = [(embed, "description")]
+    texts += [(f, "value") for f in fields]
+    texts += [(embed.get("footer") or {}, "text"), *((f, "name") for f in fields)]
+    texts += [(embed.get("author") or {}, "name"), (embed, "title")]
+    taken = 0
+    for node, key in texts:
+        text = node.get(key) or ""
+        cut = min(by - taken, len(text) - 1)
+        if cut > 0:
+            node[key] = clip(text, len(text) - cut)
+            taken += cut
+    return taken
+
+
+def checked(payload: MessagePayload) -> MessagePayload:
+    """The message as it may be sent: checked against Discord's limits, and clipped where it
+    breaks one (a rendering bug, logged), so that Discord never refuses it for its size."""
+    problems = limit_problems(payload)
+    if not problems:
+        return payload
+    log.warning(
+        "clipping a message that breaks Discord's limits: %s", "; ".join(sorted(set(problems)))
+    )
+    embeds = [_fit_embed(e) for e in payload.embeds[:EMBEDS_PER_MESSAGE]]
+    excess = sum(embed_chars(e) for e in embeds) - EMBED_TOTAL_MAX
+    for embed in sorted(embeds, key=embed_chars, reverse=True):
+        if excess <= 0:
+            break
+        excess -= _shrink(embed, excess)
+    return MessagePayload(clip(payload.content, CONTENT_MAX), embeds)
+
+
+def fit(embed: discord.Embed) -> discord.Embed:
+    """One embed as it may be sent (see `checked`): every embed the bot sends passes here."""
+    data: dict[str, Any] = dict(embed.to_dict())
+    payload = checked(MessagePayload("", [data]))
+    return embed if payload.embeds[0] is data else discord.Embed.from_dict(payload.embeds[0])
 
 
 def pack(content: str, embeds: Sequence[discord.Embed]) -> list[MessagePayload]:
     """Split embeds over as few messages as Discord's per-message limits allow."""
     messages = [MessagePayload(clip(content, CONTENT_MAX))]
     for embed in embeds:
-        data: dict[str, Any] = dict(embed.to_dict())
+        data: dict[str, Any] = _fit_embed(dict(embed.to_dict()))
         size = embed_chars(data)
         current = messages[-1]
         used = sum(embed_chars(e) for e in current.embeds)

@@ -21,15 +21,8 @@ from bot.query import Query
 from bot.ratelimit import Buckets
 from bot.store.base import Sort
 from bot.tree import APOLOGY, send_ephemeral
-from cogs.ui.render import (
-    COLOUR,
-    DESCRIPTION_MAX,
-    EMBED_TOTAL_MAX,
-    TITLE_MAX,
-    clip,
-    embed_chars,
-    one_line,
-)
+from cogs.ui.links import escape_text, masked_link
+from cogs.ui.render import COLOUR, DESCRIPTION_MAX, TITLE_MAX, clip, fit, one_line
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +62,14 @@ class SearchRequest:
 
 
 def _md(text: str) -> str:
-    """Markdown-escaped text that is also safe inside a [link label]."""
-    escaped = discord.utils.escape_markdown(text)
+    """Markdown-escaped text in which no bracket can start or end a masked link."""
+    escaped = escape_text(text)
     return re.sub(r"(?<!\\)([\[\]])", r"\\\1", escaped)
 
 
 def _linked_title(listing: Listing) -> str:
     paper = listing.paper
-    title = clip(" ".join(paper.title.split()), ENTRY_TITLE_MAX)
-    return f"[{_md(title)}]({paper.hf_url})"
+    return masked_link(clip(" ".join(paper.title.split()), ENTRY_TITLE_MAX), paper.hf_url)
 
 
 def _facts(listing: Listing) -> str:
@@ -171,14 +163,6 @@ def paper_choice(paper_id: str, title: str) -> app_commands.Choice[str]:
     return app_commands.Choice(name=name, value=paper_id)
 
 
-def fit_total(embed: discord.Embed) -> discord.Embed:
-    """Shorten the description so the whole embed stays within Discord's 6,000 characters."""
-    excess = embed_chars(embed.to_dict()) - EMBED_TOTAL_MAX  # type: ignore[arg-type]
-    if excess > 0 and embed.description:
-        embed.description = clip(embed.description, max(1, len(embed.description) - excess))
-    return embed
-
-
 async def in_time(
     interaction: discord.Interaction, work: Awaitable[T], *, defer_after: float, ephemeral: bool
 ) -> T:
@@ -205,7 +189,10 @@ async def reply(
     view: discord.ui.View | None = None,
     ephemeral: bool = False,
 ) -> None:
-    """Answer, or fill in the deferred answer if the work took long enough to defer."""
+    """Answer, or fill in the deferred answer if the work took long enough to defer; the
+    embed is checked against Discord's limits first."""
+    if embed is not None:
+        embed = fit(embed)
     if interaction.response.is_done():
         await interaction.edit_original_response(content=content, embed=embed, view=view)
         return
@@ -290,7 +277,7 @@ class SearchPager(discord.ui.View):
         self.offset, self.total = offset, page.total
         self._update_buttons()
         self.anchor = interaction
-        embed = results_embed(self.request, page, offset, self.page_size)
+        embed = fit(results_embed(self.request, page, offset, self.page_size))
         if interaction.response.is_done():
             await interaction.edit_original_response(embed=embed, view=self)
         else:

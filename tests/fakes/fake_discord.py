@@ -808,8 +808,41 @@ EMBED_TEXT_LIMITS: tuple[tuple[tuple[str, ...], int], ...] = (
 )
 
 
+EMBED_LINKS = (("url",), ("author", "url"))
+EMBED_IMAGES = (
+    ("thumbnail", "url"),
+    ("image", "url"),
+    ("author", "icon_url"),
+    ("footer", "icon_url"),
+)
+
+
+def _check_embed_url(errs: _FormErrors, path: tuple[str | int, ...], url: Any, image: bool) -> None:
+    """Discord takes only absolute http(s) URLs in embeds (images may be attachment://)."""
+    if not isinstance(url, str):
+        return
+    schemes = ("http", "https", "attachment") if image else ("http", "https")
+    try:
+        parsed: yarl.URL | None = yarl.URL(url)
+    except ValueError:
+        parsed = None
+    if parsed is None or not parsed.scheme:
+        errs.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    elif parsed.scheme not in schemes:
+        errs.add(
+            path,
+            "URL_TYPE_INVALID_SCHEME",
+            f'Scheme "{parsed.scheme}" is not supported. Scheme must be one of {schemes}.',
+        )
+    elif parsed.scheme != "attachment" and not parsed.host:
+        errs.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+    errs.max_length(path, url, 2048)
+
+
 def _check_embed(errs: _FormErrors, index: int, embed: JSON) -> int:
-    """Check one embed's limits; return its character count."""
+    """Check one embed's limits and URLs; return its character count."""
+    for keys in (*EMBED_LINKS, *EMBED_IMAGES):
+        _check_embed_url(errs, ("embeds", index, *keys), _dig(embed, keys), keys in EMBED_IMAGES)
     size = 0
     for keys, limit in EMBED_TEXT_LIMITS:
         value = _dig(embed, keys)

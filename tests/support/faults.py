@@ -39,6 +39,7 @@ class _RestFault:
     remaining: int
     after_handling: bool
     skip: int
+    body: dict[str, Any] | None = None
 
 
 @dataclass
@@ -66,10 +67,11 @@ class RestFaults:
         count: int = 1,
         skip: int = 0,
         after_handling: bool = False,
+        body: dict[str, Any] | None = None,
     ) -> None:
-        """Answer `count` calls whose "METHOD /path" contains `route` with `status`, after
-        letting the first `skip` of them through."""
-        self._pending.append(_RestFault(route, status, count, after_handling, skip))
+        """Answer `count` calls whose "METHOD /path" contains `route` with `status` (and `body`,
+        if given), after letting the first `skip` of them through."""
+        self._pending.append(_RestFault(route, status, count, after_handling, skip, body))
 
     async def _intercept(self, request: web.Request, record: Any, files: Any) -> web.Response:
         key = f"{record.method} {record.path}"
@@ -83,7 +85,7 @@ class RestFaults:
         self.injected.append(f"{key} -> {fault.status}")
         if fault.after_handling:
             await self._answer(request, record, files)
-        body = {"message": f"{fault.status}: injected by the test", "code": 0}
+        body = fault.body or {"message": f"{fault.status}: injected by the test", "code": 0}
         return web.Response(
             body=json.dumps(body).encode(),
             status=fault.status,
