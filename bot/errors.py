@@ -25,6 +25,10 @@ class NotFoundError(UserError):
     """Something the person asked for does not exist."""
 
 
+class AlertLimitError(UserError):
+    """A person already has as many alerts as anyone may have."""
+
+
 class ScrapeError(PaperboyError):
     """Hugging Face answered, but not with what we expected (layout or schema changed)."""
 

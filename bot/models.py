@@ -187,6 +187,17 @@ class AlertUser:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertChanges:
+    """What may have changed in the alerts up to `version`: the alerts, people and servers
+    whose alerts must be read again (a removed alert is only in `alert_ids`)."""
+
+    version: int
+    alert_ids: frozenset[int] = frozenset()
+    user_ids: frozenset[int] = frozenset()
+    guild_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedAlert:
     """A matched (person, paper) waiting in the outbox."""
 

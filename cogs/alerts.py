@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import UserError
-from bot.matching import matches
+from bot.errors import AlertLimitError, UserError
+from bot.matching import RecentPapers
 from bot.models import Listing
 from bot.percolator import validate_alert
 from bot.query import Query, parse_query
+from bot.store.base import MAX_ALERTS
 from cogs.engine.alerts import AlertEngine
 from cogs.ui.alert_views import MuteButton, PauseButton
 from cogs.ui.links import masked_link
@@ -25,9 +27,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ALERTS = 25
+Rate = tuple[int, float]  # uses per seconds, per person and command
+
+RATE: Rate = (5, 10.0)
 MAX_QUERY = 200
 PREVIEW_DAYS = 7
+PREVIEW_PAPERS = 5000  # at most this many of the last days' papers are previewed
 PREVIEW_SHOWN = 10
 RETRY_SECONDS = 60
 DRAIN_SECONDS = 10.0
@@ -37,6 +42,13 @@ DM_FIX = (
     "paused and nothing was lost. Allow direct messages from this server's members "
     "(Server menu → Privacy Settings), then run /alert resume."
 )
+
+
+def _per_user_rate(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """The cog's rate for this command; None (no cooldown) when the cog switched it off."""
+    cog = getattr(interaction.command, "binding", None)
+    rate = cog.rate if isinstance(cog, Alerts) else None
+    return app_commands.Cooldown(*rate) if rate else None
 
 
 def _parse(text: str) -> Query:
@@ -51,9 +63,14 @@ def _parse(text: str) -> Query:
 class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyword alerts"):
     """Add, list, remove, pause and test alerts; matching and delivery run in the engine."""
 
-    def __init__(self, bot: Paperboy) -> None:
+    def __init__(self, bot: Paperboy, *, rate: Rate | None = RATE) -> None:
         self.bot = bot
+        self.rate = rate
         self.engine = AlertEngine(bot)
+        # The preview window: (day, scrape generation, papers), read again after a scrape.
+        self._recent: tuple[date, int, RecentPapers] | None = None
+        self._scrapes = 0
+        self._recent_lock = asyncio.Lock()
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(MuteButton, PauseButton)
@@ -69,6 +86,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
     @commands.Cog.listener()
     async def on_scrape_finished(self, _report: object) -> None:
         """After every scrape: new papers are matched and the matches delivered."""
+        self._scrapes += 1  # new papers or upvotes: previews read the window again
         await self.engine.run()
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
@@ -83,9 +101,20 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
             await interaction.response.send_message(text[:2000], ephemeral=True)
 
     async def _recent_matches(self, query: Query) -> list[Listing]:
+        """What the query would have matched lately, most upvoted first. The window is read
+        and folded once per scrape or day, and the matching runs off the event loop."""
+        window = await self._window()
+        return await asyncio.to_thread(window.matching, query)
+
+    async def _window(self) -> RecentPapers:
         today = self.bot.clock().date()
-        recent = await self.bot.store.top_papers(today - timedelta(days=PREVIEW_DAYS), today, 5000)
-        return [item for item in recent if matches(query, item.paper)]
+        async with self._recent_lock:
+            if self._recent is None or self._recent[:2] != (today, self._scrapes):
+                scrapes = self._scrapes
+                since = today - timedelta(days=PREVIEW_DAYS)
+                listings = await self.bot.store.top_papers(since, today, PREVIEW_PAPERS)
+                self._recent = (today, scrapes, await asyncio.to_thread(RecentPapers, listings))
+            return self._recent[2]
 
     def _preview(self, found: list[Listing]) -> str:
         if not found:
@@ -104,6 +133,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         query=f"What to look for: {QUERY_HELP}",
         deliver="dm (default): a direct message; here: this channel, mentioning you",
     )
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def add(
         self,
         interaction: discord.Interaction,
@@ -112,17 +142,18 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
     ) -> None:
         parsed = _parse(query)
         user_id = interaction.user.id
-        if len(await self.bot.store.user_alerts(user_id)) >= MAX_ALERTS:
-            raise UserError(f"You already have {MAX_ALERTS} alerts; remove one with /alert remove.")
         channel_id = guild_id = None
         if deliver == "here":
             channel_id, guild_id = self._channel_target(interaction)
             if not await self.bot.store.channel_alerts_allowed(guild_id):
                 raise UserError("This server has turned channel delivery off; use deliver:dm.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        alert = await self.bot.store.add_alert(
-            user_id, query.strip(), deliver=deliver, channel_id=channel_id, guild_id=guild_id
-        )
+        try:  # the store counts and inserts in one transaction: adds at once can't pass the cap
+            alert = await self.bot.store.add_alert(
+                user_id, query.strip(), deliver=deliver, channel_id=channel_id, guild_id=guild_id
+            )
+        except AlertLimitError as e:
+            raise UserError(f"{e}; remove one with /alert remove.") from None
         where = "by DM" if deliver == "dm" else f"in <#{channel_id}>, mentioning you"
         found = await self._recent_matches(parsed)
         await self._reply(
@@ -138,9 +169,15 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         perms = channel.permissions_for(interaction.guild.me)
         if not (perms.send_messages and perms.embed_links):
             raise UserError(f"I can't post in {channel.mention}; use deliver:dm.")
+        mine = interaction.permissions  # the member's own permissions in this channel
+        if not (mine.view_channel and mine.send_messages):
+            raise UserError(
+                f"You can't post in {channel.mention}, so your alerts can't either; use deliver:dm."
+            )
         return channel.id, interaction.guild.id
 
     @app_commands.command(name="list", description="Your alerts")
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def list_(self, interaction: discord.Interaction) -> None:
         alerts = await self.bot.store.user_alerts(interaction.user.id)
         state = await self.bot.store.alert_user(interaction.user.id)
@@ -158,6 +195,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
 
     @app_commands.command(name="remove", description="Delete one of your alerts")
     @app_commands.describe(id="The alert to delete")
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def remove(self, interaction: discord.Interaction, id: int) -> None:
         removed = await self.bot.store.remove_alert(interaction.user.id, id)
         text = f"Alert #{id} deleted." if removed else f"You have no alert #{id} (see /alert list)."
@@ -176,11 +214,13 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         ][:25]
 
     @app_commands.command(name="pause", description="Pause all your alerts")
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def pause(self, interaction: discord.Interaction) -> None:
         await self.bot.store.set_alerts_paused(interaction.user.id, True)
         await self._reply(interaction, "All your alerts are paused. /alert resume turns them on.")
 
     @app_commands.command(name="resume", description="Turn all your alerts back on")
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def resume(self, interaction: discord.Interaction) -> None:
         user_id = interaction.user.id
         await self.bot.store.set_alerts_paused(user_id, False)
@@ -194,6 +234,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
 
     @app_commands.command(name="test", description="What a query would have matched lately")
     @app_commands.describe(query=f"What to look for: {QUERY_HELP}")
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def test(self, interaction: discord.Interaction, query: str) -> None:
         parsed = _parse(query)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -204,6 +245,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         name="channels", description="Admins: allow alerts in this server's channels"
     )
     @app_commands.describe(allowed="Whether members may have alerts posted in channels here")
+    @app_commands.checks.dynamic_cooldown(_per_user_rate)
     @app_commands.guild_only()
     async def channels(self, interaction: discord.Interaction, allowed: bool) -> None:
         if not interaction.permissions.manage_guild:

@@ -8,6 +8,7 @@ from typing import Literal, Protocol
 
 from bot.models import (
     Alert,
+    AlertChanges,
     AlertUser,
     Delivery,
     IngestResult,
@@ -23,6 +24,7 @@ from bot.query import Query
 
 Sort = Literal["relevance", "upvotes", "newest"]
 SORTS: tuple[Sort, ...] = ("relevance", "upvotes", "newest")
+MAX_ALERTS = 25  # per person, enforced by add_alert
 
 
 class Store(Protocol):
@@ -137,11 +139,18 @@ class Store(Protocol):
         deliver: str = "dm",
         channel_id: int | None = None,
         guild_id: int | None = None,
+        max_alerts: int = MAX_ALERTS,
     ) -> Alert:
-        """Save an alert for a person."""
+        """Save an alert for a person; AlertLimitError if they already have `max_alerts`."""
 
     def alerts_version(self) -> int:
         """Changes whenever the set of active alerts may have changed."""
+
+    def alert_changes(self, since: int) -> AlertChanges | None:
+        """What changed after version `since`; None when that is too long ago to tell."""
+
+    async def alerts_in(self, changes: AlertChanges) -> list[tuple[Alert, bool]]:
+        """The alerts those changes touch, each with whether it is active."""
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""
@@ -187,6 +196,15 @@ class Store(Protocol):
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
         """Matches waiting to be delivered."""
+
+    async def claim_alerts(
+        self, user_id: int, paper_ids: Sequence[str], batch: str, *, by_dm: bool
+    ) -> list[QueuedAlert]:
+        """Just before sending, in one transaction: drop the rows that may no longer be sent,
+        mark the others sending with `batch`, and return those."""
+
+    async def drop_unsendable_alerts(self) -> int:
+        """Drop every waiting row that may no longer be sent (as claim_alerts would)."""
 
     async def mark_alerts(
         self,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -17,9 +19,10 @@ from typing import Any
 import aiosqlite
 from aiosqlite import Connection
 
-from bot.errors import QueryError
+from bot.errors import AlertLimitError, QueryError
 from bot.models import (
     Alert,
+    AlertChanges,
     AlertUser,
     Delivery,
     DeliveryPart,
@@ -34,7 +37,7 @@ from bot.models import (
     Subscription,
 )
 from bot.query import Query
-from bot.store.base import Sort
+from bot.store.base import MAX_ALERTS, Sort
 from bot.store.fts import compile_match
 from bot.text import words
 
@@ -54,6 +57,7 @@ _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
 _SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
 READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
+ALERT_LOG_SIZE = 10_000  # alert changes remembered for incremental re-reads
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
     "relevance": lambda r: (r[1], -r[0]),
@@ -112,6 +116,8 @@ class SQLiteStore:
         self._search_lock = asyncio.Lock()
         self._deadline_at = float("inf")
         self._alerts_version = 0  # bumped by every change to alerts or who gets them
+        # (version, "alert" | "user" | "guild", id) of the latest changes, oldest first
+        self._alert_log: deque[tuple[int, str, int]] = deque(maxlen=ALERT_LOG_SIZE)
 
     async def __aenter__(self) -> SQLiteStore:
         await self.open()
@@ -684,22 +690,75 @@ class SQLiteStore:
         deliver: str = "dm",
         channel_id: int | None = None,
         guild_id: int | None = None,
+        max_alerts: int = MAX_ALERTS,
     ) -> Alert:
-        """Save an alert for a person."""
-        self._alerts_version += 1
+        """Save an alert for a person; AlertLimitError if they already have `max_alerts`.
+
+        The count and the insert are one statement in the write transaction, so adds that
+        run at the same time can never pass the cap together.
+        """
         async with self._transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, query, deliver, channel_id, guild_id, self._now()),
+                " SELECT ?, ?, ?, ?, ?, ?"
+                " WHERE (SELECT count(*) FROM alerts WHERE user_id = ?) < ?",
+                (user_id, query, deliver, channel_id, guild_id, self._now(), user_id, max_alerts),
             )
+            if cursor.rowcount == 0:
+                raise AlertLimitError(f"You already have {max_alerts} alerts")
             alert_id = cursor.lastrowid
             row = await self._one(f"{_ALERT_SELECT} WHERE id = ?", (alert_id,), db)
+        self._alert_changed("alert", row[0])
         return _alert(row)
+
+    def _alert_changed(self, kind: str, key: int) -> None:
+        """Count a committed change, and remember what it touched. Counted after the commit:
+        whoever reads the new version then also reads the new rows."""
+        self._alerts_version += 1
+        self._alert_log.append((self._alerts_version, kind, key))
 
     def alerts_version(self) -> int:
         """Changes whenever the set of active alerts may have changed (in this process)."""
         return self._alerts_version
+
+    def alert_changes(self, since: int) -> AlertChanges | None:
+        """What changed after version `since`; None when the log no longer reaches back."""
+        version = self._alerts_version
+        if since >= version:
+            return AlertChanges(version)
+        if since < 0 or not self._alert_log or self._alert_log[0][0] > since + 1:
+            return None
+        touched: dict[str, set[int]] = {"alert": set(), "user": set(), "guild": set()}
+        for changed, kind, key in reversed(self._alert_log):
+            if changed <= since:
+                break
+            touched[kind].add(key)
+        return AlertChanges(
+            version,
+            frozenset(touched["alert"]),
+            frozenset(touched["user"]),
+            frozenset(touched["guild"]),
+        )
+
+    async def alerts_in(self, changes: AlertChanges) -> list[tuple[Alert, bool]]:
+        """The alerts those changes touch (by id, owner or server), each with whether it is
+        active; a removed alert is simply missing."""
+        parts, params = [], []
+        for column, ids in (
+            ("a.id", changes.alert_ids),
+            ("a.user_id", changes.user_ids),
+            ("a.guild_id", changes.guild_ids),
+        ):
+            if ids:
+                parts.append(
+                    f"SELECT {_ALERT_COLUMNS}, {_ACTIVE}{_ALERT_JOINS}"
+                    f" WHERE {column} IN (SELECT value FROM json_each(?))"
+                )
+                params.append(json.dumps(sorted(ids)))
+        if not parts:
+            return []
+        rows = await self._all(" UNION ".join(parts), params)
+        return [(_alert(r), bool(r[8])) for r in rows]
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""
@@ -713,34 +772,29 @@ class SQLiteStore:
 
     async def remove_alert(self, user_id: int, alert_id: int) -> bool:
         """Delete one of a person's alerts; False if they have no such alert."""
-        self._alerts_version += 1
         async with self._transaction() as db:
             cursor = await db.execute(
                 "DELETE FROM alerts WHERE id = ? AND user_id = ?", (alert_id, user_id)
             )
-            return cursor.rowcount > 0
+        if cursor.rowcount > 0:
+            self._alert_changed("alert", alert_id)
+        return cursor.rowcount > 0
 
     async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
         """Mute or unmute one of a person's alerts; False if they have no such alert."""
-        self._alerts_version += 1
         async with self._transaction() as db:
             cursor = await db.execute(
                 "UPDATE alerts SET muted = ? WHERE id = ? AND user_id = ?",
                 (int(muted), alert_id, user_id),
             )
-            return cursor.rowcount > 0
+        if cursor.rowcount > 0:
+            self._alert_changed("alert", alert_id)
+        return cursor.rowcount > 0
 
     async def active_alerts(self) -> list[Alert]:
         """Alerts that can deliver now: not muted, owner not paused, DMs not refused."""
         rows = await self._all(
-            "SELECT a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted,"
-            " a.created_at FROM alerts a"
-            " LEFT JOIN alert_users u ON u.user_id = a.user_id"
-            " LEFT JOIN alert_guilds g ON g.guild_id = a.guild_id"
-            " WHERE a.muted = 0 AND coalesce(u.paused, 0) = 0"
-            " AND NOT (a.deliver = 'dm' AND u.dm_blocked IS NOT NULL)"
-            " AND NOT (a.deliver = 'here' AND coalesce(g.channel_delivery, 1) = 0)"
-            " ORDER BY a.id"
+            f"SELECT {_ALERT_COLUMNS}{_ALERT_JOINS} WHERE {_ACTIVE} ORDER BY a.id"
         )
         return [_alert(r) for r in rows]
 
@@ -765,13 +819,13 @@ class SQLiteStore:
 
     async def set_alerts_paused(self, user_id: int, paused: bool) -> None:
         """Pause or resume all of a person's alerts."""
-        self._alerts_version += 1
         await self._set_user(user_id, "paused = ?", (int(paused),))
+        self._alert_changed("user", user_id)
 
     async def set_dm_blocked(self, user_id: int, reason: str | None) -> None:
         """Record that Discord refused a DM (pausing DM alerts), or clear it."""
-        self._alerts_version += 1
         await self._set_user(user_id, "dm_blocked = ?, dm_block_notified = 0", (reason,))
+        self._alert_changed("user", user_id)
 
     async def mark_dm_block_notified(self, user_id: int) -> None:
         """The person has been told why their DM alerts stopped."""
@@ -779,7 +833,6 @@ class SQLiteStore:
 
     async def set_channel_alerts_allowed(self, guild_id: int, allowed: bool) -> None:
         """Whether alerts may post (with a mention) in this server's channels."""
-        self._alerts_version += 1
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO alert_guilds (guild_id, channel_delivery) VALUES (?, ?)"
@@ -787,6 +840,7 @@ class SQLiteStore:
                 " DO UPDATE SET channel_delivery = excluded.channel_delivery",
                 (guild_id, int(allowed)),
             )
+        self._alert_changed("guild", guild_id)
 
     async def channel_alerts_allowed(self, guild_id: int) -> bool:
         """Whether alerts may post in this server's channels (yes unless turned off)."""
@@ -837,6 +891,49 @@ class SQLiteStore:
             (at,),
         )
         return [QueuedAlert(*r) for r in rows]
+
+    async def claim_alerts(
+        self, user_id: int, paper_ids: Sequence[str], batch: str, *, by_dm: bool
+    ) -> list[QueuedAlert]:
+        """Just before sending, in one transaction: drop the rows that may no longer be sent,
+        mark the others sending with `batch`, and return those.
+
+        Dropped for good: rows whose alert was removed or muted, whose owner paused their
+        alerts, or whose server turned channel delivery off. Rows going by DM (`by_dm`) to
+        someone whose DMs were refused are neither: they stay queued until /alert resume.
+        """
+        ids = json.dumps(list(paper_ids))
+        async with self._transaction() as db:
+            dropped = await db.execute(
+                f"{_DROP_UNSENDABLE} AND user_id = ?"
+                " AND paper_id IN (SELECT value FROM json_each(?))",
+                (user_id, ids),
+            )
+            rows = await db.execute_fetchall(
+                "UPDATE alert_outbox SET state = 'sending', batch = ? WHERE user_id = ?"
+                " AND paper_id IN (SELECT value FROM json_each(?))"
+                " AND state IN ('queued', 'sending')"
+                " AND NOT (? AND EXISTS (SELECT 1 FROM alert_users"
+                " WHERE user_id = ? AND dm_blocked IS NOT NULL))"
+                " RETURNING user_id, paper_id, alert_id, reason, target, state, batch, attempts",
+                (batch, user_id, ids, int(by_dm), user_id),
+            )
+        if dropped.rowcount > 0:
+            log.info(
+                "dropped %d queued alert matches of user %s (alert removed or muted, alerts "
+                "paused, or channel delivery off)",
+                dropped.rowcount,
+                user_id,
+            )
+        return [QueuedAlert(*r) for r in rows]
+
+    async def drop_unsendable_alerts(self) -> int:
+        """Drop every waiting row that may no longer be sent (as claim_alerts would)."""
+        async with self._transaction() as db:
+            cursor = await db.execute(_DROP_UNSENDABLE)
+        if cursor.rowcount > 0:
+            log.info("dropped %d queued alert matches that may no longer be sent", cursor.rowcount)
+        return cursor.rowcount
 
     async def mark_alerts(
         self,
@@ -983,6 +1080,28 @@ def _nonce(channel_id: int, list_date: date, part: int) -> str:
 
 _ALERT_SELECT = (
     "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at FROM alerts"
+)
+_ALERT_COLUMNS = (
+    "a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted, a.created_at"
+)
+_ALERT_JOINS = (
+    " FROM alerts a LEFT JOIN alert_users u ON u.user_id = a.user_id"
+    " LEFT JOIN alert_guilds g ON g.guild_id = a.guild_id"
+)
+# Queued rows that may no longer be sent: their alert was removed or muted, its owner paused,
+# or its server turned channel delivery off.
+_DROP_UNSENDABLE = (
+    "UPDATE alert_outbox SET state = 'dropped' WHERE state IN ('queued', 'sending')"
+    f" AND NOT EXISTS (SELECT 1{_ALERT_JOINS} WHERE a.id = alert_outbox.alert_id"
+    " AND a.muted = 0 AND coalesce(u.paused, 0) = 0"
+    " AND NOT (a.deliver = 'here' AND coalesce(g.channel_delivery, 1) = 0))"
+)
+# An alert is active (matched and delivered) unless muted, its owner paused, its DM target
+# refused, or its server turned channel delivery off.
+_ACTIVE = (
+    "(a.muted = 0 AND coalesce(u.paused, 0) = 0"
+    " AND NOT (a.deliver = 'dm' AND u.dm_blocked IS NOT NULL)"
+    " AND NOT (a.deliver = 'here' AND coalesce(g.channel_delivery, 1) = 0))"
 )
 
 

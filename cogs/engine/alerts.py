@@ -29,6 +29,8 @@ GONE_CODES = {10003, 50001, 50013}  # a channel alert target that is gone or for
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
+READY_SECONDS = 60.0  # how long a delivery waits for the guild cache at start-up
+MOVED_TO_DM = "You can no longer post in #{channel} ({guild}), so this alert came by DM."
 
 
 def batch_nonce(user_id: int, target: str, paper_ids: list[str]) -> str:
@@ -68,24 +70,44 @@ class AlertEngine:
         self._lock.release()
 
     async def sync_index(self) -> None:
-        """Bring the index in line with the store's active alerts (added, removed, muted...)."""
+        """Bring the index in line with the store's active alerts (added, removed, muted...),
+        re-reading only the alerts that the changes since the last sync touched."""
+        store = self.bot.store
+        if store.alerts_version() == self._synced_version:
+            return  # nothing changed since the last sync
+        changes = store.alert_changes(self._synced_version)
+        if changes is None:  # the first load, or more changed than the store remembers
+            await self._load_all()
+            return
+        touched = await store.alerts_in(changes)
+        self._synced_version = changes.version
+        gone = set(changes.alert_ids)  # removed alerts are not read back
+        for alert, active in touched:
+            gone.discard(alert.id)
+            old = self._alerts.get(alert.id)
+            if not active:
+                self._forget(alert.id)
+                continue
+            if old is None or old.query != alert.query:
+                self.index.add(alert.id, parse_query(alert.query))
+            self._alerts[alert.id] = alert
+        for alert_id in gone:
+            self._forget(alert_id)
+
+    async def _load_all(self) -> None:
+        """Build the index from every active alert: one bulk build is faster than many adds."""
+        first = self._synced_version < 0
         version = self.bot.store.alerts_version()
-        if version == self._synced_version:
-            return  # nothing changed since the last sync: skip reloading every alert
         active = {a.id: a for a in await self.bot.store.active_alerts()}
         self._synced_version = version
-        if not self._alerts:  # the first load: one bulk build is faster than many adds
-            self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
-            self._alerts = active
-            gc.freeze()  # the index is long-lived: keep full collections from walking it
-            return
-        for alert_id in self._alerts.keys() - active.keys():
-            self.index.remove(alert_id)
-        for alert_id, alert in active.items():
-            old = self._alerts.get(alert_id)
-            if old is None or old.query != alert.query:
-                self.index.add(alert_id, parse_query(alert.query))
+        self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
         self._alerts = active
+        if first:
+            gc.freeze()  # the index is long-lived: keep full collections from walking it
+
+    def _forget(self, alert_id: int) -> None:
+        self.index.remove(alert_id)
+        self._alerts.pop(alert_id, None)
 
     async def match_new(self) -> int:
         """Queue a match for every (person, new paper); returns how many were queued."""
@@ -120,22 +142,17 @@ class AlertEngine:
 
     async def deliver(self) -> None:
         """One message per (person, target) for everything queued; sending ones are resent."""
+        # What may no longer be sent is dropped now (also what waits on refused DMs), and
+        # again at each send, for what changes during the run.
+        await self.bot.store.drop_unsendable_alerts()
         groups: defaultdict[tuple[int, str, str | None], list[QueuedAlert]] = defaultdict(list)
         for row in await self.bot.store.alert_outbox(self.bot.clock()):
             # A batch cut short by a crash is resent as it was, with its nonce.
             groups[(row.user_id, row.target, row.batch if row.state == "sending" else None)].append(
                 row
             )
-        blocked: dict[int, bool] = {}
         self._refused = self._delivered = 0
         for (user_id, target, batch), rows in groups.items():
-            if target == "dm":
-                if user_id not in blocked:
-                    blocked[user_id] = (
-                        await self.bot.store.alert_user(user_id)
-                    ).dm_blocked is not None
-                if blocked[user_id]:
-                    continue  # kept queued until the person fixes their DM settings
             await self._send(user_id, target, batch, rows)
         if self._refused >= BULK_DM_REFUSALS:
             self.bot.report_health(
@@ -152,26 +169,40 @@ class AlertEngine:
         store = self.bot.store
         paper_ids = [r.paper_id for r in rows]
         nonce = batch or batch_nonce(user_id, target, paper_ids)
-        await store.mark_alerts(user_id, paper_ids, "sending", batch=nonce)
-        items: list[tuple[QueuedAlert, Listing]] = []
+        # Read what the message needs first: no await may come between the store's last
+        # word on these rows (the claim) and the send.
+        listings: dict[str, Listing] = {}
         for row in rows:
             listing = await store.get_paper(row.paper_id)
             if listing is not None:
-                items.append((row, listing))
-        items.sort(key=lambda item: -item[1].paper.upvotes)
-        alerts = [
-            a for a in (await store.user_alerts(user_id)) if a.id in {r.alert_id for r in rows}
-        ]
-        embed = fit(alert_message(items, total=len(items)))
-        view = alert_buttons(alerts, user_id)
+                listings[row.paper_id] = listing
+        alerts = await store.user_alerts(user_id)
+        sent_to = target
         try:
-            if target == "dm":
+            moved = await self._moved_to_dm(user_id, target)
+            if moved is not None:
+                sent_to = "dm"
+            if sent_to == "dm" and (await store.alert_user(user_id)).dm_blocked is not None:
+                return  # kept queued until the person fixes their DM settings
+            if sent_to == "dm":
                 channel: discord.abc.Messageable = await self._dm_channel(user_id)
-                await self.bot.pacer.wait()
-                await channel.send(embed=embed, view=view, nonce=nonce)
             else:
-                await self.bot.pacer.wait()
                 channel = self.bot.get_partial_messageable(int(target.split(":", 1)[1]))
+            await self.bot.pacer.wait()
+            # Paused, muted, removed or no longer allowed in that server: decided here, at
+            # send time, by the store in one transaction.
+            claimed = await store.claim_alerts(user_id, paper_ids, nonce, by_dm=sent_to == "dm")
+            if not claimed:
+                return
+            paper_ids = [r.paper_id for r in claimed]
+            items = [(r, listings[r.paper_id]) for r in claimed if r.paper_id in listings]
+            items.sort(key=lambda item: -item[1].paper.upvotes)
+            behind = {r.alert_id for r in claimed}
+            embed = fit(alert_message(items, total=len(items)))
+            view = alert_buttons([a for a in alerts if a.id in behind], user_id)
+            if sent_to == "dm":
+                await channel.send(content=moved, embed=embed, view=view, nonce=nonce)
+            else:
                 await channel.send(
                     content=f"<@{user_id}>",
                     embed=embed,
@@ -191,15 +222,49 @@ class AlertEngine:
                 await store.set_dm_blocked(user_id, e.text or "Cannot send messages to this user")
                 await store.mark_alerts(user_id, paper_ids, "queued")
                 return
-            await self._give_up_or_retry(user_id, target, paper_ids, rows, e)
+            await self._give_up_or_retry(user_id, sent_to, paper_ids, rows, e)
         except discord.NotFound as e:
-            await self._give_up_or_retry(user_id, target, paper_ids, rows, e)
+            await self._give_up_or_retry(user_id, sent_to, paper_ids, rows, e)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
             await self._retry(user_id, paper_ids, rows, e)
         else:
             await store.mark_alerts(user_id, paper_ids, "sent")
             self._delivered += 1
-            log.info("delivered %d alert matches to user %s (%s)", len(rows), user_id, target)
+            log.info("delivered %d alert matches to user %s (%s)", len(paper_ids), user_id, sent_to)
+
+    async def _moved_to_dm(self, user_id: int, target: str) -> str | None:
+        """For a channel alert whose owner may no longer see or post in that channel, the
+        note that says why it comes by DM; None when it may go to its target.
+
+        The person's roles are asked of Discord (GET /guilds/{g}/members/{u} needs no
+        privileged intent, and without the members intent a role taken away sends the bot
+        no event); the roles and the channel's overwrites are the gateway's, which the guilds
+        intent keeps current. A channel the bot no longer sees is left to Discord's answer
+        to the send (deleted or forbidden: the rows are dropped).
+        """
+        if target == "dm":
+            return None
+        if not self.bot.is_ready():  # the start-up catch-up runs before guilds are cached
+            await asyncio.wait_for(self.bot.wait_until_ready(), READY_SECONDS)  # or retried
+        channel = self.bot.get_channel(int(target.split(":", 1)[1]))
+        if not isinstance(channel, discord.abc.GuildChannel):
+            return None
+        await self.bot.pacer.wait()
+        try:
+            member = await channel.guild.fetch_member(user_id)
+        except discord.NotFound:
+            member = None  # they left the server
+        if member is not None:
+            perms = channel.permissions_for(member)
+            if perms.view_channel and perms.send_messages:
+                return None
+        log.info(
+            "user %s may no longer post in channel %s; their alerts go by DM", user_id, channel.id
+        )
+        return MOVED_TO_DM.format(
+            channel=discord.utils.escape_markdown(channel.name),
+            guild=discord.utils.escape_markdown(channel.guild.name),
+        )
 
     async def _dm_channel(self, user_id: int) -> discord.abc.Messageable:
         """The person's DM channel: created once (a paced request), then reused."""

@@ -1335,6 +1335,44 @@ class FakeDiscord:
         self.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild.id, intent=Intent.GUILD_MEMBERS)
         return user
 
+    def add_role(self, guild_id: str | int, name: str, permissions: int = 0) -> str:
+        """Create a role (GUILD_ROLE_CREATE); return its id."""
+        guild = self._guild(guild_id)
+        role = FakeRole(self._ids.next(), name, int(permissions), len(guild.roles))
+        guild.roles[role.id] = role
+        data = {"guild_id": guild.id, "role": role.payload()}
+        self.dispatch("GUILD_ROLE_CREATE", data, guild_id=guild.id, intent=Intent.GUILDS)
+        return role.id
+
+    def set_roles(
+        self, guild_id: str | int, user: FakeUser | str | int, role_ids: list[str]
+    ) -> None:
+        """Give a member exactly these roles (GUILD_MEMBER_UPDATE, a members-intent event)."""
+        guild = self._guild(guild_id)
+        member = self.member(guild.id, user)
+        member.role_ids = list(role_ids)
+        data = member.payload() | {"guild_id": guild.id}
+        self.dispatch("GUILD_MEMBER_UPDATE", data, guild_id=guild.id, intent=Intent.GUILD_MEMBERS)
+
+    def remove_member(self, guild_id: str | int, user: FakeUser | str | int) -> None:
+        """The user leaves the guild (GUILD_MEMBER_REMOVE, a members-intent event)."""
+        guild = self._guild(guild_id)
+        member = guild.members.pop(self.member(guild.id, user).user.id)
+        data = {"guild_id": guild.id, "user": member.user.payload()}
+        self.dispatch("GUILD_MEMBER_REMOVE", data, guild_id=guild.id, intent=Intent.GUILD_MEMBERS)
+
+    def set_overwrite(
+        self, channel: str | int, target_id: str, *, allow: int = 0, deny: int = 0, member: bool
+    ) -> None:
+        """Set a channel's overwrite for a role or member (CHANNEL_UPDATE)."""
+        target = self.channel(channel)
+        kept = [o for o in target.overwrites if o["id"] != target_id]
+        overwrite = {"id": target_id, "type": int(member), "allow": str(allow), "deny": str(deny)}
+        target.overwrites = [*kept, overwrite]
+        self.dispatch(
+            "CHANNEL_UPDATE", target.payload(), guild_id=target.guild_id, intent=Intent.GUILDS
+        )
+
     def channel(self, channel: str | int, guild_id: str | int | None = None) -> FakeChannel:
         """A channel by id, or by name in the given (default) guild."""
         key = str(channel)

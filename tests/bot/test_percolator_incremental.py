@@ -1,0 +1,254 @@
+"""Alert changes are applied to the index one alert at a time, never by reloading every alert,
+and the index stays what a fresh build (and the brute-force oracle) would be."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bot.store.sqlite as sqlite_module
+from bot.matching import RecentPapers, matches
+from bot.models import Alert, Listing, Paper
+from bot.percolator import AlertIndex
+from bot.query import Query, parse_query
+from bot.store import SQLiteStore
+from cogs.engine.alerts import AlertEngine
+from tests.bot.test_percolator import check_against_oracle, queries, seeds, synthetic_papers
+from tests.conftest import seed_items
+from tests.support.harness import running_bot
+
+# -- the index: random adds, removes, pauses and resumes --------------------------------
+
+USERS = 4
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, USERS - 1), queries),
+        st.tuples(st.just("remove"), st.integers(0, 39)),
+        st.tuples(st.just("pause"), st.integers(0, USERS - 1)),
+        st.tuples(st.just("resume"), st.integers(0, USERS - 1)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=operations, data=st.data())
+def test_random_changes_leave_the_index_as_a_fresh_build(
+    ops: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
+    index = AlertIndex()
+    saved: dict[int, tuple[int, Query]] = {}  # alert id -> (owner, query)
+    paused: set[int] = set()
+    for n, op in enumerate(ops):
+        if op[0] == "add":
+            alert_id = n  # never reused, like the store's ids
+            saved[alert_id] = (op[1], op[2])
+            if op[1] not in paused:
+                index.add(alert_id, op[2])
+        elif op[0] == "remove" and saved:
+            alert_id = sorted(saved)[op[1] % len(saved)]
+            del saved[alert_id]
+            index.remove(alert_id)
+        elif op[0] == "pause":
+            paused.add(op[1])
+            for alert_id, (owner, _) in saved.items():
+                if owner == op[1]:
+                    index.remove(alert_id)
+        elif op[0] == "resume" and op[1] in paused:
+            paused.discard(op[1])
+            for alert_id, (owner, query) in saved.items():
+                if owner == op[1]:
+                    index.add(alert_id, query)
+    active = {i: q for i, (owner, q) in saved.items() if owner not in paused}
+    fresh = AlertIndex.build(active.items())
+    assert index.alerts() == fresh.alerts() == active
+    papers: list[Paper] = [*seeds()[:30], *(data.draw(synthetic_papers(i)) for i in range(3))]
+    for paper in papers:
+        assert index.match(paper) == fresh.match(paper), paper.id
+        check_against_oracle(index, active, paper)
+
+
+# -- the engine: store changes reach the index without a full reload ---------------------
+
+
+class CountingStore(SQLiteStore):
+    """The real store, counting the reads of every active alert (a full reload)."""
+
+    full_reloads = 0
+
+    async def active_alerts(self) -> list[Alert]:
+        self.full_reloads += 1
+        return await super().active_alerts()
+
+
+def engine_on(store: SQLiteStore) -> AlertEngine:
+    """The engine's index side needs only the store."""
+    return AlertEngine(cast(Any, SimpleNamespace(store=store)))
+
+
+async def assert_in_line(engine: AlertEngine, store: SQLiteStore) -> None:
+    await engine.sync_index()
+    active = await SQLiteStore.active_alerts(store)  # not counted
+    assert engine.index.alerts() == {a.id: parse_query(a.query) for a in active}
+    assert engine._alerts == {a.id: a for a in active}
+
+
+WORDS = ["grokking", "diffusion", '"scaling laws"', "author:rombach", "video OR image", "gan -x"]
+store_operations = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("add"),
+            st.integers(1, USERS),
+            st.sampled_from(WORDS),
+            st.sampled_from([None, 10, 20]),  # DM, or a channel in server 10 or 20
+        ),
+        st.tuples(st.just("remove"), st.integers(0, 99)),
+        st.tuples(st.just("mute"), st.integers(0, 99), st.booleans()),
+        st.tuples(st.just("pause"), st.integers(1, USERS), st.booleans()),
+        st.tuples(st.just("dm_blocked"), st.integers(1, USERS), st.booleans()),
+        st.tuples(st.just("channels"), st.sampled_from([10, 20]), st.booleans()),
+        st.just(("sync",)),
+    ),
+    max_size=40,
+)
+
+
+async def apply(store: SQLiteStore, op: tuple[Any, ...], engine: AlertEngine) -> None:
+    """Make one change through the store's public methods (or sync and check)."""
+    kind = op[0]
+    if kind == "add":
+        user, query, guild = op[1:]
+        if guild is None:
+            await store.add_alert(user, query)
+        else:
+            await store.add_alert(user, query, deliver="here", channel_id=guild + 1, guild_id=guild)
+    elif kind in ("remove", "mute"):
+        saved = [a for user in range(1, USERS + 1) for a in await store.user_alerts(user)]
+        if not saved:
+            return
+        alert = saved[op[1] % len(saved)]
+        if kind == "remove":
+            await store.remove_alert(alert.user_id, alert.id)
+        else:
+            await store.set_alert_muted(alert.user_id, alert.id, op[2])
+    elif kind == "pause":
+        await store.set_alerts_paused(op[1], op[2])
+    elif kind == "dm_blocked":
+        await store.set_dm_blocked(op[1], "refused" if op[2] else None)
+    elif kind == "channels":
+        await store.set_channel_alerts_allowed(op[1], op[2])
+    else:
+        await assert_in_line(engine, store)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=store_operations, after=store_operations)
+def test_random_store_changes_reach_the_index_without_a_full_reload(
+    before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]
+) -> None:
+    async def run() -> None:
+        store = CountingStore(":memory:")
+        async with store:
+            engine = engine_on(store)
+            for op in before:
+                await apply(store, op, engine)
+            await assert_in_line(engine, store)
+            reloads = store.full_reloads
+            for op in after:
+                await apply(store, op, engine)
+            await assert_in_line(engine, store)
+            assert store.full_reloads == reloads == 1  # only the first load reads everything
+
+    asyncio.run(run())
+
+
+async def test_a_pause_among_many_alerts_reads_only_that_persons(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "paperboy.db")
+    async with store:
+        for user in range(1, 201):
+            for n in range(10):
+                await store.add_alert(user, f"topic{n} user{user}")
+        engine = engine_on(store)
+        await engine.sync_index()
+        assert len(engine.index) == 2000 and store.full_reloads == 1
+        read: list[int] = []
+        real = store.alerts_in
+
+        async def counting(changes: Any) -> list[tuple[Alert, bool]]:
+            found = await real(changes)
+            read.append(len(found))
+            return found
+
+        store.alerts_in = counting  # type: ignore[method-assign]
+        await store.set_alerts_paused(7, True)
+        await engine.sync_index()
+        assert len(engine.index) == 1990
+        assert not any(a.user_id == 7 for a in engine._alerts.values())
+        await store.set_alerts_paused(7, False)
+        await engine.sync_index()
+        assert len(engine.index) == 2000
+        assert store.full_reloads == 1  # no full reload for either change
+        assert read == [10, 10]  # each change read back only the person's ten alerts
+
+
+async def test_more_changes_than_the_store_remembers_fall_back_to_a_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_module, "ALERT_LOG_SIZE", 3)
+    store = CountingStore(tmp_path / "paperboy.db")
+    async with store:
+        engine = engine_on(store)
+        await store.add_alert(1, "grokking")
+        await assert_in_line(engine, store)
+        for n in range(5):
+            await store.add_alert(2, f"topic{n}")
+        await assert_in_line(engine, store)
+        assert store.full_reloads == 2  # the first load, and once the log ran out
+
+
+# -- previews (/alert test, /alert add): the recent papers are folded once per scrape ----
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(query=queries)
+def test_a_preview_window_matches_like_the_oracle(query: Query) -> None:
+    listings = [Listing(p, date(2025, 1, 7), n) for n, p in enumerate(seeds(), 1)]
+    window = RecentPapers(listings)
+    assert window.matching(query) == [item for item in listings if matches(query, item.paper)]
+
+
+async def test_previews_read_and_fold_the_recent_papers_once_per_scrape(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        reads = 0
+        real = h.store.top_papers
+
+        async def counting(*args: Any, **kwargs: Any) -> list[Listing]:
+            nonlocal reads
+            reads += 1
+            return await real(*args, **kwargs)
+
+        h.store.top_papers = counting  # type: ignore[method-assign]
+
+        async def preview(query: str) -> str:
+            inter = await h.discord.invoke("alert test", {"query": query}, channel="general")
+            return (await inter.final_message()).content
+
+        assert "would have matched 1" in await preview("grokking")
+        assert "would have matched" in await preview('"scaling laws"')
+        assert "Nothing" in await preview("zebrafish")
+        assert reads == 1
+        items = copy.deepcopy(seed_items()["2025-11-28"])
+        h.hf.set_day("2025-01-08", items)
+        await h.bot.scrape_job()  # new papers: the next preview reads the window again
+        assert "would have matched 3" in await preview("grokking")
+        assert reads == 2
