@@ -19,7 +19,9 @@ from tests.support.harness import Harness, running_bot
 JAN7 = date(2025, 1, 7)
 POST_TIME = datetime(2025, 1, 9, 9, 0, tzinfo=UTC)
 CHANNELS = ("papers", "vision", "general")
-LONG_REPO = "https://github.com/huge/" + "a" * 1_000
+# Just under the parser's 1,000-character URL cap, so it is stored, yet with the other links it
+# overflows the 1,024-character Links field.
+LONG_REPO = "https://github.com/huge/" + "a" * 970
 PROJECT = "https://example.org/project"
 # What Discord answers for a field over 1,024 characters in the fourth embed of a message.
 FIELD_TOO_LONG = {
