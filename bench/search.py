@@ -33,11 +33,12 @@ from pathlib import Path
 
 from bench.corpus import CorpusGenerator, seed_papers, weekdays
 from bot.errors import QueryError
+from bot.matching import highlights
 from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.store.fts import compile_match
-from bot.store.sqlite import RANK_WINDOW
-from bot.text import words
+from bot.store.sqlite import RANK_WINDOW, _migrations
+from bot.text import snippet, words
 
 OUT = Path(__file__).resolve().parent / "out"
 CORPUS_VERSION = 1  # bump when bench.corpus changes what it generates
@@ -47,30 +48,27 @@ LIMIT = 5
 TARGETS_MS = {50: 2.0, 95: 30.0, 99: 100.0}
 INGEST_TARGET_MS = 200.0
 
-BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
+BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 # The store's own statements, run through plain sqlite3: rank the newest RANK_WINDOW matches,
-# then fetch the page's papers and snippets. The difference to the store is its overhead.
+# then fetch the page's papers and cut their snippets. The difference to the store is its
+# overhead.
 WINDOW_SQL = (
     f"SELECT rowid, {BM25} FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
 )
-PAGE_SQL = "SELECT * FROM papers WHERE pk IN ({marks})"
-SNIPPET_SQL = (
-    "SELECT rowid, snippet(papers_fts, 1, '**', '**', '…', 14) FROM papers_fts"
-    " WHERE papers_fts MATCH ?1 AND rowid = ?"
-)
+PAGE_SQL = "SELECT *, abstract FROM papers WHERE pk IN ({marks})"
 # What the store did before ranking was windowed: bm25 over every match (for comparison).
 RAW_SQL = f"SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY {BM25} LIMIT {LIMIT}"
 
 
-def raw_search(conn: sqlite3.Connection, match: str) -> None:
+def raw_search(conn: sqlite3.Connection, match: str, wanted: frozenset[str]) -> None:
     """The store's search path in raw sqlite3 (same SQL, no asyncio, no dataclasses)."""
     found = conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
     found.sort(key=lambda r: (r[1], -r[0]))
     pks = [r[0] for r in found[:LIMIT]]
     if pks:
-        conn.execute(PAGE_SQL.format(marks=", ".join("?" * len(pks))), pks).fetchall()
-        union = " UNION ALL ".join([SNIPPET_SQL] * len(pks))
-        conn.execute(union, (match, *pks)).fetchall()
+        rows = conn.execute(PAGE_SQL.format(marks=", ".join("?" * len(pks))), pks).fetchall()
+        for row in rows:
+            snippet(row[-1], wanted)
 
 
 _STOPWORDS_TEXT = """
@@ -101,7 +99,9 @@ class BuildStats:
 
 
 def db_path(papers: int, seed: int) -> Path:
-    return OUT / f"search-{papers}-seed{seed}-v{CORPUS_VERSION}.db"
+    # Named by the store's schema too: a store built by older code is never reused.
+    schema = _migrations()[-1][0]
+    return OUT / f"search-{papers}-seed{seed}-v{CORPUS_VERSION}-m{schema}.db"
 
 
 def _remove_db(path: Path) -> None:
@@ -274,6 +274,7 @@ def make_queries(count: int, seed: int) -> list[BenchQuery]:
 class QueryTimes:
     query: BenchQuery
     match: str
+    wanted: frozenset[str]  # the words its snippets highlight
     store_ms: list[float]
     raw_ms: list[float]
     total: int | None = None  # the store's total hits (None: too broad)
@@ -292,7 +293,10 @@ async def time_queries(
     store: SQLiteStore, raw: sqlite3.Connection, queries: Sequence[BenchQuery], rounds: int
 ) -> list[QueryTimes]:
     """Each query through the store and raw, once per round; who goes first alternates."""
-    results = [QueryTimes(q, compile_match(parse_query(q.text)), [], []) for q in queries]
+    results = []
+    for q in queries:
+        parsed = parse_query(q.text)
+        results.append(QueryTimes(q, compile_match(parsed), highlights(parsed), [], []))
 
     async def via_store(r: QueryTimes) -> None:
         t0 = time.perf_counter()
@@ -307,7 +311,7 @@ async def time_queries(
 
     def via_raw(r: QueryTimes) -> None:
         t0 = time.perf_counter()
-        raw_search(raw, r.match)
+        raw_search(raw, r.match, r.wanted)
         r.raw_ms.append((time.perf_counter() - t0) * 1000)
 
     for round_ in range(rounds):
@@ -347,9 +351,9 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
     is skipped if they change.
     """
     try:
-        from bot.store.sqlite import _BM25, _PAPER_COLUMNS, _SNIPPET
+        from bot.store.sqlite import _BM25, _PAPER_COLUMNS
     except ImportError:
-        print("\nbreakdown skipped: bot.store.sqlite no longer has _BM25/_PAPER_COLUMNS/_SNIPPET")
+        print("\nbreakdown skipped: bot.store.sqlite no longer has _BM25/_PAPER_COLUMNS")
         return
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     mapped = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -358,14 +362,13 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
 
     body = "FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ?"
     order = f"ORDER BY {_BM25}, p.upvotes DESC LIMIT {LIMIT}"
-    select = f"SELECT {_PAPER_COLUMNS}, {_SNIPPET}, {_BM25} {body} {order}"
+    select = f"SELECT {_PAPER_COLUMNS}, {_BM25} {body} {order}"
     # The alternative: rank rowids inside FTS5 alone, then fetch and snippet just those.
     top = (
         f"SELECT {_PAPER_COLUMNS}, t.score, t.pk FROM (SELECT rowid AS pk, {_BM25} AS score"
         f" FROM papers_fts WHERE papers_fts MATCH ? ORDER BY score LIMIT {LIMIT}) AS t"
         " JOIN papers p ON p.pk = t.pk ORDER BY t.score, p.upvotes DESC"
     )
-    snippet = f"SELECT {_SNIPPET} FROM papers_fts WHERE papers_fts MATCH ? AND rowid = ?"
 
     # Papers are ingested in date order, so a date window is a rowid window too.
     (recent_pk,) = conn.execute(
@@ -373,9 +376,11 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
         " '-1 year')"
     ).fetchone()
 
+    wanted = {r.match: r.wanted for r in results}
+
     def two_step(match: str) -> None:
         for row in conn.execute(top, (match,)).fetchall():
-            conn.execute(snippet, (match, row[-1])).fetchone()
+            snippet(row[2], wanted[match])
 
     def run(db: sqlite3.Connection, sql: str) -> Callable[[str], object]:
         return lambda match: db.execute(sql, (match,)).fetchall()
@@ -383,7 +388,6 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
     variants: dict[str, Callable[[str], object]] = {
         "raw: bm25 rowids (baseline)": run(conn, RAW_SQL),
         "store SELECT (as run)": run(conn, select),
-        "  minus snippet()": run(conn, select.replace(f", {_SNIPPET}", "")),
         "  selecting only p.pk": run(conn, f"SELECT p.pk {body} {order}"),
         "  with mmap + 256 MiB cache": run(mapped, select),
         "store count(*) (as run)": run(conn, f"SELECT count(*) {body}"),

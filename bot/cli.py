@@ -195,7 +195,8 @@ async def cmd_search(config: Config, args: argparse.Namespace) -> int:
                 "list_date": hit.listing.list_date.isoformat() if hit.listing.list_date else None,
                 "url": p.hf_url,
                 "authors": list(p.authors),
-                "snippet": hit.snippet,
+                "snippet": hit.snippet.text,
+                "highlights": [list(span) for span in hit.snippet.spans],
             }
             print(json.dumps(record, ensure_ascii=False))
         return 0

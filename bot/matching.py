@@ -1,7 +1,8 @@
 """Evaluate a parsed Query against one paper in Python (digest keywords, alerts).
 
-Matching is case-insensitive, on word boundaries, with simple plural folding, over
-the title, abstract and AI keywords; `author:` terms look at author names.
+Words are compared as `bot.text.analyze` reads them (case, accents and English word
+endings ignored: `Diffusion models` meets `diffusing model`), the same reading /search
+uses, over the title, abstract and AI keywords; `author:` terms look at author names.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from dataclasses import dataclass
 
 from bot.models import Listing, Paper
 from bot.query import Query, Term
-from bot.text import fold, folded_words
+from bot.text import analyze, analyze_words
 
 
 @dataclass(frozen=True, slots=True)
 class PaperText:
-    """A paper's words, folded once, field by field (phrases never span two fields)."""
+    """A paper's words, analysed once, field by field (phrases never span two fields)."""
 
     text_fields: tuple[tuple[str, ...], ...]
     authors: tuple[tuple[str, ...], ...]
@@ -26,14 +27,16 @@ class PaperText:
     def of(cls, paper: Paper) -> PaperText:
         fields = [paper.title, paper.abstract, *paper.ai_keywords]
         return cls(
-            tuple(tuple(folded_words(f)) for f in fields),
-            tuple(tuple(folded_words(a)) for a in paper.authors),
+            tuple(tuple(analyze(f)) for f in fields),
+            tuple(tuple(analyze(a)) for a in paper.authors),
         )
 
 
 def term_matches(term: Term, text: PaperText) -> bool:
     """True if the term's words appear consecutively in one field."""
-    needle = tuple(fold(t) for t in term.tokens)
+    needle = analyze_words(term.tokens)
+    if not needle:
+        return False  # nothing left to look for (a term of accents alone)
     haystacks = text.authors if term.field == "author" else text.text_fields
     return any(_contains(h, needle) for h in haystacks)
 
@@ -57,8 +60,8 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
 
 
 class RecentPapers:
-    """A window of papers with their words folded once, so that a one-off query (a preview
-    of an alert) only compares words instead of splitting and folding every paper again."""
+    """A window of papers with their words analysed once, so that a one-off query (a preview
+    of an alert) only compares words instead of analysing every paper again."""
 
     def __init__(self, listings: Sequence[Listing]) -> None:
         self._items = [(listing, _interned(PaperText.of(listing.paper))) for listing in listings]
@@ -77,3 +80,8 @@ def _interned(text: PaperText) -> PaperText:
         tuple(tuple(map(sys.intern, field)) for field in text.text_fields),
         tuple(tuple(map(sys.intern, name)) for name in text.authors),
     )
+
+
+def highlights(query: Query) -> frozenset[str]:
+    """The analysed words a snippet highlights: those of the query's positive text terms."""
+    return frozenset(a for t in query.terms() if t.field == "text" for a in analyze_words(t.tokens))

@@ -71,11 +71,22 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Snippet:
+    """A few words of an abstract, and the character spans of its words the query matched.
+
+    `text` is one line, `…` where it was cut; each span is (start, end) into `text`.
+    """
+
+    text: str = ""
+    spans: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     """One search result: the listing and a short snippet around the matched words."""
 
     listing: Listing
-    snippet: str = ""
+    snippet: Snippet = Snippet()
     score: float = 0.0
 
 

@@ -1,15 +1,16 @@
 """Match new papers against every saved alert at once: an index from words to alerts.
 
 A percolator turns search around: the alerts' queries are indexed, and each new paper
-is looked up in that index. Matching follows `bot.matching.matches` exactly (folded
+is looked up in that index. Matching follows `bot.matching.matches` exactly (analysed
 words, phrases inside one field, author terms on author names); only the work differs.
 
 How it works:
 
-* A paper is tokenized once into a set of keys: its folded words, and the word pairs
-  (bigrams) that begin with a word that some indexed bigram begins with. Author words
-  carry an "@" prefix, so `author:x` and `x` never meet. A separator token sits between
-  two fields, so no bigram or phrase spans two fields.
+* A paper is tokenized once into a set of keys: its analysed words (`bot.text.analyze`:
+  stems without accents), and the word pairs (bigrams) that begin with a word that some
+  indexed bigram begins with. Author words carry an "@" prefix, so `author:x` and `x`
+  never meet. A separator token sits between two fields, so no bigram or phrase spans
+  two fields.
 * A term of one or two words is decided by one key: its word, or its bigram.
 * Most alerts (every term one or two words, and one group, or two groups of which one
   is a single term) are filed in plain dicts: key -> {alert id: Match}, or key ->
@@ -39,7 +40,7 @@ from typing import Any, TypeAlias
 from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import Query, Term
-from bot.text import fold
+from bot.text import analyze, analyze_words, plain_words, stem
 
 # A compact English stop-word list: words too common to be an alert on their own.
 _STOP_WORDS_TEXT = """
@@ -57,12 +58,13 @@ _STOP_WORDS_TEXT = """
     yours yourself
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
+# What the stop words analyse to: `using` is as broad as `use`, and so is `does` (`doe`).
+_STOP_STEMS: frozenset[str] = frozenset(a for w in STOP_WORDS for a in analyze(w))
 
-Key: TypeAlias = str | tuple[str, str]  # a folded word, or two consecutive ones
+Key: TypeAlias = str | tuple[str, str]  # an analysed word, or two consecutive ones
 
 _SEP = "\x01"  # the token between two fields; never a word
 _JOIN = f" {_SEP} "
-_WORD_OR_SEP = re.compile(r"[^\W_]+|\x01")  # bot.text.words' pattern, and the separator
 _WORD = re.compile(r"[^\W_]+")
 _AUTHOR = "@"  # author words are filed as "@word"; "@" is never part of a word
 # For ASCII text: keep digits and letters (lower-cased) and the separator, blank the rest.
@@ -70,9 +72,9 @@ _ASCII_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 1) else 32
     for c in range(256)
 )
-_FOLD_CACHE_LIMIT = 300_000
-_text_fold: dict[str, str] = {_SEP: _SEP}  # raw word -> interned folded word
-_author_fold: dict[str, str] = {_SEP: _SEP}  # raw word -> interned "@" + folded word
+_STEM_CACHE_LIMIT = 300_000
+_text_stems: dict[str, str] = {_SEP: _SEP}  # plain word -> interned stem
+_author_stems: dict[str, str] = {_SEP: _SEP}  # plain word -> interned "@" + stem
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,18 +119,18 @@ def validate_alert(query: Query) -> None:
 
 def _blocker(term: Term, excluded: Sequence[Term]) -> Term | None:
     """An excluded term found wherever `term` is (so `term` can never count), if any."""
-    needle = tuple(fold(t) for t in term.tokens)
+    needle = analyze_words(term.tokens)
     if not needle:
         return term  # an empty term matches nothing
     for ex in excluded:
-        ex_needle = tuple(fold(t) for t in ex.tokens)
+        ex_needle = analyze_words(ex.tokens)
         if ex.field == term.field and ex_needle and _contains(needle, ex_needle):
             return ex
     return None
 
 
 def _is_broad(term: Term) -> bool:
-    return all(len(t) <= 1 or t in STOP_WORDS or fold(t) in STOP_WORDS for t in term.tokens)
+    return all(len(t) <= 1 or t in _STOP_STEMS for t in analyze_words(term.tokens))
 
 
 # -- papers -----------------------------------------------------------------------
@@ -148,37 +150,43 @@ def _contains(hay: tuple[str, ...], needle: tuple[str, ...]) -> bool:
 
 
 def _tokens(fields: Sequence[str]) -> list[str]:
-    """The words of each field exactly as bot.text.words splits them, _SEP between fields."""
+    """The words of each field exactly as bot.text.plain_words gives them, _SEP between."""
     text = _JOIN.join(fields)
+    if not text.isascii():
+        tokens: list[str] = []
+        for i, field in enumerate(fields):
+            if i:
+                tokens.append(_SEP)
+            tokens += plain_words(field)
+        return tokens
     if text.count(_SEP) != max(len(fields) - 1, 0):  # a field holds the separator itself
         text = _JOIN.join(f.replace(_SEP, " ") for f in fields)  # (not a word character)
-    if text.isascii():  # the common case, about four times faster than the regex
-        return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split()
-    return _WORD_OR_SEP.findall(text.casefold())
+    # The common case, about four times faster than the regex (ASCII words are plain).
+    return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split()
 
 
-def _fold_tokens(tokens: list[str], cache: dict[str, str], prefix: str) -> tuple[str, ...]:
-    """Fold words through a shared cache (raw word -> interned prefix + folded word)."""
+def _stem_tokens(tokens: list[str], cache: dict[str, str], prefix: str) -> tuple[str, ...]:
+    """Stem plain words through a shared cache (plain word -> interned prefix + stem)."""
     try:
         return tuple(map(cache.__getitem__, tokens))
     except KeyError:
-        if len(cache) > _FOLD_CACHE_LIMIT:
+        if len(cache) > _STEM_CACHE_LIMIT:
             cache.clear()
             cache[_SEP] = _SEP
         for w in set(tokens).difference(cache):
-            cache[w] = sys.intern(prefix + fold(w))
+            cache[w] = sys.intern(prefix + stem(w))
         return tuple(map(cache.__getitem__, tokens))
 
 
 class _PaperKeys:
-    """A paper tokenized once: folded word sequences and the set of keys present."""
+    """A paper tokenized once: analysed word sequences and the set of keys present."""
 
     __slots__ = ("authors", "keys", "text")
 
     def __init__(self, paper: Paper, starters: set[str]) -> None:
         fields = (paper.title, paper.abstract, *paper.ai_keywords)
-        self.text = text = _fold_tokens(_tokens(fields), _text_fold, "")
-        self.authors = authors = _fold_tokens(_tokens(paper.authors), _author_fold, _AUTHOR)
+        self.text = text = _stem_tokens(_tokens(fields), _text_stems, "")
+        self.authors = authors = _stem_tokens(_tokens(paper.authors), _author_stems, _AUTHOR)
         self.keys: set[Key] = set(text)
         self.keys.update(authors)
         if starters:  # only the bigrams that an indexed term could be looking for
@@ -191,20 +199,22 @@ class _PaperKeys:
 
 
 class _CTerm:
-    """A term compiled: its folded needle, the key that decides or pre-filters it, a cost."""
+    """A term compiled: its analysed needle, the key that decides or pre-filters it, a cost."""
 
     __slots__ = ("author", "cost", "exact", "key", "needle", "term")
 
     def __init__(self, term: Term, cost: Callable[[str, bool], float]) -> None:
         self.term = term
         self.author = author = term.field == "author"
-        folded = [fold(t) for t in term.tokens]
+        analysed = analyze_words(term.tokens)
         # A token that is not a word never equals a paper's word: such a term is dead,
         # like an empty one.
-        live = bool(folded) and all(_WORD.fullmatch(t) for t in folded)
+        live = bool(analysed) and all(_WORD.fullmatch(t) for t in analysed)
         prefix = _AUTHOR if author else ""
-        self.needle: tuple[str, ...] = tuple(sys.intern(prefix + t) for t in folded) if live else ()
-        costs = [cost(t, author) for t in folded]
+        self.needle: tuple[str, ...] = (
+            tuple(sys.intern(prefix + t) for t in analysed) if live else ()
+        )
+        costs = [cost(t, author) for t in analysed]
         self.key: Key = ""
         self.cost = 0.0
         if len(self.needle) == 1:
@@ -343,7 +353,7 @@ def _postings(groups: tuple[tuple[_CTerm, ...], ...]) -> tuple[_Posting, ...] | 
 
 def _token_cost(token: str, author: bool) -> float:
     """A guess at how often a word occurs (lower is rarer): long words and names are rarer."""
-    cost = 1.0 if token in STOP_WORDS else 0.5 / max(len(token), 1)
+    cost = 1.0 if token in _STOP_STEMS else 0.5 / max(len(token), 1)
     return cost * 0.1 if author else cost
 
 
@@ -356,7 +366,7 @@ class AlertIndex:
     """Every active alert, indexed by word, so a paper is matched against all at once."""
 
     def __init__(self, frequencies: Mapping[str, float] | None = None) -> None:
-        # `frequencies` (folded word -> share of papers containing it), if given, guides
+        # `frequencies` (analysed word -> share of papers containing it), if given, guides
         # which group anchors an alert; results never depend on it.
         self._freq = frequencies
         self._alerts: dict[int, Query] = {}

@@ -1,8 +1,9 @@
 """The query language people type: words, "phrases", OR, -exclude, author:Name.
 
 Parsing never fails on odd input (`gpt-4`, `c++`, a lone `"`): anything that is not
-a word is a separator. The result is a small tree that both the FTS5 compiler
-(store) and the alert matcher evaluate, so search and alerts agree.
+a word is a separator. The result is a small tree that the store's search, the alert
+percolator and `bot.matching` all evaluate, each reading the words through
+`bot.text.analyze` as the papers' text is read, so they find the same papers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.errors import QueryError
-from bot.text import words
+from bot.text import analyze_words, words
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 32
@@ -22,7 +23,7 @@ Field = Literal["text", "author"]
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """A word or phrase (a run of word tokens) to find in a field."""
+    """A word or phrase (a run of word tokens, as typed) to find in a field."""
 
     field: Field
     tokens: tuple[str, ...]
@@ -76,7 +77,7 @@ def parse_query(text: str, *, max_chars: int = MAX_QUERY_CHARS) -> Query:
         if quoted is None and author and not raw:
             continue
         tokens = tuple(words(raw))
-        if not tokens:
+        if not analyze_words(tokens):  # no word at all, or only accents
             continue
         term = Term("author" if author else "text", tokens)
         if minus:
@@ -99,7 +100,7 @@ def _dedupe(terms: list[Term]) -> tuple[Term, ...]:
 def author_query(name: str) -> Query:
     """A query matching one author by name (the --author / author: filter)."""
     tokens = tuple(words(name))
-    return Query(((Term("author", tokens),),)) if tokens else Query()
+    return Query(((Term("author", tokens),),)) if analyze_words(tokens) else Query()
 
 
 def combine(*queries: Query) -> Query:

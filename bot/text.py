@@ -1,10 +1,51 @@
-"""Word splitting shared by search, alert matching and rendering."""
+"""Text analysis: the one reading of words that search, alerts and digest keywords share.
+
+A paper's text (indexed for /search, matched by alerts and digest keywords) and a query's
+words go through the same steps, so that whatever one side finds, the other finds too:
+
+1. `words`: case-folded runs of letters and digits; everything else separates words.
+2. `plain`: accents dropped (`naïve` -> `naive`, `ﬁ` -> `fi`); a word can only get shorter
+   or split in two (`½` -> `1 2`), never join another.
+3. `stem`: the Snowball English stemmer (`models` -> `model`, `diffusing` and `diffusion`
+   -> `diffus`), plus the plural `s` that Snowball keeps when no vowel comes before it
+   but the `u` of `us`: the acronyms of ML abstracts (`LLMs`, `GPUs`, `1990s`).
+
+`analyze` is all three. Stems are for comparing, never for showing: snippets and reasons
+quote the original text.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
+from collections.abc import Collection, Iterable
+
+import Stemmer
+
+from bot.models import Snippet
 
 _WORD = re.compile(r"[^\W_]+")
+_WORD_MARKED = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")  # with combining accents
+_VOWEL = re.compile(r"[aeiouy]")
+_SPACE = re.compile(r"\s+")
+# For ASCII text: letters lower-cased, digits kept, everything else a space.
+_ASCII_WORDS = bytes(
+    c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256)
+)
+_SENTENCE_END = re.compile(r"[.?!]\s")
+_STEMMER = Stemmer.Stemmer("english")
+_CACHE_LIMIT = 200_000  # words; a bounded cache (a paper has ~150 distinct words)
+_stems: dict[str, str] = {}  # plain word -> interned stem
+_plains: dict[str, tuple[str, ...]] = {}  # non-ASCII word -> its plain words
+
+# Changes whenever any step could read a word differently (bump the /1 when a rule here
+# changes): the store then rewrites its search index.
+ANALYSIS_VERSION = (
+    f"words+plain+snowball-english/1 pystemmer {Stemmer.version()}"
+    f" unicode {unicodedata.unidata_version}"
+)
+SNIPPET_WORDS = 14
 
 
 _ODD_SPACE = ("\n", "  ", "\t", "\r")
@@ -22,19 +63,113 @@ def normalise_space(text: str | None) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case word tokens, split the way SQLite's unicode61 tokenizer splits."""
-    return _WORD.findall(text.casefold())
+    """Case-folded word tokens (letters and digits), as typed: the units a query quotes."""
+    if text.isascii():  # the common case: several times faster than the regex
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    # Accents stay inside a word, composed or not (and `İ` folds to `i` and a dot above).
+    return _WORD_MARKED.findall(unicodedata.normalize("NFC", text).casefold())
 
 
-def fold(word: str) -> str:
-    """Fold simple English plurals so that `transformer` and `transformers` meet."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+def plain(word: str) -> tuple[str, ...]:
+    """A case-folded word without its accents: usually one word, rarely none or two."""
+    if word.isascii():
+        return (word,)
+    found = _plains.get(word)
+    if found is None:
+        if len(_plains) > _CACHE_LIMIT:
+            _plains.clear()
+        bare = "".join(
+            c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)
+        )
+        found = _plains[word] = tuple(_WORD.findall(bare.casefold()))
+    return found
 
 
-def folded_words(text: str) -> list[str]:
-    """Words with plurals folded: the unit alert matching compares."""
-    return [fold(w) for w in words(text)]
+def plain_words(text: str) -> list[str]:
+    """`words` without accents: the words `stem` takes."""
+    tokens = words(text)
+    if text.isascii():
+        return tokens
+    return [p for t in tokens for p in plain(t)]
+
+
+def stem(word: str) -> str:
+    """The stem of one plain word (as `plain_words` gives them), interned."""
+    found = _stems.get(word)
+    if found is None:
+        if len(_stems) > _CACHE_LIMIT:
+            _stems.clear()
+        found = _stems[word] = sys.intern(_stem(word))
+    return found
+
+
+def _stem(word: str) -> str:
+    stemmed: str = _STEMMER.stemWord(word)
+    # Snowball keeps the s of `llms`, `cnns`, `gpus` (no vowel before it, or only the u of
+    # `us`), the acronym plurals of ML abstracts; the singular would never meet them.
+    if len(stemmed) >= 3 and stemmed[-1] == "s" and stemmed[-2] != "s" and stemmed.isascii():
+        head = stemmed[:-2] if stemmed[-2] == "u" else stemmed[:-1]
+        if not _VOWEL.search(head):
+            return stemmed[:-1]
+    return stemmed
+
+
+def analyze(text: str) -> list[str]:
+    """The analysed words of a text, in order: what search and alerts compare."""
+    tokens = plain_words(text)
+    try:
+        return list(map(_stems.__getitem__, tokens))
+    except KeyError:
+        return [stem(w) for w in tokens]
+
+
+def analyze_words(tokens: Iterable[str]) -> tuple[str, ...]:
+    """The analysed words of a query term's tokens (as `words` split them)."""
+    return tuple(stem(p) for t in tokens for p in plain(t))
+
+
+def snippet(text: str, wanted: Collection[str], size: int = SNIPPET_WORDS) -> Snippet:
+    """About `size` words of `text` from around the first word whose analysis is `wanted`.
+
+    Those words are highlighted; the window starts at the beginning of that word's sentence
+    when it is near, and `…` marks a cut. Without such a word, the text's first words.
+    """
+    found = list((_WORD if text.isascii() else _WORD_MARKED).finditer(text))
+    if not found:
+        return Snippet()
+
+    def hit(i: int) -> bool:
+        return any(a in wanted for a in analyze(found[i].group()))
+
+    first = next((i for i in range(len(found)) if hit(i)), None)
+    start = 0
+    if first is not None:
+        start = first
+        # Back up to the start of the sentence, at most half a window.
+        while start > 0 and first - start < size // 2 and not _sentence_starts(text, found, start):
+            start -= 1
+    end = min(start + size, len(found))
+    parts: list[str] = ["…"] if start > 0 else []
+    length = len(parts[0]) if parts else 0
+    spans: list[tuple[int, int]] = []
+    for i in range(start, end):
+        if i > start:  # what stood between two words, on one line
+            gap = _SPACE.sub(" ", text[found[i - 1].end() : found[i].start()])
+            parts.append(gap)
+            length += len(gap)
+        word = found[i].group()
+        if first is not None and hit(i):
+            spans.append((length, length + len(word)))
+        parts.append(word)
+        length += len(word)
+    if end < len(found):
+        parts.append("…")
+    return Snippet("".join(parts), tuple(spans))
+
+
+def _sentence_starts(text: str, found: list[re.Match[str]], i: int) -> bool:
+    """True if word i is the first of a sentence (a `.`, `?` or `!` and a space before it)."""
+    if i == 0:
+        return True
+    gap = text[found[i - 1].end() : found[i].start()]
+    return bool(_SENTENCE_END.search(gap))

@@ -32,7 +32,7 @@ from bot.matching import matches
 from bot.models import Paper, Subscription
 from bot.query import parse_query
 from bot.store import SQLiteStore
-from bot.text import folded_words
+from bot.text import plain_words
 from cogs.digest import slot_job_id
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscord, RecordedMessage
@@ -538,7 +538,7 @@ def few_match_words(papers: list[Paper], most: int) -> list[str]:
     """Title words that match between 1 and `most` of the papers: alert queries of known reach."""
     found: set[str] = set()
     for paper in papers:
-        found.update(w for w in folded_words(paper.title) if len(w) >= 5)
+        found.update(w for w in plain_words(paper.title) if len(w) >= 5)
     return [
         w for w in sorted(found) if 1 <= sum(matches(parse_query(w), p) for p in papers) <= most
     ]

@@ -1,15 +1,41 @@
-"""Compile a parsed Query into an SQLite FTS5 MATCH expression.
+"""The SQLite FTS5 side of search: what the index holds, and queries compiled for it.
 
-Every term becomes a double-quoted phrase of word tokens, so nothing a person types
-can reach FTS5's own syntax (NEAR, column filters, `*`, `^`, quotes).
+The index (`papers_fts`, migration 0005) holds no text of its own: its columns are the
+papers' words as `bot.text.analyze` reads them, joined by spaces and written by the store,
+so that /search and alerts read words the same way. Its `ascii` tokenizer splits that text
+back exactly: the analysed words hold no ASCII punctuation, and `_` joins nothing else.
+
+Every query term becomes a double-quoted phrase of analysed words, so nothing a person
+types can reach FTS5's own syntax (NEAR, column filters, `*`, `^`, quotes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.query import Query, Term
+from bot.text import analyze, analyze_words, plain_words
 
 TEXT_COLUMNS = "{title abstract keywords}"
 AUTHOR_COLUMN = "authors"
+PREFIX_COLUMN = "title_words"  # the title's plain words, unstemmed: for prefix lookups
+# Between two keywords or two author names: a token no analysis makes (a word never holds
+# `_`), so no phrase can span two of them.
+SEPARATOR = "__"
+_JOIN = f" {SEPARATOR} "
+
+
+def index_row(
+    title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
+) -> tuple[str, str, str, str, str]:
+    """A paper's column values in papers_fts (title, abstract, keywords, authors, title_words)."""
+    return (
+        " ".join(analyze(title)),
+        " ".join(analyze(abstract)),
+        _JOIN.join(" ".join(analyze(k)) for k in keywords),
+        _JOIN.join(" ".join(analyze(a)) for a in authors),
+        " ".join(plain_words(title)),
+    )
 
 
 def compile_match(query: Query) -> str:
@@ -23,6 +49,15 @@ def compile_match(query: Query) -> str:
     return f"({positive}) NOT ({excluded})"
 
 
+def compile_prefix(typed: str) -> str | None:
+    """A MATCH for titles with every typed word, the last one as a prefix; None if no word."""
+    tokens = plain_words(typed)
+    if not tokens:
+        return None
+    quoted = " ".join(f'"{t}"' for t in tokens)
+    return f"{PREFIX_COLUMN} : ({quoted} *)"
+
+
 def _group(terms: tuple[Term, ...]) -> str:
     if len(terms) == 1:
         return _phrase(terms[0])
@@ -31,5 +66,5 @@ def _group(terms: tuple[Term, ...]) -> str:
 
 def _phrase(term: Term) -> str:
     columns = AUTHOR_COLUMN if term.field == "author" else TEXT_COLUMNS
-    text = " ".join(term.tokens).replace('"', '""')
+    text = " ".join(analyze_words(term.tokens)).replace('"', '""')
     return f'{columns} : "{text}"'

@@ -20,6 +20,7 @@ import aiosqlite
 from aiosqlite import Connection
 
 from bot.errors import AlertLimitError, QueryError
+from bot.matching import highlights
 from bot.models import (
     Alert,
     AlertChanges,
@@ -38,8 +39,8 @@ from bot.models import (
 )
 from bot.query import Query
 from bot.store.base import MAX_ALERTS, Sort
-from bot.store.fts import compile_match
-from bot.text import words
+from bot.store.fts import compile_match, compile_prefix, index_row
+from bot.text import ANALYSIS_VERSION, snippet
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,9 @@ _PAPER_COLUMNS = (
     "p.thumbnail, p.organization, p.list_date, "
     "(SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
 )
-# Title matches count ten times an abstract match; keywords and authors sit between.
-_BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
-_SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
+# Title matches count ten times an abstract match; keywords and authors sit between
+# (title_words, for title prefixes, is never searched by a query).
+_BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
 READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
 ALERT_LOG_SIZE = 10_000  # alert changes remembered for incremental re-reads
@@ -85,6 +86,19 @@ _INSERT_PAPER = (
     f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at)"
     f" VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"
 )
+_SEARCHED = ("title", "abstract", "keywords", "authors")  # the fields papers_fts holds
+_FTS_COLUMNS = "title, abstract, keywords, authors, title_words"
+# papers_fts keeps no text: a row is written with its analysed values and deleted by
+# giving them again (the 'delete' command), both found by paper id.
+_FTS_ADD = (
+    f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) SELECT pk, ?, ?, ?, ?, ? FROM papers"
+    " WHERE id = ?"
+)
+_FTS_DELETE = (
+    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS})"
+    " SELECT 'delete', pk, ?, ?, ?, ?, ? FROM papers WHERE id = ?"
+)
+_ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -189,6 +203,41 @@ class SQLiteStore:
             await self.db.executescript(
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
+        await self._index_search()
+
+    async def _index_search(self) -> None:
+        """Write papers_fts afresh unless it holds this version's analysis of every paper.
+
+        Runs on open: after migration 0005 (which empties it) and after an upgrade that
+        changes how bot.text reads words. One transaction: a crash leaves it to redo.
+        """
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (_ANALYSIS_KEY,), self.db)
+        if row is not None and row[0] == ANALYSIS_VERSION:
+            return
+        async with self._transaction() as db:
+            (count,) = await self._one("SELECT count(*) FROM papers", (), db)
+            log.info("writing the search index of %d papers (%s)", count, ANALYSIS_VERSION)
+            await db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")
+            last = 0
+            while True:
+                rows = await self._all(
+                    "SELECT pk, title, abstract, keywords, authors FROM papers WHERE pk > ?"
+                    " ORDER BY pk LIMIT 1000",
+                    (last,),
+                    db,
+                )
+                if not rows:
+                    break
+                await db.executemany(
+                    f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r[0], *_index_row(dict(zip(_SEARCHED, r[1:], strict=True)))) for r in rows],
+                )
+                last = rows[-1][0]
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_ANALYSIS_KEY, ANALYSIS_VERSION),
+            )
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -232,16 +281,21 @@ class SQLiteStore:
         async with self._transaction() as db:
             existing = await self._existing(db, [p.id for p in unique])
             new_rows, changed_rows = [], []
+            indexed, unindexed = [], []  # papers to write in papers_fts, and to delete first
             for paper in unique:
                 row = _paper_row(paper)
                 old = existing.get(paper.id)
                 if old is None:
                     new_rows.append((paper.id, *row.values(), day, now, now))
+                    indexed.append((row, paper.id))
                     continue
                 merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
                 first_date = min(filter(None, (old["list_date"], day)))
                 if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
                     changed_rows.append((*merged.values(), first_date, now, paper.id))
+                if any(merged[k] != old[k] for k in _SEARCHED):
+                    unindexed.append((old, paper.id))
+                    indexed.append((merged, paper.id))
             await db.executemany(
                 _INSERT_PAPER,
                 new_rows,
@@ -251,6 +305,8 @@ class SQLiteStore:
                 " updated_at = ? WHERE id = ?",
                 changed_rows,
             )
+            await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
+            await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
             if new_rows:
                 await self._link_authors(db, [p for p in unique if p.id not in existing])
             await db.executemany(
@@ -276,11 +332,15 @@ class SQLiteStore:
                     " updated_at = ? WHERE id = ?",
                     (*merged.values(), now, paper.id),
                 )
+                if any(merged[k] != old[k] for k in _SEARCHED):
+                    await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
+                    await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
                 return False
             await db.execute(
                 _INSERT_PAPER,
                 (paper.id, *row.values(), None, now, now),
             )
+            await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
             await self._link_authors(db, [paper])
             return True
 
@@ -372,11 +432,11 @@ class SQLiteStore:
             found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
             found.sort(key=_SORT_KEYS[sort])
             page = found[offset : offset + limit]
-            hits = await self._hits(db, match, page)
+            hits = await self._hits(db, query, page)
         return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
 
     async def _hits(
-        self, db: aiosqlite.Connection, match: str, page: Sequence[Any]
+        self, db: aiosqlite.Connection, query: Query, page: Sequence[Any]
     ) -> list[SearchHit]:
         """The papers and snippets of one page of (pk, score, ...) candidates, in order."""
         if not page:
@@ -389,16 +449,12 @@ class SQLiteStore:
                 f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({marks})", pks
             )
         }
-        # One snippet per hit, each a rowid lookup inside the MATCH (cheap), in one statement.
-        union = " UNION ALL ".join(
-            f"SELECT rowid, {_SNIPPET} FROM papers_fts WHERE papers_fts MATCH ?1 AND rowid = ?"
-            for _ in pks
-        )
-        snippets = {r[0]: r[1] for r in await db.execute_fetchall(union, (match, *pks))}
+        wanted = highlights(query)
+        listings = [(_listing(papers[pk]), score) for pk, score, *_ in page if pk in papers]
+        # The snippet is cut from the abstract as stored: the index holds only stems.
         return [
-            SearchHit(_listing(papers[pk]), snippets.get(pk) or "", -float(score))
-            for pk, score, *_ in page
-            if pk in papers
+            SearchHit(listing, snippet(listing.paper.abstract, wanted), -float(score))
+            for listing, score in listings
         ]
 
     @contextlib.asynccontextmanager
@@ -442,17 +498,16 @@ class SQLiteStore:
     ) -> list[Listing]:
         """Papers with a title word starting with `prefix`, most upvoted first; [] when the
         search connection is not free and done within `within` seconds (autocomplete)."""
-        tokens = words(prefix)
-        if not tokens:
+        match = compile_prefix(prefix)
+        if match is None:
             return []
-        match = " ".join(f'"{t}"' for t in tokens[:-1]) + f' "{tokens[-1]}" *'
         try:
             async with self._searching(within) as db:
                 rows = await db.execute_fetchall(
                     f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.pk IN (SELECT rowid"
                     " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?)"
                     " ORDER BY p.upvotes DESC LIMIT ?",
-                    (f"title : ({match.strip()})", RANK_WINDOW, limit),
+                    (match, RANK_WINDOW, limit),
                 )
         except (QueryError, TimeoutError):
             return []  # autocomplete gives up quietly on a prefix like "a", or when busy
@@ -998,6 +1053,16 @@ def _filters(
         conditions.append("p.upvotes >= ?")
         params.append(min_upvotes)
     return "".join(f" AND {c}" for c in conditions), params
+
+
+def _index_row(row: dict[str, Any]) -> tuple[str, ...]:
+    """A paper's papers_fts values, from its stored (or about to be stored) columns."""
+    return index_row(
+        row["title"],
+        row["abstract"],
+        tuple(filter(None, row["keywords"].split("\n"))),
+        tuple(filter(None, row["authors"].split("\n"))),
+    )
 
 
 def _paper_row(paper: Paper) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import re
@@ -83,22 +84,22 @@ def _facts(listing: Listing) -> str:
 
 
 def snippet_line(hit: SearchHit) -> str:
-    """The store's snippet on one line, escaped except for its **bold** matched words."""
-    text = " ".join(hit.snippet.split())
+    """The store's snippet on one line, escaped, its matched words in **bold**."""
+    text, spans = hit.snippet.text, hit.snippet.spans
     if not text:
         paper = hit.listing.paper
         return _md(one_line(paper.ai_summary or paper.abstract, ENTRY_SNIPPET_MAX))
-    # Odd parts are the matched words; clipping part by part keeps every ** paired.
-    parts, budget = [], ENTRY_SNIPPET_MAX
-    for part in text.split("**"):
+    # Plain and bold parts by turns; clipping part by part keeps every ** paired.
+    cuts = [0, *(i for span in spans for i in span), len(text)]
+    line, budget = [], ENTRY_SNIPPET_MAX
+    for n, (start, end) in enumerate(itertools.pairwise(cuts)):
+        part = text[start:end]
         kept = clip(part, budget) if len(part) > budget else part
-        parts.append(_md(kept))
+        line.append(f"**{_md(kept)}**" if n % 2 and kept else _md(kept))
         budget -= len(kept)
         if budget <= 0:
             break
-    if len(parts) % 2 == 0:  # stopped inside a bold part
-        parts.append("")
-    return "**".join(parts)
+    return "".join(line)
 
 
 def results_embed(

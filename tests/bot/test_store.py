@@ -11,6 +11,7 @@ from bot.models import Paper
 from bot.query import author_query, combine, parse_query
 from bot.store import SQLiteStore
 from bot.store import sqlite as sqlite_store
+from bot.store.fts import compile_match
 from tests.conftest import seed_papers
 
 DAY = date(2025, 1, 7)
@@ -85,7 +86,8 @@ async def test_grokking_ranks_grokking_papers_first(seeded_store: SQLiteStore) -
     grokking = [t for t in titles if "grokking" in t.lower()]
     assert len(grokking) == 4 and titles[: len(grokking)] == grokking
     assert page.total == len(titles)
-    assert "**" in page.hits[0].snippet or "grokking" in titles[0].lower()
+    first = page.hits[0].snippet
+    assert [first.text[a:b].lower() for a, b in first.spans] == ["grokking"]
 
 
 async def test_phrase_finds_the_lazy_to_rich_paper_first(seeded_store: SQLiteStore) -> None:
@@ -200,7 +202,8 @@ async def test_broad_queries_rank_only_the_newest_window(
     assert window.capped and window.total == 10
     newest_pks = await seeded_store._all(
         "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
-        " WHERE papers_fts MATCH 'learning' ORDER BY papers_fts.rowid DESC LIMIT 10"
+        " WHERE papers_fts MATCH ? ORDER BY papers_fts.rowid DESC LIMIT 10",
+        (compile_match(parse_query("learning")),),
     )
     assert {h.listing.paper.id for h in window.hits} == {r[0] for r in newest_pks}
 

@@ -1,0 +1,98 @@
+"""bot.text: the one analysis of words that search, alerts and digest keywords share."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Snippet
+from bot.text import analyze, analyze_words, plain_words, snippet, stem, words
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("model", "models"),
+        ("model", "modeling"),
+        ("diffusion", "diffusing"),
+        ("diffusion", "diffused"),
+        ("transformer", "Transformers"),
+        ("study", "studies"),
+        ("generalization", "generalize"),
+        ("LLM", "LLMs"),  # acronym plurals, which Snowball alone keeps apart
+        ("GPU", "gpus"),
+        ("CNN", "CNNs"),
+        ("1990", "1990s"),
+        ("naive", "naïve"),  # accents go
+        ("cafe", "CAFÉ"),
+        ("naive", "nai\u0308ve"),  # a decomposed accent too
+        ("istanbul", "İstanbul"),  # and the dot of a Turkish capital I
+        ("fine", "ﬁne"),  # ligatures open up
+    ],
+)
+def test_forms_of_a_word_analyse_alike(one: str, other: str) -> None:
+    assert analyze(one) == analyze(other)
+    assert len(analyze(one)) == 1
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("diffusion", "diff"),
+        ("model", "mode"),
+        ("news", "new"),
+        ("gas", "ga"),
+        ("grokking", "grok"),
+        ("3d", "3"),
+    ],
+)
+def test_different_words_stay_apart(one: str, other: str) -> None:
+    assert analyze(one) != analyze(other)
+
+
+def test_digits_and_mixed_scripts() -> None:
+    assert analyze("GPT4 and GPT-4 in 3D") == ["gpt4", "and", "gpt", "4", "in", "3d"]
+    assert analyze("x² ½") == ["x2", "1", "2"]  # compatibility forms, split as they read
+    assert analyze("Ελληνικά 中文模型 Кириллица") == ["ελληνικα", "中文模型", "кириллица"]
+    assert analyze("snake_case c++ it's") == ["snake", "case", "c", "it", "s"]
+
+
+def test_words_split_as_typed_and_analysis_follows_them() -> None:
+    raw = "Naïve Diffusion-Models, LLMs!"
+    assert words(raw) == ["naïve", "diffusion", "models", "llms"]
+    assert plain_words(raw) == ["naive", "diffusion", "models", "llms"]
+    assert analyze(raw) == list(analyze_words(words(raw))) == ["naiv", "diffus", "model", "llm"]
+
+
+def test_a_word_of_marks_alone_analyses_to_nothing() -> None:
+    assert analyze("\u037a") == []  # GREEK YPOGEGRAMMENI: a letter that is only a mark
+    assert analyze_words(["\u037a"]) == ()
+
+
+def test_stems_are_interned_and_cached() -> None:
+    assert stem("models") is stem("".join(["mod", "els"]))
+
+
+def test_a_snippet_starts_at_the_sentence_and_highlights_every_form() -> None:
+    abstract = (
+        "Scaling is hard. We propose that diffusing models beat GANs; diffusion wins on "
+        "ImageNet and many other benchmarks that we list here, which is a long sentence."
+    )
+    cut = snippet(abstract, frozenset(analyze("diffusion")))
+    assert cut.text == (
+        "…We propose that diffusing models beat GANs; diffusion wins on ImageNet and many other…"
+    )
+    assert [cut.text[a:b] for a, b in cut.spans] == ["diffusing", "diffusion"]
+
+
+def test_a_snippet_deep_in_a_sentence_keeps_a_few_words_before() -> None:
+    abstract = " ".join(f"w{i}" for i in range(40)) + " grokking " + "tail " * 20
+    cut = snippet(abstract, frozenset(analyze("grokking")))
+    assert cut.text.startswith("…w33 w34 w35 w36 w37 w38 w39 grokking tail")
+    assert cut.text.endswith("…")
+    assert [cut.text[a:b] for a, b in cut.spans] == ["grokking"]
+
+
+def test_a_snippet_without_a_match_is_the_start_on_one_line() -> None:
+    cut = snippet("Short\n  abstract,\twrapped.", frozenset({"zzz"}))
+    assert cut == Snippet("Short abstract, wrapped", ())
+    assert snippet("", frozenset({"x"})) == Snippet()
