@@ -247,7 +247,10 @@ class SQLiteStore:
             try:
                 yield self.db
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                # SQLite ends the transaction itself on some errors (a full disk): a second
+                # ROLLBACK would fail and hide the error that matters.
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
                 raise
             await self.db.execute("COMMIT")
 

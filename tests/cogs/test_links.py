@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.hf.parse import parse_cards
-from bot.models import Listing, Paper, QueuedAlert, SearchHit, SearchPage
+from bot.models import Listing, Paper, QueuedAlert, SearchHit, SearchPage, Snippet
 from bot.query import parse_query
 from cogs.ui.alert_views import alert_message
 from cogs.ui.links import escape_label, escape_text, masked_link, safe_url
@@ -166,7 +166,8 @@ def test_an_abstract_cannot_take_over_a_title_link() -> None:
     queued = QueuedAlert(1, paper.id, 1, "matched `zxqevil`", "dm")
     embed = alert_message([(queued, Listing(paper, date(2025, 1, 7), 1))], total=1)
     assert _MASKED.findall(embed.description or "") == [paper.hf_url]
-    hit = SearchHit(Listing(paper, date(2025, 1, 7), 1), "x **Zxqevil**](https://evil.example)")
+    text = "x Zxqevil](https://evil.example)"
+    hit = SearchHit(Listing(paper, date(2025, 1, 7), 1), Snippet(text, ((2, 9),)))
     page = SearchPage((hit,), 1)
     results = results_embed(SearchRequest(parse_query("zxqevil")), page, 0)
     assert _MASKED.findall(results.description or "") == [paper.hf_url]

@@ -15,7 +15,7 @@ def test_matched_words_are_bold_and_markdown_in_the_text_is_escaped() -> None:
     abstract = "Why *grokking* needs **no** tricks: a_b `code` [link](x) and ~~grokked~~ nets."
     line = snippet_line(hit(snippet(abstract, frozenset(analyze("grokking")))))
     assert line == (
-        r"Why \***grokking**\* needs \*\*no\*\* tricks: a\_b \`code\` \[link\](x) and"
+        r"Why \***grokking**\* needs \*\*no\*\* tricks: a\_b \`code\` \[link\]\(x) and"
         r" \~\~**grokked**\~\~ nets"
     )
 
