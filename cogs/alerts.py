@@ -15,7 +15,7 @@ from bot.matching import matches
 from bot.models import Listing
 from bot.percolator import validate_alert
 from bot.query import Query, parse_query
-from cogs.engine.alerts import AlertEngine
+from bot.delivery.alerts import AlertEngine
 from cogs.ui.alert_views import MuteButton, PauseButton
 
 if TYPE_CHECKING:

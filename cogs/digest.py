@@ -17,7 +17,7 @@ from bot.errors import UserError
 from bot.models import Subscription
 from bot.query import parse_query
 from bot.schedule import next_fire, trigger_for
-from cogs.engine.digests import DigestEngine, Outcome, health_key
+from bot.delivery.digests import DigestEngine, Outcome, health_key
 from cogs.ui.render import digest_messages
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import Any, cast
 import discord
 import pytest
 
-from cogs.engine.alerts import AlertEngine, batch_nonce
+from bot.delivery.alerts import AlertEngine, batch_nonce
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeUser
 from tests.support.harness import Harness, running_bot

@@ -14,7 +14,7 @@ import discord
 import pytest
 
 from bot.models import Subscription
-from cogs.engine.digests import DigestEngine
+from bot.delivery.digests import DigestEngine
 from cogs.ui.render import digest_messages
 from tests.conftest import seed_items, seed_papers
 from tests.fakes.fake_discord import FakeDiscordError
