@@ -10,13 +10,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import SHUTDOWN_GRACE_SECONDS
+from bot.delivery.alerts import AlertDelivery
 from bot.errors import UserError
 from bot.matching import matches
 from bot.models import Listing
 from bot.percolator import validate_alert
 from bot.query import Query, parse_query
-from bot.delivery.alerts import AlertEngine
+from bot.scraper import ScrapeReport
 from cogs.ui.alert_views import MuteButton, PauseButton
+from cogs.ui.courier import DiscordCourier
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -28,7 +31,6 @@ MAX_QUERY = 200
 PREVIEW_DAYS = 7
 PREVIEW_SHOWN = 10
 RETRY_SECONDS = 60
-DRAIN_SECONDS = 10.0
 QUERY_HELP = 'words, "phrases", OR, -exclude, author:Name'
 DM_FIX = (
     "⚠️ I could not DM you your last alerts (Discord said: {reason}), so your DM alerts are "
@@ -47,25 +49,31 @@ def _parse(text: str) -> Query:
 
 
 class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyword alerts"):
-    """Add, list, remove, pause and test alerts; matching and delivery run in the engine."""
+    """Add, list, remove, pause and test alerts; matching and delivery run in the service."""
 
     def __init__(self, bot: Paperboy) -> None:
         self.bot = bot
-        self.engine = AlertEngine(bot)
+        self.engine = AlertDelivery(
+            bot.store,
+            DiscordCourier(bot, bot.pacer),
+            clock=bot.clock,
+            report_health=bot.report_health,
+        )
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(MuteButton, PauseButton)
+        self.bot.scrape.add_hook(self._after_scrape)
         # Start-up: match papers that arrived before a crash, resend what was queued.
         self.bot.schedule_catch_up(
             self.engine.run, "alerts", "alert", timedelta(seconds=RETRY_SECONDS)
         )
 
     async def cog_unload(self) -> None:
+        self.bot.scrape.remove_hook(self._after_scrape)
         self.bot.remove_dynamic_items(MuteButton, PauseButton)
-        await self.engine.drain(DRAIN_SECONDS)
+        await self.engine.drain(SHUTDOWN_GRACE_SECONDS)
 
-    @commands.Cog.listener()
-    async def on_scrape_finished(self, _report: object) -> None:
+    async def _after_scrape(self, _report: ScrapeReport) -> None:
         """After every scrape: new papers are matched and the matches delivered."""
         await self.engine.run()
 

@@ -3,50 +3,45 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import hashlib
 import logging
 from collections import defaultdict
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-import aiohttp
-import discord
-
+from bot.delivery import Clock
+from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
+from bot.health import ReportHealth
 from bot.models import Alert, Listing, QueuedAlert
 from bot.percolator import AlertIndex
 from bot.query import parse_query
-from cogs.ui.alert_views import alert_buttons, alert_message
-
-if TYPE_CHECKING:
-    from bot.client import Paperboy
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-DM_REFUSED = 50007
-GONE_CODES = {10003, 50001, 50013}  # a channel alert target that is gone or forbidden
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
 
 
-def batch_nonce(user_id: int, target: str, paper_ids: list[str]) -> str:
-    """A stable nonce for one message, so a resend after a crash is deduplicated by Discord."""
-    digest = hashlib.sha256(f"{user_id}|{target}|{','.join(paper_ids)}".encode()).hexdigest()
-    return str(int(digest[:16], 16) % 10**19)
+def channel_of(target: str) -> int | None:
+    """The channel of an outbox target ('channel:<id>'); None for 'dm'."""
+    return None if target == "dm" else int(target.split(":", 1)[1])
 
 
-class AlertEngine:
+class AlertDelivery:
     """Matches every new paper against every active alert, then delivers the outbox."""
 
-    def __init__(self, bot: Paperboy) -> None:
-        self.bot = bot
+    def __init__(
+        self, store: Store, courier: Courier, *, clock: Clock, report_health: ReportHealth
+    ) -> None:
+        self.store = store
+        self.courier = courier
+        self.clock = clock
+        self.report_health = report_health
         self.index = AlertIndex()
         self._alerts: dict[int, Alert] = {}
         self._lock = asyncio.Lock()
         self._refused = self._delivered = 0
         self._synced_version = -1
-        self._dm_channels: dict[int, int] = {}  # user -> DM channel id, to skip re-creating it
 
     async def run(self) -> None:
         """Match what is new and deliver what is queued; one run at a time, never raises."""
@@ -68,15 +63,14 @@ class AlertEngine:
 
     async def sync_index(self) -> None:
         """Bring the index in line with the store's active alerts (added, removed, muted...)."""
-        version = self.bot.store.alerts_version()
+        version = await self.store.alerts_version()
         if version == self._synced_version:
             return  # nothing changed since the last sync: skip reloading every alert
-        active = {a.id: a for a in await self.bot.store.active_alerts()}
+        active = {a.id: a for a in await self.store.active_alerts()}
         self._synced_version = version
         if not self._alerts:  # the first load: one bulk build is faster than many adds
             self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
             self._alerts = active
-            gc.freeze()  # the index is long-lived: keep full collections from walking it
             return
         for alert_id in self._alerts.keys() - active.keys():
             self.index.remove(alert_id)
@@ -90,7 +84,7 @@ class AlertEngine:
         """Queue a match for every (person, new paper); returns how many were queued."""
         await self.sync_index()
         queued = 0
-        while papers := await self.bot.store.unmatched_papers(1000):
+        while papers := await self.store.unmatched_papers(1000):
             found = self.index.match_many(papers)
             rows: dict[tuple[int, str], QueuedAlert] = {}
             for paper in papers:
@@ -110,7 +104,7 @@ class AlertEngine:
                             f"{first.reason}; {match.reason}",
                             first.target,
                         )
-            queued += await self.bot.store.queue_alert_matches(
+            queued += await self.store.queue_alert_matches(
                 [p.id for p in papers], list(rows.values())
             )
         if queued:
@@ -120,7 +114,7 @@ class AlertEngine:
     async def deliver(self) -> None:
         """One message per (person, target) for everything queued; sending ones are resent."""
         groups: defaultdict[tuple[int, str, str | None], list[QueuedAlert]] = defaultdict(list)
-        for row in await self.bot.store.alert_outbox(self.bot.clock()):
+        for row in await self.store.alert_outbox(self.clock()):
             # A batch cut short by a crash is resent as it was, with its nonce.
             groups[(row.user_id, row.target, row.batch if row.state == "sending" else None)].append(
                 row
@@ -130,25 +124,24 @@ class AlertEngine:
         for (user_id, target, batch), rows in groups.items():
             if target == "dm":
                 if user_id not in blocked:
-                    blocked[user_id] = (
-                        await self.bot.store.alert_user(user_id)
-                    ).dm_blocked is not None
+                    blocked[user_id] = (await self.store.alert_user(user_id)).dm_blocked is not None
                 if blocked[user_id]:
                     continue  # kept queued until the person fixes their DM settings
             await self._send(user_id, target, batch, rows)
         if self._refused >= BULK_DM_REFUSALS:
-            self.bot.report_health(
+            self.report_health(
                 DM_HEALTH,
                 f"{self._refused} people refused alert DMs in one run: Discord may be "
                 "limiting the bot, or members changed their privacy settings.",
+                None,
             )
         elif self._delivered and not self._refused:
-            self.bot.report_health(DM_HEALTH, None)
+            self.report_health(DM_HEALTH, None, None)
 
     async def _send(
         self, user_id: int, target: str, batch: str | None, rows: list[QueuedAlert]
     ) -> None:
-        store = self.bot.store
+        store = self.store
         paper_ids = [r.paper_id for r in rows]
         nonce = batch or batch_nonce(user_id, target, paper_ids)
         await store.mark_alerts(user_id, paper_ids, "sending", batch=nonce)
@@ -161,53 +154,21 @@ class AlertEngine:
         alerts = [
             a for a in (await store.user_alerts(user_id)) if a.id in {r.alert_id for r in rows}
         ]
-        embed = alert_message(items, total=len(items))
-        view = alert_buttons(alerts, user_id)
         try:
-            if target == "dm":
-                channel: discord.abc.Messageable = await self._dm_channel(user_id)
-                await self.bot.pacer.wait()
-                await channel.send(embed=embed, view=view, nonce=nonce)
-            else:
-                await self.bot.pacer.wait()
-                channel = self.bot.get_partial_messageable(int(target.split(":", 1)[1]))
-                await channel.send(
-                    content=f"<@{user_id}>",
-                    embed=embed,
-                    view=view,
-                    nonce=nonce,
-                    allowed_mentions=discord.AllowedMentions(
-                        everyone=False,
-                        roles=False,
-                        replied_user=False,
-                        users=[discord.Object(user_id)],
-                    ),
-                )
-        except discord.Forbidden as e:
-            if e.code == DM_REFUSED:
-                log.info("user %s refuses DMs; pausing their DM alerts", user_id)
-                self._refused += 1
-                await store.set_dm_blocked(user_id, e.text or "Cannot send messages to this user")
-                await store.mark_alerts(user_id, paper_ids, "queued")
-                return
+            await self.courier.send_alerts(user_id, channel_of(target), items, alerts, nonce)
+        except Refused as e:
+            log.info("user %s refuses DMs; pausing their DM alerts", user_id)
+            self._refused += 1
+            await store.set_dm_blocked(user_id, e.reason)
+            await store.mark_alerts(user_id, paper_ids, "queued")
+        except Gone as e:
             await self._give_up_or_retry(user_id, target, paper_ids, rows, e)
-        except discord.NotFound as e:
-            await self._give_up_or_retry(user_id, target, paper_ids, rows, e)
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+        except DeliveryError as e:  # Rejected or TryLater: try again later
             await self._retry(user_id, paper_ids, rows, e)
         else:
             await store.mark_alerts(user_id, paper_ids, "sent")
             self._delivered += 1
             log.info("delivered %d alert matches to user %s (%s)", len(rows), user_id, target)
-
-    async def _dm_channel(self, user_id: int) -> discord.abc.Messageable:
-        """The person's DM channel: created once (a paced request), then reused."""
-        channel_id = self._dm_channels.get(user_id)
-        if channel_id is None:
-            await self.bot.pacer.wait()
-            channel_id = (await self.bot.create_dm(discord.Object(user_id))).id
-            self._dm_channels[user_id] = channel_id
-        return self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
     async def _give_up_or_retry(
         self,
@@ -215,11 +176,11 @@ class AlertEngine:
         target: str,
         paper_ids: list[str],
         rows: list[QueuedAlert],
-        error: discord.HTTPException,
+        error: Gone,
     ) -> None:
-        if target != "dm" and error.code in GONE_CODES:
+        if target != "dm":
             log.warning("alert channel %s is gone for user %s: %s", target, user_id, error)
-            await self.bot.store.mark_alerts(user_id, paper_ids, "dropped")
+            await self.store.mark_alerts(user_id, paper_ids, "dropped")
             return
         await self._retry(user_id, paper_ids, rows, error)
 
@@ -229,6 +190,4 @@ class AlertEngine:
         attempts = max(r.attempts for r in rows) + 1
         wait = min(MAX_BACKOFF, timedelta(minutes=2 ** min(attempts - 1, 6)))
         log.warning("alert delivery to %s failed (%s); retrying in %s", user_id, error, wait)
-        await self.bot.store.mark_alerts(
-            user_id, paper_ids, "queued", retry_at=self.bot.clock() + wait
-        )
+        await self.store.mark_alerts(user_id, paper_ids, "queued", retry_at=self.clock() + wait)
