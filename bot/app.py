@@ -19,6 +19,8 @@ from bot.store import make_store
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# The bot's features, by module name: the runtime imports no feature itself.
+EXTENSIONS = ("cogs.digest", "cogs.search", "cogs.alerts", "cogs.admin", "cogs.status")
 
 
 def point_discord_at(config: DiscordConfig) -> None:
@@ -71,8 +73,8 @@ async def _main(config: Config, *, sync_only: bool) -> int:
             bot = Paperboy(
                 config=config,
                 store=store,
-                session=session,
                 source=source,
+                extensions=EXTENSIONS,
                 run_jobs=not sync_only,
             )
             async with bot:

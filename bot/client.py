@@ -1,29 +1,26 @@
-"""The Discord bot: services arrive as constructor arguments; cogs plug into it."""
+"""The Discord bot: services arrive as constructor arguments; extensions plug into it."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
-import pkgutil
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from discord.ext import commands
 
-import cogs
-from bot.config import Config
+from bot.config import SHUTDOWN_GRACE_SECONDS, Config
 from bot.health import Health
 from bot.hf.source import HFSource
 from bot.lookups import PaperLookups
 from bot.ratelimit import Pacer
-from bot.scraper import DateOutcome, Scraper
+from bot.scraper import ScrapeJob, Scraper, ScrapeReport
 from bot.store import Store
 from bot.tree import PaperboyTree
 
@@ -32,18 +29,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 SYNC_HASH_KEY = "command_sync_hash"
 SCRAPE_JOB_ID = "scrape"
-SHUTDOWN_GRACE_SECONDS = 10.0
 BULK_SENDS_PER_SECOND = 45.0
 HEARTBEAT_SECONDS = 60
 HEARTBEAT_KEY = "heartbeat"
-SCRAPER_HEALTH = "scraper"
-SCRAPE_FAILURES_TO_REPORT = 2
-
-
-def default_extensions() -> list[str]:
-    """Every module directly in cogs/ is a cog extension (packages hold shared UI code)."""
-    modules = pkgutil.iter_modules(cogs.__path__)
-    return [f"cogs.{m.name}" for m in modules if not m.ispkg and not m.name.startswith("_")]
 
 
 def intents() -> discord.Intents:
@@ -51,35 +39,17 @@ def intents() -> discord.Intents:
     return discord.Intents(guilds=True)
 
 
-@dataclass(frozen=True, slots=True)
-class ScrapeReport:
-    """The last scraper run, for /status."""
-
-    started_at: datetime
-    finished_at: datetime
-    outcomes: tuple[DateOutcome, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(o.ok for o in self.outcomes)
-
-    @property
-    def new_ids(self) -> list[str]:
-        return [i for o in self.outcomes if o.result for i in o.result.new]
-
-
 class Paperboy(commands.Bot):
-    """paperboy's Discord client."""
+    """paperboy's Discord client; `extensions` are the module names of its features."""
 
     def __init__(
         self,
         *,
         config: Config,
         store: Store,
-        session: aiohttp.ClientSession,
         source: HFSource,
         clock: Clock | None = None,
-        extensions: Sequence[str] | None = None,
+        extensions: Sequence[str] = (),
         run_jobs: bool = True,
         **options: object,
     ) -> None:
@@ -93,25 +63,25 @@ class Paperboy(commands.Bot):
         )
         self.config = config
         self.store = store
-        self.session = session
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.health = Health()
         self.scraper = Scraper(source, store, self.clock)
         hf = config.huggingface
         self.lookups = PaperLookups(
             source, store, per_minute=hf.lookups_per_minute, burst=hf.lookup_burst, clock=self.clock
         )
+        self.scrape = ScrapeJob(
+            self.scraper,
+            backfill_days=config.huggingface.backfill_days,
+            report_health=self.report_health,
+        )
         self.scheduler: AsyncIOScheduler | None = None
         # Bulk sends (digest fan-out, alert DMs) stay under Discord's 50 requests/s.
         self.pacer = Pacer(BULK_SENDS_PER_SECOND)
-        self.last_scrape: ScrapeReport | None = None
         self.failed_extensions: dict[str, str] = {}
-        self.health = Health()
-        self._failed_scrapes = 0
-        self._extensions = list(extensions) if extensions is not None else default_extensions()
+        self._extensions = list(extensions)
         self._run_jobs = run_jobs
-        self._scrape_lock = asyncio.Lock()
-        self._scrape_task: asyncio.Task[object] | None = None
-        self._backfilled = False
+        self._start_up_jobs = 0  # catch-up jobs still to run before the process settles
 
     async def setup_hook(self) -> None:
         """Create the scheduler, load cogs (they add their jobs), sync if changed, start jobs."""
@@ -125,7 +95,7 @@ class Paperboy(commands.Bot):
         if self._run_jobs:
             await self.sync_commands(force=False)
             self.scheduler.add_job(
-                self.scrape_job,
+                self.scrape.run,
                 IntervalTrigger(seconds=self.config.huggingface.poll_seconds, timezone=UTC),
                 id=SCRAPE_JOB_ID,
                 name="scrape Hugging Face",
@@ -178,37 +148,13 @@ class Paperboy(commands.Bot):
     # -- the scraper job ------------------------------------------------------------------
 
     async def scrape_job(self) -> None:
-        """One scraper run: backfill on the first, then yesterday and today. Never raises."""
-        if self._scrape_lock.locked():
-            log.info("previous scrape still running; skipping this one")
-            return
-        async with self._scrape_lock:
-            self._scrape_task = asyncio.current_task()
-            try:
-                await self._scrape_once()
-            except Exception:
-                log.exception("scrape run failed; the next run is still scheduled")
-            finally:
-                self._scrape_task = None
+        """One scraper run now (the scheduled job's body); never raises."""
+        await self.scrape.run()
 
-    async def _scrape_once(self) -> None:
-        started = self.clock()
-        days = self.config.huggingface.backfill_days if not self._backfilled else 2
-        outcomes = await self.scraper.scrape_dates(self.scraper.recent_dates(days))
-        self._backfilled = True
-        report = ScrapeReport(started, self.clock(), tuple(outcomes))
-        self.last_scrape = report
-        failed = [o.list_date.isoformat() for o in outcomes if not o.ok]
-        log.info(
-            "scrape done: %d dates, %d new papers%s",
-            len(outcomes),
-            len(report.new_ids),
-            f", failed: {', '.join(failed)}" if failed else "",
-        )
-        self._scrape_health(report)
-        self.dispatch("scrape_finished", report)
-        if report.new_ids:
-            self.dispatch("new_papers", report.new_ids)
+    @property
+    def last_scrape(self) -> ScrapeReport | None:
+        """The last scraper run, for /status."""
+        return self.scrape.last
 
     def schedule_catch_up(
         self, job: Callable[[], Awaitable[object]], key: str, name: str, every: timedelta
@@ -217,8 +163,16 @@ class Paperboy(commands.Bot):
         `every` (retries); the two ids are `{key}:catch-up` and `{key}:retry`."""
         if self.scheduler is None:
             return
+        self._start_up_jobs += 1
+
+        async def catch_up() -> None:
+            try:
+                await job()
+            finally:
+                self._started_up()
+
         self.scheduler.add_job(
-            job,
+            catch_up,
             id=f"{key}:catch-up",
             name=f"{name} catch-up",
             replace_existing=True,
@@ -234,6 +188,16 @@ class Paperboy(commands.Bot):
             coalesce=True,
             max_instances=1,
         )
+
+    def _started_up(self) -> None:
+        """After the last catch-up job (alert index built, missed work done): freeze what
+        start-up made, so full collections stop walking long-lived objects (the alert index)."""
+        self._start_up_jobs -= 1
+        if self._start_up_jobs == 0:
+            gc.freeze()
+            log.info(
+                "start-up work done; %d objects frozen for the collector", gc.get_freeze_count()
+            )
 
     async def heartbeat(self) -> None:
         """Record that the bot is connected and its loop is running (for container health)."""
@@ -251,22 +215,6 @@ class Paperboy(commands.Bot):
                 problem or key,
             )
             self.dispatch("health_change", change)
-
-    def _scrape_health(self, report: ScrapeReport) -> None:
-        """Two failing runs in a row make a problem; one good run clears it."""
-        if report.ok:
-            self._failed_scrapes = 0
-            self.report_health(SCRAPER_HEALTH, None)
-            return
-        self._failed_scrapes += 1
-        if self._failed_scrapes >= SCRAPE_FAILURES_TO_REPORT:
-            # Every server sees this: the generic problem only; the details are in the log.
-            first = next(o for o in report.outcomes if not o.ok)
-            self.report_health(
-                SCRAPER_HEALTH,
-                f"Scraping Hugging Face fails ({self._failed_scrapes} runs in a row): "
-                f"{first.list_date}: {first.problem} (details in the bot's log)",
-            )
 
     def next_runs(self) -> list[tuple[str, datetime | None]]:
         """Scheduled jobs and when each runs next, for /status (per-channel jobs summed up)."""
@@ -288,12 +236,7 @@ class Paperboy(commands.Bot):
         scheduler = self.scheduler
         if scheduler is not None and scheduler.running:
             scheduler.pause()
-        task = self._scrape_task
-        if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_GRACE_SECONDS)
-            except TimeoutError:
-                task.cancel()
-        await super().close()  # unloads the cogs, whose engines drain their deliveries
+        await self.scrape.drain(SHUTDOWN_GRACE_SECONDS)
+        await super().close()  # unloads the extensions, whose services drain their deliveries
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)

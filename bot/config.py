@@ -14,6 +14,7 @@ from bot import PROJECT_URL, __version__
 from bot.errors import ConfigError
 
 DEFAULT_USER_AGENT = f"paperboy/{__version__} (+{PROJECT_URL})"
+SHUTDOWN_GRACE_SECONDS = 10.0  # how long shutdown waits for work in flight (scrape, deliveries)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,3 +56,7 @@ class Health:
         """Ongoing problems that concern a server (global ones included), oldest first."""
         found = [p for p in self._problems.values() if p.guild_id in (None, guild_id)]
         return sorted(found, key=lambda p: p.since)
+
+
+# Set (a message) or clear (None) a problem by key, for one server (its id) or all (None).
+ReportHealth = Callable[[str, str | None, int | None], None]

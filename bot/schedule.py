@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -30,11 +30,6 @@ def next_fire(sub: Subscription, now: datetime) -> datetime:
     return fire
 
 
-def previous_fire(sub: Subscription, now: datetime) -> datetime | None:
-    """The most recent scheduled post time at or before `now`."""
-    return previous_fire_at(sub.post_time, sub.timezone, now)
-
-
 def previous_fire_at(post_time: str, timezone: str, now: datetime) -> datetime | None:
     """The most recent time at or before `now` that is `post_time` in `timezone`."""
     trigger = trigger_for(post_time, timezone)
@@ -46,22 +41,32 @@ def previous_fire_at(post_time: str, timezone: str, now: datetime) -> datetime |
     return last
 
 
-def due_list(
-    sub: Subscription, now: datetime, list_dates: Iterable[date], complete_after_hours: float
-) -> date | None:
-    """The list this channel should have received by `now`, if any.
+def due_lists(
+    subs: Iterable[Subscription],
+    now: datetime,
+    list_dates: Sequence[date],
+    complete_after_hours: float,
+) -> dict[date, list[Subscription]]:
+    """The list each channel should have received by `now`, with the channels it is due in.
 
     That is the newest complete list at the channel's last scheduled time, provided the
     subscription existed then and no newer list has completed since (a late digest beats a
-    missing one, but a stale one is skipped: the next post carries the newer list).
+    missing one, but a stale one is skipped: the next post carries the newer list). Failing
+    channels are never due. The schedule maths runs once per (time, zone), not per channel.
     """
-    found = slot_due(sub.post_time, sub.timezone, now, list(list_dates), complete_after_hours)
-    if found is None:
-        return None
-    last, day = found
-    if sub.created_at is not None and last < sub.created_at:
-        return None
-    return day
+    due: dict[date, list[Subscription]] = {}
+    slots: dict[tuple[str, str], tuple[datetime, date] | None] = {}
+    for sub in subs:
+        if sub.failing_reason:
+            continue
+        key = (sub.post_time, sub.timezone)
+        if key not in slots:
+            slots[key] = slot_due(*key, now, list_dates, complete_after_hours)
+        found = slots[key]
+        if found is None or (sub.created_at is not None and found[0] < sub.created_at):
+            continue
+        due.setdefault(found[1], []).append(sub)
+    return due
 
 
 def slot_due(
@@ -72,7 +77,7 @@ def slot_due(
     complete_after_hours: float,
 ) -> tuple[datetime, date] | None:
     """For everyone posting at (post_time, timezone): the last post time and the list due
-    by then, if that list is still the newest complete one (see `due_list`)."""
+    by then, if that list is still the newest complete one (see `due_lists`)."""
     last = previous_fire_at(post_time, timezone, now)
     if last is None:
         return None
@@ -80,10 +85,3 @@ def slot_due(
     if at_fire is None or at_fire != newest_complete(list_dates, now, complete_after_hours):
         return None
     return last, at_fire
-
-
-def utc(moment: datetime) -> datetime:
-    """`moment` in UTC (rejects naive datetimes)."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(UTC)

@@ -1,19 +1,24 @@
-"""Fetch lists from the source into the store, one date at a time, recording each outcome."""
+"""Fetch lists from the source into the store, one date at a time, recording each outcome;
+and the scheduled scrape run, with its failure streak and completion hooks."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.errors import ScrapeError, SourceUnavailable, without_userinfo
+from bot.health import ReportHealth
 from bot.hf.source import HFSource
 from bot.models import IngestResult, ScrapeRun
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+SCRAPER_HEALTH = "scraper"
+SCRAPE_FAILURES_TO_REPORT = 2
 
 # What every server may see of a failure (its details, which may hold the configured URL, stay in
 # the log and the store's scrape record).
@@ -69,6 +74,10 @@ class Scraper:
                 on_outcome(outcome)
         return outcomes
 
+    async def refresh(self, day: date) -> bool:
+        """Scrape one date again (fresh upvotes before a digest); False if that failed."""
+        return (await self.scrape_date(day)).ok
+
     async def scrape_date(self, day: date) -> DateOutcome:
         """Fetch one date and store it; any error becomes this date's outcome, never raises."""
         outcome = await self._fetch_and_store(day)
@@ -114,3 +123,125 @@ class Scraper:
 def _describe(error: Exception) -> str:
     """An unexpected error in one line, for the log and the scrape record."""
     return without_userinfo(f"{type(error).__name__}: {error}".rstrip(": "))
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeReport:
+    """The last scraper run, for /status."""
+
+    started_at: datetime
+    finished_at: datetime
+    outcomes: tuple[DateOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [i for o in self.outcomes if o.result for i in o.result.new]
+
+
+ScrapeHook = Callable[[ScrapeReport], Awaitable[None]]
+
+
+class ScrapeJob:
+    """The scheduled scrape: a backfill on the first run, then yesterday and today.
+
+    Two failing runs in a row are a health problem, one good run clears it. After every run
+    each hook (e.g. alert matching) starts as its own task, so a long delivery never holds
+    up the next scrape.
+    """
+
+    def __init__(
+        self, scraper: Scraper, *, backfill_days: int, report_health: ReportHealth
+    ) -> None:
+        self.scraper = scraper
+        self.backfill_days = backfill_days
+        self.report_health = report_health
+        self.last: ScrapeReport | None = None
+        self._hooks: list[ScrapeHook] = []
+        self._hook_tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[object] | None = None
+        self._backfilled = False
+        self._failed_runs = 0
+
+    def add_hook(self, hook: ScrapeHook) -> None:
+        """Call `hook` with the report after every run."""
+        self._hooks.append(hook)
+
+    def remove_hook(self, hook: ScrapeHook) -> None:
+        self._hooks.remove(hook)
+
+    async def run(self) -> None:
+        """One scraper run; a run while another is going is skipped. Never raises."""
+        if self._lock.locked():
+            log.info("previous scrape still running; skipping this one")
+            return
+        async with self._lock:
+            self._task = asyncio.current_task()
+            try:
+                report = await self._scrape_once()
+            except Exception:
+                log.exception("scrape run failed; the next run is still scheduled")
+                return
+            finally:
+                self._task = None
+        for hook in list(self._hooks):
+            task = asyncio.create_task(self._call(hook, report))
+            self._hook_tasks.add(task)
+            task.add_done_callback(self._hook_tasks.discard)
+
+    async def drain(self, seconds: float) -> None:
+        """Let a run in flight finish (up to `seconds`), else cancel it: nothing is lost, the
+        next start scrapes again."""
+        task = self._task
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), seconds)
+        except TimeoutError:
+            task.cancel()
+
+    async def _scrape_once(self) -> ScrapeReport:
+        clock = self.scraper.clock
+        started = clock()
+        days = self.backfill_days if not self._backfilled else 2
+        outcomes = await self.scraper.scrape_dates(self.scraper.recent_dates(days))
+        self._backfilled = True
+        report = ScrapeReport(started, clock(), tuple(outcomes))
+        self.last = report
+        failed = [o.list_date.isoformat() for o in outcomes if not o.ok]
+        log.info(
+            "scrape done: %d dates, %d new papers%s",
+            len(outcomes),
+            len(report.new_ids),
+            f", failed: {', '.join(failed)}" if failed else "",
+        )
+        self._scrape_health(report)
+        return report
+
+    def _scrape_health(self, report: ScrapeReport) -> None:
+        """Two failing runs in a row make a problem; one good run clears it."""
+        if report.ok:
+            self._failed_runs = 0
+            self.report_health(SCRAPER_HEALTH, None, None)
+            return
+        self._failed_runs += 1
+        if self._failed_runs >= SCRAPE_FAILURES_TO_REPORT:
+            # Every server sees this: the generic problem only; the details are in the log.
+            first = next(o for o in report.outcomes if not o.ok)
+            self.report_health(
+                SCRAPER_HEALTH,
+                f"Scraping Hugging Face fails ({self._failed_runs} runs in a row): "
+                f"{first.list_date}: {first.problem} (details in the bot's log)",
+                None,
+            )
+
+    @staticmethod
+    async def _call(hook: ScrapeHook, report: ScrapeReport) -> None:
+        try:
+            await hook(report)
+        except Exception:
+            log.exception("a hook after the scrape failed")

@@ -11,14 +11,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config import SHUTDOWN_GRACE_SECONDS
+from bot.delivery.alerts import AlertDelivery
 from bot.errors import AlertLimitError, UserError
 from bot.matching import RecentPapers
 from bot.models import Listing
 from bot.percolator import validate_alert
 from bot.query import Query, parse_query
+from bot.scraper import ScrapeReport
 from bot.store.base import MAX_ALERTS
-from cogs.engine.alerts import AlertEngine
 from cogs.ui.alert_views import MuteButton, PauseButton
+from cogs.ui.courier import DiscordCourier
 from cogs.ui.links import masked_link
 from cogs.ui.render import clip
 
@@ -35,7 +38,6 @@ PREVIEW_DAYS = 7
 PREVIEW_PAPERS = 5000  # at most this many of the last days' papers are previewed
 PREVIEW_SHOWN = 10
 RETRY_SECONDS = 60
-DRAIN_SECONDS = 10.0
 QUERY_HELP = 'words, "phrases", OR, -exclude, author:Name'
 DM_FIX = (
     "⚠️ I could not DM you your last alerts (Discord said: {reason}), so your DM alerts are "
@@ -61,12 +63,17 @@ def _parse(text: str) -> Query:
 
 
 class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyword alerts"):
-    """Add, list, remove, pause and test alerts; matching and delivery run in the engine."""
+    """Add, list, remove, pause and test alerts; matching and delivery run in the service."""
 
     def __init__(self, bot: Paperboy, *, rate: Rate | None = RATE) -> None:
         self.bot = bot
         self.rate = rate
-        self.engine = AlertEngine(bot)
+        self.engine = AlertDelivery(
+            bot.store,
+            DiscordCourier(bot, bot.pacer),
+            clock=bot.clock,
+            report_health=bot.report_health,
+        )
         # The preview window: (day, scrape generation, papers), read again after a scrape.
         self._recent: tuple[date, int, RecentPapers] | None = None
         self._scrapes = 0
@@ -74,17 +81,18 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(MuteButton, PauseButton)
+        self.bot.scrape.add_hook(self._after_scrape)
         # Start-up: match papers that arrived before a crash, resend what was queued.
         self.bot.schedule_catch_up(
             self.engine.run, "alerts", "alert", timedelta(seconds=RETRY_SECONDS)
         )
 
     async def cog_unload(self) -> None:
+        self.bot.scrape.remove_hook(self._after_scrape)
         self.bot.remove_dynamic_items(MuteButton, PauseButton)
-        await self.engine.drain(DRAIN_SECONDS)
+        await self.engine.drain(SHUTDOWN_GRACE_SECONDS)
 
-    @commands.Cog.listener()
-    async def on_scrape_finished(self, _report: object) -> None:
+    async def _after_scrape(self, _report: ScrapeReport) -> None:
         """After every scrape: new papers are matched and the matches delivered."""
         self._scrapes += 1  # new papers or upvotes: previews read the window again
         await self.engine.run()

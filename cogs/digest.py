@@ -12,12 +12,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import parse_hhmm
+from bot.config import SHUTDOWN_GRACE_SECONDS, parse_hhmm
+from bot.delivery.digests import DigestDelivery, Outcome, health_key
 from bot.errors import UserError
 from bot.models import Subscription
 from bot.query import parse_query
 from bot.schedule import next_fire, trigger_for
-from cogs.engine.digests import DigestEngine, Outcome, health_key
+from cogs.ui.courier import DiscordCourier
 from cogs.ui.render import checked, digest_messages
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ def slot_job_id(post_time: str, zone: str) -> str:
 
 
 RETRY_MINUTES = 5
-DRAIN_SECONDS = 10.0
 
 
 @cache
@@ -78,11 +78,18 @@ def _outcome_text(outcome: Outcome, channel: str) -> str:
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Digest(commands.GroupCog, group_name="digest", group_description="The daily papers digest"):
-    """Server admins choose where, when and what; the engine posts it."""
+    """Server admins choose where, when and what; the delivery service posts it."""
 
     def __init__(self, bot: Paperboy) -> None:
         self.bot = bot
-        self.engine = DigestEngine(bot)
+        self.engine = DigestDelivery(
+            bot.store,
+            DiscordCourier(bot, bot.pacer),
+            clock=bot.clock,
+            settings=bot.config.digest,
+            refresh=bot.scraper.refresh,
+            report_health=bot.report_health,
+        )
 
     async def cog_load(self) -> None:
         await self._reschedule()
@@ -92,7 +99,7 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         )
 
     async def cog_unload(self) -> None:
-        await self.engine.drain(DRAIN_SECONDS)
+        await self.engine.drain(SHUTDOWN_GRACE_SECONDS)
 
     async def _reschedule(self) -> None:
         """One cron job per (time, zone) that some channel posts at: a thousand channels

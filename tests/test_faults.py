@@ -486,6 +486,7 @@ async def assert_each_channel_has_its_digest_once(run: FanOut) -> None:
             assert [int(m.id) for m in got] == [p.message_id for p in delivery.parts], channel
 
 
+@pytest.mark.slow
 async def test_kill_9_during_a_digest_fan_out_never_repeats_or_drops_a_message(
     tmp_path: Path,
 ) -> None:
@@ -506,6 +507,7 @@ async def test_kill_9_during_a_digest_fan_out_never_repeats_or_drops_a_message(
         await assert_each_channel_has_its_digest_once(run)
 
 
+@pytest.mark.slow
 async def test_sigterm_during_a_fan_out_lets_started_digests_finish(tmp_path: Path) -> None:
     async with process_with_due_digests(tmp_path, 20) as run:
         await run.bot.start()
@@ -519,6 +521,7 @@ async def test_sigterm_during_a_fan_out_lets_started_digests_finish(tmp_path: Pa
         assert "Traceback" not in run.bot.log.read_text(), run.bot.tail()
 
 
+@pytest.mark.slow
 async def test_a_token_revoked_while_running_exits_with_one_line(tmp_path: Path) -> None:
     async with process_with_due_digests(tmp_path, 0) as run:
         await run.bot.start()
@@ -544,6 +547,7 @@ def few_match_words(papers: list[Paper], most: int) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_kill_9_during_alert_delivery_never_repeats_or_drops_a_match(tmp_path: Path) -> None:
     yesterday, long_ago = real_days()
     items = copy.deepcopy(seed_items()[ALERT_DAY])  # the new day, on HF only

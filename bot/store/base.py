@@ -115,9 +115,10 @@ class Store(Protocol):
         """The outbox record of one digest."""
 
     async def start_delivery(
-        self, channel_id: int, list_date: date, payloads: Sequence[str]
+        self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
     ) -> Delivery:
-        """Record the planned messages before sending; an existing record wins (resume)."""
+        """Record the planned (payload, nonce) messages before sending; an existing record
+        wins (resume, with its stored nonces)."""
 
     async def record_part_sent(
         self, channel_id: int, list_date: date, part: int, message_id: int
@@ -143,7 +144,7 @@ class Store(Protocol):
     ) -> Alert:
         """Save an alert for a person; AlertLimitError if they already have `max_alerts`."""
 
-    def alerts_version(self) -> int:
+    async def alerts_version(self) -> int:
         """Changes whenever the set of active alerts may have changed."""
 
     def alert_changes(self, since: int) -> AlertChanges | None:

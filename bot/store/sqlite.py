@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import sqlite3
@@ -692,9 +691,10 @@ class SQLiteStore:
         )
 
     async def start_delivery(
-        self, channel_id: int, list_date: date, payloads: Sequence[str]
+        self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
     ) -> Delivery:
-        """Record the planned messages before sending; an existing record wins (resume)."""
+        """Record the planned (payload, nonce) messages before sending; an existing record
+        wins (resume, with its stored nonces)."""
         day = list_date.isoformat()
         async with self._transaction() as db:
             cursor = await db.execute(
@@ -707,8 +707,8 @@ class SQLiteStore:
                     "INSERT INTO digest_parts (channel_id, list_date, part, payload, nonce)"
                     " VALUES (?, ?, ?, ?, ?)",
                     [
-                        (channel_id, day, n, payload, _nonce(channel_id, list_date, n))
-                        for n, payload in enumerate(payloads)
+                        (channel_id, day, n, payload, nonce)
+                        for n, (payload, nonce) in enumerate(parts)
                     ],
                 )
             # Read back inside the transaction, on the writer: what was just written.
@@ -775,7 +775,7 @@ class SQLiteStore:
         self._alerts_version += 1
         self._alert_log.append((self._alerts_version, kind, key))
 
-    def alerts_version(self) -> int:
+    async def alerts_version(self) -> int:
         """Changes whenever the set of active alerts may have changed (in this process)."""
         return self._alerts_version
 
@@ -1138,12 +1138,6 @@ def _subscription(row: Sequence[Any]) -> Subscription:
         created_at=_dt(row[8]),
         failing_reason=row[9],
     )
-
-
-def _nonce(channel_id: int, list_date: date, part: int) -> str:
-    """A stable nonce (at most 25 characters) per planned message, so a resend is deduplicated."""
-    digest = hashlib.sha256(f"{channel_id}:{list_date}:{part}".encode()).hexdigest()
-    return str(int(digest[:16], 16) % 10**19)
 
 
 _ALERT_SELECT = (

@@ -12,6 +12,8 @@ from tests.conftest import seed_items
 from tests.fakes.fake_hf import FakeHF
 from tests.support.process import paperboy
 
+pytestmark = pytest.mark.slow  # every test starts the real process (python -m bot)
+
 
 @pytest.fixture
 async def hf() -> AsyncIterator[FakeHF]:

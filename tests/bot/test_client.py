@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pkgutil
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
@@ -12,7 +13,10 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.client import SYNC_HASH_KEY, default_extensions, intents
+import cogs
+from bot.app import EXTENSIONS
+from bot.client import SYNC_HASH_KEY, intents
+from bot.scraper import ScrapeReport
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscordError
 from tests.support.harness import Harness, running_bot
@@ -127,10 +131,11 @@ async def test_the_scraper_backfills_then_polls_and_publishes_new_papers(tmp_pat
         published: list[list[str]] = []
         await h.start_bot()
 
-        async def on_new_papers(ids: list[str]) -> None:
-            published.append(ids)
+        async def on_scrape(report: ScrapeReport) -> None:
+            if report.new_ids:
+                published.append(report.new_ids)
 
-        h.bot.add_listener(on_new_papers)
+        h.bot.scrape.add_hook(on_scrape)
         await wait_until(h, lambda: h.bot.last_scrape is not None)
         asked = [r.query["date"] for r in h.hf.requests_to("/api/daily_papers")]
         assert asked[:7] == [f"2025-01-{d:02d}" for d in range(2, 9)]  # backfill, oldest first
@@ -176,9 +181,10 @@ async def test_close_stops_the_scheduler(tmp_path: Path) -> None:
         assert h.bot.is_closed()
 
 
-def test_every_module_in_cogs_is_a_loadable_extension() -> None:
-    names = default_extensions()
-    assert "cogs.status" in names and not any(n.startswith("cogs.ui") for n in names)
+def test_every_cog_module_is_a_listed_extension() -> None:
+    modules = pkgutil.iter_modules(cogs.__path__)
+    found = {f"cogs.{m.name}" for m in modules if not m.ispkg and not m.name.startswith("_")}
+    assert set(EXTENSIONS) == found
 
 
 async def test_an_answer_after_the_deadline_is_a_warning_not_an_error(

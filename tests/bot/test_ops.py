@@ -17,6 +17,8 @@ from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
 from tests.support.process import paperboy
 
+pytestmark = pytest.mark.slow  # every test starts the real process (python -m bot)
+
 
 @pytest.fixture
 async def fakes() -> AsyncIterator[tuple[FakeDiscord, FakeHF]]:

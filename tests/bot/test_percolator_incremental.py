@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bot.store.sqlite as sqlite_module
+from bot.delivery.alerts import AlertDelivery
 from bot.matching import RecentPapers, matches
 from bot.models import Alert, Listing, Paper
 from bot.percolator import AlertIndex
 from bot.query import Query, parse_query
 from bot.store import SQLiteStore
-from cogs.engine.alerts import AlertEngine
 from tests.bot.test_percolator import check_against_oracle, queries, seeds, synthetic_papers
 from tests.conftest import seed_items
+from tests.fakes.fake_courier import FakeCourier
 from tests.support.harness import running_bot
 
 # -- the index: random adds, removes, pauses and resumes --------------------------------
@@ -90,12 +90,14 @@ class CountingStore(SQLiteStore):
         return await super().active_alerts()
 
 
-def engine_on(store: SQLiteStore) -> AlertEngine:
+def engine_on(store: SQLiteStore) -> AlertDelivery:
     """The engine's index side needs only the store."""
-    return AlertEngine(cast(Any, SimpleNamespace(store=store)))
+    return AlertDelivery(
+        store, FakeCourier(), clock=lambda: datetime.now(UTC), report_health=lambda *_: None
+    )
 
 
-async def assert_in_line(engine: AlertEngine, store: SQLiteStore) -> None:
+async def assert_in_line(engine: AlertDelivery, store: SQLiteStore) -> None:
     await engine.sync_index()
     active = await SQLiteStore.active_alerts(store)  # not counted
     assert engine.index.alerts() == {a.id: parse_query(a.query) for a in active}
@@ -122,7 +124,7 @@ store_operations = st.lists(
 )
 
 
-async def apply(store: SQLiteStore, op: tuple[Any, ...], engine: AlertEngine) -> None:
+async def apply(store: SQLiteStore, op: tuple[Any, ...], engine: AlertDelivery) -> None:
     """Make one change through the store's public methods (or sync and check)."""
     kind = op[0]
     if kind == "add":

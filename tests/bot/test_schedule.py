@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.models import Subscription
-from bot.schedule import due_list, next_fire, previous_fire
+from bot.schedule import due_lists, next_fire, previous_fire_at
 
 THU, FRI, MON = date(2025, 1, 9), date(2025, 1, 10), date(2025, 1, 13)
 DATES = [THU, FRI, MON]
@@ -17,11 +17,17 @@ def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+def due_list(s: Subscription, now: datetime, dates: list[date], hours: float) -> date | None:
+    """The list due in one channel, if any (`due_lists` for a single subscription)."""
+    found = [day for day, subs in due_lists([s], now, dates, hours).items() if s in subs]
+    return found[0] if found else None
+
+
 def test_next_and_previous_fire_in_a_time_zone() -> None:
     s = sub("09:00", "America/New_York")
     assert next_fire(s, at(2025, 1, 10, 12)) == at(2025, 1, 10, 14)  # EST = UTC-5
-    assert previous_fire(s, at(2025, 1, 10, 12)) == at(2025, 1, 9, 14)
-    assert previous_fire(s, at(2025, 1, 10, 14)) == at(2025, 1, 10, 14)
+    assert previous_fire_at(s.post_time, s.timezone, at(2025, 1, 10, 12)) == at(2025, 1, 9, 14)
+    assert previous_fire_at(s.post_time, s.timezone, at(2025, 1, 10, 14)) == at(2025, 1, 10, 14)
 
 
 def test_dst_moves_the_utc_time_not_the_local_time() -> None:
@@ -62,3 +68,11 @@ def test_a_late_digest_is_posted_only_while_its_list_is_newest() -> None:
     assert due_list(sub(), at(2025, 1, 10, 20), DATES, 3) == THU
     # Back only at Saturday 08:00: Friday's list completed meanwhile; Thursday's is skipped.
     assert due_list(sub(), at(2025, 1, 11, 8), DATES, 3) is None
+
+
+def test_failing_channels_are_never_due_and_channels_group_by_list() -> None:
+    berlin = Subscription(3, 2, "09:00", "Europe/Berlin", 10)
+    failing = Subscription(4, 2, "09:00", "UTC", 10, failing_reason="the channel was deleted")
+    late = Subscription(5, 2, "23:00", "UTC", 10)  # its last post time carried no list yet
+    due = due_lists([sub(), berlin, failing, late], at(2025, 1, 10, 9), DATES, 3)
+    assert due == {THU: [sub(), berlin]}

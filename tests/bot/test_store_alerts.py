@@ -87,10 +87,10 @@ async def test_digest_subscriptions_and_outbox(store: SQLiteStore) -> None:
     await store.save_subscription(Subscription(10, 1, "10:00", "UTC", 5))
     sub = await store.get_subscription(10)
     assert sub is not None and sub.failing_reason is None and sub.post_time == "10:00"
-    first = await store.start_delivery(10, DAY, ["a", "b"])
-    again = await store.start_delivery(10, DAY, ["x", "y", "z"])  # an existing plan wins
+    first = await store.start_delivery(10, DAY, [("a", "1"), ("b", "2")])
+    again = await store.start_delivery(10, DAY, [("x", "7"), ("y", "8"), ("z", "9")])
     assert [p.payload for p in again.parts] == ["a", "b"] == [p.payload for p in first.parts]
-    assert len({p.nonce for p in first.parts}) == 2 and all(len(p.nonce) <= 25 for p in first.parts)
+    assert [p.nonce for p in again.parts] == ["1", "2"]  # an existing plan wins, nonces too
     await store.record_part_sent(10, DAY, 0, 555)
     pending = await store.get_delivery(10, DAY)
     assert pending is not None and [p.part for p in pending.pending] == [1]
@@ -102,7 +102,7 @@ async def test_digest_subscriptions_and_outbox(store: SQLiteStore) -> None:
 
 async def test_many_concurrent_writers_read_their_own_writes(store: SQLiteStore) -> None:
     async def one(channel: int) -> None:
-        planned = await store.start_delivery(channel, DAY, ["a", "b"])
+        planned = await store.start_delivery(channel, DAY, [("a", "1"), ("b", "2")])
         assert len(planned.parts) == 2
         await store.record_part_sent(channel, DAY, 0, channel * 10)
         await store.stats()  # reads interleaved with the writes

@@ -12,7 +12,7 @@ from typing import Any, cast
 import discord
 import pytest
 
-from cogs.engine.alerts import AlertEngine
+from bot.delivery.alerts import AlertDelivery
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeUser, Perm, RecordedMessage
 from tests.support.harness import Harness, running_bot
@@ -44,7 +44,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-def engine(h: Harness) -> AlertEngine:
+def engine(h: Harness) -> AlertDelivery:
     cog = h.bot.get_cog("Alerts")
     assert cog is not None
     return cast(Any, cog).engine

@@ -14,8 +14,8 @@ from typing import Any, cast
 import pytest
 from aiohttp import web
 
+from bot.delivery.alerts import AlertDelivery
 from bot.models import Alert
-from cogs.engine.alerts import AlertEngine
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscord, FakeUser, RecordedMessage
 from tests.support.harness import Harness, running_bot
@@ -32,7 +32,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-def engine(h: Harness) -> AlertEngine:
+def engine(h: Harness) -> AlertDelivery:
     cog = h.bot.get_cog("Alerts")
     assert cog is not None
     return cast(Any, cog).engine

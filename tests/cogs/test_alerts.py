@@ -11,7 +11,8 @@ from typing import Any, cast
 import discord
 import pytest
 
-from cogs.engine.alerts import AlertEngine, batch_nonce
+from bot.delivery.alerts import AlertDelivery
+from bot.delivery.courier import batch_nonce
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeUser
 from tests.support.harness import Harness, running_bot
@@ -26,7 +27,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-def engine(h: Harness) -> AlertEngine:
+def engine(h: Harness) -> AlertDelivery:
     cog = h.bot.get_cog("Alerts")
     assert cog is not None
     return cast(Any, cog).engine

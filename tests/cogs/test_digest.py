@@ -13,8 +13,8 @@ from typing import cast
 import discord
 import pytest
 
+from bot.delivery.digests import DigestDelivery, planned_parts
 from bot.models import Subscription
-from cogs.engine.digests import DigestEngine
 from cogs.ui.render import digest_messages
 from tests.conftest import seed_items, seed_papers
 from tests.fakes.fake_discord import FakeDiscordError
@@ -35,11 +35,11 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-def engine(h: Harness) -> DigestEngine:
+def engine(h: Harness) -> DigestDelivery:
     # discord.py loads extensions as fresh module objects: compare by name, not isinstance.
     cog = h.bot.get_cog("Digest")
     assert cog is not None and type(cog).__name__ == "Digest"
-    return cast(DigestEngine, cog.engine)  # type: ignore[attr-defined]
+    return cast(DigestDelivery, cog.engine)  # type: ignore[attr-defined]
 
 
 async def subscribe(h: Harness, channel: str = "papers", **options: object) -> str:
@@ -260,7 +260,9 @@ async def test_a_half_sent_digest_resumes_without_repeats(h: Harness) -> None:
     messages = digest_messages(selection)
     assert len(messages) == 3
     delivery = await h.store.start_delivery(
-        channel_id, JAN7, [json.dumps(m.to_json()) for m in messages]
+        channel_id,
+        JAN7,
+        planned_parts(channel_id, JAN7, [json.dumps(m.to_json()) for m in messages]),
     )
     channel = h.bot.get_partial_messageable(channel_id)
     await channel.send(

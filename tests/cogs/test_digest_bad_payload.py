@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 
+from bot.delivery.courier import part_nonce
 from bot.models import Subscription
 from cogs.ui.render import FIELD_VALUE_MAX, digest_messages
 from tests.support.faults import RestFaults
@@ -123,7 +124,10 @@ async def test_a_stored_part_over_the_limits_is_clipped_and_sent_once(h: Harness
     bloated["fields"][-1]["value"] = "[Project page](https://example.org/" + "x" * 1_500 + ")"
     bloated["description"] = "y" * 5_000
     bloated["thumbnail"] = {"url": "/relative/thumbnail.png"}
-    delivery = await h.store.start_delivery(channel, JAN7, [json.dumps(planned.to_json())])
+    payload = json.dumps(planned.to_json())
+    delivery = await h.store.start_delivery(
+        channel, JAN7, [(payload, part_nonce(channel, JAN7, 0))]
+    )
 
     outcomes = await engine(h).run_due()
 

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from cogs.engine.alerts import AlertEngine
+from bot.delivery.alerts import AlertDelivery
 from tests.conftest import seed_items
 from tests.support.harness import Harness, running_bot
 
@@ -45,7 +45,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         yield harness
 
 
-def engine(h: Harness) -> AlertEngine:
+def engine(h: Harness) -> AlertDelivery:
     return cast(Any, h.bot.get_cog("Alerts")).engine
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import aiohttp
 
-from bot.app import point_discord_at
+from bot.app import EXTENSIONS, point_discord_at
 from bot.client import Paperboy
 from bot.config import Config, parse_config
 from bot.hf.source import HFSource
+from bot.scraper import ScrapeReport
 from bot.store import SQLiteStore
 from tests.conftest import seed_items
 from tests.fakes import fake_discord as fake_discord_module
@@ -66,10 +67,9 @@ class Harness:
         self.bot = BotUnderTest(
             config=self.config,
             store=self.store,
-            session=self.session,
             source=HFSource(self.session, self.config.huggingface),
             clock=self.clock,
-            extensions=self.extensions,
+            extensions=EXTENSIONS if self.extensions is None else self.extensions,
             guild_ready_timeout=0.05,
             **options,
         )
@@ -99,17 +99,17 @@ class Harness:
         done = asyncio.Event()
         seen = 0
 
-        async def on_scrape_finished(_report: object) -> None:
+        async def finished(_report: ScrapeReport) -> None:
             nonlocal seen
             seen += 1
             if seen >= runs:
                 done.set()
 
-        self.bot.add_listener(on_scrape_finished)
+        self.bot.scrape.add_hook(finished)
         try:
             await asyncio.wait_for(done.wait(), timeout)
         finally:
-            self.bot.remove_listener(on_scrape_finished)
+            self.bot.scrape.remove_hook(finished)
 
 
 def make_config(discord: FakeDiscord, hf: FakeHF, db: Path, **sections: dict[str, Any]) -> Config:

@@ -3,53 +3,45 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import hashlib
 import logging
 from collections import defaultdict
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-import aiohttp
-import discord
-
+from bot.delivery import Clock
+from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
+from bot.health import ReportHealth
 from bot.models import Alert, Listing, QueuedAlert
 from bot.percolator import AlertIndex
 from bot.query import parse_query
-from cogs.ui.alert_views import alert_buttons, alert_message
-from cogs.ui.render import fit
-
-if TYPE_CHECKING:
-    from bot.client import Paperboy
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-DM_REFUSED = 50007
-GONE_CODES = {10003, 50001, 50013}  # a channel alert target that is gone or forbidden
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
-READY_SECONDS = 60.0  # how long a delivery waits for the guild cache at start-up
-MOVED_TO_DM = "You can no longer post in #{channel} ({guild}), so this alert came by DM."
 
 
-def batch_nonce(user_id: int, target: str, paper_ids: list[str]) -> str:
-    """A stable nonce for one message, so a resend after a crash is deduplicated by Discord."""
-    digest = hashlib.sha256(f"{user_id}|{target}|{','.join(paper_ids)}".encode()).hexdigest()
-    return str(int(digest[:16], 16) % 10**19)
+def channel_of(target: str) -> int | None:
+    """The channel of an outbox target ('channel:<id>'); None for 'dm'."""
+    return None if target == "dm" else int(target.split(":", 1)[1])
 
 
-class AlertEngine:
+class AlertDelivery:
     """Matches every new paper against every active alert, then delivers the outbox."""
 
-    def __init__(self, bot: Paperboy) -> None:
-        self.bot = bot
+    def __init__(
+        self, store: Store, courier: Courier, *, clock: Clock, report_health: ReportHealth
+    ) -> None:
+        self.store = store
+        self.courier = courier
+        self.clock = clock
+        self.report_health = report_health
         self.index = AlertIndex()
         self._alerts: dict[int, Alert] = {}
         self._lock = asyncio.Lock()
         self._refused = self._delivered = 0
         self._synced_version = -1
-        self._dm_channels: dict[int, int] = {}  # user -> DM channel id, to skip re-creating it
 
     async def run(self) -> None:
         """Match what is new and deliver what is queued; one run at a time, never raises."""
@@ -72,8 +64,8 @@ class AlertEngine:
     async def sync_index(self) -> None:
         """Bring the index in line with the store's active alerts (added, removed, muted...),
         re-reading only the alerts that the changes since the last sync touched."""
-        store = self.bot.store
-        if store.alerts_version() == self._synced_version:
+        store = self.store
+        if await store.alerts_version() == self._synced_version:
             return  # nothing changed since the last sync
         changes = store.alert_changes(self._synced_version)
         if changes is None:  # the first load, or more changed than the store remembers
@@ -96,14 +88,11 @@ class AlertEngine:
 
     async def _load_all(self) -> None:
         """Build the index from every active alert: one bulk build is faster than many adds."""
-        first = self._synced_version < 0
-        version = self.bot.store.alerts_version()
-        active = {a.id: a for a in await self.bot.store.active_alerts()}
+        version = await self.store.alerts_version()
+        active = {a.id: a for a in await self.store.active_alerts()}
         self._synced_version = version
         self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
         self._alerts = active
-        if first:
-            gc.freeze()  # the index is long-lived: keep full collections from walking it
 
     def _forget(self, alert_id: int) -> None:
         self.index.remove(alert_id)
@@ -113,7 +102,7 @@ class AlertEngine:
         """Queue a match for every (person, new paper); returns how many were queued."""
         await self.sync_index()
         queued = 0
-        while papers := await self.bot.store.unmatched_papers(1000):
+        while papers := await self.store.unmatched_papers(1000):
             found = self.index.match_many(papers)
             rows: dict[tuple[int, str], QueuedAlert] = {}
             for paper in papers:
@@ -133,7 +122,7 @@ class AlertEngine:
                             f"{first.reason}; {match.reason}",
                             first.target,
                         )
-            queued += await self.bot.store.queue_alert_matches(
+            queued += await self.store.queue_alert_matches(
                 [p.id for p in papers], list(rows.values())
             )
         if queued:
@@ -144,9 +133,9 @@ class AlertEngine:
         """One message per (person, target) for everything queued; sending ones are resent."""
         # What may no longer be sent is dropped now (also what waits on refused DMs), and
         # again at each send, for what changes during the run.
-        await self.bot.store.drop_unsendable_alerts()
+        await self.store.drop_unsendable_alerts()
         groups: defaultdict[tuple[int, str, str | None], list[QueuedAlert]] = defaultdict(list)
-        for row in await self.bot.store.alert_outbox(self.bot.clock()):
+        for row in await self.store.alert_outbox(self.clock()):
             # A batch cut short by a crash is resent as it was, with its nonce.
             groups[(row.user_id, row.target, row.batch if row.state == "sending" else None)].append(
                 row
@@ -155,18 +144,19 @@ class AlertEngine:
         for (user_id, target, batch), rows in groups.items():
             await self._send(user_id, target, batch, rows)
         if self._refused >= BULK_DM_REFUSALS:
-            self.bot.report_health(
+            self.report_health(
                 DM_HEALTH,
                 f"{self._refused} people refused alert DMs in one run: Discord may be "
                 "limiting the bot, or members changed their privacy settings.",
+                None,
             )
         elif self._delivered and not self._refused:
-            self.bot.report_health(DM_HEALTH, None)
+            self.report_health(DM_HEALTH, None, None)
 
     async def _send(
         self, user_id: int, target: str, batch: str | None, rows: list[QueuedAlert]
     ) -> None:
-        store = self.bot.store
+        store = self.store
         paper_ids = [r.paper_id for r in rows]
         nonce = batch or batch_nonce(user_id, target, paper_ids)
         # Read what the message needs first: no await may come between the store's last
@@ -179,18 +169,17 @@ class AlertEngine:
         alerts = await store.user_alerts(user_id)
         sent_to = target
         try:
-            moved = await self._moved_to_dm(user_id, target)
-            if moved is not None:
-                sent_to = "dm"
+            channel_id = channel_of(target)
+            moved = None
+            if channel_id is not None:
+                moved = await self.courier.moved_to_dm(user_id, channel_id)
+                if moved is not None:
+                    sent_to = "dm"
             if sent_to == "dm" and (await store.alert_user(user_id)).dm_blocked is not None:
                 return  # kept queued until the person fixes their DM settings
-            if sent_to == "dm":
-                channel: discord.abc.Messageable = await self._dm_channel(user_id)
-            else:
-                channel = self.bot.get_partial_messageable(int(target.split(":", 1)[1]))
-            await self.bot.pacer.wait()
-            # Paused, muted, removed or no longer allowed in that server: decided here, at
-            # send time, by the store in one transaction.
+            await self.courier.prepare_alerts(user_id, channel_of(sent_to))
+            # Paused, muted, removed or no longer allowed in that server: decided here, right
+            # before the send, by the store in one transaction.
             claimed = await store.claim_alerts(user_id, paper_ids, nonce, by_dm=sent_to == "dm")
             if not claimed:
                 return
@@ -198,82 +187,27 @@ class AlertEngine:
             items = [(r, listings[r.paper_id]) for r in claimed if r.paper_id in listings]
             items.sort(key=lambda item: -item[1].paper.upvotes)
             behind = {r.alert_id for r in claimed}
-            embed = fit(alert_message(items, total=len(items)))
-            view = alert_buttons([a for a in alerts if a.id in behind], user_id)
-            if sent_to == "dm":
-                await channel.send(content=moved, embed=embed, view=view, nonce=nonce)
-            else:
-                await channel.send(
-                    content=f"<@{user_id}>",
-                    embed=embed,
-                    view=view,
-                    nonce=nonce,
-                    allowed_mentions=discord.AllowedMentions(
-                        everyone=False,
-                        roles=False,
-                        replied_user=False,
-                        users=[discord.Object(user_id)],
-                    ),
-                )
-        except discord.Forbidden as e:
-            if e.code == DM_REFUSED:
-                log.info("user %s refuses DMs; pausing their DM alerts", user_id)
-                self._refused += 1
-                await store.set_dm_blocked(user_id, e.text or "Cannot send messages to this user")
-                await store.mark_alerts(user_id, paper_ids, "queued")
-                return
+            await self.courier.send_alerts(
+                user_id,
+                channel_of(sent_to),
+                items,
+                [a for a in alerts if a.id in behind],
+                nonce,
+                note=moved,
+            )
+        except Refused as e:
+            log.info("user %s refuses DMs; pausing their DM alerts", user_id)
+            self._refused += 1
+            await store.set_dm_blocked(user_id, e.reason)
+            await store.mark_alerts(user_id, paper_ids, "queued")
+        except Gone as e:
             await self._give_up_or_retry(user_id, sent_to, paper_ids, rows, e)
-        except discord.NotFound as e:
-            await self._give_up_or_retry(user_id, sent_to, paper_ids, rows, e)
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+        except DeliveryError as e:  # Rejected or TryLater: try again later
             await self._retry(user_id, paper_ids, rows, e)
         else:
             await store.mark_alerts(user_id, paper_ids, "sent")
             self._delivered += 1
             log.info("delivered %d alert matches to user %s (%s)", len(paper_ids), user_id, sent_to)
-
-    async def _moved_to_dm(self, user_id: int, target: str) -> str | None:
-        """For a channel alert whose owner may no longer see or post in that channel, the
-        note that says why it comes by DM; None when it may go to its target.
-
-        The person's roles are asked of Discord (GET /guilds/{g}/members/{u} needs no
-        privileged intent, and without the members intent a role taken away sends the bot
-        no event); the roles and the channel's overwrites are the gateway's, which the guilds
-        intent keeps current. A channel the bot no longer sees is left to Discord's answer
-        to the send (deleted or forbidden: the rows are dropped).
-        """
-        if target == "dm":
-            return None
-        if not self.bot.is_ready():  # the start-up catch-up runs before guilds are cached
-            await asyncio.wait_for(self.bot.wait_until_ready(), READY_SECONDS)  # or retried
-        channel = self.bot.get_channel(int(target.split(":", 1)[1]))
-        if not isinstance(channel, discord.abc.GuildChannel):
-            return None
-        await self.bot.pacer.wait()
-        try:
-            member = await channel.guild.fetch_member(user_id)
-        except discord.NotFound:
-            member = None  # they left the server
-        if member is not None:
-            perms = channel.permissions_for(member)
-            if perms.view_channel and perms.send_messages:
-                return None
-        log.info(
-            "user %s may no longer post in channel %s; their alerts go by DM", user_id, channel.id
-        )
-        return MOVED_TO_DM.format(
-            channel=discord.utils.escape_markdown(channel.name),
-            guild=discord.utils.escape_markdown(channel.guild.name),
-        )
-
-    async def _dm_channel(self, user_id: int) -> discord.abc.Messageable:
-        """The person's DM channel: created once (a paced request), then reused."""
-        channel_id = self._dm_channels.get(user_id)
-        if channel_id is None:
-            await self.bot.pacer.wait()
-            channel_id = (await self.bot.create_dm(discord.Object(user_id))).id
-            self._dm_channels[user_id] = channel_id
-        return self.bot.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
     async def _give_up_or_retry(
         self,
@@ -281,11 +215,11 @@ class AlertEngine:
         target: str,
         paper_ids: list[str],
         rows: list[QueuedAlert],
-        error: discord.HTTPException,
+        error: Gone,
     ) -> None:
-        if target != "dm" and error.code in GONE_CODES:
+        if target != "dm":
             log.warning("alert channel %s is gone for user %s: %s", target, user_id, error)
-            await self.bot.store.mark_alerts(user_id, paper_ids, "dropped")
+            await self.store.mark_alerts(user_id, paper_ids, "dropped")
             return
         await self._retry(user_id, paper_ids, rows, error)
 
@@ -295,6 +229,4 @@ class AlertEngine:
         attempts = max(r.attempts for r in rows) + 1
         wait = min(MAX_BACKOFF, timedelta(minutes=2 ** min(attempts - 1, 6)))
         log.warning("alert delivery to %s failed (%s); retrying in %s", user_id, error, wait)
-        await self.bot.store.mark_alerts(
-            user_id, paper_ids, "queued", retry_at=self.bot.clock() + wait
-        )
+        await self.store.mark_alerts(user_id, paper_ids, "queued", retry_at=self.clock() + wait)

@@ -4,38 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
 
-import aiohttp
-import discord
-
+from bot.config import DigestConfig
+from bot.delivery import Clock
+from bot.delivery.courier import (
+    Courier,
+    DeliveryError,
+    Gone,
+    Refused,
+    Rejected,
+    TryLater,
+    part_nonce,
+)
 from bot.digest import DigestSelection, newest_complete, select
+from bot.health import ReportHealth
 from bot.models import Delivery, Subscription
 from bot.query import parse_query
-from bot.schedule import slot_due
-from cogs.ui.render import MessagePayload, checked, digest_messages
-
-if TYPE_CHECKING:
-    from bot.client import Paperboy
+from bot.schedule import due_lists
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 REFRESH_AFTER = timedelta(minutes=15)  # upvotes are refreshed shortly before posting
-PERMANENT_CODES = {
-    10003: "the channel was deleted",
-    50001: "I lost access to the channel",
-    50013: "I lost permission to post there",
-}
 CONCURRENCY = 8
 REFUSED = 0  # the message id recorded for a part Discord refused: it is not sent again
-_EMBED_IN_ERROR = re.compile(r"\bembeds\.(\d+)")  # "In embeds.3.fields.2.value: ..."
 RENDER_CACHE = 256  # rendered digests kept: channels with the same settings share one
 
 
@@ -55,11 +52,34 @@ def health_key(channel_id: int) -> str:
     return f"digest:{channel_id}"
 
 
-class DigestEngine:
-    """Posts each (channel, list) once: planned in the store first, then sent part by part."""
+def planned_parts(channel_id: int, day: date, payloads: list[str]) -> list[tuple[str, str]]:
+    """The digest's messages as the outbox records them: (payload, nonce), in order."""
+    return [(payload, part_nonce(channel_id, day, n)) for n, payload in enumerate(payloads)]
 
-    def __init__(self, bot: Paperboy) -> None:
-        self.bot = bot
+
+class DigestDelivery:
+    """Posts each (channel, list) once: planned in the store first, then sent part by part.
+
+    `refresh(day)` re-scrapes a list shortly before it is posted (False: it failed, and the
+    stored counts are posted); `report_health` sets or clears a channel's problem.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        courier: Courier,
+        *,
+        clock: Clock,
+        settings: DigestConfig,
+        refresh: Callable[[date], Awaitable[bool]],
+        report_health: ReportHealth,
+    ) -> None:
+        self.store = store
+        self.courier = courier
+        self.clock = clock
+        self.settings = settings
+        self.refresh = refresh
+        self.report_health = report_health
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._refreshed: dict[date, datetime] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
@@ -88,33 +108,23 @@ class DigestEngine:
 
     @property
     def hours(self) -> float:
-        return self.bot.config.digest.complete_after_hours
+        return self.settings.complete_after_hours
 
     async def newest_complete(self) -> date | None:
         """The newest list that is complete now."""
-        return newest_complete(await self.bot.store.list_dates(), self.bot.clock(), self.hours)
+        return newest_complete(await self.store.list_dates(), self.clock(), self.hours)
 
     async def run_due(self, slot: tuple[str, str] | None = None) -> list[Outcome]:
         """Deliver every due digest (all channels, or those posting at one (time, zone) slot);
         resumes half-sent ones."""
-        now = self.bot.clock()
-        dates = await self.bot.store.list_dates()
-        due: defaultdict[date, list[Subscription]] = defaultdict(list)
-        slots: dict[tuple[str, str], tuple[datetime, date] | None] = {}
-        for sub in await self.bot.store.subscriptions():
-            key = (sub.post_time, sub.timezone)
-            if sub.failing_reason or (slot is not None and key != slot):
-                continue
-            if key not in slots:  # the schedule maths once per slot, not once per channel
-                slots[key] = slot_due(*key, now, dates, self.hours)
-            found = slots[key]
-            if found is None or (sub.created_at is not None and found[0] < sub.created_at):
-                continue
-            due[found[1]].append(sub)
+        subs = await self.store.subscriptions()
+        if slot is not None:
+            subs = [s for s in subs if (s.post_time, s.timezone) == slot]
+        due = due_lists(subs, self.clock(), await self.store.list_dates(), self.hours)
         todo: list[tuple[Subscription, date]] = []
-        for day, subs in due.items():
-            states = await self.bot.store.delivery_states(day)
-            todo += [(s, day) for s in subs if states.get(s.channel_id, "sending") == "sending"]
+        for day, channels in due.items():
+            states = await self.store.delivery_states(day)
+            todo += [(s, day) for s in channels if states.get(s.channel_id, "sending") == "sending"]
         if not todo:
             return []
         log.info("posting %d due digests", len(todo))
@@ -139,17 +149,17 @@ class DigestEngine:
     async def selection(self, day: date, settings: Subscription | None) -> DigestSelection | None:
         """What a channel with these settings gets from one list (refreshing upvotes first)."""
         await self._refresh(day)
-        top = settings.top if settings else self.bot.config.digest.top
+        top = settings.top if settings else self.settings.top
         keywords = parse_query(settings.keywords) if settings and settings.keywords else None
         return select(
-            await self.bot.store.day_listing(day),
+            await self.store.day_listing(day),
             top=top,
             min_upvotes=settings.min_upvotes if settings else 0,
             keywords=keywords,
         )
 
     async def _payloads(self, day: date, settings: Subscription | None) -> list[str]:
-        """The digest's messages as JSON, rendered once per (list, settings) and refresh."""
+        """The digest's messages as payloads, rendered once per (list, settings) and refresh."""
         await self._refresh(day)
         key = (
             day,
@@ -163,20 +173,21 @@ class DigestEngine:
         cached = self._rendered.get(key)
         if cached is None:
             selection = await self.selection(day, settings)
-            messages = digest_messages(selection) if selection and selection.papers else []
-            cached = self._rendered[key] = [json.dumps(m.to_json()) for m in messages]
+            payloads = (
+                self.courier.render_digest(selection) if selection and selection.papers else []
+            )
+            cached = self._rendered[key] = payloads
             if len(self._rendered) > RENDER_CACHE:
                 self._rendered.pop(next(iter(self._rendered)))  # the oldest
         return cached
 
     async def _refresh(self, day: date) -> None:
-        now = self.bot.clock()
+        now = self.clock()
         last = self._refreshed.get(day)
         if last is not None and now - last < REFRESH_AFTER:
             return
         self._refreshed[day] = now
-        outcome = await self.bot.scraper.scrape_date(day)
-        if not outcome.ok:
+        if not await self.refresh(day):
             log.warning("could not refresh upvotes for %s; posting stored counts", day)
 
     async def deliver(
@@ -189,49 +200,51 @@ class DigestEngine:
     ) -> Outcome:
         """Deliver one list to one channel at most once; resume it if it was half sent."""
         async with self._working(), self._locks[channel_id]:
-            delivery = await self.bot.store.get_delivery(channel_id, day)
+            delivery = await self.store.get_delivery(channel_id, day)
             if delivery is not None and delivery.state != "sending":
                 return Outcome(channel_id, day, "already", delivery.error or "")
             if delivery is None:
                 payloads = await self._payloads(day, settings)
-                delivery = await self.bot.store.start_delivery(channel_id, day, payloads)
+                delivery = await self.store.start_delivery(
+                    channel_id, day, planned_parts(channel_id, day, payloads)
+                )
                 if not payloads:
-                    await self.bot.store.finish_delivery(channel_id, day, "sent", "no papers")
+                    await self.store.finish_delivery(channel_id, day, "sent", "no papers")
                     return Outcome(channel_id, day, "empty", "no papers passed the filters")
             return await self._send(delivery, settings, guild_id)
 
     async def _send(
         self, delivery: Delivery, settings: Subscription | None, guild_id: int | None
     ) -> Outcome:
-        store, channel_id, day = self.bot.store, delivery.channel_id, delivery.list_date
-        channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        store, channel_id, day = self.store, delivery.channel_id, delivery.list_date
         refused: list[str] = []
         posted = sum(1 for p in delivery.parts if p.message_id not in (None, REFUSED))
         try:
             for part in delivery.pending:
-                payload = checked(MessagePayload.from_json(json.loads(part.payload)))
-                message = await self._post(channel, part.part, payload, part.nonce, refused)
-                await store.record_part_sent(
-                    channel_id, day, part.part, message.id if message else REFUSED
-                )
-                if message is not None:
-                    posted += 1
-                if message and part.part == 0 and settings is not None and settings.threads:
-                    await self._open_thread(message, day)
-        except discord.HTTPException as e:
-            reason = PERMANENT_CODES.get(e.code)
-            # 401 is our token, not the channel: leave the digest pending for a fixed token.
-            if reason is None and 400 <= e.status < 500 and e.status not in (401, 429):
-                reason = f"Discord refused the digest ({e.status} {e.code}: {e.text})"
-            if reason is None:
-                log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
-                return Outcome(channel_id, day, "pending", str(e))
-            return await self._fail(
-                delivery, reason, mark_channel=e.code in PERMANENT_CODES, guild_id=guild_id
-            )
-        except (aiohttp.ClientError, TimeoutError) as e:
+                try:
+                    sent = await self.courier.post(
+                        channel_id, part.payload, part.nonce, guild_id=guild_id
+                    )
+                except Rejected as e:
+                    # This message only: it is left out (never sent again), the rest goes out.
+                    refused.append(f"message {part.part + 1} was refused ({e.reason})")
+                    await store.record_part_sent(channel_id, day, part.part, REFUSED)
+                    continue
+                await store.record_part_sent(channel_id, day, part.part, sent.message_id)
+                posted += 1
+                if sent.left_out:
+                    refused.append(f"message {part.part + 1}: {sent.left_out}")
+                if part.part == 0 and settings is not None and settings.threads:
+                    await self._open_thread(channel_id, sent.message_id, day, guild_id)
+        except Gone as e:
+            return await self._fail(delivery, e.reason, mark_channel=True, guild_id=guild_id)
+        except Refused as e:
+            reason = f"Discord refused the digest ({e.reason})"
+            return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
+        except TryLater as e:
+            # Our token, rate limits, Discord's servers, the network: the retry job resumes it.
             log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
-            return Outcome(channel_id, day, "pending", str(e))
+            return Outcome(channel_id, day, "pending", e.reason)
         if not posted:
             reason = "Discord refused every message of it: " + ("; ".join(refused) or "see the log")
             return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
@@ -241,64 +254,33 @@ class DigestEngine:
                 f"Part of the {day} digest in <#{channel_id}> was left out: " + "; ".join(refused)
             )[:900]
         await store.finish_delivery(channel_id, day, "sent", problem)
-        self.bot.report_health(health_key(channel_id), problem, guild_id)
+        self.report_health(health_key(channel_id), problem, guild_id)
         log.info("posted the %s digest to channel %s", day, channel_id)
         return Outcome(channel_id, day, "sent", problem or "", messages=len(delivery.parts))
 
-    async def _post(
-        self,
-        channel: discord.PartialMessageable,
-        number: int,
-        payload: MessagePayload,
-        nonce: str,
-        refused: list[str],
-    ) -> discord.Message | None:
-        """Post one part. If Discord refuses it (400), post it again without the embeds (papers)
-        Discord named; a part still refused is left out, so the rest of the digest goes out."""
-        for attempt in (1, 2):
-            try:
-                await self.bot.pacer.wait()
-                return await channel.send(
-                    content=payload.content or None,
-                    embeds=payload.discord_embeds(),
-                    nonce=nonce,
-                )
-            except discord.HTTPException as e:
-                if e.status != 400:
-                    raise
-                bad = {int(i) for i in _EMBED_IN_ERROR.findall(e.text)}
-                kept = [x for i, x in enumerate(payload.embeds) if i not in bad]
-                why = " ".join(e.text.split())[:300]
-                log.warning("Discord refused part %d of a digest: %s", number, why)
-                if attempt == 2 or not bad or not (kept or payload.content):
-                    refused.append(f"Discord refused message {number + 1} ({e.code}: {why})")
-                    return None
-                refused.append(
-                    f"{len(payload.embeds) - len(kept)} paper(s) of message {number + 1}"
-                    f" (Discord refused them: {why})"
-                )
-                payload = MessagePayload(payload.content, kept)
-        return None
-
-    async def _open_thread(self, message: discord.Message, day: date) -> None:
+    async def _open_thread(
+        self, channel_id: int, message_id: int, day: date, guild_id: int | None
+    ) -> None:
         try:
-            await message.create_thread(name=f"Daily Papers {day.isoformat()}")
-        except (discord.HTTPException, ValueError) as e:
-            log.warning("could not open a discussion thread in %s: %s", message.channel.id, e)
+            await self.courier.open_thread(
+                channel_id, message_id, f"Daily Papers {day.isoformat()}", guild_id=guild_id
+            )
+        except DeliveryError as e:
+            log.warning("could not open a discussion thread in %s: %s", channel_id, e)
 
     async def _fail(
         self, delivery: Delivery, reason: str, *, mark_channel: bool, guild_id: int | None
     ) -> Outcome:
         channel_id, day = delivery.channel_id, delivery.list_date
         log.warning("digest for %s in channel %s failed: %s", day, channel_id, reason)
-        await self.bot.store.finish_delivery(channel_id, day, "failed", reason)
+        await self.store.finish_delivery(channel_id, day, "failed", reason)
         if mark_channel:
-            await self.bot.store.set_subscription_failing(channel_id, reason)
-            self.bot.report_health(
+            await self.store.set_subscription_failing(channel_id, reason)
+            self.report_health(
                 health_key(channel_id), f"The digest in <#{channel_id}> fails: {reason}.", guild_id
             )
         else:  # this list only: the channel's next digests are still posted
-            self.bot.report_health(
+            self.report_health(
                 health_key(channel_id),
                 f"The {day} digest in <#{channel_id}> was not posted: {reason}."[:900],
                 guild_id,

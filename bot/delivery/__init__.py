@@ -1,0 +1,12 @@
+"""Delivery: the core services that post digests and alerts exactly once, through a courier.
+
+They take every dependency as a constructor argument (store, courier, clock, settings, a health
+report callable) and never see the bot or Discord; `courier.py` is the port they send through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+Clock = Callable[[], datetime]

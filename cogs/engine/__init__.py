@@ -1,1 +1,0 @@
-"""Delivery engines: Discord-aware workers behind the cogs (digest fan-out, alert DMs)."""
