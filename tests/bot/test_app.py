@@ -50,8 +50,8 @@ async def test_run_logs_in_stays_up_and_stops_cleanly(
     try:
         await discord.wait_for(lambda: discord.identify_payloads, 20, "the bot to identify")
         await discord.wait_for(lambda: hf.requests, 20, "the first scrape")
-        await asyncio.sleep(0.5)
-        assert proc.returncode is None  # still up
+        with pytest.raises(TimeoutError):  # still up: it does not exit on its own
+            await asyncio.wait_for(asyncio.shield(proc.wait()), 0.5)
         assert discord.sync_count["global"] == 1
     finally:
         if proc.returncode is None:

@@ -194,6 +194,10 @@ async def test_an_answer_after_the_deadline_is_a_warning_not_an_error(
         h.discord.ack_deadline = 0.1
         with caplog.at_level(logging.WARNING, logger="bot.tree"):
             inter = await h.discord.invoke("sleepy", {}, user=h.discord.alice, channel="general")
+            await h.discord.wait_for(lambda: inter.expired, 5, "Discord's deadline to pass")
+            cog = h.bot.get_cog("Faulty")
+            assert cog is not None  # (loaded as an extension: a module of its own)
+            cog.release_sleepy.set()  # type: ignore[attr-defined]
             await h.discord.wait_for(lambda: inter.rejected, 5, "the late answer")
             await h.discord.wait_for(
                 lambda: any(r.name == "bot.tree" for r in caplog.records), 5, "the log line"

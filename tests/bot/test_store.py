@@ -226,8 +226,10 @@ async def test_reads_are_not_held_up_by_a_write_waiting_on_a_lock(tmp_path: Path
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
             write = asyncio.create_task(store.ingest_day(DAY, [paper("2401.00011")]))
-            await asyncio.sleep(0.2)
-            assert not write.done()  # the write waits for the lock...
+            # The write is in, waiting on the lock (a lock's state has no event to wait on)...
+            while not store._write_lock.locked():  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            assert not write.done()
             stats = await asyncio.wait_for(store.stats(), 1.0)  # ...reads do not
             assert stats.papers == 1
         finally:

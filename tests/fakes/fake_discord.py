@@ -635,6 +635,7 @@ class FakeInteraction:
         self.edits: list[JSON] = []
         self.rejected: list[Violation] = []
         self.original: RecordedMessage | None = None
+        self.expired = False  # Discord's acknowledgement deadline has passed
         self._timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
@@ -2827,6 +2828,7 @@ class FakeDiscord:
 
     def _deadline_passed(self, inter: FakeInteraction) -> None:
         """Record a violation if the interaction was never acknowledged in time."""
+        inter.expired = True
         if not inter.acknowledged:
             description = f"{inter.label} ({inter.id}) not acknowledged within {inter.deadline}s"
             self._violate(description, 10062)

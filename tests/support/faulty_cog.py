@@ -12,6 +12,9 @@ from bot.errors import UserError
 
 
 class Faulty(commands.Cog):
+    def __init__(self) -> None:
+        self.release_sleepy = asyncio.Event()  # the test sets it once the deadline has passed
+
     @app_commands.command(description="Fails with a message for the user")
     async def oops(self, interaction: discord.Interaction) -> None:
         raise UserError("That paper id does not look like an arXiv id.")
@@ -27,7 +30,7 @@ class Faulty(commands.Cog):
 
     @app_commands.command(description="Answers after Discord's deadline")
     async def sleepy(self, interaction: discord.Interaction) -> None:
-        await asyncio.sleep(0.3)
+        await self.release_sleepy.wait()
         await interaction.response.send_message("too late")
 
     @app_commands.command(description="Posts a title containing mentions to this channel")
