@@ -167,3 +167,30 @@ async def test_a_gone_channel_drops_its_matches_but_a_dm_is_retried(
         clock.advance(minutes=1)
         await service.run()
     assert courier.sent == [EXPECTED[2], EXPECTED[1]]
+
+
+async def test_a_channel_alert_whose_owner_may_no_longer_post_there_comes_by_dm(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    note = "You can no longer post in #papers (Lab), so this alert came by DM."
+    courier = FakeCourier(moved={ALICE: note})
+    async with running(db, clock, courier, health) as (service, store):
+        await service.run()
+        assert await store.alert_outbox(clock() + timedelta(days=1)) == []
+    protein = [s for s in courier.sent if s.payload == ids(PROTEIN)]
+    assert [(s.channel_id, s.user_id) for s in protein] == [(None, ALICE)]  # a DM, not #papers
+    assert courier.notes.count(note) == 1
+
+
+async def test_a_row_of_an_alert_muted_before_the_send_is_dropped_not_sent(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        await service.match_new()
+        (protein,) = [a for a in await store.user_alerts(ALICE) if a.query == "protein"]
+        assert await store.set_alert_muted(ALICE, protein.id, True)
+        await service.deliver()
+        assert await store.alert_outbox(clock() + timedelta(days=1)) == []
+    assert ids(PROTEIN) not in [s.payload for s in courier.sent]
+    assert len(courier.sent) == 2  # alice's DM and bob's DM still go out
