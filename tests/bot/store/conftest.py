@@ -14,13 +14,15 @@ from pathlib import Path
 import pytest
 
 from bot.store import SQLiteStore, Store
-from tests.conftest import seed_papers
+from tests.bot.store.support import OpenStore, seed
 
 StoreFactory = Callable[..., AbstractAsyncContextManager[Store]]
 
 
 @asynccontextmanager
-async def sqlite_store(tmp_path: Path, *, search_budget: float | None = None) -> AsyncIterator[Store]:
+async def sqlite_store(
+    tmp_path: Path, *, search_budget: float | None = None
+) -> AsyncIterator[Store]:
     """An empty SQLite store in a temporary file."""
     options = {} if search_budget is None else {"search_budget": search_budget}
     async with SQLiteStore(tmp_path / "contract.db", **options) as store:
@@ -39,7 +41,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def open_store(backend: str, tmp_path: Path) -> Callable[..., AbstractAsyncContextManager[Store]]:
+def open_store(backend: str, tmp_path: Path) -> OpenStore:
     """Open another empty store of this backend, with options (e.g. search_budget=0)."""
 
     def opener(**options: float) -> AbstractAsyncContextManager[Store]:
@@ -60,8 +62,3 @@ async def seeded(store: Store) -> Store:
     """The store holding the seed corpus: four real Daily Papers lists, 147 papers."""
     await seed(store)
     return store
-
-
-async def seed(store: Store) -> None:
-    for day, papers in seed_papers().items():
-        await store.ingest_day(day, papers)

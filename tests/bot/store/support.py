@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 
 from bot.models import AlertChanges, Paper
 from bot.store import Store
+from tests.conftest import seed_papers
 
 DAY = date(2025, 1, 7)
 NEXT_DAY = date(2025, 1, 8)
+OpenStore = Callable[..., AbstractAsyncContextManager[Store]]  # options -> an empty store
+
+
+async def seed(store: Store) -> None:
+    """Ingest the seed corpus: four real Daily Papers lists, 147 papers."""
+    for day, papers in seed_papers().items():
+        await store.ingest_day(day, papers)
 
 
 def paper(pid: str, title: str = "A title", **fields: object) -> Paper:
