@@ -24,8 +24,13 @@ async def sqlite_store(
     tmp_path: Path, *, search_budget: float | None = None
 ) -> AsyncIterator[Store]:
     """An empty SQLite store in a temporary file."""
-    options = {} if search_budget is None else {"search_budget": search_budget}
-    async with SQLiteStore(tmp_path / "contract.db", **options) as store:
+    path = tmp_path / "contract.db"
+    opened = (
+        SQLiteStore(path)
+        if search_budget is None
+        else SQLiteStore(path, search_budget=search_budget)
+    )
+    async with opened as store:
         yield store
 
 

@@ -123,13 +123,13 @@ async def test_the_outbox_by_person_then_target_then_paper(store: Store) -> None
         [
             match(two, "2501.00001"),
             match(one, "2501.00009"),
-            match(one_here, "2501.00002"),
+            match(one_here, "2501.00005"),
             match(one, "2501.00003"),
         ],
     )
     rows = await store.alert_outbox()
     assert [(r.user_id, r.target, r.paper_id) for r in rows] == [
-        (1, "channel:5", "2501.00002"),
+        (1, "channel:5", "2501.00005"),
         (1, "dm", "2501.00003"),
         (1, "dm", "2501.00009"),
         (2, "dm", "2501.00001"),
