@@ -1,0 +1,46 @@
+"""Small builders shared by the contract tests."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import date
+
+from bot.models import AlertChanges, Paper
+from bot.store import Store
+from tests.conftest import seed_papers
+
+DAY = date(2025, 1, 7)
+NEXT_DAY = date(2025, 1, 8)
+OpenStore = Callable[..., AbstractAsyncContextManager[Store]]  # options -> an empty store
+
+
+async def seed(store: Store) -> None:
+    """Ingest the seed corpus: four real Daily Papers lists, 147 papers."""
+    for day, papers in seed_papers().items():
+        await store.ingest_day(day, papers)
+
+
+def paper(pid: str, title: str = "A title", **fields: object) -> Paper:
+    """A paper with a title and an abstract, and whatever else a test names."""
+    fields.setdefault("abstract", "An abstract.")
+    return Paper(id=pid, title=title, **fields)  # type: ignore[arg-type]
+
+
+async def alert_changes(store: Store, since: int) -> AlertChanges | None:
+    """`store.alert_changes(since)`, whether the backend answers it directly or awaited
+    (it becomes async when the change counter moves into the database)."""
+    changes = store.alert_changes(since)
+    if inspect.isawaitable(changes):
+        changes = await changes
+    return changes
+
+
+def ids(listings: object) -> list[str]:
+    """The paper ids of listings or search hits, in order."""
+    out = []
+    for item in listings:  # type: ignore[attr-defined]
+        listing = getattr(item, "listing", item)
+        out.append(listing.paper.id)
+    return out
