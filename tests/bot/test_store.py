@@ -10,8 +10,8 @@ from bot.errors import QueryError
 from bot.models import Paper
 from bot.query import author_query, combine, parse_query
 from bot.store import SQLiteStore
-from bot.store import sqlite as sqlite_store
 from bot.store.fts import compile_match
+from bot.store.sqlite import papers as sqlite_papers
 from tests.conftest import seed_papers
 
 DAY = date(2025, 1, 7)
@@ -197,7 +197,7 @@ async def test_broad_queries_rank_only_the_newest_window(
 ) -> None:
     everything = await seeded_store.search(parse_query("learning"), limit=200)
     assert not everything.capped
-    monkeypatch.setattr(sqlite_store, "RANK_WINDOW", 10)
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
     window = await seeded_store.search(parse_query("learning"), limit=200)
     assert window.capped and window.total == 10
     newest_pks = await seeded_store._all(
