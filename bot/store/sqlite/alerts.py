@@ -8,17 +8,29 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from aiosqlite import Connection
+
 from bot.errors import AlertLimitError
 from bot.models import (
     Alert,
     AlertChanges,
+    AlertDeliver,
     AlertUser,
+    OutboxState,
     Paper,
     QueuedAlert,
 )
 from bot.store.base import MAX_ALERTS
 from bot.store.sqlite.connection import SQLiteBase
-from bot.store.sqlite.rows import _ALERT_COLUMNS, _ALERT_SELECT, _PAPER_COLUMNS, _alert, _listing
+from bot.store.sqlite.rows import (
+    _ALERT_COLUMNS,
+    _ALERT_SELECT,
+    _PAPER_COLUMNS,
+    _QUEUED_COLUMNS,
+    _alert,
+    _listing,
+    _queued,
+)
 
 _ALERT_JOINS = (
     " FROM alerts a LEFT JOIN alert_users u ON u.user_id = a.user_id"
@@ -42,6 +54,8 @@ _ACTIVE = (
 
 log = logging.getLogger(__name__)
 
+ALERT_LOG_SIZE = 10_000  # alert changes kept (in alert_changes) for incremental re-reads
+
 
 class Alerts(SQLiteBase):
     """Alerts, the people who own them, change tracking and the alert outbox."""
@@ -51,7 +65,7 @@ class Alerts(SQLiteBase):
         user_id: int,
         query: str,
         *,
-        deliver: str = "dm",
+        deliver: AlertDeliver = "dm",
         channel_id: int | None = None,
         guild_id: int | None = None,
         max_alerts: int = MAX_ALERTS,
@@ -72,30 +86,42 @@ class Alerts(SQLiteBase):
                 raise AlertLimitError(f"You already have {max_alerts} alerts")
             alert_id = cursor.lastrowid
             row = await self._one(f"{_ALERT_SELECT} WHERE id = ?", (alert_id,), db)
-        self._alert_changed("alert", row[0])
+            await self._alert_changed(db, "alert", row[0])
         return _alert(row)
 
-    def _alert_changed(self, kind: str, key: int) -> None:
-        """Count a committed change, and remember what it touched. Counted after the commit:
-        whoever reads the new version then also reads the new rows."""
-        self._alerts_version += 1
-        self._alert_log.append((self._alerts_version, kind, key))
+    async def _alert_changed(self, db: Connection, kind: str, key: int) -> None:
+        """Count a change, in the transaction that makes it: a process that reads the new
+        version then also reads the new rows. Only the latest ALERT_LOG_SIZE are kept."""
+        await db.execute(
+            "INSERT INTO alert_changes (kind, key, changed_at) VALUES (?, ?, ?)",
+            (kind, key, self._now()),
+        )
+        await db.execute(
+            "DELETE FROM alert_changes WHERE seq <= last_insert_rowid() - ?", (ALERT_LOG_SIZE,)
+        )
 
     async def alerts_version(self) -> int:
-        """Changes whenever the set of active alerts may have changed (in this process)."""
-        return self._alerts_version
+        """The number of the latest alert change (0 before any), from the database."""
+        (version,) = await self._one("SELECT coalesce(max(seq), 0) FROM alert_changes")
+        return int(version)
 
-    def alert_changes(self, since: int) -> AlertChanges | None:
-        """What changed after version `since`; None when the log no longer reaches back."""
-        version = self._alerts_version
-        if since >= version:
+    async def alert_changes(self, since: int) -> AlertChanges | None:
+        """What changed after version `since`; None when the kept changes no longer reach
+        back to it, or it is not a version of this store (such as -1, before a first load)."""
+        # One statement, so one snapshot: the bounds and the rows agree.
+        rows = await self._all(
+            "SELECT b.oldest, b.newest, c.kind, c.key FROM (SELECT min(seq) AS oldest,"
+            " coalesce(max(seq), 0) AS newest FROM alert_changes) AS b"
+            " LEFT JOIN alert_changes c ON c.seq > ?",
+            (since,),
+        )
+        oldest, version = rows[0][0], rows[0][1]
+        if since == version:
             return AlertChanges(version)
-        if since < 0 or not self._alert_log or self._alert_log[0][0] > since + 1:
+        if since < 0 or since > version or oldest > since + 1:
             return None
         touched: dict[str, set[int]] = {"alert": set(), "user": set(), "guild": set()}
-        for changed, kind, key in reversed(self._alert_log):
-            if changed <= since:
-                break
+        for *_, kind, key in rows:
             touched[kind].add(key)
         return AlertChanges(
             version,
@@ -140,8 +166,8 @@ class Alerts(SQLiteBase):
             cursor = await db.execute(
                 "DELETE FROM alerts WHERE id = ? AND user_id = ?", (alert_id, user_id)
             )
-        if cursor.rowcount > 0:
-            self._alert_changed("alert", alert_id)
+            if cursor.rowcount > 0:
+                await self._alert_changed(db, "alert", alert_id)
         return cursor.rowcount > 0
 
     async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
@@ -151,8 +177,8 @@ class Alerts(SQLiteBase):
                 "UPDATE alerts SET muted = ? WHERE id = ? AND user_id = ?",
                 (int(muted), alert_id, user_id),
             )
-        if cursor.rowcount > 0:
-            self._alert_changed("alert", alert_id)
+            if cursor.rowcount > 0:
+                await self._alert_changed(db, "alert", alert_id)
         return cursor.rowcount > 0
 
     async def active_alerts(self) -> list[Alert]:
@@ -172,7 +198,9 @@ class Alerts(SQLiteBase):
             return AlertUser(user_id)
         return AlertUser(user_id, bool(row[0]), row[1], bool(row[2]))
 
-    async def _set_user(self, user_id: int, assignments: str, params: Sequence[Any]) -> None:
+    async def _set_user(
+        self, user_id: int, assignments: str, params: Sequence[Any], *, change: bool = True
+    ) -> None:
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO alert_users (user_id) VALUES (?) ON CONFLICT DO NOTHING", (user_id,)
@@ -180,20 +208,20 @@ class Alerts(SQLiteBase):
             await db.execute(
                 f"UPDATE alert_users SET {assignments} WHERE user_id = ?", (*params, user_id)
             )
+            if change:
+                await self._alert_changed(db, "user", user_id)
 
     async def set_alerts_paused(self, user_id: int, paused: bool) -> None:
         """Pause or resume all of a person's alerts."""
         await self._set_user(user_id, "paused = ?", (int(paused),))
-        self._alert_changed("user", user_id)
 
     async def set_dm_blocked(self, user_id: int, reason: str | None) -> None:
         """Record that Discord refused a DM (pausing DM alerts), or clear it."""
         await self._set_user(user_id, "dm_blocked = ?, dm_block_notified = 0", (reason,))
-        self._alert_changed("user", user_id)
 
     async def mark_dm_block_notified(self, user_id: int) -> None:
-        """The person has been told why their DM alerts stopped."""
-        await self._set_user(user_id, "dm_block_notified = 1", ())
+        """The person has been told why their DM alerts stopped (not an alert change)."""
+        await self._set_user(user_id, "dm_block_notified = 1", (), change=False)
 
     async def set_channel_alerts_allowed(self, guild_id: int, allowed: bool) -> None:
         """Whether alerts may post (with a mention) in this server's channels."""
@@ -204,7 +232,7 @@ class Alerts(SQLiteBase):
                 " DO UPDATE SET channel_delivery = excluded.channel_delivery",
                 (guild_id, int(allowed)),
             )
-        self._alert_changed("guild", guild_id)
+            await self._alert_changed(db, "guild", guild_id)
 
     async def channel_alerts_allowed(self, guild_id: int) -> bool:
         """Whether alerts may post in this server's channels (yes unless turned off)."""
@@ -248,13 +276,12 @@ class Alerts(SQLiteBase):
         """Matches waiting to be delivered (queued, or sending when a run was cut short)."""
         at = (now or self._clock()).astimezone(UTC).isoformat(timespec="seconds")
         rows = await self._all(
-            "SELECT user_id, paper_id, alert_id, reason, target, state, batch, attempts"
-            " FROM alert_outbox WHERE state IN ('queued', 'sending')"
+            f"SELECT {_QUEUED_COLUMNS} FROM alert_outbox WHERE state IN ('queued', 'sending')"
             " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             " ORDER BY user_id, target, queued_at, paper_id",
             (at,),
         )
-        return [QueuedAlert(*r) for r in rows]
+        return [_queued(r) for r in rows]
 
     async def claim_alerts(
         self, user_id: int, paper_ids: Sequence[str], batch: str, *, by_dm: bool
@@ -279,7 +306,7 @@ class Alerts(SQLiteBase):
                 " AND state IN ('queued', 'sending')"
                 " AND NOT (? AND EXISTS (SELECT 1 FROM alert_users"
                 " WHERE user_id = ? AND dm_blocked IS NOT NULL))"
-                " RETURNING user_id, paper_id, alert_id, reason, target, state, batch, attempts",
+                f" RETURNING {_QUEUED_COLUMNS}",
                 (batch, user_id, ids, int(by_dm), user_id),
             )
         if dropped.rowcount > 0:
@@ -289,7 +316,7 @@ class Alerts(SQLiteBase):
                 dropped.rowcount,
                 user_id,
             )
-        return [QueuedAlert(*r) for r in rows]
+        return [_queued(r) for r in rows]
 
     async def drop_unsendable_alerts(self) -> int:
         """Drop every waiting row that may no longer be sent (as claim_alerts would)."""
@@ -303,7 +330,7 @@ class Alerts(SQLiteBase):
         self,
         user_id: int,
         paper_ids: Sequence[str],
-        state: str,
+        state: OutboxState,
         *,
         batch: str | None = None,
         retry_at: datetime | None = None,

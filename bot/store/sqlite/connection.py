@@ -7,7 +7,6 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -26,7 +25,6 @@ Clock = Callable[[], datetime]
 BUSY_TIMEOUT_MS = 30_000
 SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
 READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
-ALERT_LOG_SIZE = 10_000  # alert changes remembered for incremental re-reads
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
 
 
@@ -58,9 +56,6 @@ class SQLiteBase:
         self._write_lock = asyncio.Lock()
         self._search_lock = asyncio.Lock()
         self._deadline_at = float("inf")
-        self._alerts_version = 0  # bumped by every change to alerts or who gets them
-        # (version, "alert" | "user" | "guild", id) of the latest changes, oldest first
-        self._alert_log: deque[tuple[int, str, int]] = deque(maxlen=ALERT_LOG_SIZE)
 
     async def __aenter__(self) -> Self:
         await self.open()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Literal
 
 from aiosqlite import Connection
 
 from bot.models import (
     Delivery,
-    DeliveryPart,
+    DeliveryState,
     Subscription,
 )
 from bot.store.sqlite.connection import SQLiteBase
-from bot.store.sqlite.rows import _SUBSCRIPTION_SELECT, _subscription
+from bot.store.sqlite.rows import _SUBSCRIPTION_SELECT, REFUSED_ID, _part, _subscription
 
 
 class Digests(SQLiteBase):
@@ -76,7 +77,7 @@ class Digests(SQLiteBase):
                 (reason, reason, self._now(), channel_id),
             )
 
-    async def delivery_states(self, list_date: date) -> dict[int, str]:
+    async def delivery_states(self, list_date: date) -> dict[int, DeliveryState]:
         """The outbox state of every channel's digest of one list, in one query."""
         rows = await self._all(
             "SELECT channel_id, state FROM digest_deliveries WHERE list_date = ?",
@@ -102,9 +103,7 @@ class Digests(SQLiteBase):
             (channel_id, day),
             _db,
         )
-        return Delivery(
-            channel_id, list_date, row[0], tuple(DeliveryPart(*p) for p in parts), row[1]
-        )
+        return Delivery(channel_id, list_date, row[0], tuple(_part(p) for p in parts), row[1])
 
     async def start_delivery(
         self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
@@ -143,8 +142,16 @@ class Digests(SQLiteBase):
                 (message_id, channel_id, list_date.isoformat(), part),
             )
 
+    async def record_part_refused(self, channel_id: int, list_date: date, part: int) -> None:
+        """Discord refused this one message: stored as message id REFUSED_ID, not sent again."""
+        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID)
+
     async def finish_delivery(
-        self, channel_id: int, list_date: date, state: str, error: str | None = None
+        self,
+        channel_id: int,
+        list_date: date,
+        state: Literal["sent", "failed"],
+        error: str | None = None,
     ) -> None:
         """Close a delivery as sent or failed."""
         async with self._transaction() as db:

@@ -28,6 +28,7 @@ from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
     _PAPER_COLUMNS,
+    _PAPER_FIELDS,
     _REFRESHED,
     _SEARCHED,
     _index_row,
@@ -36,6 +37,8 @@ from bot.store.sqlite.rows import (
 )
 from bot.text import snippet
 
+# Title matches count ten times an abstract match; keywords and authors sit between
+# (title_words, for title prefixes, is never searched by a query).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
@@ -98,8 +101,6 @@ class Papers(SQLiteBase):
             )
             await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
             await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
-            if new_rows:
-                await self._link_authors(db, [p for p in unique if p.id not in existing])
             await db.executemany(
                 "INSERT INTO listings (list_date, paper_pk, rank)"
                 " SELECT ?, pk, ? FROM papers WHERE id = ?"
@@ -132,7 +133,6 @@ class Papers(SQLiteBase):
                 (paper.id, *row.values(), None, now, now),
             )
             await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
-            await self._link_authors(db, [paper])
             return True
 
     async def _existing(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
@@ -148,20 +148,6 @@ class Papers(SQLiteBase):
                 found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
         return found
 
-    async def _link_authors(self, db: aiosqlite.Connection, papers: Sequence[Paper]) -> None:
-        names = sorted({a for p in papers for a in p.authors}, key=str.casefold)
-        if not names:
-            return
-        await db.executemany(
-            "INSERT INTO authors (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
-            [(n,) for n in names],
-        )
-        await db.executemany(
-            "INSERT OR IGNORE INTO paper_authors (paper_pk, position, author_id)"
-            " SELECT p.pk, ?, a.id FROM papers p, authors a WHERE p.id = ? AND a.name = ?",
-            [(i, p.id, name) for p in papers for i, name in enumerate(p.authors)],
-        )
-
     async def get_paper(self, paper_id: str) -> Listing | None:
         """A paper with its first list date and rank there, if stored."""
         row = await self._one(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.id = ?", (paper_id,))
@@ -170,12 +156,12 @@ class Papers(SQLiteBase):
     async def day_listing(self, list_date: date) -> list[Listing]:
         """One day's list in HF's order, with that day's rank."""
         rows = await self._all(
-            f"SELECT {_PAPER_COLUMNS.rsplit(', (SELECT', 1)[0]}, l.list_date AS day, l.rank"
+            f"SELECT {_PAPER_FIELDS}, l.list_date, l.rank"
             " FROM listings l JOIN papers p ON p.pk = l.paper_pk"
             " WHERE l.list_date = ? ORDER BY l.rank",
             (list_date.isoformat(),),
         )
-        return [_listing((*row[:15], row[16], row[17])) for row in rows]
+        return [_listing(row) for row in rows]
 
     async def list_dates(self, since: date | None = None, until: date | None = None) -> list[date]:
         """Dates that have a list, oldest first."""
@@ -194,7 +180,6 @@ class Papers(SQLiteBase):
         *,
         since: date | None = None,
         until: date | None = None,
-        min_upvotes: int | None = None,
         sort: Sort = "relevance",
         limit: int = 10,
         offset: int = 0,
@@ -207,7 +192,7 @@ class Papers(SQLiteBase):
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
         match = compile_match(query)
-        filters, params = _filters(since, until, min_upvotes)
+        filters, params = _filters(since, until)
         if filters or sort != "relevance":
             sql = (
                 f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
@@ -241,12 +226,9 @@ class Papers(SQLiteBase):
             )
         }
         wanted = highlights(query)
-        listings = [(_listing(papers[pk]), score) for pk, score, *_ in page if pk in papers]
+        listings = [_listing(papers[row[0]]) for row in page if row[0] in papers]
         # The snippet is cut from the abstract as stored: the index holds only stems.
-        return [
-            SearchHit(listing, snippet(listing.paper.abstract, wanted), -float(score))
-            for listing, score in listings
-        ]
+        return [SearchHit(item, snippet(item.paper.abstract, wanted)) for item in listings]
 
     @contextlib.asynccontextmanager
     async def _searching(self, within: float | None = None) -> AsyncIterator[aiosqlite.Connection]:
@@ -310,9 +292,7 @@ def _desc(day: str | None) -> str:
     return "".join(chr(0x10FFFF - ord(c)) for c in day) if day else "\U0010ffff"
 
 
-def _filters(
-    since: date | None, until: date | None, min_upvotes: int | None
-) -> tuple[str, list[Any]]:
+def _filters(since: date | None, until: date | None) -> tuple[str, list[Any]]:
     """SQL conditions on papers p for the search filters, and their parameters."""
     conditions: list[str] = []
     params: list[Any] = []
@@ -322,7 +302,4 @@ def _filters(
     if until:
         conditions.append("p.list_date <= ?")
         params.append(until.isoformat())
-    if min_upvotes is not None:
-        conditions.append("p.upvotes >= ?")
-        params.append(min_upvotes)
     return "".join(f" AND {c}" for c in conditions), params

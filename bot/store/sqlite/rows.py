@@ -8,20 +8,26 @@ from typing import Any
 
 from bot.models import (
     Alert,
+    AlertTarget,
+    DeliveryPart,
     Listing,
     Paper,
+    QueuedAlert,
     Subscription,
 )
 from bot.store.fts import index_row
 
-_PAPER_COLUMNS = (
+# A paper's own columns (what _listing reads first), then a list date and the rank there.
+_PAPER_FIELDS = (
     "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "
     "p.upvotes, p.num_comments, p.ai_summary, p.github_repo, p.github_stars, p.project_page, "
-    "p.thumbnail, p.organization, p.list_date, "
-    "(SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
+    "p.thumbnail, p.organization"
 )
-# Title matches count ten times an abstract match; keywords and authors sit between
-# (title_words, for title prefixes, is never searched by a query).
+# ... with its first list date and its rank there.
+_PAPER_COLUMNS = (
+    f"{_PAPER_FIELDS}, p.list_date,"
+    " (SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
+)
 # Fields a re-scrape refreshes; None or empty in the new data keeps the old value.
 _REFRESHED = (
     "title",
@@ -83,7 +89,7 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _listing(row: Sequence[Any]) -> Listing:
-    """Build a Listing from the _PAPER_COLUMNS row (list_date and rank last)."""
+    """Build a Listing from a _PAPER_FIELDS row followed by a list date and a rank."""
     paper = Paper(
         id=row[0],
         title=row[1],
@@ -102,7 +108,7 @@ def _listing(row: Sequence[Any]) -> Listing:
         organization=row[14],
     )
     list_date = date.fromisoformat(row[15]) if row[15] else None
-    return Listing(paper, list_date, row[16] or 0)  # type: ignore[arg-type]
+    return Listing(paper, list_date, row[16] or 0)
 
 
 _SUBSCRIPTION_SELECT = (
@@ -135,4 +141,37 @@ _ALERT_COLUMNS = (
 
 
 def _alert(row: Sequence[Any]) -> Alert:
-    return Alert(*row[:6], muted=bool(row[6]), created_at=_dt(row[7]))  # type: ignore[misc]
+    return Alert(
+        id=row[0],
+        user_id=row[1],
+        query=row[2],
+        deliver=row[3],
+        channel_id=row[4],
+        guild_id=row[5],
+        muted=bool(row[6]),
+        created_at=_dt(row[7]),
+    )
+
+
+def _queued(row: Sequence[Any]) -> QueuedAlert:
+    """An alert outbox row from _QUEUED_COLUMNS."""
+    return QueuedAlert(
+        user_id=row[0],
+        paper_id=row[1],
+        alert_id=row[2],
+        reason=row[3],
+        target=AlertTarget(row[4]),
+        state=row[5],
+        batch=row[6],
+        attempts=row[7],
+    )
+
+
+_QUEUED_COLUMNS = "user_id, paper_id, alert_id, reason, target, state, batch, attempts"
+REFUSED_ID = 0  # the message id stored for a digest part Discord refused
+
+
+def _part(row: Sequence[Any]) -> DeliveryPart:
+    """A digest part from (part, payload, nonce, message_id)."""
+    refused = row[3] == REFUSED_ID
+    return DeliveryPart(row[0], row[1], row[2], None if refused else row[3], refused)
