@@ -50,6 +50,9 @@ def select(
     """Rank one day's list by upvotes (then HF's rank) and keep the `top` that pass the filters."""
     if not listings:
         return None
+    day = listings[0].list_date
+    if day is None:
+        raise ValueError("a digest is made from one day's list (day_listing)")
     ranked = sorted(listings, key=lambda item: (-item.paper.upvotes, item.rank))
     kept = [
         item
@@ -57,7 +60,7 @@ def select(
         if item.paper.upvotes >= min_upvotes
         and (keywords is None or keywords.is_empty or matches(keywords, item.paper))
     ]
-    return DigestSelection(listings[0].list_date, tuple(kept[:top]), len(listings))
+    return DigestSelection(day, tuple(kept[:top]), len(listings))
 
 
 def summary_of(paper: Paper, limit: int = 350) -> str:

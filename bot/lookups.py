@@ -12,7 +12,7 @@ from bot.errors import UserError
 from bot.hf.source import HFSource
 from bot.models import Listing
 from bot.ratelimit import TokenBucket
-from bot.store import Store
+from bot.store.base import PaperStore
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -41,7 +41,7 @@ class PaperLookups:
     def __init__(
         self,
         source: HFSource,
-        store: Store,
+        store: PaperStore,
         *,
         per_minute: float,
         burst: int,
@@ -91,4 +91,4 @@ class PaperLookups:
         await self._store.upsert_paper(paper)
         log.info("stored paper %s fetched from Hugging Face for a lookup", paper.id)
         stored = await self._store.get_paper(paper.id)
-        return stored or Listing(paper, None, 0)  # type: ignore[arg-type]
+        return stored or Listing(paper, None, 0)

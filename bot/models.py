@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal, NewType
 
 HF_BASE = "https://huggingface.co"
+
+Sort = Literal["relevance", "upvotes", "newest"]  # the orders search results come in
+# A digest delivery: sending until every part is done (or resumed after a crash), then
+# sent, or failed (the channel is gone, or Discord refused the whole digest).
+DeliveryState = Literal["sending", "sent", "failed"]
+# An alert outbox row: queued (waiting, maybe until retry_at), sending (claimed for a message
+# with a known nonce: resent with it after a crash), sent, or dropped (may no longer be sent).
+OutboxState = Literal["queued", "sending", "sent", "dropped"]
+AlertDeliver = Literal["dm", "here"]  # by direct message, or in the channel it was made in
+# Where an alert's matches go: 'dm' or 'channel:<id>'.
+AlertTarget = NewType("AlertTarget", str)
+DM = AlertTarget("dm")
+
+
+def channel_target(channel_id: int) -> AlertTarget:
+    """The target of matches posted in a channel."""
+    return AlertTarget(f"channel:{channel_id}")
+
+
+def target_channel(target: str) -> int | None:
+    """The channel of a target ('channel:<id>'); None for 'dm'."""
+    return None if target == DM else int(target.split(":", 1)[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +66,13 @@ class Paper:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """A paper as it stands on one day's list: the paper plus its rank that day."""
+    """A paper as it stands on one day's list: the paper plus its rank that day.
+
+    A paper only looked up by id is on no list yet: `list_date` None, `rank` 0.
+    """
 
     paper: Paper
-    list_date: date
+    list_date: date | None
     rank: int
 
 
@@ -87,7 +113,6 @@ class SearchHit:
 
     listing: Listing
     snippet: Snippet = Snippet()
-    score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +135,6 @@ class ScrapeRun:
     new: int = 0
     updated: int = 0
     error: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +169,18 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPart:
-    """One planned message of a digest; `message_id` is set once Discord has it."""
+    """One planned message of a digest: `message_id` is set once Discord has it, `refused`
+    once Discord refused this message alone (it is left out, never sent again)."""
 
     part: int
     payload: str  # JSON
     nonce: str
     message_id: int | None = None
+    refused: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.message_id is not None or self.refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +189,13 @@ class Delivery:
 
     channel_id: int
     list_date: date
-    state: str  # sending | sent | failed
+    state: DeliveryState
     parts: tuple[DeliveryPart, ...] = ()
     error: str | None = None
 
     @property
     def pending(self) -> tuple[DeliveryPart, ...]:
-        return tuple(p for p in self.parts if p.message_id is None)
+        return tuple(p for p in self.parts if not p.done)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,16 +205,18 @@ class Alert:
     id: int
     user_id: int
     query: str
-    deliver: str = "dm"  # dm | here
+    deliver: AlertDeliver = "dm"
     channel_id: int | None = None
     guild_id: int | None = None
     muted: bool = False
     created_at: datetime | None = None
 
     @property
-    def target(self) -> str:
+    def target(self) -> AlertTarget:
         """Where its matches go: 'dm' or 'channel:<id>'."""
-        return f"channel:{self.channel_id}" if self.deliver == "here" else "dm"
+        if self.deliver == "here" and self.channel_id is not None:
+            return channel_target(self.channel_id)
+        return DM
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +248,7 @@ class QueuedAlert:
     paper_id: str
     alert_id: int
     reason: str
-    target: str = "dm"
-    state: str = "queued"
+    target: AlertTarget = DM
+    state: OutboxState = "queued"
     batch: str | None = None
     attempts: int = 0

@@ -21,10 +21,9 @@ from discord.ext import commands
 
 from bot.arxiv import normalise_id
 from bot.errors import NotFoundError, QueryError, ScrapeError, SourceUnavailable, UserError
-from bot.models import Listing, SearchPage
+from bot.models import Listing, SearchPage, Sort
 from bot.query import Query, author_query, combine, parse_query
 from bot.ratelimit import Buckets, OnePerKey, StillRunning
-from bot.store.base import Sort
 from bot.text import words
 from cogs.ui.render import clip, paper_embed
 from cogs.ui.search_views import (

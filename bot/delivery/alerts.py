@@ -10,7 +10,7 @@ from datetime import timedelta
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.health import ReportHealth
-from bot.models import Alert, Listing, QueuedAlert
+from bot.models import Alert, Listing, QueuedAlert, target_channel
 from bot.percolator import AlertIndex
 from bot.query import parse_query
 from bot.store import Store
@@ -20,11 +20,6 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
-
-
-def channel_of(target: str) -> int | None:
-    """The channel of an outbox target ('channel:<id>'); None for 'dm'."""
-    return None if target == "dm" else int(target.split(":", 1)[1])
 
 
 class AlertDelivery:
@@ -67,7 +62,7 @@ class AlertDelivery:
         store = self.store
         if await store.alerts_version() == self._synced_version:
             return  # nothing changed since the last sync
-        changes = store.alert_changes(self._synced_version)
+        changes = await store.alert_changes(self._synced_version)
         if changes is None:  # the first load, or more changed than the store remembers
             await self._load_all()
             return
@@ -169,7 +164,7 @@ class AlertDelivery:
         alerts = await store.user_alerts(user_id)
         sent_to = target
         try:
-            channel_id = channel_of(target)
+            channel_id = target_channel(target)
             moved = None
             if channel_id is not None:
                 moved = await self.courier.moved_to_dm(user_id, channel_id)
@@ -177,7 +172,7 @@ class AlertDelivery:
                     sent_to = "dm"
             if sent_to == "dm" and (await store.alert_user(user_id)).dm_blocked is not None:
                 return  # kept queued until the person fixes their DM settings
-            await self.courier.prepare_alerts(user_id, channel_of(sent_to))
+            await self.courier.prepare_alerts(user_id, target_channel(sent_to))
             # Paused, muted, removed or no longer allowed in that server: decided here, right
             # before the send, by the store in one transaction.
             claimed = await store.claim_alerts(user_id, paper_ids, nonce, by_dm=sent_to == "dm")
@@ -189,7 +184,7 @@ class AlertDelivery:
             behind = {r.alert_id for r in claimed}
             await self.courier.send_alerts(
                 user_id,
-                channel_of(sent_to),
+                target_channel(sent_to),
                 items,
                 [a for a in alerts if a.id in behind],
                 nonce,

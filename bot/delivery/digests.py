@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 REFRESH_AFTER = timedelta(minutes=15)  # upvotes are refreshed shortly before posting
 CONCURRENCY = 8
-REFUSED = 0  # the message id recorded for a part Discord refused: it is not sent again
 RENDER_CACHE = 256  # rendered digests kept: channels with the same settings share one
 
 
@@ -218,7 +217,7 @@ class DigestDelivery:
     ) -> Outcome:
         store, channel_id, day = self.store, delivery.channel_id, delivery.list_date
         refused: list[str] = []
-        posted = sum(1 for p in delivery.parts if p.message_id not in (None, REFUSED))
+        posted = sum(1 for p in delivery.parts if p.message_id is not None)
         try:
             for part in delivery.pending:
                 try:
@@ -228,7 +227,7 @@ class DigestDelivery:
                 except Rejected as e:
                     # This message only: it is left out (never sent again), the rest goes out.
                     refused.append(f"message {part.part + 1} was refused ({e.reason})")
-                    await store.record_part_sent(channel_id, day, part.part, REFUSED)
+                    await store.record_part_refused(channel_id, day, part.part)
                     continue
                 await store.record_part_sent(channel_id, day, part.part, sent.message_id)
                 posted += 1

@@ -1,4 +1,11 @@
-"""The store's whole public surface. A new backend implements this and nothing else changes."""
+"""The store's whole public surface, one protocol per role; `Store` is all of them.
+
+A new backend implements `Store` and nothing else changes. The rules a backend must keep
+are in the docstrings below (the contract suite, tests/bot/store/, checks them):
+- Times are stored as aware UTC; dates as calendar dates.
+- Every method that writes does so in one transaction: all of it or none of it.
+- "Merge" means: a field that is None or empty in the new data keeps the stored value.
+"""
 
 from __future__ import annotations
 
@@ -9,47 +16,52 @@ from typing import Literal, Protocol
 from bot.models import (
     Alert,
     AlertChanges,
+    AlertDeliver,
     AlertUser,
     Delivery,
+    DeliveryState,
     IngestResult,
     Listing,
+    OutboxState,
     Paper,
     QueuedAlert,
     ScrapeRun,
     SearchPage,
+    Sort,
     StoreStats,
     Subscription,
 )
 from bot.query import Query
 
-Sort = Literal["relevance", "upvotes", "newest"]
 SORTS: tuple[Sort, ...] = ("relevance", "upvotes", "newest")
 MAX_ALERTS = 25  # per person, enforced by add_alert
 
 
-class Store(Protocol):
-    """Where every paper lives. All methods are safe to call from one event loop."""
-
-    async def open(self) -> None:
-        """Connect and apply pending migrations."""
-
-    async def close(self) -> None:
-        """Close every connection; safe to call twice."""
+class PaperStore(Protocol):
+    """Papers, the daily lists they were on, search and autocomplete."""
 
     async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
-        """Upsert one day's list in one transaction; say which papers are new."""
+        """Store one day's list in HF's order (rank = position, from 1), in one transaction.
+
+        A paper listed twice counts once (the last copy). A stored paper is merged (None or
+        empty keeps the old value); its first list date is the earliest date it was listed
+        on; its rank on this day is replaced. `new` holds the ids never stored before (not
+        even by upsert_paper), `updated` the stored papers whose fields or first date changed.
+        """
 
     async def upsert_paper(self, paper: Paper) -> bool:
-        """Store a single paper (not on any list yet, so not new for alerts); True if new."""
+        """Store one paper looked up by id, on no list: merged like ingest_day, its first list
+        date untouched. It is not new for alerts until a daily list has it. True if new."""
 
     async def get_paper(self, paper_id: str) -> Listing | None:
-        """A paper with its first list date and rank there, if stored."""
+        """A stored paper with its first list date and its rank there (None and 0 when it was
+        on no list); None if not stored."""
 
     async def day_listing(self, list_date: date) -> list[Listing]:
-        """One day's list in HF's order."""
+        """One day's list in rank order; each Listing carries that day and that day's rank."""
 
     async def list_dates(self, since: date | None = None, until: date | None = None) -> list[date]:
-        """Dates that have a list, oldest first."""
+        """Dates with a stored list within [since, until] (open ends when None), oldest first."""
 
     async def search(
         self,
@@ -57,101 +69,118 @@ class Store(Protocol):
         *,
         since: date | None = None,
         until: date | None = None,
-        min_upvotes: int | None = None,
         sort: Sort = "relevance",
         limit: int = 10,
         offset: int = 0,
     ) -> SearchPage:
-        """Full-text search; raises QueryError for an empty or too broad query."""
+        """One page of the papers matching `query` (as bot.text analyses words), filtered by
+        first list date within [since, until].
+
+        Only the newest RANK_WINDOW matches (by when stored) are ranked: `total` counts them,
+        `capped` says there may be more. Orders: relevance (title > keywords > authors >
+        abstract), upvotes (then newest), newest (by first list date, then upvotes); papers
+        on no list come last. Raises QueryError for an empty query or one that runs past the
+        store's time budget ("too broad").
+        """
 
     async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
-        """The most upvoted papers first listed within [since, until]."""
+        """The most upvoted papers whose first list date is within [since, until] (ties: the
+        newer first), each with that date and its rank there."""
 
     async def titles_starting(
         self, prefix: str, limit: int = 25, *, within: float | None = None
     ) -> list[Listing]:
-        """Papers whose title has a word starting with `prefix` (for autocomplete); [] if
-        that cannot be answered within `within` seconds."""
+        """Papers with a title word starting with `prefix`, most upvoted first (autocomplete).
+        Never raises for the input: [] for a prefix too short or too broad, or when the
+        answer cannot come within `within` seconds."""
 
-    async def record_scrape(self, run: ScrapeRun) -> None:
-        """Remember how a scrape of one date went."""
 
-    async def stats(self) -> StoreStats:
-        """Counts for status reports."""
-
-    async def get_meta(self, key: str) -> str | None:
-        """A small named value (e.g. the hash of the last command sync)."""
-
-    async def set_meta(self, key: str, value: str) -> None:
-        """Set a small named value."""
-
-    async def integrity_check(self) -> list[str]:
-        """Problems found by the database's own check; empty when healthy."""
-
-    async def backup(self, destination: str) -> None:
-        """An online, consistent copy of the store."""
-
-    # -- digests ----------------------------------------------------------------------------
+class DigestStore(Protocol):
+    """Channels' digest subscriptions and the digest outbox."""
 
     async def save_subscription(self, sub: Subscription) -> None:
-        """Create or update a channel's digest settings (clears a failing mark)."""
+        """Create or replace a channel's settings; `created_at` is set on creation only (the
+        stored time is kept), and a failing mark is cleared."""
 
     async def remove_subscription(self, channel_id: int) -> bool:
-        """Unsubscribe a channel; False if it was not subscribed."""
+        """Unsubscribe a channel (its delivery records stay); False if it was not subscribed."""
 
     async def get_subscription(self, channel_id: int) -> Subscription | None:
-        """One channel's settings."""
+        """One channel's settings, or None."""
 
     async def subscriptions(self, guild_id: int | None = None) -> list[Subscription]:
-        """Every subscription, or one server's."""
+        """Every subscription, or one server's, by channel id."""
 
     async def set_subscription_failing(self, channel_id: int, reason: str | None) -> None:
-        """Mark a channel as failing (deleted, forbidden), or clear the mark."""
+        """Mark a channel as failing (deleted, forbidden) with why, or clear it with None.
+        Nothing happens for a channel that is not subscribed."""
 
-    async def delivery_states(self, list_date: date) -> dict[int, str]:
-        """The outbox state of every channel's digest of one list."""
+    async def delivery_states(self, list_date: date) -> dict[int, DeliveryState]:
+        """The state of every channel's delivery of one list, by channel (none: not started)."""
 
     async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
-        """The outbox record of one digest."""
+        """The record of one channel's digest of one list, with its planned parts in order."""
 
     async def start_delivery(
         self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
     ) -> Delivery:
-        """Record the planned (payload, nonce) messages before sending; an existing record
-        wins (resume, with its stored nonces)."""
+        """Record the planned (payload, nonce) messages, state 'sending', before any is sent.
+
+        At most one delivery per (channel, list): if one exists, in any state, it wins and
+        is returned unchanged (a resume sends its stored parts with their stored nonces).
+        """
 
     async def record_part_sent(
         self, channel_id: int, list_date: date, part: int, message_id: int
     ) -> None:
-        """Remember that one planned message reached Discord."""
+        """One planned message reached Discord as `message_id`: it is done, never sent again."""
+
+    async def record_part_refused(self, channel_id: int, list_date: date, part: int) -> None:
+        """Discord refused this one message: it is done (`refused`), never sent again."""
 
     async def finish_delivery(
-        self, channel_id: int, list_date: date, state: str, error: str | None = None
+        self,
+        channel_id: int,
+        list_date: date,
+        state: Literal["sent", "failed"],
+        error: str | None = None,
     ) -> None:
-        """Close a delivery as sent or failed."""
+        """Close a delivery: 'sending' moves to 'sent' (`error` may say what was left out) or
+        'failed' (`error` says why). A closed delivery is never sent again."""
 
-    # -- alerts -----------------------------------------------------------------------------
+
+class AlertStore(Protocol):
+    """Keyword alerts, their owners and servers, change tracking and the alert outbox.
+
+    Every change that can change which alerts are active (adding, removing, muting an alert;
+    pausing, a refused DM; a server's channel delivery) counts one alert change, in its own
+    transaction: any process reading alerts_version() after it sees it.
+    """
 
     async def add_alert(
         self,
         user_id: int,
         query: str,
         *,
-        deliver: str = "dm",
+        deliver: AlertDeliver = "dm",
         channel_id: int | None = None,
         guild_id: int | None = None,
         max_alerts: int = MAX_ALERTS,
     ) -> Alert:
-        """Save an alert for a person; AlertLimitError if they already have `max_alerts`."""
+        """Save an alert; AlertLimitError if the person already has `max_alerts` (checked in
+        the same transaction, so concurrent adds never pass the cap together)."""
 
     async def alerts_version(self) -> int:
-        """Changes whenever the set of active alerts may have changed."""
+        """A number that grows with every alert change (0 before any), seen by every process."""
 
-    def alert_changes(self, since: int) -> AlertChanges | None:
-        """What changed after version `since`; None when that is too long ago to tell."""
+    async def alert_changes(self, since: int) -> AlertChanges | None:
+        """The alerts, people and servers changed after version `since`, up to the version it
+        returns. None when the changes kept do not reach back that far (or `since` is not a
+        version this store gave): read all active alerts again."""
 
     async def alerts_in(self, changes: AlertChanges) -> list[tuple[Alert, bool]]:
-        """The alerts those changes touch, each with whether it is active."""
+        """The existing alerts those changes touch (by id, owner or server), each with whether
+        it is active; a removed alert is simply missing."""
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""
@@ -160,68 +189,122 @@ class Store(Protocol):
         """A person's alerts, oldest first."""
 
     async def remove_alert(self, user_id: int, alert_id: int) -> bool:
-        """Delete one of a person's alerts; False if they have no such alert."""
+        """Delete one of a person's alerts; False if they have no such alert. Its queued
+        matches are dropped when next claimed."""
 
     async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
-        """Mute or unmute one of a person's alerts."""
+        """Mute or unmute one of a person's alerts; False if they have no such alert."""
 
     async def active_alerts(self) -> list[Alert]:
-        """Alerts that can deliver now: not muted, owner not paused, DMs not refused."""
+        """Alerts that can deliver now, by id: not muted, owner not paused, a DM alert's owner
+        not refusing DMs, a channel alert's server allowing channel delivery."""
 
     async def alert_user(self, user_id: int) -> AlertUser:
-        """A person's alert-wide state."""
+        """A person's alert-wide state (the defaults for someone never seen)."""
 
     async def set_alerts_paused(self, user_id: int, paused: bool) -> None:
         """Pause or resume all of a person's alerts."""
 
     async def set_dm_blocked(self, user_id: int, reason: str | None) -> None:
-        """Record that Discord refused a DM (pausing DM alerts), or clear it."""
+        """Record that Discord refused a DM (their DM alerts stop), or clear it with None;
+        either way they are due a new notice (`dm_block_notified` back to False)."""
 
     async def mark_dm_block_notified(self, user_id: int) -> None:
-        """The person has been told why their DM alerts stopped."""
+        """The person has been told why their DM alerts stopped (not an alert change)."""
 
     async def set_channel_alerts_allowed(self, guild_id: int, allowed: bool) -> None:
         """Whether alerts may post (with a mention) in this server's channels."""
 
     async def channel_alerts_allowed(self, guild_id: int) -> bool:
-        """Whether alerts may post in this server's channels."""
+        """Whether alerts may post in this server's channels (True unless turned off)."""
 
     async def unmatched_papers(self, limit: int = 1000) -> list[Paper]:
-        """Papers on a daily list not yet matched against the alerts (a paper only looked
-        up by id is not new until it first appears on a daily list)."""
+        """Papers on a daily list not yet matched against the alerts, oldest stored first. A
+        paper only looked up by id waits until it first appears on a daily list."""
 
     async def queue_alert_matches(
         self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
     ) -> int:
-        """Queue matches and mark the papers matched, in one transaction."""
+        """In one transaction: queue `matches` and mark `paper_ids` matched. One row per
+        (person, paper) ever: a match for a pair already in the outbox, in any state, is
+        ignored (the first wins). Returns how many rows were queued."""
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
-        """Matches waiting to be delivered."""
+        """Rows to deliver at `now` (default: the store's clock): 'queued' or 'sending' (a run
+        cut short), whose `retry_at` is unset or past; by person, target, queue time, paper."""
 
     async def claim_alerts(
         self, user_id: int, paper_ids: Sequence[str], batch: str, *, by_dm: bool
     ) -> list[QueuedAlert]:
-        """Just before sending, in one transaction: drop the rows that may no longer be sent,
-        mark the others sending with `batch`, and return those."""
+        """Just before sending, in one transaction: rows that may no longer be sent move to
+        'dropped' (alert removed or muted, owner paused, channel delivery off); the rest of
+        these 'queued'/'sending' rows move to 'sending' with nonce `batch` and are returned.
+        When `by_dm` and the person refuses DMs, rows stay 'queued' and none are returned."""
 
     async def drop_unsendable_alerts(self) -> int:
-        """Drop every waiting row that may no longer be sent (as claim_alerts would)."""
+        """Move every waiting row that may no longer be sent to 'dropped' (as claim_alerts
+        would); returns how many."""
 
     async def mark_alerts(
         self,
         user_id: int,
         paper_ids: Sequence[str],
-        state: str,
+        state: OutboxState,
         *,
         batch: str | None = None,
         retry_at: datetime | None = None,
     ) -> None:
-        """Move outbox rows to a new state."""
+        """Move outbox rows to `state`. `batch` None keeps the stored nonce. `retry_at` is
+        when the row may be tried again (None: at once) and counts one failed attempt; a row
+        moved without it does not count an attempt. Moving to 'sent' records when."""
 
-    # -- server settings ----------------------------------------------------------------------
+
+class SettingsStore(Protocol):
+    """Bookkeeping and settings: scrape records, counts, named values, health channels."""
+
+    async def record_scrape(self, run: ScrapeRun) -> None:
+        """Remember how a scrape of one date went."""
+
+    async def stats(self) -> StoreStats:
+        """Counts for status reports; the last scrape and last success are the latest by
+        finish time."""
+
+    async def get_meta(self, key: str) -> str | None:
+        """A small named value (e.g. the hash of the last command sync), or None."""
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set a small named value, replacing the old one."""
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found by the database's own checks; empty when healthy."""
+
+    async def backup(self, destination: str) -> None:
+        """An online, consistent copy of the store, taken while it is in use."""
 
     async def set_health_channel(self, guild_id: int, channel_id: int | None) -> None:
         """Where this server's health reports go (None: nowhere)."""
 
     async def health_channels(self) -> dict[int, int]:
         """Every server's health channel, by server."""
+
+
+class Store(PaperStore, DigestStore, AlertStore, SettingsStore, Protocol):
+    """Where every paper lives. All methods are safe to call from one event loop."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None:
+        """Close every connection; safe to call twice."""
+
+
+__all__ = [
+    "MAX_ALERTS",
+    "SORTS",
+    "AlertStore",
+    "DigestStore",
+    "PaperStore",
+    "SettingsStore",
+    "Sort",
+    "Store",
+]

@@ -17,10 +17,9 @@ from discord import app_commands
 
 from bot.digest import authors_line
 from bot.errors import UserError
-from bot.models import Listing, SearchHit, SearchPage
+from bot.models import Listing, SearchHit, SearchPage, Sort
 from bot.query import Query
 from bot.ratelimit import Buckets
-from bot.store.base import Sort
 from bot.tree import APOLOGY, send_ephemeral
 from cogs.ui.links import escape_text, masked_link
 from cogs.ui.render import COLOUR, DESCRIPTION_MAX, TITLE_MAX, clip, fit, one_line

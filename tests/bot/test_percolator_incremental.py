@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.store.sqlite as sqlite_module
+import bot.store.sqlite.alerts as sqlite_module
 from bot.delivery.alerts import AlertDelivery
 from bot.matching import RecentPapers, matches
 from bot.models import Alert, Listing, Paper

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
-from bot.store import sqlite as sqlite_store
+from bot.store.sqlite import papers as sqlite_papers
 from cogs.search import Search
 from cogs.ui.search_views import NOT_YOURS
 from tests.conftest import seed_papers
@@ -293,7 +293,7 @@ async def test_a_query_the_store_cuts_off_is_called_too_broad(seeded: Harness) -
 async def test_a_capped_total_is_shown_as_a_floor(
     seeded: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "RANK_WINDOW", 20)  # "model" has 110 matches
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 20)  # "model" has 110 matches
     message = await run(seeded, "search", query="model")
     assert footer(message).startswith("Results 1–5 of 20+ (the newest matches) · page 1/4")
 

@@ -13,6 +13,7 @@ from bot.models import Paper
 from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.store import sqlite as sqlite_store
+from bot.store.sqlite import connection as sqlite_connection
 from bot.text import ANALYSIS_VERSION
 from tests.conftest import seed_papers
 
@@ -37,7 +38,7 @@ async def test_a_store_made_before_the_analysed_index_is_reindexed_on_open(
     path = tmp_path / "old.db"
     every = sqlite_store._migrations()
     with monkeypatch.context() as m:  # the schema as it was: porter, filled by triggers
-        m.setattr(sqlite_store, "_migrations", lambda: [s for s in every if s[0] <= 4])
+        m.setattr(sqlite_connection, "_migrations", lambda: [s for s in every if s[0] <= 4])
         m.setattr(SQLiteStore, "_index_search", _no_python_step)
         async with SQLiteStore(path) as old:
             assert (await old._one("PRAGMA user_version"))[0] == 4

@@ -8,7 +8,7 @@ from cogs.ui.search_views import ENTRY_SNIPPET_MAX, snippet_line
 
 
 def hit(cut: Snippet, abstract: str = "An abstract.") -> SearchHit:
-    return SearchHit(Listing(Paper("2401.00010", "T", abstract), None, 0), cut)  # type: ignore[arg-type]
+    return SearchHit(Listing(Paper("2401.00010", "T", abstract), None, 0), cut)
 
 
 def test_matched_words_are_bold_and_markdown_in_the_text_is_escaped() -> None:

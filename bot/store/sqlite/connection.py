@@ -1,0 +1,217 @@
+"""The SQLite store's connections (one writer, two readers), migrations and backup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+from aiosqlite import Connection
+
+from bot.store.sqlite.rows import _FTS_COLUMNS, _SEARCHED, _index_row
+from bot.text import ANALYSIS_VERSION
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+BUSY_TIMEOUT_MS = 30_000
+SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
+READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
+_ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SQLiteBase:
+    """The connections, migrations and backup: what every part of the store stands on."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        search_budget: float = SEARCH_BUDGET_SECONDS,
+    ) -> None:
+        self.path = str(path)
+        self.search_budget = search_budget
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None  # searches, with a time budget
+        self._reads: aiosqlite.Connection | None = None  # every other read
+        self._write_lock = asyncio.Lock()
+        self._search_lock = asyncio.Lock()
+        self._deadline_at = float("inf")
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect, switch on WAL and a busy timeout, and apply pending migrations."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        self._db = db
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await self._migrate()
+        # Searches run on their own connection: WAL lets them read while a scrape writes, and
+        # their time budget (a progress handler) can never interrupt someone else's write.
+        if self.path == ":memory:":
+            self._reader = db
+        else:
+            self._reader = await self._connect_reader()
+            self._reads = await self._connect_reader()
+        await self._reader.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
+        await self._reader.set_progress_handler(self._over_budget, 1_000)
+
+    async def _connect_reader(self) -> aiosqlite.Connection:
+        reader = await aiosqlite.connect(self.path, isolation_level=None)
+        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await reader.execute("PRAGMA query_only = ON")
+        return reader
+
+    def _over_budget(self) -> bool:
+        """Called by SQLite every 1,000 steps on the reader: True interrupts the statement."""
+        return time.monotonic() > self._deadline_at
+
+    async def close(self) -> None:
+        """Close the connections; safe to call twice."""
+        for reader in (self._reader, self._reads):
+            if reader is not None and reader is not self._db:
+                await reader.close()
+        self._reader = self._reads = None
+        if self._db is not None:
+            db, self._db = self._db, None
+            await db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        return self._reader
+
+    async def _migrate(self) -> None:
+        (version,) = await self._one("PRAGMA user_version")
+        for number, script in _migrations():
+            if number <= version:
+                continue
+            log.info("applying store migration %04d", number)
+            # One transaction per migration: a crash leaves the previous version intact.
+            await self.db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        await self._index_search()
+
+    async def _index_search(self) -> None:
+        """Write papers_fts afresh unless it holds this version's analysis of every paper.
+
+        Runs on open: after migration 0005 (which empties it) and after an upgrade that
+        changes how bot.text reads words. One transaction: a crash leaves it to redo.
+        """
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (_ANALYSIS_KEY,), self.db)
+        if row is not None and row[0] == ANALYSIS_VERSION:
+            return
+        async with self._transaction() as db:
+            (count,) = await self._one("SELECT count(*) FROM papers", (), db)
+            log.info("writing the search index of %d papers (%s)", count, ANALYSIS_VERSION)
+            await db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")
+            last = 0
+            while True:
+                rows = await self._all(
+                    "SELECT pk, title, abstract, keywords, authors FROM papers WHERE pk > ?"
+                    " ORDER BY pk LIMIT 1000",
+                    (last,),
+                    db,
+                )
+                if not rows:
+                    break
+                await db.executemany(
+                    f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r[0], *_index_row(dict(zip(_SEARCHED, r[1:], strict=True)))) for r in rows],
+                )
+                last = rows[-1][0]
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_ANALYSIS_KEY, ANALYSIS_VERSION),
+            )
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back on any error."""
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                # SQLite ends the transaction itself on some errors (a full disk): a second
+                # ROLLBACK would fail and hide the error that matters.
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    @property
+    def _read_db(self) -> aiosqlite.Connection:
+        """Plain reads go to their own connection, so a write waiting on a lock never
+        holds them up (each aiosqlite connection runs one statement at a time)."""
+        return self._reads or self.db
+
+    async def _one(self, sql: str, params: Sequence[Any] = (), db: Connection | None = None) -> Any:
+        rows = await self._all(sql, params, db)
+        return rows[0] if rows else None
+
+    async def _all(
+        self, sql: str, params: Sequence[Any] = (), db: Connection | None = None
+    ) -> list[Any]:
+        # Fetch everything in one call: a cursor left open between awaits would hold the
+        # connection's read snapshot open, and other coroutines would read stale data.
+        return list(await (db or self._read_db).execute_fetchall(sql, params))
+
+    def _now(self) -> str:
+        return self._clock().astimezone(UTC).isoformat(timespec="seconds")
+
+    async def backup(self, destination: str | Path) -> None:
+        """An online, consistent copy of the whole database (SQLite's backup API)."""
+        target = sqlite3.connect(str(destination), check_same_thread=False)
+        try:
+            await self.db.backup(target)
+        finally:
+            target.close()
+
+    async def integrity_check(self) -> list[str]:
+        """Problems found by SQLite's integrity check and FTS5's; empty when healthy."""
+        rows = await self._all("PRAGMA integrity_check")
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        try:
+            await self.db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as e:
+            problems.append(f"full-text index: {e}")
+        return problems

@@ -1,0 +1,305 @@
+"""Papers and their daily lists, full-text search and title autocomplete."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import QueryError
+from bot.matching import highlights
+from bot.models import (
+    IngestResult,
+    Listing,
+    Paper,
+    SearchHit,
+    SearchPage,
+)
+from bot.query import Query
+from bot.store.base import Sort
+from bot.store.fts import compile_match, compile_prefix
+from bot.store.sqlite.connection import SQLiteBase
+from bot.store.sqlite.rows import (
+    _FTS_COLUMNS,
+    _PAPER_COLUMNS,
+    _PAPER_FIELDS,
+    _REFRESHED,
+    _SEARCHED,
+    _index_row,
+    _listing,
+    _paper_row,
+)
+from bot.text import snippet
+
+# Title matches count ten times an abstract match; keywords and authors sit between
+# (title_words, for title prefixes, is never searched by a query).
+_BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
+RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
+_SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
+    # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
+    "relevance": lambda r: (r[1], -r[0]),
+    "upvotes": lambda r: (-r[2], _desc(r[3]), -r[0]),
+    "newest": lambda r: (_desc(r[3]), -r[2], -r[0]),
+}
+_INSERT_PAPER = (
+    f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at)"
+    f" VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"
+)
+# papers_fts keeps no text: a row is written with its analysed values and deleted by
+# giving them again (the 'delete' command), both found by paper id.
+_FTS_ADD = (
+    f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) SELECT pk, ?, ?, ?, ?, ? FROM papers"
+    " WHERE id = ?"
+)
+
+_FTS_DELETE = (
+    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS})"
+    " SELECT 'delete', pk, ?, ?, ?, ?, ? FROM papers WHERE id = ?"
+)
+
+
+class Papers(SQLiteBase):
+    """Papers, their daily lists, search and autocomplete."""
+
+    async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
+        """Upsert one day's list in one transaction; say which papers are new."""
+        day = list_date.isoformat()
+        now = self._now()
+        unique = list({p.id: p for p in papers}.values())
+        async with self._transaction() as db:
+            existing = await self._existing(db, [p.id for p in unique])
+            new_rows, changed_rows = [], []
+            indexed, unindexed = [], []  # papers to write in papers_fts, and to delete first
+            for paper in unique:
+                row = _paper_row(paper)
+                old = existing.get(paper.id)
+                if old is None:
+                    new_rows.append((paper.id, *row.values(), day, now, now))
+                    indexed.append((row, paper.id))
+                    continue
+                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
+                first_date = min(filter(None, (old["list_date"], day)))
+                if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
+                    changed_rows.append((*merged.values(), first_date, now, paper.id))
+                if any(merged[k] != old[k] for k in _SEARCHED):
+                    unindexed.append((old, paper.id))
+                    indexed.append((merged, paper.id))
+            await db.executemany(
+                _INSERT_PAPER,
+                new_rows,
+            )
+            await db.executemany(
+                f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
+                " updated_at = ? WHERE id = ?",
+                changed_rows,
+            )
+            await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
+            await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
+            await db.executemany(
+                "INSERT INTO listings (list_date, paper_pk, rank)"
+                " SELECT ?, pk, ? FROM papers WHERE id = ?"
+                " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
+                [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
+            )
+        new_ids = tuple(p.id for p in unique if p.id not in existing)
+        return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
+
+    async def upsert_paper(self, paper: Paper) -> bool:
+        """Store a single paper that is on no list yet (not new for alerts); True if new."""
+        now = self._now()
+        async with self._transaction() as db:
+            existing = await self._existing(db, [paper.id])
+            row = _paper_row(paper)
+            if paper.id in existing:
+                old = existing[paper.id]
+                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
+                await db.execute(
+                    f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)},"
+                    " updated_at = ? WHERE id = ?",
+                    (*merged.values(), now, paper.id),
+                )
+                if any(merged[k] != old[k] for k in _SEARCHED):
+                    await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
+                    await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
+                return False
+            await db.execute(
+                _INSERT_PAPER,
+                (paper.id, *row.values(), None, now, now),
+            )
+            await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
+            return True
+
+    async def _existing(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        columns = ", ".join(("id", *_REFRESHED, "list_date"))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await db.execute_fetchall(
+                f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
+            )
+            for row in rows:
+                found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
+        return found
+
+    async def get_paper(self, paper_id: str) -> Listing | None:
+        """A paper with its first list date and rank there, if stored."""
+        row = await self._one(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.id = ?", (paper_id,))
+        return _listing(row) if row else None
+
+    async def day_listing(self, list_date: date) -> list[Listing]:
+        """One day's list in HF's order, with that day's rank."""
+        rows = await self._all(
+            f"SELECT {_PAPER_FIELDS}, l.list_date, l.rank"
+            " FROM listings l JOIN papers p ON p.pk = l.paper_pk"
+            " WHERE l.list_date = ? ORDER BY l.rank",
+            (list_date.isoformat(),),
+        )
+        return [_listing(row) for row in rows]
+
+    async def list_dates(self, since: date | None = None, until: date | None = None) -> list[date]:
+        """Dates that have a list, oldest first."""
+        rows = await self._all(
+            "SELECT DISTINCT list_date FROM listings WHERE list_date >= ? AND list_date <= ?"
+            " ORDER BY list_date",
+            ((since or date.min).isoformat(), (until or date.max).isoformat()),
+        )
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    # -- search -------------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: Query,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        sort: Sort = "relevance",
+        limit: int = 10,
+        offset: int = 0,
+    ) -> SearchPage:
+        """Full-text search; QueryError for an empty query or one that runs too long.
+
+        Ranking looks at the newest RANK_WINDOW matches (in arrival order), so a query as
+        broad as "model" costs the same as a narrow one; `capped` says the window was full.
+        """
+        if query.is_empty:
+            raise QueryError("Nothing to search for: type at least one word.")
+        match = compile_match(query)
+        filters, params = _filters(since, until)
+        if filters or sort != "relevance":
+            sql = (
+                f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
+                f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
+                " ORDER BY papers_fts.rowid DESC LIMIT ?"
+            )
+        else:
+            sql = (
+                f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?"
+            )
+        async with self._searching() as db:
+            found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
+            found.sort(key=_SORT_KEYS[sort])
+            page = found[offset : offset + limit]
+            hits = await self._hits(db, query, page)
+        return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
+
+    async def _hits(
+        self, db: aiosqlite.Connection, query: Query, page: Sequence[Any]
+    ) -> list[SearchHit]:
+        """The papers and snippets of one page of (pk, score, ...) candidates, in order."""
+        if not page:
+            return []
+        pks = [row[0] for row in page]
+        marks = ", ".join("?" * len(pks))
+        papers = {
+            r[-1]: r[:-1]
+            for r in await db.execute_fetchall(
+                f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({marks})", pks
+            )
+        }
+        wanted = highlights(query)
+        listings = [_listing(papers[row[0]]) for row in page if row[0] in papers]
+        # The snippet is cut from the abstract as stored: the index holds only stems.
+        return [SearchHit(item, snippet(item.paper.abstract, wanted)) for item in listings]
+
+    @contextlib.asynccontextmanager
+    async def _searching(self, within: float | None = None) -> AsyncIterator[aiosqlite.Connection]:
+        """The reader, one search at a time, interrupted past the budget ("too broad").
+
+        `within` (seconds) bounds the whole call, the wait for the reader included: the wait
+        raises TimeoutError when it runs out, and the statement is cut off when it is up.
+        """
+        started = time.monotonic()
+        # Waiting can be given up safely; a statement once started is only ever interrupted.
+        async with asyncio.timeout(within):
+            await self._search_lock.acquire()
+        try:
+            deadline = time.monotonic() + self.search_budget
+            self._deadline_at = deadline if within is None else min(deadline, started + within)
+            try:
+                yield self.reader
+            except sqlite3.OperationalError as e:
+                if "interrupted" in str(e):
+                    raise QueryError(
+                        "That query is too broad to answer quickly: add a word or a filter."
+                    ) from None
+                raise
+            finally:
+                self._deadline_at = float("inf")
+        finally:
+            self._search_lock.release()
+
+    async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:
+        """The most upvoted papers first listed within [since, until]."""
+        rows = await self._all(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.list_date BETWEEN ? AND ?"
+            " ORDER BY p.upvotes DESC, p.list_date DESC LIMIT ?",
+            (since.isoformat(), until.isoformat(), limit),
+        )
+        return [_listing(r) for r in rows]
+
+    async def titles_starting(
+        self, prefix: str, limit: int = 25, *, within: float | None = None
+    ) -> list[Listing]:
+        """Papers with a title word starting with `prefix`, most upvoted first; [] when the
+        search connection is not free and done within `within` seconds (autocomplete)."""
+        match = compile_prefix(prefix)
+        if match is None:
+            return []
+        try:
+            async with self._searching(within) as db:
+                rows = await db.execute_fetchall(
+                    f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.pk IN (SELECT rowid"
+                    " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?)"
+                    " ORDER BY p.upvotes DESC LIMIT ?",
+                    (match, RANK_WINDOW, limit),
+                )
+        except (QueryError, TimeoutError):
+            return []  # autocomplete gives up quietly on a prefix like "a", or when busy
+        return [_listing(r) for r in rows]
+
+
+def _desc(day: str | None) -> str:
+    """A sort key that orders ISO dates newest first (missing dates last)."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in day) if day else "\U0010ffff"
+
+
+def _filters(since: date | None, until: date | None) -> tuple[str, list[Any]]:
+    """SQL conditions on papers p for the search filters, and their parameters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if since:
+        conditions.append("p.list_date >= ?")
+        params.append(since.isoformat())
+    if until:
+        conditions.append("p.list_date <= ?")
+        params.append(until.isoformat())
+    return "".join(f" AND {c}" for c in conditions), params
