@@ -29,3 +29,11 @@ class ScrapeError(PaperboyError):
 
 class SourceUnavailable(PaperboyError):
     """Hugging Face could not be reached or kept failing after retries."""
+
+
+class StoreError(PaperboyError):
+    """The store cannot be opened (not a database, not writable); the message names the path."""
+
+
+class BackupError(PaperboyError):
+    """A backup was refused (it would overwrite the store) or failed; nothing was replaced."""

@@ -83,8 +83,11 @@ class Store(Protocol):
     async def integrity_check(self) -> list[str]:
         """Problems found by the database's own check; empty when healthy."""
 
+    def backup_target(self, destination: str) -> str:
+        """The real path a backup to `destination` writes; BackupError if it is the store."""
+
     async def backup(self, destination: str) -> None:
-        """An online, consistent copy of the store."""
+        """An online, consistent copy of the store, put in place only once it is complete."""
 
     # -- digests ----------------------------------------------------------------------------
 

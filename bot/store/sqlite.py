@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import logging
+import os
 import sqlite3
+import stat
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -17,7 +21,7 @@ from typing import Any
 import aiosqlite
 from aiosqlite import Connection
 
-from bot.errors import QueryError
+from bot.errors import BackupError, QueryError, StoreError
 from bot.models import (
     Alert,
     AlertUser,
@@ -53,6 +57,10 @@ _PAPER_COLUMNS = (
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0)"
 _SNIPPET = "snippet(papers_fts, 1, '**', '**', '…', 14)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
+SNIPPETS_PER_STATEMENT = 250  # SQLite refuses a compound SELECT of more than 500 terms
+SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files next to the store
+_ONTO_ITSELF = "refusing to back up the store onto itself ({}); choose another path"
+PRIVATE = 0o600  # user ids, alert queries and DM refusals are nobody else's business
 READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
@@ -121,9 +129,32 @@ class SQLiteStore:
         await self.close()
 
     async def open(self) -> None:
-        """Connect, switch on WAL and a busy timeout, and apply pending migrations."""
+        """Connect, switch on WAL and a busy timeout, and apply pending migrations.
+
+        StoreError (naming the path and the cause) if the store cannot be opened; every
+        connection opened so far is closed first, so a failed start can exit.
+        """
+        try:
+            await self._open()
+        except BaseException as e:
+            await self.close()
+            if isinstance(e, sqlite3.Error | OSError):
+                cause, other = _cause(e), getattr(e, "filename", None)
+                if other and other != self.path:  # e.g. a parent directory that cannot be made
+                    cause = f"{other}: {cause}"
+                raise StoreError(f"cannot open the store {self.path}: {cause}") from e
+            raise
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _tighten(Path(self.path))
+
+    async def _open(self) -> None:
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if parent.exists() and not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+            parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm it creates the store's mode, whatever the umask.
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT, PRIVATE))
         db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db = db
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -143,8 +174,12 @@ class SQLiteStore:
 
     async def _connect_reader(self) -> aiosqlite.Connection:
         reader = await aiosqlite.connect(self.path, isolation_level=None)
-        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await reader.execute("PRAGMA query_only = ON")
+        try:
+            await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            await reader.close()
+            raise
         return reader
 
     def _over_budget(self) -> bool:
@@ -153,13 +188,14 @@ class SQLiteStore:
 
     async def close(self) -> None:
         """Close the connections; safe to call twice."""
-        for reader in (self._reader, self._reads):
-            if reader is not None and reader is not self._db:
-                await reader.close()
-        self._reader = self._reads = None
-        if self._db is not None:
-            db, self._db = self._db, None
-            await db.close()
+        # Each connection runs a non-daemon thread: one left open keeps the process alive.
+        connections = dict.fromkeys(c for c in (self._reader, self._reads, self._db) if c)
+        self._reader = self._reads = self._db = None
+        for connection in connections:
+            try:
+                await connection.close()
+            except sqlite3.Error:
+                log.warning("closing a store connection failed", exc_info=True)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -383,12 +419,16 @@ class SQLiteStore:
                 f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({marks})", pks
             )
         }
-        # One snippet per hit, each a rowid lookup inside the MATCH (cheap), in one statement.
-        union = " UNION ALL ".join(
-            f"SELECT rowid, {_SNIPPET} FROM papers_fts WHERE papers_fts MATCH ?1 AND rowid = ?"
-            for _ in pks
-        )
-        snippets = {r[0]: r[1] for r in await db.execute_fetchall(union, (match, *pks))}
+        # One snippet per hit, each a rowid lookup inside the MATCH (cheap), a few hundred
+        # to a statement.
+        snippets: dict[int, str] = {}
+        for start in range(0, len(pks), SNIPPETS_PER_STATEMENT):
+            chunk = pks[start : start + SNIPPETS_PER_STATEMENT]
+            union = " UNION ALL ".join(
+                f"SELECT rowid, {_SNIPPET} FROM papers_fts WHERE papers_fts MATCH ?1 AND rowid = ?"
+                for _ in chunk
+            )
+            snippets.update({r[0]: r[1] for r in await db.execute_fetchall(union, (match, *chunk))})
         return [
             SearchHit(_listing(papers[pk]), snippets.get(pk) or "", -float(score))
             for pk, score, *_ in page
@@ -506,13 +546,53 @@ class SQLiteStore:
                 (key, value),
             )
 
+    def backup_target(self, destination: str | Path) -> str:
+        """The real path a backup to `destination` writes; BackupError if it is the store.
+
+        Symlinks, relative paths and `..` are resolved first: copying the store onto itself
+        (or its -wal/-shm) copies nothing and reverts rows other connections committed.
+        """
+        target = os.path.realpath(destination)
+        if self.path == ":memory:":
+            return target
+        store = os.path.realpath(self.path)
+        if target in (store, *(store + suffix for suffix in SIDE_FILES)):
+            raise BackupError(_ONTO_ITSELF.format(target))
+        for path in (store, *(store + suffix for suffix in SIDE_FILES)):
+            with contextlib.suppress(OSError):  # a hard link is the same file by another name
+                if os.path.samefile(target, path):
+                    raise BackupError(_ONTO_ITSELF.format(target))
+        if os.path.isdir(target):
+            raise BackupError(f"{target} is a directory; give the backup a file name")
+        return target
+
     async def backup(self, destination: str | Path) -> None:
-        """An online, consistent copy of the whole database (SQLite's backup API)."""
-        target = sqlite3.connect(str(destination), check_same_thread=False)
+        """An online, consistent copy of the whole database (SQLite's backup API).
+
+        The copy is written to a private temporary file beside the destination and renamed
+        over it only once complete, so a failed backup leaves the last good one as it was.
+        """
+        target = self.backup_target(destination)
         try:
-            await self.db.backup(target)
+            fd, temporary = tempfile.mkstemp(  # mode 0600 whatever the umask
+                prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target)
+            )
+        except OSError as e:
+            raise BackupError(f"cannot write a backup to {target}: {_cause(e)}") from e
+        os.close(fd)
+        try:
+            copy = sqlite3.connect(temporary, check_same_thread=False)
+            try:
+                await self.db.backup(copy)
+            finally:
+                copy.close()
+            os.replace(temporary, target)
+        except (sqlite3.Error, OSError) as e:
+            raise BackupError(f"backup to {target} failed: {_cause(e)}") from e
         finally:
-            target.close()
+            for path in (temporary, *(temporary + suffix for suffix in SIDE_FILES)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
 
     async def integrity_check(self) -> list[str]:
         """Problems found by SQLite's integrity check and FTS5's; empty when healthy."""
@@ -860,6 +940,30 @@ class SQLiteStore:
             " WHERE health_channel_id IS NOT NULL"
         )
         return {r[0]: r[1] for r in rows}
+
+
+def _cause(error: BaseException) -> str:
+    """An OS or SQLite error as a short phrase ("file is not a database", "Permission denied")."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def _tighten(path: Path) -> None:
+    """Make a store (and its -wal and -shm) that others can read private to its owner."""
+    tightened = []
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILES)):
+        try:
+            mode = file.stat().st_mode
+            if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
+                file.chmod(stat.S_IMODE(mode) & ~0o077)
+                tightened.append(str(file))
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            log.warning("%s is readable by others and stays so: %s", file, _cause(e))
+    if tightened:
+        log.warning("made %s private to its owner: others could read it", ", ".join(tightened))
 
 
 def _desc(day: str | None) -> str:
