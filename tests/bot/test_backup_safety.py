@@ -114,19 +114,22 @@ async def test_a_refused_backup_to_self_keeps_every_row_a_concurrent_writer_comm
 ) -> None:
     committed: list[str] = []
     stop = asyncio.Event()
+    after_backup = asyncio.Event()
+    wanted = [float("inf")]  # rows to commit before the writer reports back
 
     async def writer() -> None:
         while not stop.is_set():
             key = f"row-{len(committed)}"
             await live.set_meta(key, "x" * 200)
             committed.append(key)
+            if len(committed) >= wanted[0]:
+                after_backup.set()
 
     task = asyncio.create_task(writer())
     try:
         result = await paperboy("--config", str(config), "backup", str(tmp_path / "p.db"))
-        more = len(committed) + 50
-        while len(committed) < more and not task.done():
-            await asyncio.sleep(0)  # the writer keeps committing after the backup attempt
+        wanted[0] = len(committed) + 50  # and it keeps committing after the backup attempt
+        await asyncio.wait_for(after_backup.wait(), 30)
     finally:
         stop.set()
         await task

@@ -18,7 +18,6 @@ from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
 from tests.support.process import paperboy
 
-
 # Each makes the store at `db` (in a folder not yet made) unopenable, and says why.
 
 
@@ -170,9 +169,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-async def test_a_new_store_and_its_wal_and_shm_are_private(
-    tmp_path: Path, umask_022: None
-) -> None:
+async def test_a_new_store_and_its_wal_and_shm_are_private(tmp_path: Path, umask_022: None) -> None:
     db = tmp_path / "data" / "p.db"
     async with SQLiteStore(db) as store:
         await store.set_meta("k", "v")
