@@ -14,7 +14,7 @@ import aiohttp
 from bot import __version__
 from bot.config import Config, load_config
 from bot.digest import newest_complete, render_text, select
-from bot.errors import ConfigError, QueryError
+from bot.errors import BackupError, ConfigError, QueryError, StoreError
 from bot.hf.source import HFSource
 from bot.logs import setup_logging
 from bot.models import ScrapeRun
@@ -22,7 +22,8 @@ from bot.query import author_query, combine, parse_query
 from bot.scraper import DateOutcome, Scraper
 from bot.store import SORTS, Store, make_store
 
-EXIT_USAGE = 2
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+MAX_LIMIT = 1000
 
 
 def _date(text: str) -> date:
@@ -30,6 +31,16 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT} (got {value})")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", parents=[common], help="search the stored papers")
     search.add_argument("query", help='words, "phrases", OR, -exclude, author:Name')
-    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--limit", type=_limit, default=10, help=f"1 to {MAX_LIMIT} (default 10)")
     search.add_argument("--author")
     search.add_argument("--since", type=_date)
     search.add_argument("--until", type=_date)
@@ -112,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }.get(args.command, cmd_status)
     try:
         return asyncio.run(handler(config, args))
+    except (StoreError, BackupError) as e:
+        print(f"paperboy: {e}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
 
@@ -173,8 +187,6 @@ async def cmd_search(config: Config, args: argparse.Namespace) -> int:
         query = parse_query(args.query)
         if args.author:
             query = combine(query, author_query(args.author))
-        if not 1 <= args.limit <= 1000:
-            raise QueryError("--limit must be between 1 and 1000")
         store = await _open_store(config)
         try:
             page = await store.search(
@@ -296,8 +308,8 @@ async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     """An online, consistent copy of the store."""
     from bot import ops
 
-    size = await ops.backup(config, args.path)
-    print(f"backed up {config.store.path} to {args.path} ({size / 1024:,.0f} KiB)")
+    target, size = await ops.backup(config, args.path)
+    print(f"backed up {config.store.path} to {target} ({size / 1024:,.0f} KiB)")
     return 0
 
 

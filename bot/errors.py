@@ -37,6 +37,14 @@ class SourceUnavailable(PaperboyError):
     """Hugging Face could not be reached or kept failing after retries."""
 
 
+class StoreError(PaperboyError):
+    """The store cannot be opened (not a database, not writable); the message names the path."""
+
+
+class BackupError(PaperboyError):
+    """A backup was refused (it would overwrite the store) or failed; nothing was replaced."""
+
+
 _USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@", re.IGNORECASE)
 
 

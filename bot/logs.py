@@ -1,29 +1,47 @@
-"""Logging set-up: one line per event, plain or JSON, and never the Discord token."""
+"""Logging set-up: one line per event, plain or JSON, and never a Discord token."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
+# Interaction tokens let whoever holds them answer as the bot for 15 minutes. discord.py
+# logs them at DEBUG in request URLs and in gateway payloads (JSON, or a dict's repr).
+_INTERACTION_SECRETS = (
+    re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/?#\s'\"]+"),
+    re.compile(r"(\"token\"\s*:\s*\")(?:[^\"\\]|\\.)*(?=\")"),
+    re.compile(r"('token'\s*:\s*')(?:[^'\\]|\\.)*(?=')"),
+)
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """`text` without the bot token and without interaction and webhook tokens."""
+    if secret:
+        text = text.replace(secret, "[token]")
+    for pattern in _INTERACTION_SECRETS:
+        text = pattern.sub(r"\1[token]", text)
+    return text
+
 
 class RedactFilter(logging.Filter):
-    """Replaces the token wherever it appears in a record's final message."""
+    """Replaces the bot token and interaction tokens in a record's message and traceback."""
 
     def __init__(self, secret: str | None) -> None:
         super().__init__()
         self.secret = secret
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret:
-            message = record.getMessage()
-            if self.secret in message:
-                record.msg = message.replace(self.secret, "[token]")
-                record.args = None
-            if record.exc_info and not record.exc_text:
-                text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text = text.replace(self.secret, "[token]")
+        message = record.getMessage()
+        redacted = redact(message, self.secret)
+        if redacted != message:
+            record.msg = redacted
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text, self.secret)
         return True
 
 

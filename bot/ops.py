@@ -11,6 +11,7 @@ import discord
 
 from bot.app import point_discord_at
 from bot.config import Config
+from bot.errors import StoreError
 from bot.store import make_store
 
 SCOPES = ("bot", "applications.commands")
@@ -62,6 +63,8 @@ async def _check_store(config: Config) -> Check:
         await store.open()
         problems = await store.integrity_check()
         stats = await store.stats()
+    except StoreError as e:
+        return Check("store", False, str(e))
     except Exception as e:
         return Check("store", False, f"{config.store.path}: {e}")
     finally:
@@ -110,12 +113,16 @@ async def _check_discord(config: Config) -> Check:
         await client.close()
 
 
-async def backup(config: Config, destination: str) -> int:
-    """Copy the store while the bot may be running; the size of the copy in bytes."""
+async def backup(config: Config, destination: str) -> tuple[str, int]:
+    """Copy the store while the bot may be running; where the copy went and its size in bytes.
+
+    BackupError, with nothing opened or written, if the destination is the store itself.
+    """
     store = make_store(config.store.path)
+    target = store.backup_target(destination)
     await store.open()
     try:
-        await store.backup(destination)
+        await store.backup(target)
     finally:
         await store.close()
-    return os.path.getsize(destination)
+    return target, os.path.getsize(target)

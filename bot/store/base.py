@@ -278,8 +278,13 @@ class SettingsStore(Protocol):
     async def integrity_check(self) -> list[str]:
         """Problems found by the database's own checks; empty when healthy."""
 
+    def backup_target(self, destination: str) -> str:
+        """The real path a backup to `destination` writes (symlinks, relative paths and `..`
+        resolved); BackupError if that is the store itself or one of its files."""
+
     async def backup(self, destination: str) -> None:
-        """An online, consistent copy of the store, taken while it is in use."""
+        """An online, consistent copy of the store, taken while it is in use, and put in place
+        only once it is complete (a failed backup leaves the last good one as it was)."""
 
     async def set_health_channel(self, guild_id: int, channel_id: int | None) -> None:
         """Where this server's health reports go (None: nowhere)."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import sqlite3
+import stat
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +20,7 @@ from typing import Any, Self
 import aiosqlite
 from aiosqlite import Connection
 
+from bot.errors import BackupError, StoreError
 from bot.store.sqlite.rows import _FTS_COLUMNS, _SEARCHED, _index_row
 from bot.text import ANALYSIS_VERSION
 
@@ -25,6 +30,9 @@ Clock = Callable[[], datetime]
 BUSY_TIMEOUT_MS = 30_000
 SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
 READ_CACHE_KIB = 16 * 1024  # the OS page cache holds the rest; RSS matters more
+SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files next to the store
+_ONTO_ITSELF = "refusing to back up the store onto itself ({}); choose another path"
+PRIVATE = 0o600  # user ids, alert queries and DM refusals are nobody else's business
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
 
 
@@ -65,9 +73,32 @@ class SQLiteBase:
         await self.close()
 
     async def open(self) -> None:
-        """Connect, switch on WAL and a busy timeout, and apply pending migrations."""
+        """Connect, switch on WAL and a busy timeout, and apply pending migrations.
+
+        StoreError (naming the path and the cause) if the store cannot be opened; every
+        connection opened so far is closed first, so a failed start can exit.
+        """
+        try:
+            await self._open()
+        except BaseException as e:
+            await self.close()
+            if isinstance(e, sqlite3.Error | OSError):
+                cause, other = _cause(e), getattr(e, "filename", None)
+                if other and other != self.path:  # e.g. a parent directory that cannot be made
+                    cause = f"{other}: {cause}"
+                raise StoreError(f"cannot open the store {self.path}: {cause}") from e
+            raise
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _tighten(Path(self.path))
+
+    async def _open(self) -> None:
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if parent.exists() and not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+            parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm it creates the store's mode, whatever the umask.
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT, PRIVATE))
         db = await aiosqlite.connect(self.path, isolation_level=None)
         self._db = db
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -87,8 +118,12 @@ class SQLiteBase:
 
     async def _connect_reader(self) -> aiosqlite.Connection:
         reader = await aiosqlite.connect(self.path, isolation_level=None)
-        await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await reader.execute("PRAGMA query_only = ON")
+        try:
+            await reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await reader.execute("PRAGMA query_only = ON")
+        except BaseException:
+            await reader.close()
+            raise
         return reader
 
     def _over_budget(self) -> bool:
@@ -97,13 +132,14 @@ class SQLiteBase:
 
     async def close(self) -> None:
         """Close the connections; safe to call twice."""
-        for reader in (self._reader, self._reads):
-            if reader is not None and reader is not self._db:
-                await reader.close()
-        self._reader = self._reads = None
-        if self._db is not None:
-            db, self._db = self._db, None
-            await db.close()
+        # Each connection runs a non-daemon thread: one left open keeps the process alive.
+        connections = dict.fromkeys(c for c in (self._reader, self._reads, self._db) if c)
+        self._reader = self._reads = self._db = None
+        for connection in connections:
+            try:
+                await connection.close()
+            except sqlite3.Error:
+                log.warning("closing a store connection failed", exc_info=True)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -198,13 +234,53 @@ class SQLiteBase:
     def _now(self) -> str:
         return self._clock().astimezone(UTC).isoformat(timespec="seconds")
 
+    def backup_target(self, destination: str | Path) -> str:
+        """The real path a backup to `destination` writes; BackupError if it is the store.
+
+        Symlinks, relative paths and `..` are resolved first: copying the store onto itself
+        (or its -wal/-shm) copies nothing and reverts rows other connections committed.
+        """
+        target = os.path.realpath(destination)
+        if self.path == ":memory:":
+            return target
+        store = os.path.realpath(self.path)
+        if target in (store, *(store + suffix for suffix in SIDE_FILES)):
+            raise BackupError(_ONTO_ITSELF.format(target))
+        for path in (store, *(store + suffix for suffix in SIDE_FILES)):
+            with contextlib.suppress(OSError):  # a hard link is the same file by another name
+                if os.path.samefile(target, path):
+                    raise BackupError(_ONTO_ITSELF.format(target))
+        if os.path.isdir(target):
+            raise BackupError(f"{target} is a directory; give the backup a file name")
+        return target
+
     async def backup(self, destination: str | Path) -> None:
-        """An online, consistent copy of the whole database (SQLite's backup API)."""
-        target = sqlite3.connect(str(destination), check_same_thread=False)
+        """An online, consistent copy of the whole database (SQLite's backup API).
+
+        The copy is written to a private temporary file beside the destination and renamed
+        over it only once complete, so a failed backup leaves the last good one as it was.
+        """
+        target = self.backup_target(destination)
         try:
-            await self.db.backup(target)
+            fd, temporary = tempfile.mkstemp(  # mode 0600 whatever the umask
+                prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target)
+            )
+        except OSError as e:
+            raise BackupError(f"cannot write a backup to {target}: {_cause(e)}") from e
+        os.close(fd)
+        try:
+            copy = sqlite3.connect(temporary, check_same_thread=False)
+            try:
+                await self.db.backup(copy)
+            finally:
+                copy.close()
+            os.replace(temporary, target)
+        except (sqlite3.Error, OSError) as e:
+            raise BackupError(f"backup to {target} failed: {_cause(e)}") from e
         finally:
-            target.close()
+            for path in (temporary, *(temporary + suffix for suffix in SIDE_FILES)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
 
     async def integrity_check(self) -> list[str]:
         """Problems found by SQLite's integrity check and FTS5's; empty when healthy."""
@@ -215,3 +291,27 @@ class SQLiteBase:
         except sqlite3.DatabaseError as e:
             problems.append(f"full-text index: {e}")
         return problems
+
+
+def _cause(error: BaseException) -> str:
+    """An OS or SQLite error as a short phrase ("file is not a database", "Permission denied")."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
+def _tighten(path: Path) -> None:
+    """Make a store (and its -wal and -shm) that others can read private to its owner."""
+    tightened = []
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILES)):
+        try:
+            mode = file.stat().st_mode
+            if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
+                file.chmod(stat.S_IMODE(mode) & ~0o077)
+                tightened.append(str(file))
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            log.warning("%s is readable by others and stays so: %s", file, _cause(e))
+    if tightened:
+        log.warning("made %s private to its owner: others could read it", ", ".join(tightened))
