@@ -21,7 +21,14 @@ log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # The bot's features, by module name: the runtime imports no feature itself.
-EXTENSIONS = ("cogs.digest", "cogs.search", "cogs.alerts", "cogs.admin", "cogs.status")
+EXTENSIONS = (
+    "cogs.cards",
+    "cogs.digest",
+    "cogs.search",
+    "cogs.alerts",
+    "cogs.admin",
+    "cogs.status",
+)
 
 
 def point_discord_at(config: DiscordConfig) -> None:

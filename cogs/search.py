@@ -25,6 +25,7 @@ from bot.models import Listing, SearchPage, Sort
 from bot.query import Query, author_query, combine, parse_query
 from bot.ratelimit import Buckets, OnePerKey, StillRunning
 from bot.text import words
+from cogs.ui.paper_actions import controls, controls_view, offered
 from cogs.ui.render import clip, paper_embed
 from cogs.ui.search_views import (
     DEFER_AFTER,
@@ -171,7 +172,9 @@ class Search(commands.Cog):
         if not page.hits:
             await reply(interaction, content=no_results_message(request), ephemeral=True)
             return
-        view = None
+        actions = offered(self.bot)
+        papers = [(h.listing.paper.id, h.listing.paper.title) for h in page.hits]
+        view = controls_view(controls(actions, papers))
         if page.total > self.page_size:
             view = SearchPager(
                 owner_id=interaction.user.id,
@@ -183,6 +186,7 @@ class Search(commands.Cog):
                 defer_after=self.defer_after,
                 first_page=page,
                 turns=self.page_turns,
+                actions=actions,
             )
             view.anchor = interaction
         embed = results_embed(request, page, 0, self.page_size)
@@ -219,7 +223,9 @@ class Search(commands.Cog):
                 " title from the suggestions."
             )
         listing = await self._soon(interaction, self._load(normalised))
-        await reply(interaction, embed=paper_embed(listing, full=True))
+        paper = listing.paper
+        view = controls_view(controls(offered(self.bot), [(paper.id, paper.title)]))
+        await reply(interaction, embed=paper_embed(listing, full=True), view=view)
 
     async def _load(self, paper_id: str) -> Listing:
         """The stored paper, or else fetched once from Hugging Face and stored."""
@@ -286,7 +292,9 @@ class Search(commands.Cog):
         if not listings:
             await reply(interaction, content=f"No papers stored for {title}.", ephemeral=True)
             return
-        await reply(interaction, embed=trending_embed(f"Trending: {title}", listings))
+        papers = [(item.paper.id, item.paper.title) for item in listings]
+        view = controls_view(controls(offered(self.bot), papers))
+        await reply(interaction, embed=trending_embed(f"Trending: {title}", listings), view=view)
 
     async def _trending(self, period: Period) -> tuple[str, list[Listing]] | None:
         """A title for the period and its most upvoted papers; None if no recent list."""

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
+from discord.utils import MISSING
 
 from bot.delivery.courier import Gone, Posted, Refused, Rejected, TryLater
 from bot.digest import DigestSelection
 from bot.models import Alert, Listing, QueuedAlert
 from bot.ratelimit import Pacer
-from cogs.ui.alert_views import alert_buttons, alert_message
+from cogs.ui.alert_views import SHOWN, alert_buttons, alert_message
+from cogs.ui.paper_actions import add_controls, controls, controls_view, offered
 from cogs.ui.render import MessagePayload, checked, digest_messages, fit
 
 if TYPE_CHECKING:
@@ -64,8 +66,13 @@ class DiscordCourier:
         self._dm_channels: dict[int, int] = {}  # user -> DM channel id, to skip re-creating it
 
     def render_digest(self, selection: DigestSelection) -> list[str]:
-        """The digest's messages as JSON: a resumed digest sends byte-identical parts."""
-        return [json.dumps(m.to_json()) for m in digest_messages(selection)]
+        """The digest's messages as JSON, each with the paper controls the cogs offer: a
+        resumed digest sends byte-identical parts."""
+        actions = offered(self.bot)
+        messages = digest_messages(selection)
+        for message in messages:
+            message.controls = controls(actions, message.papers())
+        return [json.dumps(m.to_json()) for m in messages]
 
     async def post(
         self, channel_id: int, payload: str, nonce: str, *, guild_id: int | None = None
@@ -83,6 +90,7 @@ class DiscordCourier:
                         content=message.content or None,
                         embeds=message.discord_embeds(),
                         nonce=nonce,
+                        view=controls_view(message.controls) or MISSING,
                     )
                 return Posted(sent.id, left_out)
             except Rejected as e:
@@ -101,7 +109,7 @@ class DiscordCourier:
                     f"{len(message.embeds) - len(kept)} paper(s) left out"
                     f" (Discord refused them: {why})"
                 )
-                message = MessagePayload(message.content, kept)
+                message = MessagePayload(message.content, kept, message.controls)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def open_thread(
@@ -166,6 +174,8 @@ class DiscordCourier:
         """One alert message: a DM, or a channel post that may mention only this person."""
         embed = fit(alert_message(items, total=len(items)))
         view = alert_buttons(alerts, user_id)
+        papers = [(listing.paper.id, listing.paper.title) for _, listing in items[:SHOWN]]
+        add_controls(view, controls(offered(self.bot), papers))
         with discord_outcomes():
             if channel_id is None:
                 dm = await self._dm_channel(user_id)

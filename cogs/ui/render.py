@@ -10,7 +10,7 @@ from typing import Any
 import discord
 
 from bot.digest import DigestSelection, authors_line, cut_at_sentence, summary_of
-from bot.models import Listing, Paper
+from bot.models import HF_BASE, Listing, Paper
 from cogs.ui.links import masked_link, safe_url
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 AUTHOR_NAME_MAX = 256
 COLOUR = discord.Colour.from_rgb(255, 210, 30)
+PAPER_URL = f"{HF_BASE}/papers/"  # a paper card's title links here
 
 
 @dataclass
@@ -35,13 +36,30 @@ class MessagePayload:
 
     content: str = ""
     embeds: list[dict[str, Any]] = field(default_factory=list)
+    controls: list[dict[str, Any]] = field(default_factory=list)  # see cogs/ui/paper_actions
 
     def to_json(self) -> dict[str, Any]:
-        return {"content": self.content, "embeds": self.embeds}
+        data: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        if self.controls:
+            data["controls"] = self.controls
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MessagePayload:
-        return cls(data.get("content") or "", list(data.get("embeds") or []))
+        return cls(
+            data.get("content") or "",
+            list(data.get("embeds") or []),
+            list(data.get("controls") or []),
+        )
+
+    def papers(self) -> list[tuple[str, str]]:
+        """The (id, title) of each paper card in the message, in order."""
+        found = []
+        for embed in self.embeds:
+            url = str(embed.get("url") or "")
+            if url.startswith(PAPER_URL):
+                found.append((url[len(PAPER_URL) :], str(embed.get("title") or "")))
+        return found
 
     def discord_embeds(self) -> list[discord.Embed]:
         return [discord.Embed.from_dict(e) for e in self.embeds]
@@ -249,7 +267,7 @@ def checked(payload: MessagePayload) -> MessagePayload:
         if excess <= 0:
             break
         excess -= _shrink(embed, excess)
-    return MessagePayload(clip(payload.content, CONTENT_MAX), embeds)
+    return MessagePayload(clip(payload.content, CONTENT_MAX), embeds, payload.controls)
 
 
 def fit(embed: discord.Embed) -> discord.Embed:

@@ -22,6 +22,14 @@ from bot.query import Query
 from bot.ratelimit import Buckets
 from bot.tree import APOLOGY, send_ephemeral
 from cogs.ui.links import escape_text, masked_link
+from cogs.ui.paper_actions import (
+    ActionButton,
+    ActionSelect,
+    PaperAction,
+    add_controls,
+    controls,
+    is_control,
+)
 from cogs.ui.render import COLOUR, DESCRIPTION_MAX, TITLE_MAX, clip, fit, one_line
 
 log = logging.getLogger(__name__)
@@ -223,8 +231,10 @@ class SearchPager(discord.ui.View):
         defer_after: float = DEFER_AFTER,
         first_page: SearchPage | None = None,
         turns: Buckets | None = None,
+        actions: Sequence[PaperAction] = (),
     ) -> None:
         super().__init__(timeout=timeout)
+        self.actions = list(actions)
         self.owner_id = owner_id
         self.request = request
         self.fetch = fetch
@@ -236,6 +246,7 @@ class SearchPager(discord.ui.View):
         self._pages: dict[int, SearchPage] = {}
         if first_page is not None:
             self._remember(0, first_page)
+            self._set_controls(first_page)
         # The latest interaction whose original response is the results message: it is the
         # one that can still edit the message when the view times out.
         self.anchor: discord.Interaction | None = None
@@ -245,9 +256,17 @@ class SearchPager(discord.ui.View):
         self.previous_page.disabled = self.offset <= 0
         self.next_page.disabled = self.offset + self.page_size >= self.total
 
+    def _set_controls(self, page: SearchPage) -> None:
+        """The paper controls (Save...) for the papers of the page shown."""
+        for item in list(self.children):
+            if isinstance(item, ActionButton | ActionSelect):
+                self.remove_item(item)
+        papers = [(h.listing.paper.id, h.listing.paper.title) for h in page.hits]
+        add_controls(self, controls(self.actions, papers))
+
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        if interaction.user.id == self.owner_id:
-            return True
+        if interaction.user.id == self.owner_id or is_control(interaction):
+            return True  # paper controls act for whoever clicks; page turns are the searcher's
         await interaction.response.send_message(NOT_YOURS, ephemeral=True)
         return False
 
@@ -276,6 +295,7 @@ class SearchPager(discord.ui.View):
             page = fetched
         self.offset, self.total = offset, page.total
         self._update_buttons()
+        self._set_controls(page)
         self.anchor = interaction
         embed = fit(results_embed(self.request, page, offset, self.page_size))
         if interaction.response.is_done():
