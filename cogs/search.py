@@ -25,7 +25,7 @@ from bot.models import Listing, SearchPage, Sort
 from bot.query import Query, author_query, combine, parse_query
 from bot.ratelimit import Buckets, OnePerKey, StillRunning
 from bot.text import words
-from cogs.ui.paper_actions import controls, controls_view, offered
+from cogs.ui.paper_actions import controls, controls_view, forget, offered
 from cogs.ui.render import clip, paper_embed
 from cogs.ui.search_views import (
     DEFER_AFTER,
@@ -191,6 +191,7 @@ class Search(commands.Cog):
             view.anchor = interaction
         embed = results_embed(request, page, 0, self.page_size)
         await reply(interaction, embed=embed, view=view, ephemeral=private)
+        forget(view)  # (a pager has a timeout: it is not persistent, so it stays)
 
     async def _fetch(self, request: SearchRequest, user_id: int, offset: int) -> SearchPage:
         """One page of results; StillRunning while this person's last search is."""
@@ -226,6 +227,7 @@ class Search(commands.Cog):
         paper = listing.paper
         view = controls_view(controls(offered(self.bot), [(paper.id, paper.title)]))
         await reply(interaction, embed=paper_embed(listing, full=True), view=view)
+        forget(view)
 
     async def _load(self, paper_id: str) -> Listing:
         """The stored paper, or else fetched once from Hugging Face and stored."""
@@ -295,6 +297,7 @@ class Search(commands.Cog):
         papers = [(item.paper.id, item.paper.title) for item in listings]
         view = controls_view(controls(offered(self.bot), papers))
         await reply(interaction, embed=trending_embed(f"Trending: {title}", listings), view=view)
+        forget(view)
 
     async def _trending(self, period: Period) -> tuple[str, list[Listing]] | None:
         """A title for the period and its most upvoted papers; None if no recent list."""

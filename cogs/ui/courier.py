@@ -20,7 +20,7 @@ from bot.digest import DigestSelection
 from bot.models import Alert, Listing, QueuedAlert
 from bot.ratelimit import Pacer
 from cogs.ui.alert_views import SHOWN, alert_buttons, alert_message
-from cogs.ui.paper_actions import add_controls, controls, controls_view, offered
+from cogs.ui.paper_actions import add_controls, controls, controls_view, forget, offered
 from cogs.ui.render import MessagePayload, checked, digest_messages, fit
 
 if TYPE_CHECKING:
@@ -86,12 +86,14 @@ class DiscordCourier:
             try:
                 with discord_outcomes():
                     await self.pacer.wait()
+                    view = controls_view(message.controls)
                     sent = await channel.send(
                         content=message.content or None,
                         embeds=message.discord_embeds(),
                         nonce=nonce,
-                        view=controls_view(message.controls) or MISSING,
+                        view=view or MISSING,
                     )
+                    forget(view)
                 return Posted(sent.id, left_out)
             except Rejected as e:
                 cause = e.__cause__
@@ -180,6 +182,7 @@ class DiscordCourier:
             if channel_id is None:
                 dm = await self._dm_channel(user_id)
                 await dm.send(content=note, embed=embed, view=view, nonce=nonce)
+                forget(view)
                 return
             await self.bot.get_partial_messageable(channel_id).send(
                 content=f"<@{user_id}>",
@@ -193,6 +196,7 @@ class DiscordCourier:
                     users=[discord.Object(user_id)],
                 ),
             )
+            forget(view)
 
     async def _dm_channel(self, user_id: int) -> discord.abc.Messageable:
         """The person's DM channel: created once (a paced request), then reused."""

@@ -111,6 +111,14 @@ def controls_view(data: Sequence[dict[str, Any]]) -> discord.ui.View | None:
     return add_controls(discord.ui.View(timeout=None), data)
 
 
+def forget(view: discord.ui.View | None) -> None:
+    """Call after sending a view made only of dynamic items: discord.py would otherwise keep
+    it (in its view store, per message, for as long as the bot runs), while its dynamic items
+    answer clicks without it."""
+    if view is not None and view.is_persistent():
+        view.stop()
+
+
 def is_control(interaction: discord.Interaction) -> bool:
     """Whether the interaction comes from a paper control (anyone may use those)."""
     data: dict[str, Any] = dict(interaction.data or {})

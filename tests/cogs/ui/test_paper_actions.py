@@ -65,6 +65,7 @@ async def test_a_digest_card_offers_the_action_and_it_works_after_a_restart(h: H
     delivery = await h.store.get_delivery(channel, JAN7)
     assert delivery is not None
     assert json.loads(delivery.parts[0].payload)["controls"][0]["action"] == "probe"  # stored
+    assert list(h.bot.persistent_views) == []  # not kept per message: dynamic items answer
 
     await h.restart()
     picked = await h.discord.select(first, "papers:probe", [shown[2]], user=h.discord.bob)
@@ -78,6 +79,7 @@ async def test_paper_has_a_button_and_a_crafted_id_is_refused(h: Harness) -> Non
     await inter.response()
     (message,) = [m for m in h.discord.messages_in("general") if m.embeds]
     assert component(message, "paper:probe:2404.19129")["label"] == "Probe"
+    assert list(h.bot.persistent_views) == []
     click = await h.discord.click(message, "paper:probe:2404.19129", user=h.discord.bob)
     assert (await click.response()).content == "probed 2404.19129"
     assert probe(h).calls == [(int(h.discord.bob.id), "2404.19129")]
