@@ -123,7 +123,7 @@ async def test_compact_is_one_message_within_limits_and_pings_no_one(h: Harness)
         replace(
             p,
             id=f"2501.9{n:04d}",
-            title=f"@everyone <@&123> @here [click](https://evil.example) " + "Long title " * 30,
+            title="@everyone <@&123> @here [click](https://evil.example) " + "Long title " * 30,
             ai_summary=None,
             abstract="First sentence @everyone of a long abstract. " + "More words. " * 300,
             upvotes=5000 + n,
