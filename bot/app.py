@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 
 import aiohttp
@@ -29,6 +30,42 @@ EXTENSIONS = (
     "cogs.admin",
     "cogs.status",
 )
+LOGIN_TIMEOUT_SECONDS = 30.0
+
+
+class DiscordUnreachable(Exception):
+    """Discord's API did not answer at start: the message names the URL and the cause."""
+
+
+def network_cause(error: BaseException) -> str:
+    """A network failure as a few words an operator can act on (DNS, refused, TLS, timeout)."""
+    if isinstance(error, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "timed out"
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return f"DNS lookup failed ({error.os_error.strerror or error.os_error})"
+    if isinstance(error, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return f"TLS failed ({error})"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        inner = error.os_error
+        if isinstance(inner, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(inner, ssl.SSLError):
+            return f"TLS failed ({inner})"
+        return inner.strerror or str(inner) or type(inner).__name__
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed ({error})"
+    return str(error) or type(error).__name__
+
+
+async def login(client: discord.Client, token: str, api_base_url: str) -> None:
+    """Log in (and run the setup hook); DiscordUnreachable when the API cannot be reached."""
+    try:
+        async with asyncio.timeout(LOGIN_TIMEOUT_SECONDS):
+            await client.login(token)
+    except (aiohttp.ClientError, OSError, TimeoutError) as e:
+        raise DiscordUnreachable(
+            f"cannot reach Discord at {api_base_url}: {network_cause(e)}"
+        ) from None
 
 
 def point_discord_at(config: DiscordConfig) -> None:
@@ -67,6 +104,9 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
                 file=sys.stderr,
             )
         return EXIT_FAILURE
+    except DiscordUnreachable as e:
+        print(f"paperboy: {e}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -89,13 +129,14 @@ async def _main(config: Config, *, sync_only: bool) -> int:
                 run_jobs=not sync_only,
             )
             async with bot:
+                await login(bot, token, config.discord.api_base_url)
                 if sync_only:
-                    await bot.login(token)
                     await bot.sync_commands(force=True)
                     print("paperboy: slash commands synced")
                     return EXIT_OK
                 _close_on_signals(bot)
-                await bot.start(token)
+                # Once logged in, a lost connection is retried (with backoff), not fatal.
+                await bot.connect(reconnect=True)
     finally:
         await store.close()
     log.info("paperboy stopped")

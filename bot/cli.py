@@ -61,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"paperboy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", parents=[common], help="run the Discord bot")
+    run = sub.add_parser("run", parents=[common], help="run the Discord bot")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check config, store and token, print what would be scheduled, and exit",
+    )
     sub.add_parser("sync", parents=[common], help="sync slash commands with Discord and exit")
 
     scrape = sub.add_parser("scrape", parents=[common], help="fetch daily lists into the store")
@@ -102,12 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"paperboy: config error: {e}", file=sys.stderr)
         return EXIT_USAGE
     level = getattr(args, "log_level", None) or config.logging.level
-    quiet = args.command not in ("run", "sync")
+    quiet = args.command not in ("run", "sync") or getattr(args, "dry_run", False)
     setup_logging(
         "WARNING" if quiet and not getattr(args, "log_level", None) else level,
         as_json=config.logging.json,
         secret=config.discord.token,
     )
+    if args.command == "run" and args.dry_run:
+        return _dry_run(config)
     if args.command in ("run", "sync"):
         from bot.app import run_bot
 
@@ -128,6 +135,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _dry_run(config: Config) -> int:
+    """`paperboy run --dry-run`: one line per thing a start would do; exit 1 on a problem."""
+    import discord
+
+    from bot import ops
+    from bot.app import DiscordUnreachable
+
+    if not config.discord.token:
+        print(
+            "paperboy: DISCORD_TOKEN is not set; export your bot token and try again",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        lines = asyncio.run(ops.dry_run(config))
+    except (StoreError, DiscordUnreachable) as e:
+        print(f"paperboy: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except discord.LoginFailure:
+        print("paperboy: Discord rejected the token (401 Unauthorized)", file=sys.stderr)
+        return EXIT_FAILURE
+    print("\n".join(lines))
+    return 0
 
 
 async def _open_store(config: Config) -> Store:

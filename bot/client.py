@@ -32,6 +32,24 @@ SCRAPE_JOB_ID = "scrape"
 BULK_SENDS_PER_SECOND = 45.0
 HEARTBEAT_SECONDS = 60
 HEARTBEAT_KEY = "heartbeat"
+WELCOMED_KEY = "first_start_logged"  # meta: the first-start hint has been logged
+SCOPES = ("bot", "applications.commands")
+
+
+def needed_permissions() -> discord.Permissions:
+    """Exactly what the features need: read and post in channels, embeds, digest threads."""
+    return discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        send_messages_in_threads=True,
+        create_public_threads=True,
+        embed_links=True,
+    )
+
+
+def invite_link(application_id: int) -> str:
+    """The OAuth2 link that adds the bot with exactly its scopes and permissions."""
+    return discord.utils.oauth_url(application_id, permissions=needed_permissions(), scopes=SCOPES)
 
 
 def intents() -> discord.Intents:
@@ -94,6 +112,7 @@ class Paperboy(commands.Bot):
                 self.failed_extensions[name] = f"{type(e).__name__}: {e}"
         if self._run_jobs:
             await self.sync_commands(force=False)
+            await self._first_start_hint()
             self.scheduler.add_job(
                 self.scrape.run,
                 IntervalTrigger(seconds=self.config.huggingface.poll_seconds, timezone=UTC),
@@ -115,6 +134,18 @@ class Paperboy(commands.Bot):
                 max_instances=1,
             )
             self.scheduler.start()
+
+    async def _first_start_hint(self) -> None:
+        """Once, on the first start that reached Discord with no digest anywhere yet: say
+        what to do next, so a new operator is not left with a quiet log."""
+        if await self.store.get_meta(WELCOMED_KEY) is not None:
+            return
+        if not await self.store.subscriptions() and self.application_id is not None:
+            log.info(
+                "first start: invite the bot with %s, then run /digest set in a channel",
+                invite_link(self.application_id),
+            )
+        await self.store.set_meta(WELCOMED_KEY, datetime.now(UTC).isoformat())
 
     # -- command sync ---------------------------------------------------------------------
 

@@ -9,21 +9,42 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.matching import matches
-from bot.models import HF_BASE, Listing, Paper
+from bot.models import HF_BASE, DigestStyle, Listing, Paper, PeriodKind
 from bot.query import Query
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 
 
+WEEK_DAYS = 7
+
+
 @dataclass(frozen=True, slots=True)
 class DigestSelection:
-    list_date: date
+    list_date: date  # the list's date, or the first day of the week
     papers: tuple[Listing, ...]  # what is posted, best first
-    total: int  # papers on that day's list before filters
+    total: int  # papers on that day's list (or that week's lists) before filters
+    kind: PeriodKind = "day"
+    style: DigestStyle = "cards"  # how the courier renders it
+
+    @property
+    def end(self) -> date:
+        """The last list date it covers."""
+        return self.list_date + timedelta(days=WEEK_DAYS - 1 if self.kind == "week" else 0)
 
     @property
     def list_url(self) -> str:
+        """HF's page of that day's list, or of the ISO week the digest ends in."""
+        if self.kind == "week":
+            year, week, _ = self.end.isocalendar()
+            return f"{HF_BASE}/papers/week/{year}-W{week:02d}"
         return f"{HF_BASE}/papers/date/{self.list_date.isoformat()}"
+
+    @property
+    def title(self) -> str:
+        """ "Daily Papers 2025-01-07", or "Weekly Papers 2025-01-06 to 2025-01-12"."""
+        if self.kind == "week":
+            return f"Weekly Papers {self.list_date.isoformat()} to {self.end.isoformat()}"
+        return f"Daily Papers {self.list_date.isoformat()}"
 
 
 def is_complete(list_date: date, now: datetime, complete_after_hours: float) -> bool:
@@ -63,6 +84,29 @@ def select(
     return DigestSelection(day, tuple(kept[:top]), len(listings))
 
 
+def select_week(
+    start: date,
+    listings: Sequence[Listing],
+    *,
+    top: int,
+    min_upvotes: int = 0,
+    keywords: Query | None = None,
+) -> DigestSelection:
+    """The week's papers (the lists of the 7 days from `start`) ranked by upvotes now; a
+    paper on several lists counts once, at its first."""
+    first: dict[str, Listing] = {}
+    for item in sorted(listings, key=lambda i: (i.list_date or start, i.rank)):
+        first.setdefault(item.paper.id, item)
+    ranked = sorted(first.values(), key=lambda i: (-i.paper.upvotes, i.list_date or start, i.rank))
+    kept = [
+        item
+        for item in ranked
+        if item.paper.upvotes >= min_upvotes
+        and (keywords is None or keywords.is_empty or matches(keywords, item.paper))
+    ]
+    return DigestSelection(start, tuple(kept[:top]), len(first), kind="week")
+
+
 def summary_of(paper: Paper, limit: int = 350) -> str:
     """The AI summary when there is one, else the abstract cut cleanly at a sentence."""
     text = paper.ai_summary or paper.abstract
@@ -95,8 +139,7 @@ def authors_line(authors: Sequence[str], shown: int = 3) -> str:
 def render_text(selection: DigestSelection) -> str:
     """The digest as plain text, for the command line."""
     lines = [
-        f"Daily Papers {selection.list_date.isoformat()}: top {len(selection.papers)} of "
-        f"{selection.total} papers",
+        f"{selection.title}: top {len(selection.papers)} of {selection.total} papers",
         selection.list_url,
         "",
     ]

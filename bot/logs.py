@@ -45,6 +45,28 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class NoVoiceFilter(logging.Filter):
+    """Drops discord.py's start-up warnings that voice support is missing (PyNaCl, davey):
+    paperboy never joins a voice channel, so they only alarm whoever reads the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.WARNING
+            and isinstance(record.msg, str)
+            and record.msg.endswith("voice will NOT be supported")
+        )
+
+
+VOICE_WARNING_LOGGER = "discord.client"  # where discord.Client.__init__ logs them
+
+
+def silence_voice_warnings() -> None:
+    """Install NoVoiceFilter on the one logger that warns about voice (once)."""
+    logger = logging.getLogger(VOICE_WARNING_LOGGER)
+    if not any(isinstance(f, NoVoiceFilter) for f in logger.filters):
+        logger.addFilter(NoVoiceFilter())
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log shippers."""
 
@@ -71,4 +93,5 @@ def setup_logging(level: str = "INFO", *, as_json: bool = False, secret: str | N
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    silence_voice_warnings()
     root.setLevel(level.upper())

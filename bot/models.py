@@ -12,6 +12,11 @@ Sort = Literal["relevance", "upvotes", "newest"]  # the orders search results co
 # A digest delivery: sending until every part is done (or resumed after a crash), then
 # sent, or failed (the channel is gone, or Discord refused the whole digest).
 DeliveryState = Literal["sending", "sent", "failed"]
+Frequency = Literal["daily", "weekly"]  # how often a channel's digest is posted
+DigestStyle = Literal["cards", "compact"]  # an embed per paper, or one numbered list
+# What a delivery covers: one day's list, or the 7 days starting at its date.
+PeriodKind = Literal["day", "week"]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # An alert outbox row: queued (waiting, maybe until retry_at), sending (claimed for a message
 # with a known nonce: resent with it after a crash), sent, or dropped (may no longer be sent).
 OutboxState = Literal["queued", "sending", "sent", "dropped"]
@@ -165,6 +170,17 @@ class Subscription:
     threads: bool = False
     created_at: datetime | None = None
     failing_reason: str | None = None
+    frequency: Frequency = "daily"
+    weekday: int = 0  # 0 = Monday; when a weekly digest is posted
+    style: DigestStyle = "cards"
+    # Since when the channel has had this frequency (set by the store): digests scheduled
+    # before it are not due, so a change takes effect from the next one.
+    frequency_since: datetime | None = None
+
+    @property
+    def kind(self) -> PeriodKind:
+        """The period each of its digests covers."""
+        return "week" if self.frequency == "weekly" else "day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +201,15 @@ class DeliveryPart:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A digest of one list for one channel, as recorded in the outbox."""
+    """A digest of one period for one channel, as recorded in the outbox: one day's list
+    (`kind` 'day'), or the week starting at `list_date` ('week')."""
 
     channel_id: int
     list_date: date
     state: DeliveryState
     parts: tuple[DeliveryPart, ...] = ()
     error: str | None = None
+    kind: PeriodKind = "day"
 
     @property
     def pending(self) -> tuple[DeliveryPart, ...]:

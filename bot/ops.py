@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 import discord
 
-from bot.app import point_discord_at
+from bot.app import LOGIN_TIMEOUT_SECONDS, DiscordUnreachable, network_cause, point_discord_at
+from bot.client import SCOPES, invite_link, needed_permissions
 from bot.config import Config
 from bot.errors import StoreError
 from bot.store import make_store
 
-SCOPES = ("bot", "applications.commands")
-
-
-def needed_permissions() -> discord.Permissions:
-    """Exactly what the features need: read and post in channels, embeds, digest threads."""
-    return discord.Permissions(
-        view_channel=True,
-        send_messages=True,
-        send_messages_in_threads=True,
-        create_public_threads=True,
-        embed_links=True,
-    )
+__all__ = ["SCOPES", "backup", "doctor", "dry_run", "invite_url", "needed_permissions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +36,7 @@ async def invite_url(config: Config) -> str:
     async with discord.Client(intents=discord.Intents.none()) as client:
         await client.login(config.discord.token or "")
         app = await client.application_info()
-    return discord.utils.oauth_url(app.id, permissions=needed_permissions(), scopes=SCOPES)
+    return invite_link(app.id)
 
 
 async def doctor(config: Config) -> list[Check]:
@@ -126,3 +118,71 @@ async def backup(config: Config, destination: str) -> tuple[str, int]:
     finally:
         await store.close()
     return target, os.path.getsize(target)
+
+
+async def dry_run(config: Config) -> list[str]:
+    """`paperboy run --dry-run`: what a start would do, without starting anything.
+
+    Opens the store (applying migrations), checks the token with one REST call and lists the
+    jobs a start would schedule. LoginFailure: the token was refused; DiscordUnreachable:
+    the API did not answer.
+    """
+    from bot.schedule import describe_schedule, next_post
+
+    where = str(config.source) if config.source else "built-in defaults"
+    lines = [f"config:  loaded from {where}"]
+    store = make_store(config.store.path)
+    await store.open()
+    try:
+        stats = await store.stats()
+        subs = await store.subscriptions()
+    finally:
+        await store.close()
+    newest = stats.newest_date.isoformat() if stats.newest_date else "none yet"
+    lines.append(f"store:   {stats.location}: {stats.papers:,} papers, newest list {newest}")
+    app = await _application(config)
+    lines.append(f"discord: token ok for {app['name']} (application {app['id']})")
+    hf = config.huggingface
+    lines.append(
+        f"would scrape {hf.base_url} every {hf.poll_seconds:g} s"
+        f" (first run at start, back-filling {hf.backfill_days} days)"
+    )
+    now = datetime.now(UTC)
+    for sub in subs:
+        state = (
+            f"failing: {sub.failing_reason}"
+            if sub.failing_reason
+            else (f"next {next_post(sub, now).isoformat(timespec='minutes')}")
+        )
+        lines.append(
+            f"would post a digest in channel {sub.channel_id} (server {sub.guild_id}):"
+            f" {describe_schedule(sub)}, top {sub.top}, {sub.style}; {state}"
+        )
+    if not subs:
+        lines.append(
+            "no digest channels yet: invite the bot with "
+            f"{invite_link(int(str(app['id'])))}, then run /digest set in a channel"
+        )
+    lines.append("dry run: nothing was started")
+    return lines
+
+
+async def _application(config: Config) -> dict[str, object]:
+    """GET /oauth2/applications/@me with the token: the one REST call a dry run makes."""
+    base = config.discord.api_base_url.rstrip("/")
+    url = f"{base}/oauth2/applications/@me"
+    headers = {"Authorization": f"Bot {config.discord.token}"}
+    try:
+        async with (
+            asyncio.timeout(LOGIN_TIMEOUT_SECONDS),
+            aiohttp.ClientSession() as session,
+            session.get(url, headers=headers) as resp,
+        ):
+            if resp.status == 401:
+                raise discord.LoginFailure("Improper token has been passed.")
+            if resp.status != 200:
+                raise DiscordUnreachable(f"Discord answered {url} with HTTP {resp.status}")
+            data: dict[str, object] = await resp.json()
+    except (aiohttp.ClientError, OSError, TimeoutError) as e:
+        raise DiscordUnreachable(f"cannot reach Discord at {base}: {network_cause(e)}") from None
+    return data

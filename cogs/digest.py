@@ -1,11 +1,12 @@
-"""/digest: subscribe channels to the daily digest, and the jobs that post it."""
+"""/digest: subscribe channels to the daily or weekly digest, and the jobs that post it."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import discord
@@ -15,11 +16,11 @@ from discord.ext import commands
 from bot.config import SHUTDOWN_GRACE_SECONDS, parse_hhmm
 from bot.delivery.digests import DigestDelivery, Outcome, health_key
 from bot.errors import UserError
-from bot.models import Subscription
+from bot.models import WEEKDAYS, DigestStyle, Frequency, PeriodKind, Subscription
 from bot.query import parse_query
-from bot.schedule import next_fire, trigger_for
+from bot.schedule import Slot, describe_schedule, next_fire, slot_of, slot_trigger
 from cogs.ui.courier import DiscordCourier
-from cogs.ui.render import checked, digest_messages
+from cogs.ui.render import CONTENT_MAX, checked, clip, digest_messages
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -30,12 +31,33 @@ NEEDED = ("view_channel", "send_messages", "embed_links")
 SLOT_PREFIX = "digest:at:"
 
 
-def slot_job_id(post_time: str, zone: str) -> str:
-    """The scheduler job id of everyone posting at one local time in one zone."""
-    return f"{SLOT_PREFIX}{post_time}:{zone}"
+def slot_job_id(post_time: str, zone: str, weekday: int | None = None) -> str:
+    """The scheduler job id of everyone posting at one local time in one zone (and, weekly,
+    on one weekday)."""
+    day = "" if weekday is None else f":w{weekday}"
+    return f"{SLOT_PREFIX}{post_time}:{zone}{day}"
 
 
 RETRY_MINUTES = 5
+FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
+STYLES: tuple[DigestStyle, ...] = ("cards", "compact")
+MAX_TOP = 25
+
+
+def _one_of(value: str | None, offered: tuple[str, ...], what: str, default: str) -> str:
+    """A choice from `offered` (case and blanks ignored); UserError naming the value."""
+    if value is None or not value.strip():
+        return default
+    found = value.strip().lower()
+    if found not in offered:
+        shown = discord.utils.escape_markdown(value.strip()[:40])
+        raise UserError(f"`{shown}` is not a {what}: choose {', '.join(offered)}.")
+    return found
+
+
+def _choices(offered: tuple[str, ...], current: str) -> list[app_commands.Choice[str]]:
+    needle = current.strip().lower()
+    return [app_commands.Choice(name=o, value=o) for o in offered if o.startswith(needle)]
 
 
 @cache
@@ -52,7 +74,7 @@ def _check_can_post(channel: discord.abc.GuildChannel, me: discord.Member, threa
 
 
 def _describe(sub: Subscription, now: datetime) -> str:
-    parts = [f"{sub.post_time} {sub.timezone}", f"top {sub.top}"]
+    parts = [describe_schedule(sub), f"top {sub.top}", sub.style]
     if sub.min_upvotes:
         parts.append(f"≥{sub.min_upvotes} upvotes")
     if sub.keywords:
@@ -67,6 +89,8 @@ def _describe(sub: Subscription, now: datetime) -> str:
 
 def _outcome_text(outcome: Outcome, channel: str) -> str:
     day = outcome.list_date.isoformat() if outcome.list_date else "?"
+    if outcome.kind == "week":
+        day = f"weekly {day}"
     return {
         "sent": f"Posted the {day} digest to {channel}.",
         "already": f"The {day} digest was already posted in {channel}; nothing was posted twice.",
@@ -77,7 +101,7 @@ def _outcome_text(outcome: Outcome, channel: str) -> str:
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class Digest(commands.GroupCog, group_name="digest", group_description="The daily papers digest"):
+class Digest(commands.GroupCog, group_name="digest", group_description="The papers digest"):
     """Server admins choose where, when and what; the delivery service posts it."""
 
     def __init__(self, bot: Paperboy) -> None:
@@ -107,17 +131,17 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         scheduler = self.bot.scheduler
         if scheduler is None:
             return
-        slots = {(s.post_time, s.timezone) for s in await self.bot.store.subscriptions()}
-        wanted = {slot_job_id(*slot): slot for slot in slots}
+        slots = {slot_of(s) for s in await self.bot.store.subscriptions()}
+        wanted: dict[str, Slot] = {slot_job_id(*slot): slot for slot in slots}
         for job in scheduler.get_jobs():
             if job.id.startswith(SLOT_PREFIX) and job.id not in wanted:
                 job.remove()
-        for job_id, (post_time, zone) in wanted.items():
+        for job_id, slot in wanted.items():
             if scheduler.get_job(job_id) is None:
                 scheduler.add_job(
                     self.engine.run_due,
-                    trigger_for(post_time, zone),
-                    args=[(post_time, zone)],
+                    slot_trigger(slot),
+                    args=[slot],
                     id=job_id,
                     name="digest posts",
                     coalesce=True,
@@ -139,6 +163,9 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         min_upvotes="Leave out papers with fewer upvotes",
         keywords='Only papers matching this query: words, "phrases", OR, -exclude, author:Name',
         threads="Open a discussion thread under each digest",
+        frequency="daily (the newest list) or weekly (the past 7 days' lists)",
+        weekday="The day a weekly digest is posted (default monday)",
+        style="cards (an embed per paper) or compact (one numbered list)",
     )
     async def set_(
         self,
@@ -150,8 +177,16 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         min_upvotes: app_commands.Range[int, 0, 100_000] = 0,
         keywords: str = "",
         threads: bool = False,
+        frequency: str | None = None,
+        weekday: str | None = None,
+        style: str | None = None,
     ) -> None:
         defaults = self.bot.config.digest
+        how_often = cast(Frequency, _one_of(frequency, FREQUENCIES, "frequency", "daily"))
+        day = _one_of(weekday, WEEKDAYS, "weekday", "monday")
+        look = cast(DigestStyle, _one_of(style, STYLES, "style", "cards"))
+        if top is not None and not 1 <= top <= MAX_TOP:
+            raise UserError(f"`{top}` papers is too many: a digest has 1 to {MAX_TOP}.")
         post_time = (time or defaults.time).strip()
         zone = (timezone or defaults.timezone).strip()
         try:
@@ -175,6 +210,9 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
             min_upvotes=min_upvotes,
             keywords=keywords.strip(),
             threads=threads,
+            frequency=how_often,
+            weekday=WEEKDAYS.index(day) if how_often == "weekly" else 0,
+            style=look,
         )
         await self.bot.store.save_subscription(sub)
         self.bot.report_health(health_key(channel.id), None, sub.guild_id)
@@ -191,6 +229,24 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         needle = current.strip().lower().replace(" ", "_")
         found = [z for z in _zones() if needle in z.lower()] if needle else ["UTC", *_zones()]
         return [app_commands.Choice(name=z, value=z) for z in found[:25]]
+
+    @set_.autocomplete("frequency")
+    async def frequency_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(FREQUENCIES, current)
+
+    @set_.autocomplete("weekday")
+    async def weekday_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(WEEKDAYS, current)
+
+    @set_.autocomplete("style")
+    async def style_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(STYLES, current)
 
     @app_commands.command(name="list", description="This server's digest channels")
     async def list_(self, interaction: discord.Interaction) -> None:
@@ -222,14 +278,21 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.bot.store.get_subscription(channel.id) if channel else None
-        day = await self._newest()
-        selection = await self.engine.selection(day, settings)
+        day, kind = await self._period(settings)
+        selection = await self.engine.selection(day, settings, kind)
         if selection is None or not selection.papers:
+            what = f"week from {day}" if kind == "week" else f"{day} list"
             await interaction.followup.send(
-                f"No paper of the {day} list passes these filters.", ephemeral=True
+                f"No paper of the {what} passes these filters.", ephemeral=True
             )
             return
-        for message in map(checked, digest_messages(selection)):
+        messages = [checked(m) for m in digest_messages(selection)]
+        how = describe_schedule(settings) if settings else "server defaults"
+        top = settings.top if settings else self.bot.config.digest.top
+        style = settings.style if settings else "cards"
+        note = f"Preview ({how}, top {top}, {style}):\n"
+        messages[0] = replace(messages[0], content=clip(note + messages[0].content, CONTENT_MAX))
+        for message in messages:
             await interaction.followup.send(
                 content=message.content, embeds=message.discord_embeds(), ephemeral=True
             )
@@ -241,9 +304,18 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The dail
         settings = await self.bot.store.get_subscription(channel.id)
         _check_can_post(channel, interaction.guild.me, bool(settings and settings.threads))
         await interaction.response.defer(ephemeral=True, thinking=True)
-        day = await self._newest()
-        outcome = await self.engine.deliver(channel.id, day, settings, guild_id=channel.guild.id)
+        day, kind = await self._period(settings)
+        outcome = await self.engine.deliver(
+            channel.id, day, settings, guild_id=channel.guild.id, kind=kind
+        )
         await interaction.followup.send(_outcome_text(outcome, channel.mention), ephemeral=True)
+
+    async def _period(self, settings: Subscription | None) -> tuple[date, PeriodKind]:
+        """What a digest of this channel posted now covers: the newest complete list, or
+        (weekly) the week before today."""
+        if settings is not None and settings.frequency == "weekly":
+            return self.engine.week_of(settings), "week"
+        return await self._newest(), "day"
 
     async def _newest(self) -> date:
         day = await self.engine.newest_complete()

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Protocol
 
 from bot.digest import DigestSelection
-from bot.models import Alert, Listing, QueuedAlert
+from bot.models import Alert, Listing, PeriodKind, QueuedAlert
 
 
 class DeliveryError(Exception):
@@ -98,9 +98,11 @@ def stable_nonce(key: str) -> str:
     return str(int(digest[:16], 16) % 10**19)
 
 
-def part_nonce(channel_id: int, list_date: date, part: int) -> str:
-    """The nonce of one planned digest message."""
-    return stable_nonce(f"{channel_id}:{list_date}:{part}")
+def part_nonce(channel_id: int, list_date: date, part: int, kind: PeriodKind = "day") -> str:
+    """The nonce of one planned digest message (a weekly digest's never equals a daily one's)."""
+    if kind == "day":
+        return stable_nonce(f"{channel_id}:{list_date}:{part}")
+    return stable_nonce(f"{channel_id}:{kind}:{list_date}:{part}")
 
 
 def batch_nonce(user_id: int, target: str, paper_ids: Sequence[str]) -> str:

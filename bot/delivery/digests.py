@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from bot.config import DigestConfig
@@ -21,11 +21,11 @@ from bot.delivery.courier import (
     TryLater,
     part_nonce,
 )
-from bot.digest import DigestSelection, newest_complete, select
+from bot.digest import WEEK_DAYS, DigestSelection, is_complete, newest_complete, select, select_week
 from bot.health import ReportHealth
-from bot.models import Delivery, Subscription
+from bot.models import Delivery, Listing, PeriodKind, Subscription
 from bot.query import parse_query
-from bot.schedule import due_lists
+from bot.schedule import Slot, due_lists, due_weeks, slot_of, week_starting
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class Outcome:
     state: str
     detail: str = ""
     messages: int = 0
+    kind: PeriodKind = "day"
 
 
 def health_key(channel_id: int) -> str:
@@ -51,9 +52,11 @@ def health_key(channel_id: int) -> str:
     return f"digest:{channel_id}"
 
 
-def planned_parts(channel_id: int, day: date, payloads: list[str]) -> list[tuple[str, str]]:
+def planned_parts(
+    channel_id: int, day: date, payloads: list[str], kind: PeriodKind = "day"
+) -> list[tuple[str, str]]:
     """The digest's messages as the outbox records them: (payload, nonce), in order."""
-    return [(payload, part_nonce(channel_id, day, n)) for n, payload in enumerate(payloads)]
+    return [(payload, part_nonce(channel_id, day, n, kind)) for n, payload in enumerate(payloads)]
 
 
 class DigestDelivery:
@@ -113,65 +116,109 @@ class DigestDelivery:
         """The newest list that is complete now."""
         return newest_complete(await self.store.list_dates(), self.clock(), self.hours)
 
-    async def run_due(self, slot: tuple[str, str] | None = None) -> list[Outcome]:
-        """Deliver every due digest (all channels, or those posting at one (time, zone) slot);
-        resumes half-sent ones."""
+    def week_of(self, sub: Subscription) -> date:
+        """The week a weekly channel's digest posted now covers: the 7 days before today
+        (the channel's today)."""
+        return week_starting(self.clock(), sub.timezone)
+
+    async def run_due(self, slot: Slot | None = None) -> list[Outcome]:
+        """Deliver every due digest (all channels, or those posting at one slot); resumes
+        half-sent ones."""
         subs = await self.store.subscriptions()
         if slot is not None:
-            subs = [s for s in subs if (s.post_time, s.timezone) == slot]
-        due = due_lists(subs, self.clock(), await self.store.list_dates(), self.hours)
-        todo: list[tuple[Subscription, date]] = []
-        for day, channels in due.items():
-            states = await self.store.delivery_states(day)
-            todo += [(s, day) for s in channels if states.get(s.channel_id, "sending") == "sending"]
+            subs = [s for s in subs if slot_of(s) == slot]
+        now = self.clock()
+        todo: list[tuple[Subscription, date, PeriodKind]] = []
+        periods: list[tuple[PeriodKind, dict[date, list[Subscription]]]] = [
+            ("day", due_lists(subs, now, await self.store.list_dates(), self.hours)),
+            ("week", due_weeks(subs, now)),
+        ]
+        for kind, due in periods:
+            for day, channels in due.items():
+                states = await self.store.delivery_states(day, kind=kind)
+                todo += [
+                    (s, day, kind)
+                    for s in channels
+                    if states.get(s.channel_id, "sending") == "sending"
+                ]
         if not todo:
             return []
         log.info("posting %d due digests", len(todo))
         results = await asyncio.gather(
-            *(self._limited(sub, day) for sub, day in todo), return_exceptions=True
+            *(self._limited(sub, day, kind) for sub, day, kind in todo), return_exceptions=True
         )
         outcomes: list[Outcome] = []
-        for (sub, day), result in zip(todo, results, strict=True):
+        for (sub, day, kind), result in zip(todo, results, strict=True):
             if isinstance(result, BaseException):
                 # One channel's surprise never stops the others; the retry job tries again.
                 log.error("digest for %s in %s failed", day, sub.channel_id, exc_info=result)
-                result = Outcome(sub.channel_id, day, "pending", repr(result))
+                result = Outcome(sub.channel_id, day, "pending", repr(result), kind=kind)
             outcomes.append(result)
         sent = sum(1 for o in outcomes if o.state == "sent")
         log.info("digests: %d posted, %d not (see earlier lines)", sent, len(outcomes) - sent)
         return outcomes
 
-    async def _limited(self, sub: Subscription, day: date) -> Outcome:
+    async def _limited(self, sub: Subscription, day: date, kind: PeriodKind) -> Outcome:
         async with self._limit:
-            return await self.deliver(sub.channel_id, day, sub, guild_id=sub.guild_id)
+            return await self.deliver(sub.channel_id, day, sub, guild_id=sub.guild_id, kind=kind)
 
-    async def selection(self, day: date, settings: Subscription | None) -> DigestSelection | None:
-        """What a channel with these settings gets from one list (refreshing upvotes first)."""
-        await self._refresh(day)
+    async def selection(
+        self, day: date, settings: Subscription | None, kind: PeriodKind = "day"
+    ) -> DigestSelection | None:
+        """What a channel with these settings gets from one list, or from the week starting
+        on `day` (refreshing upvotes first)."""
         top = settings.top if settings else self.settings.top
         keywords = parse_query(settings.keywords) if settings and settings.keywords else None
-        return select(
-            await self.store.day_listing(day),
-            top=top,
-            min_upvotes=settings.min_upvotes if settings else 0,
-            keywords=keywords,
-        )
+        min_upvotes = settings.min_upvotes if settings else 0
+        if kind == "week":
+            listings: list[Listing] = []
+            for list_date in await self._week_lists(day):
+                await self._refresh(list_date)
+                listings += await self.store.day_listing(list_date)
+            found: DigestSelection | None = select_week(
+                day, listings, top=top, min_upvotes=min_upvotes, keywords=keywords
+            )
+        else:
+            await self._refresh(day)
+            found = select(
+                await self.store.day_listing(day),
+                top=top,
+                min_upvotes=min_upvotes,
+                keywords=keywords,
+            )
+        if found is not None and settings is not None:
+            found = replace(found, style=settings.style)
+        return found
 
-    async def _payloads(self, day: date, settings: Subscription | None) -> list[str]:
-        """The digest's messages as payloads, rendered once per (list, settings) and refresh."""
-        await self._refresh(day)
+    async def _week_lists(self, start: date) -> list[date]:
+        """The lists of the week starting at `start` that are complete now."""
+        end = start + timedelta(days=WEEK_DAYS - 1)
+        now = self.clock()
+        return [
+            d for d in await self.store.list_dates(start, end) if is_complete(d, now, self.hours)
+        ]
+
+    async def _payloads(
+        self, day: date, settings: Subscription | None, kind: PeriodKind = "day"
+    ) -> list[str]:
+        """The digest's messages as payloads, rendered once per (period, settings) and
+        refresh."""
+        days = await self._week_lists(day) if kind == "week" else [day]
+        for list_date in days:
+            await self._refresh(list_date)
         key = (
+            kind,
             day,
-            self._refreshed.get(day),
+            tuple(self._refreshed.get(d) for d in days),
             *(
-                (settings.top, settings.min_upvotes, settings.keywords)
+                (settings.top, settings.min_upvotes, settings.keywords, settings.style)
                 if settings
-                else (None, 0, "")
+                else (None, 0, "", "cards")
             ),
         )
         cached = self._rendered.get(key)
         if cached is None:
-            selection = await self.selection(day, settings)
+            selection = await self.selection(day, settings, kind)
             payloads = (
                 self.courier.render_digest(selection) if selection and selection.papers else []
             )
@@ -196,26 +243,33 @@ class DigestDelivery:
         settings: Subscription | None,
         *,
         guild_id: int | None = None,
+        kind: PeriodKind = "day",
     ) -> Outcome:
-        """Deliver one list to one channel at most once; resume it if it was half sent."""
+        """Deliver one list (or the week starting at `day`) to one channel at most once;
+        resume it if it was half sent."""
         async with self._working(), self._locks[channel_id]:
-            delivery = await self.store.get_delivery(channel_id, day)
+            delivery = await self.store.get_delivery(channel_id, day, kind=kind)
             if delivery is not None and delivery.state != "sending":
-                return Outcome(channel_id, day, "already", delivery.error or "")
+                return Outcome(channel_id, day, "already", delivery.error or "", kind=kind)
             if delivery is None:
-                payloads = await self._payloads(day, settings)
+                payloads = await self._payloads(day, settings, kind)
                 delivery = await self.store.start_delivery(
-                    channel_id, day, planned_parts(channel_id, day, payloads)
+                    channel_id, day, planned_parts(channel_id, day, payloads, kind), kind=kind
                 )
                 if not payloads:
-                    await self.store.finish_delivery(channel_id, day, "sent", "no papers")
-                    return Outcome(channel_id, day, "empty", "no papers passed the filters")
+                    await self.store.finish_delivery(
+                        channel_id, day, "sent", "no papers", kind=kind
+                    )
+                    return Outcome(
+                        channel_id, day, "empty", "no papers passed the filters", kind=kind
+                    )
             return await self._send(delivery, settings, guild_id)
 
     async def _send(
         self, delivery: Delivery, settings: Subscription | None, guild_id: int | None
     ) -> Outcome:
         store, channel_id, day = self.store, delivery.channel_id, delivery.list_date
+        kind = delivery.kind
         refused: list[str] = []
         posted = sum(1 for p in delivery.parts if p.message_id is not None)
         try:
@@ -227,14 +281,14 @@ class DigestDelivery:
                 except Rejected as e:
                     # This message only: it is left out (never sent again), the rest goes out.
                     refused.append(f"message {part.part + 1} was refused ({e.reason})")
-                    await store.record_part_refused(channel_id, day, part.part)
+                    await store.record_part_refused(channel_id, day, part.part, kind=kind)
                     continue
-                await store.record_part_sent(channel_id, day, part.part, sent.message_id)
+                await store.record_part_sent(channel_id, day, part.part, sent.message_id, kind=kind)
                 posted += 1
                 if sent.left_out:
                     refused.append(f"message {part.part + 1}: {sent.left_out}")
                 if part.part == 0 and settings is not None and settings.threads:
-                    await self._open_thread(channel_id, sent.message_id, day, guild_id)
+                    await self._open_thread(channel_id, sent.message_id, day, kind, guild_id)
         except Gone as e:
             return await self._fail(delivery, e.reason, mark_channel=True, guild_id=guild_id)
         except Refused as e:
@@ -243,7 +297,7 @@ class DigestDelivery:
         except TryLater as e:
             # Our token, rate limits, Discord's servers, the network: the retry job resumes it.
             log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
-            return Outcome(channel_id, day, "pending", e.reason)
+            return Outcome(channel_id, day, "pending", e.reason, kind=kind)
         if not posted:
             reason = "Discord refused every message of it: " + ("; ".join(refused) or "see the log")
             return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
@@ -252,18 +306,19 @@ class DigestDelivery:
             problem = (
                 f"Part of the {day} digest in <#{channel_id}> was left out: " + "; ".join(refused)
             )[:900]
-        await store.finish_delivery(channel_id, day, "sent", problem)
+        await store.finish_delivery(channel_id, day, "sent", problem, kind=kind)
         self.report_health(health_key(channel_id), problem, guild_id)
-        log.info("posted the %s digest to channel %s", day, channel_id)
-        return Outcome(channel_id, day, "sent", problem or "", messages=len(delivery.parts))
+        log.info("posted the %s %s digest to channel %s", kind, day, channel_id)
+        return Outcome(
+            channel_id, day, "sent", problem or "", messages=len(delivery.parts), kind=kind
+        )
 
     async def _open_thread(
-        self, channel_id: int, message_id: int, day: date, guild_id: int | None
+        self, channel_id: int, message_id: int, day: date, kind: PeriodKind, guild_id: int | None
     ) -> None:
+        name = DigestSelection(day, (), 0, kind=kind).title
         try:
-            await self.courier.open_thread(
-                channel_id, message_id, f"Daily Papers {day.isoformat()}", guild_id=guild_id
-            )
+            await self.courier.open_thread(channel_id, message_id, name, guild_id=guild_id)
         except DeliveryError as e:
             log.warning("could not open a discussion thread in %s: %s", channel_id, e)
 
@@ -272,7 +327,7 @@ class DigestDelivery:
     ) -> Outcome:
         channel_id, day = delivery.channel_id, delivery.list_date
         log.warning("digest for %s in channel %s failed: %s", day, channel_id, reason)
-        await self.store.finish_delivery(channel_id, day, "failed", reason)
+        await self.store.finish_delivery(channel_id, day, "failed", reason, kind=delivery.kind)
         if mark_channel:
             await self.store.set_subscription_failing(channel_id, reason)
             self.report_health(
@@ -284,4 +339,4 @@ class DigestDelivery:
                 f"The {day} digest in <#{channel_id}> was not posted: {reason}."[:900],
                 guild_id,
             )
-        return Outcome(channel_id, day, "failed", reason)
+        return Outcome(channel_id, day, "failed", reason, kind=delivery.kind)

@@ -24,6 +24,7 @@ from bot.models import (
     Listing,
     OutboxState,
     Paper,
+    PeriodKind,
     QueuedAlert,
     ScrapeRun,
     SearchPage,
@@ -100,7 +101,9 @@ class DigestStore(Protocol):
 
     async def save_subscription(self, sub: Subscription) -> None:
         """Create or replace a channel's settings; `created_at` is set on creation only (the
-        stored time is kept), and a failing mark is cleared."""
+        stored time is kept), and a failing mark is cleared. `frequency_since` is set on
+        creation and whenever the frequency or the weekday changes (otherwise kept); the
+        value passed in is ignored."""
 
     async def remove_subscription(self, channel_id: int) -> bool:
         """Unsubscribe a channel (its delivery records stay); False if it was not subscribed."""
@@ -115,27 +118,50 @@ class DigestStore(Protocol):
         """Mark a channel as failing (deleted, forbidden) with why, or clear it with None.
         Nothing happens for a channel that is not subscribed."""
 
-    async def delivery_states(self, list_date: date) -> dict[int, DeliveryState]:
-        """The state of every channel's delivery of one list, by channel (none: not started)."""
+    # The outbox: one delivery per (channel, kind, list_date). `kind` 'day' is the digest of
+    # one day's list, 'week' the weekly digest of the 7 days starting at `list_date`; the two
+    # kinds never share a record, whatever the dates.
 
-    async def get_delivery(self, channel_id: int, list_date: date) -> Delivery | None:
-        """The record of one channel's digest of one list, with its planned parts in order."""
+    async def delivery_states(
+        self, list_date: date, *, kind: PeriodKind = "day"
+    ) -> dict[int, DeliveryState]:
+        """The state of every channel's delivery of one period, by channel (none: not
+        started)."""
+
+    async def get_delivery(
+        self, channel_id: int, list_date: date, *, kind: PeriodKind = "day"
+    ) -> Delivery | None:
+        """The record of one channel's digest of one period, with its planned parts in
+        order."""
 
     async def start_delivery(
-        self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
+        self,
+        channel_id: int,
+        list_date: date,
+        parts: Sequence[tuple[str, str]],
+        *,
+        kind: PeriodKind = "day",
     ) -> Delivery:
         """Record the planned (payload, nonce) messages, state 'sending', before any is sent.
 
-        At most one delivery per (channel, list): if one exists, in any state, it wins and
-        is returned unchanged (a resume sends its stored parts with their stored nonces).
+        At most one delivery per (channel, kind, date): if one exists, in any state, it wins
+        and is returned unchanged (a resume sends its stored parts with their stored nonces).
         """
 
     async def record_part_sent(
-        self, channel_id: int, list_date: date, part: int, message_id: int
+        self,
+        channel_id: int,
+        list_date: date,
+        part: int,
+        message_id: int,
+        *,
+        kind: PeriodKind = "day",
     ) -> None:
         """One planned message reached Discord as `message_id`: it is done, never sent again."""
 
-    async def record_part_refused(self, channel_id: int, list_date: date, part: int) -> None:
+    async def record_part_refused(
+        self, channel_id: int, list_date: date, part: int, *, kind: PeriodKind = "day"
+    ) -> None:
         """Discord refused this one message: it is done (`refused`), never sent again."""
 
     async def finish_delivery(
@@ -144,6 +170,8 @@ class DigestStore(Protocol):
         list_date: date,
         state: Literal["sent", "failed"],
         error: str | None = None,
+        *,
+        kind: PeriodKind = "day",
     ) -> None:
         """Close a delivery: 'sending' moves to 'sent' (`error` may say what was left out) or
         'failed' (`error` says why). A closed delivery is never sent again."""

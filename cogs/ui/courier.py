@@ -71,7 +71,10 @@ class DiscordCourier:
         actions = offered(self.bot)
         messages = digest_messages(selection)
         for message in messages:
-            message.controls = controls(actions, message.papers())
+            papers = message.papers()
+            if not papers and len(messages) == 1:  # a compact digest: one list, no cards
+                papers = [(item.paper.id, item.paper.title) for item in selection.papers]
+            message.controls = controls(actions, papers)
         return [json.dumps(m.to_json()) for m in messages]
 
     async def post(

@@ -11,7 +11,7 @@ import discord
 
 from bot.digest import DigestSelection, authors_line, cut_at_sentence, summary_of
 from bot.models import HF_BASE, Listing, Paper
-from cogs.ui.links import masked_link, safe_url
+from cogs.ui.links import escape_text, masked_link, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -296,15 +296,48 @@ def digest_header(selection: DigestSelection) -> str:
     """The first line of a digest: date, how many papers, link to the list."""
     shown = len(selection.papers)
     return (
-        f"📰 **Daily Papers {selection.list_date.isoformat()}**: top {shown} of "
+        f"📰 **{selection.title}**: top {shown} of "
         f"{selection.total} papers · <{selection.list_url}>"
     )
 
 
 def digest_messages(selection: DigestSelection) -> list[MessagePayload]:
-    """The whole digest as messages, each within Discord's limits."""
+    """The whole digest as messages, each within Discord's limits, in its style."""
+    if selection.style == "compact":
+        return [compact_message(selection)]
     embeds = [paper_embed(item) for item in selection.papers]
     return pack(digest_header(selection), embeds)
+
+
+COMPACT_TITLE_MAX = 120  # a title's share of its line; the summary gets what is left
+
+
+def compact_line(n: int, item: Listing, budget: int) -> str:
+    """`n. [title](hf) · ▲ 12 · summary` in at most `budget` characters (the link whole)."""
+    p = item.paper
+    head = f"**{n}.** {masked_link(clip(p.title, COMPACT_TITLE_MAX), p.hf_url)} · ▲ {p.upvotes:,}"
+    if len(head) > budget:  # a long URL: fall back to a shorter title
+        head = f"**{n}.** {masked_link(clip(p.title, 40), p.hf_url)} · ▲ {p.upvotes:,}"
+    room = budget - len(head) - 3
+    summary = p.ai_summary or p.abstract
+    if room < 20 or not summary.strip():
+        return head[:budget]
+    text = escape_text(one_line(summary, 400))
+    return f"{head} · {clip(text, room)}"
+
+
+def compact_message(selection: DigestSelection) -> MessagePayload:
+    """The compact digest: one message, a numbered list with one line per paper."""
+    budget = (DESCRIPTION_MAX - 2 * len(selection.papers)) // max(1, len(selection.papers))
+    lines = [compact_line(n, item, budget) for n, item in enumerate(selection.papers, start=1)]
+    embed = discord.Embed(
+        title=clip(selection.title, TITLE_MAX),
+        url=selection.list_url,
+        description="\n".join(lines) or None,
+        colour=COLOUR,
+    )
+    data: dict[str, Any] = dict(embed.to_dict())
+    return checked(MessagePayload(clip(digest_header(selection), CONTENT_MAX), [data]))
 
 
 def one_line(text: str, limit: int = 140) -> str:

@@ -11,6 +11,7 @@ from aiosqlite import Connection
 from bot.models import (
     Delivery,
     DeliveryState,
+    PeriodKind,
     Subscription,
 )
 from bot.store.sqlite.connection import SQLiteBase
@@ -22,15 +23,24 @@ class Digests(SQLiteBase):
 
     async def save_subscription(self, sub: Subscription) -> None:
         """Create or update a channel's digest settings (clears a failing mark)."""
+        now = self._now()
         async with self._transaction() as db:
+            # Every SET expression reads the row as it was: frequency_since moves only when
+            # the frequency or weekday changes.
             await db.execute(
                 "INSERT INTO digest_subscriptions (channel_id, guild_id, post_time, timezone, top,"
-                " min_upvotes, keywords, threads, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " min_upvotes, keywords, threads, created_at, frequency, weekday, style,"
+                " frequency_since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
                 " post_time = excluded.post_time, timezone = excluded.timezone,"
                 " top = excluded.top, min_upvotes = excluded.min_upvotes,"
                 " keywords = excluded.keywords, threads = excluded.threads,"
-                " failing_reason = NULL, failing_since = NULL",
+                " failing_reason = NULL, failing_since = NULL,"
+                " frequency = excluded.frequency, weekday = excluded.weekday,"
+                " style = excluded.style,"
+                " frequency_since = CASE WHEN frequency = excluded.frequency"
+                " AND weekday = excluded.weekday THEN frequency_since"
+                " ELSE excluded.frequency_since END",
                 (
                     sub.channel_id,
                     sub.guild_id,
@@ -40,7 +50,11 @@ class Digests(SQLiteBase):
                     sub.min_upvotes,
                     sub.keywords,
                     int(sub.threads),
-                    self._now(),
+                    now,
+                    sub.frequency,
+                    sub.weekday,
+                    sub.style,
+                    now,
                 ),
             )
 
@@ -77,74 +91,95 @@ class Digests(SQLiteBase):
                 (reason, reason, self._now(), channel_id),
             )
 
-    async def delivery_states(self, list_date: date) -> dict[int, DeliveryState]:
-        """The outbox state of every channel's digest of one list, in one query."""
+    async def delivery_states(
+        self, list_date: date, *, kind: PeriodKind = "day"
+    ) -> dict[int, DeliveryState]:
+        """The outbox state of every channel's digest of one period, in one query."""
         rows = await self._all(
-            "SELECT channel_id, state FROM digest_deliveries WHERE list_date = ?",
-            (list_date.isoformat(),),
+            "SELECT channel_id, state FROM digest_deliveries WHERE kind = ? AND list_date = ?",
+            (kind, list_date.isoformat()),
         )
         return {r[0]: r[1] for r in rows}
 
     async def get_delivery(
-        self, channel_id: int, list_date: date, *, _db: Connection | None = None
+        self,
+        channel_id: int,
+        list_date: date,
+        *,
+        kind: PeriodKind = "day",
+        _db: Connection | None = None,
     ) -> Delivery | None:
         """The outbox record of one digest, with its planned parts."""
-        day = list_date.isoformat()
+        key = (channel_id, kind, list_date.isoformat())
         row = await self._one(
-            "SELECT state, error FROM digest_deliveries WHERE channel_id = ? AND list_date = ?",
-            (channel_id, day),
+            "SELECT state, error FROM digest_deliveries"
+            " WHERE channel_id = ? AND kind = ? AND list_date = ?",
+            key,
             _db,
         )
         if row is None:
             return None
         parts = await self._all(
             "SELECT part, payload, nonce, message_id FROM digest_parts"
-            " WHERE channel_id = ? AND list_date = ? ORDER BY part",
-            (channel_id, day),
+            " WHERE channel_id = ? AND kind = ? AND list_date = ? ORDER BY part",
+            key,
             _db,
         )
-        return Delivery(channel_id, list_date, row[0], tuple(_part(p) for p in parts), row[1])
+        return Delivery(channel_id, list_date, row[0], tuple(_part(p) for p in parts), row[1], kind)
 
     async def start_delivery(
-        self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
+        self,
+        channel_id: int,
+        list_date: date,
+        parts: Sequence[tuple[str, str]],
+        *,
+        kind: PeriodKind = "day",
     ) -> Delivery:
         """Record the planned (payload, nonce) messages before sending; an existing record
         wins (resume, with its stored nonces)."""
         day = list_date.isoformat()
         async with self._transaction() as db:
             cursor = await db.execute(
-                "INSERT INTO digest_deliveries (channel_id, list_date, state, started_at)"
-                " VALUES (?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
-                (channel_id, day, self._now()),
+                "INSERT INTO digest_deliveries (channel_id, kind, list_date, state, started_at)"
+                " VALUES (?, ?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
+                (channel_id, kind, day, self._now()),
             )
             if cursor.rowcount:
                 await db.executemany(
-                    "INSERT INTO digest_parts (channel_id, list_date, part, payload, nonce)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO digest_parts (channel_id, kind, list_date, part, payload, nonce)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (channel_id, day, n, payload, nonce)
+                        (channel_id, kind, day, n, payload, nonce)
                         for n, (payload, nonce) in enumerate(parts)
                     ],
                 )
             # Read back inside the transaction, on the writer: what was just written.
-            delivery = await self.get_delivery(channel_id, list_date, _db=db)
+            delivery = await self.get_delivery(channel_id, list_date, kind=kind, _db=db)
         assert delivery is not None
         return delivery
 
     async def record_part_sent(
-        self, channel_id: int, list_date: date, part: int, message_id: int
+        self,
+        channel_id: int,
+        list_date: date,
+        part: int,
+        message_id: int,
+        *,
+        kind: PeriodKind = "day",
     ) -> None:
         """Remember that one planned message reached Discord."""
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE digest_parts SET message_id = ?"
-                " WHERE channel_id = ? AND list_date = ? AND part = ?",
-                (message_id, channel_id, list_date.isoformat(), part),
+                " WHERE channel_id = ? AND kind = ? AND list_date = ? AND part = ?",
+                (message_id, channel_id, kind, list_date.isoformat(), part),
             )
 
-    async def record_part_refused(self, channel_id: int, list_date: date, part: int) -> None:
+    async def record_part_refused(
+        self, channel_id: int, list_date: date, part: int, *, kind: PeriodKind = "day"
+    ) -> None:
         """Discord refused this one message: stored as message id REFUSED_ID, not sent again."""
-        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID)
+        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID, kind=kind)
 
     async def finish_delivery(
         self,
@@ -152,11 +187,13 @@ class Digests(SQLiteBase):
         list_date: date,
         state: Literal["sent", "failed"],
         error: str | None = None,
+        *,
+        kind: PeriodKind = "day",
     ) -> None:
         """Close a delivery as sent or failed."""
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE digest_deliveries SET state = ?, error = ?, finished_at = ?"
-                " WHERE channel_id = ? AND list_date = ?",
-                (state, error, self._now(), channel_id, list_date.isoformat()),
+                " WHERE channel_id = ? AND kind = ? AND list_date = ?",
+                (state, error, self._now(), channel_id, kind, list_date.isoformat()),
             )

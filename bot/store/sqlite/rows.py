@@ -113,7 +113,8 @@ def _listing(row: Sequence[Any]) -> Listing:
 
 _SUBSCRIPTION_SELECT = (
     "SELECT channel_id, guild_id, post_time, timezone, top, min_upvotes, keywords, threads,"
-    " created_at, failing_reason FROM digest_subscriptions"
+    " created_at, failing_reason, frequency, weekday, style, frequency_since"
+    " FROM digest_subscriptions"
 )
 
 
@@ -129,6 +130,10 @@ def _subscription(row: Sequence[Any]) -> Subscription:
         threads=bool(row[7]),
         created_at=_dt(row[8]),
         failing_reason=row[9],
+        frequency=row[10],
+        weekday=row[11],
+        style=row[12],
+        frequency_since=_dt(row[13]),
     )
 
 

@@ -23,7 +23,7 @@ PARTS = [('{"embeds": 1}', "nonce-a"), ('{"embeds": 2}', "nonce-b"), ('{"embeds"
 
 def settings(sub: Subscription | None) -> Subscription | None:
     """A subscription without the fields the store fills in itself."""
-    return replace(sub, created_at=None) if sub else None
+    return replace(sub, created_at=None, frequency_since=None) if sub else None
 
 
 # -- subscriptions ------------------------------------------------------------------------
