@@ -317,7 +317,7 @@ async def test_login_sync_and_world_are_visible(
     assert fake.identify_payloads[0]["intents"] == discord.Intents.default().value
     assert fake.sync_count["global"] == 1
     synced = {c["name"] for c in fake.commands["global"]}
-    names = "search alert digest paper vote topics feedback slow admin_only"
+    names = "search alert digest paper vote topics feedback slow admin_only export"
     assert synced == set(names.split())
     first_two = [f"{r.method} {r.path}" for r in fake.requests[:2]]
     assert first_two == ["GET /users/@me", "GET /oauth2/applications/@me"]
