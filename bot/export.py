@@ -109,7 +109,9 @@ _LATEX_ACCENTS = {
     "\u0328": "k",
     "\u0323": "d",
 }
-_STOP_WORDS = frozenset("a an the on of for in to and with via from towards toward is are".split())
+_STOP_WORDS = frozenset(
+    "a an the on of for in to and with via from towards toward is are".split()  # noqa: SIM905
+)
 
 
 def latex_escape(text: str) -> str:
@@ -130,7 +132,8 @@ def latex_escape(text: str) -> str:
 def _accented(char: str) -> str:
     """A letter with accents as `{\\'{e}}`; a character LaTeX has no command for, as it is
     (UTF-8: biber and LaTeX read it) unless it cannot be shown at all."""
-    base, *marks = unicodedata.normalize("NFD", char)
+    decomposed = unicodedata.normalize("NFD", char)
+    base, marks = decomposed[0], decomposed[1:]
     if marks and all(m in _LATEX_ACCENTS for m in marks) and (base.isascii() and base.isalpha()):
         letter = r"\i" if base == "i" else r"\j" if base == "j" else base
         for mark in marks:

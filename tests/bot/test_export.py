@@ -18,7 +18,9 @@ SAVED = datetime(2025, 1, 8, 10, tzinfo=UTC)
 NASTY = "Grokking {at} 100% & _edge_ #1 $x$ ~ back\\slash É Ø ß naïve “q” – Ω"
 
 
-def item(pid: str, title: str = "A title", *authors: str, note: str = "", **fields: object) -> ExportItem:
+def item(
+    pid: str, title: str = "A title", *authors: str, note: str = "", **fields: object
+) -> ExportItem:
     paper = Paper(id=pid, title=title, abstract="", authors=authors, **fields)  # type: ignore[arg-type]
     return ExportItem(paper, SAVED, note)
 
@@ -31,7 +33,9 @@ def parse(text: str) -> bibtexparser.Library:
 
 def test_bibtex_is_arxivs_eprint_form_and_parses() -> None:
     published = datetime(2025, 9, 28, tzinfo=UTC)
-    text = bibtex([item("2509.24002", "Grokking", "Ada Lovelace", "Alan Turing", published_at=published)])
+    text = bibtex(
+        [item("2509.24002", "Grokking", "Ada Lovelace", "Alan Turing", published_at=published)]
+    )
     (entry,) = parse(text).entries
     assert entry.entry_type == "misc" and entry.key == "lovelace2025grokking"
     fields = {f.key: f.value for f in entry.fields}
@@ -61,7 +65,12 @@ def test_titles_and_names_come_back_as_written() -> None:
     authors = ("José Müller", "Zoë Ångström", "Łukasz Øster")
     (entry,) = parse(bibtex([item("2501.00001", NASTY, *authors)])).entries
     assert entry["title"] == NASTY
-    raw = {f.key: f.value for f in bibtexparser.parse_string(bibtex([item("2501.00001", NASTY, *authors)])).entries[0].fields}
+    raw = {
+        f.key: f.value
+        for f in bibtexparser.parse_string(bibtex([item("2501.00001", NASTY, *authors)]))
+        .entries[0]
+        .fields
+    }
     assert "é" not in raw["title"] and r"{\'{E}}" in raw["title"]  # accents as LaTeX commands
 
 
@@ -77,7 +86,10 @@ def test_keys_are_unique_and_years_come_from_the_id_when_unknown() -> None:
         item("2501.00001", "The Grokking of things", "Ann Lee"),
         item("2501.00002", "Grokking again", "Ann Lee"),
         item("2501.00003", "Grokking thrice", "Ann Lee"),
-        item("hep-th/9901001", "", ),
+        item(
+            "hep-th/9901001",
+            "",
+        ),
     ]
     keys = bibtex_keys([i.paper for i in items])
     assert keys == ["lee2025grokking", "lee2025grokkinga", "lee2025grokkingb", "anon1999paper"]
@@ -88,7 +100,9 @@ def test_keys_are_unique_and_years_come_from_the_id_when_unknown() -> None:
 
 
 def test_markdown_shows_titles_as_text_with_notes() -> None:
-    text = markdown([item("2501.00001", "a *b* [x](http://evil)", "Ann", note="read `§3`")], "Reading")
+    text = markdown(
+        [item("2501.00001", "a *b* [x](http://evil)", "Ann", note="read `§3`")], "Reading"
+    )
     assert "# Reading (1 paper)" in text
     assert r"[a \*b\* \[x\](http://evil)](https://arxiv.org/abs/2501.00001)" in text
     assert r"> read \`§3\`" in text

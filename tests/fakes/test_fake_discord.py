@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from typing import Any, cast
 

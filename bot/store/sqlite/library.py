@@ -13,7 +13,6 @@ from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _listing
 
 
-
 class Library(SQLiteBase):
     """Saved papers (one row per person and paper) and reading lists (per server and paper)."""
 
