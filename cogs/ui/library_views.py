@@ -32,7 +32,8 @@ CHOICE_NAME_MAX = 100
 
 def note_text(note: str) -> str:
     """A member's note, shown as text: no markdown, no mention, no link of its own."""
-    return discord.utils.escape_mentions(escape_text(note)).replace("://", "\\://")
+    escaped = discord.utils.escape_mentions(escape_text(note))
+    return escaped.replace("<", "\\<").replace("://", "\\://")
 
 
 def _entry(n: int, listing: Listing, facts: list[str]) -> str:
