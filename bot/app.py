@@ -27,6 +27,8 @@ EXTENSIONS = (
     "cogs.digest",
     "cogs.search",
     "cogs.alerts",
+    "cogs.library",
+    "cogs.reading",
     "cogs.admin",
     "cogs.status",
 )

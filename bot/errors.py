@@ -29,6 +29,10 @@ class AlertLimitError(UserError):
     """A person already has as many alerts as anyone may have."""
 
 
+class LibraryLimitError(UserError):
+    """A library or reading list already holds as many papers as it may."""
+
+
 class ScrapeError(PaperboyError):
     """Hugging Face answered, but not with what we expected (layout or schema changed)."""
 

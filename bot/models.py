@@ -270,3 +270,21 @@ class QueuedAlert:
     state: OutboxState = "queued"
     batch: str | None = None
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SavedPaper:
+    """A paper in a person's library, and when they saved it."""
+
+    listing: Listing
+    saved_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingEntry:
+    """A paper on a server's reading list: who added it, their note (plain text), and when."""
+
+    listing: Listing
+    added_by: int
+    note: str
+    added_at: datetime

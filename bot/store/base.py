@@ -26,6 +26,8 @@ from bot.models import (
     Paper,
     PeriodKind,
     QueuedAlert,
+    ReadingEntry,
+    SavedPaper,
     ScrapeRun,
     SearchPage,
     Sort,
@@ -36,6 +38,8 @@ from bot.query import Query
 
 SORTS: tuple[Sort, ...] = ("relevance", "upvotes", "newest")
 MAX_ALERTS = 25  # per person, enforced by add_alert
+MAX_SAVED = 1_000  # papers in one person's library, enforced by save_paper
+MAX_READING = 2_000  # entries on one server's reading list, enforced by add_reading
 
 
 class PaperStore(Protocol):
@@ -287,6 +291,52 @@ class AlertStore(Protocol):
         moved without it does not count an attempt. Moving to 'sent' records when."""
 
 
+class LibraryStore(Protocol):
+    """People's libraries of saved papers and servers' shared reading lists.
+
+    Both hold stored papers only (look a paper up and store it first), each paper at most
+    once per person or server; lists come newest first (the order of adding, not the clock).
+    """
+
+    async def save_paper(self, user_id: int, paper_id: str, *, max_saved: int = MAX_SAVED) -> bool:
+        """Save a stored paper to a person's library: True if saved now, False if it was
+        already there. NotFoundError if the paper is not stored; LibraryLimitError if the
+        library already holds `max_saved` papers (checked in the same transaction, so
+        concurrent saves never pass the cap together)."""
+
+    async def unsave_paper(self, user_id: int, paper_id: str) -> bool:
+        """Take a paper out of a person's library; False if it was not in it."""
+
+    async def library(self, user_id: int) -> list[SavedPaper]:
+        """A person's saved papers, the latest saved first."""
+
+    async def add_reading(
+        self,
+        guild_id: int,
+        paper_id: str,
+        added_by: int,
+        note: str = "",
+        *,
+        max_entries: int = MAX_READING,
+    ) -> bool:
+        """Put a stored paper on a server's reading list: True if added now, False if it was
+        already on it (its entry, note and adder are kept). NotFoundError if the paper is not
+        stored; LibraryLimitError if the list already holds `max_entries` (checked in the
+        same transaction)."""
+
+    async def reading_entry(self, guild_id: int, paper_id: str) -> ReadingEntry | None:
+        """One paper's entry on a server's reading list, or None."""
+
+    async def remove_reading(
+        self, guild_id: int, paper_id: str, *, added_by: int | None = None
+    ) -> bool:
+        """Take a paper off a server's reading list; with `added_by`, only if that person
+        added it (checked in the same statement). False if nothing was removed."""
+
+    async def reading_list(self, guild_id: int) -> list[ReadingEntry]:
+        """A server's reading list, the latest added first."""
+
+
 class SettingsStore(Protocol):
     """Bookkeeping and settings: scrape records, counts, named values, health channels."""
 
@@ -321,7 +371,7 @@ class SettingsStore(Protocol):
         """Every server's health channel, by server."""
 
 
-class Store(PaperStore, DigestStore, AlertStore, SettingsStore, Protocol):
+class Store(PaperStore, DigestStore, AlertStore, LibraryStore, SettingsStore, Protocol):
     """Where every paper lives. All methods are safe to call from one event loop."""
 
     async def open(self) -> None:
@@ -333,9 +383,12 @@ class Store(PaperStore, DigestStore, AlertStore, SettingsStore, Protocol):
 
 __all__ = [
     "MAX_ALERTS",
+    "MAX_READING",
+    "MAX_SAVED",
     "SORTS",
     "AlertStore",
     "DigestStore",
+    "LibraryStore",
     "PaperStore",
     "SettingsStore",
     "Sort",

@@ -1181,6 +1181,7 @@ class FakeDiscord:
         self.global_429s = 0
         self.sync_count: Counter[str] = Counter()
         self.commands: dict[str, list[JSON]] = {}
+        self.uploads: dict[str, bytes] = {}  # attachment id -> the bytes uploaded
         # runtime
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -1463,6 +1464,10 @@ class FakeDiscord:
             and (include_ephemeral or not m.ephemeral)
             and (include_deleted or not m.deleted)
         ]
+
+    def attachment_bytes(self, attachment: JSON) -> bytes:
+        """What the bot uploaded as this attachment of a recorded message."""
+        return self.uploads[attachment["id"]]
 
     def dms_to(self, user: FakeUser | str | int) -> list[RecordedMessage]:
         """Messages the bot sent to a user's DM channel."""
@@ -1892,8 +1897,15 @@ class FakeDiscord:
             if part.name == "payload_json":
                 payload = json.loads(await part.text())
             else:
-                size = len(await part.read())
-                files.append({"name": part.name, "filename": part.filename, "size": size})
+                content = bytes(await part.read())
+                files.append(
+                    {
+                        "name": part.name,
+                        "filename": part.filename,
+                        "size": len(content),
+                        "content": content,
+                    }
+                )
         return payload, files
 
     # ------------------------------------------------------------------- REST: users & app
@@ -2076,6 +2088,7 @@ class FakeDiscord:
         for upload in files:
             attachment_id = self._ids.next()
             url = f"https://cdn.fake/attachments/{channel.id}/{attachment_id}/{upload['filename']}"
+            self.uploads[attachment_id] = upload.get("content", b"")
             result.append(
                 {
                     "id": attachment_id,
@@ -2269,7 +2282,7 @@ class FakeDiscord:
         if inter is None or inter.token != call.params["token"]:
             raise _ApiError(404, 10062, "Unknown interaction", why="no such interaction")
         try:
-            message = self._acknowledge(inter, call.json or {})
+            message = self._acknowledge(inter, call.json or {}, call.files)
         except _ApiError as error:
             why = f" ({error.why})" if error.why else ""
             inter.rejected.append(Violation(f"{error.code} {error.message}{why}", error.code))
@@ -2278,7 +2291,9 @@ class FakeDiscord:
             return _no_content()
         return _json_response(self._callback_response(inter, message))
 
-    def _acknowledge(self, inter: FakeInteraction, body: JSON) -> RecordedMessage | None:
+    def _acknowledge(
+        self, inter: FakeInteraction, body: JSON, files: list[JSON] | None = None
+    ) -> RecordedMessage | None:
         """Validate and apply one callback; return the message it created or changed."""
         kind, data = body.get("type"), body.get("data") or {}
         if inter.acknowledged:
@@ -2291,7 +2306,7 @@ class FakeDiscord:
             error = {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid type"}
             why = f"callback type {kind} is not allowed for interaction type {inter.type}"
             raise _ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [error]}}, why)
-        message = self._apply_callback(inter, kind, data)
+        message = self._apply_callback(inter, kind, data, files or [])
         inter.callbacks.append(Callback(kind, data, message))
         if inter._timer is not None:
             inter._timer.cancel()
@@ -2299,20 +2314,21 @@ class FakeDiscord:
         return message
 
     def _apply_callback(
-        self, inter: FakeInteraction, kind: int, data: JSON
+        self, inter: FakeInteraction, kind: int, data: JSON, files: list[JSON]
     ) -> RecordedMessage | None:
-        """The effect of a callback type on messages."""
+        """The effect of a callback type on messages (4 and 7 may carry uploaded files)."""
         channel = self._channels[inter.channel_id]
         if kind == 4:
             check_message(data)
             flags = int(data.get("flags") or 0) & (EPHEMERAL | SUPPRESS_EMBEDS | COMPONENTS_V2)
-            check_not_empty(data)
+            check_not_empty(data, has_files=bool(files))
             inter.original = self._interaction_message(inter, channel, data, flags, original=True)
+            inter.original.attachments = self._attachments(channel, files)
         elif kind == 5:
             flags = LOADING | (int(data.get("flags") or 0) & EPHEMERAL)
             inter.original = self._interaction_message(inter, channel, {}, flags, original=True)
         elif kind == 7 and inter.original is not None:
-            self._edit(inter.original, data, [])
+            self._edit(inter.original, data, files)
         elif kind == 8:
             check_choices(data)
         elif kind == 9:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -153,6 +154,17 @@ async def admin_only(interaction: discord.Interaction) -> None:
     await interaction.response.send_message("ok, admin")
 
 
+@app_commands.command(description="A file, privately")
+async def export(interaction: discord.Interaction, later: bool = False) -> None:
+    """Answer with an attachment: at once, or in the follow-up after a defer."""
+    file = discord.File(io.BytesIO(b"@misc{k, title = {T}}\n"), filename="library.bib")
+    if later:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send("here", file=file, ephemeral=True)
+    else:
+        await interaction.response.send_message(file=file, ephemeral=True)
+
+
 class MiniBot(commands.Bot):
     """A minimal bot with one of each kind of app command the project uses."""
 
@@ -172,7 +184,7 @@ class MiniBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Register the commands and sync them globally, as a real bot does at start."""
         command: app_commands.Command[Any, ..., Any]
-        for command in (search, digest, paper, vote, topics, feedback, slow, admin_only):
+        for command in (search, digest, paper, vote, topics, feedback, slow, admin_only, export):
             self.tree.add_command(command)
         self.tree.add_command(alert)
         await self.tree.sync()
@@ -305,7 +317,7 @@ async def test_login_sync_and_world_are_visible(
     assert fake.identify_payloads[0]["intents"] == discord.Intents.default().value
     assert fake.sync_count["global"] == 1
     synced = {c["name"] for c in fake.commands["global"]}
-    names = "search alert digest paper vote topics feedback slow admin_only"
+    names = "search alert digest paper vote topics feedback slow admin_only export"
     assert synced == set(names.split())
     first_two = [f"{r.method} {r.path}" for r in fake.requests[:2]]
     assert first_two == ["GET /users/@me", "GET /oauth2/applications/@me"]
@@ -370,6 +382,21 @@ async def test_subcommand_with_channel_option_defers_then_follows_up(
     assert final.content == "alert diffusion -> #vision"
     assert not final.loading and not final.ephemeral
     assert fake.messages_in("papers") == [final]
+    fake.assert_clean()
+    discord_errors.assert_clean()
+
+
+@pytest.mark.parametrize("later", [False, True])
+async def test_files_on_interaction_responses_are_recorded_with_their_bytes(
+    fake: FakeDiscord, bot: MiniBot, discord_errors: DiscordErrorCollector, later: bool
+) -> None:
+    """A file-only response (multipart) and a follow-up's file both become attachments."""
+    inter = await fake.invoke("export", {"later": later}, user=fake.alice)
+    final = await inter.final_message(timeout=2)
+    assert final.ephemeral and not final.loading
+    (attachment,) = final.attachments
+    assert attachment["filename"] == "library.bib"
+    assert fake.attachment_bytes(attachment) == b"@misc{k, title = {T}}\n"
     fake.assert_clean()
     discord_errors.assert_clean()
 
