@@ -153,7 +153,7 @@ async def test_new_day_added_mid_test(fake: FakeHF, session: aiohttp.ClientSessi
     fake.set_day("2025-12-02", [item], keep_dates=True)
     _, items = await get_json(session, f"{fake.base_url}/api/daily_papers?date=2025-12-02")
     assert items == [item]
-    assert fake.latest_day() == "2025-12-01"
+    assert fake.latest_day() == "2025-12-02"
 
 
 # ---------------------------------------------------------------- HTML
