@@ -85,6 +85,7 @@ _COMMAND = re.compile(r"\\([A-Za-z]+)\*?(?:\{\})?")
 _BRACED_SYMBOL = re.compile(r"\{(" + "|".join(sorted(_SYMBOLS, key=len, reverse=True)) + r")\}")
 # Inline math as pandoc reads it: `$` then no space, ..., no space then `$` not before a digit.
 _MATH = re.compile(r"(?<!\\)\$(?=\S)([^$\n]{1,200}?)(?<=\S)\$(?!\d)")
+_MATH_COMMAND = re.compile(r"(?<!\\)\$(\\[A-Za-z][^$\n]{0,200}?)\$")  # `$\times$3` too
 _TIE = re.compile(r"(?<=[\w).,;:])~(?=[\w(])")  # `Audio~3`, `(i)~the`; not `(~47k`
 _EN_DASH = re.compile(r"(?<=\w)--(?=\w)")
 _EM_DASH = re.compile(r"(?<=\w)---(?=\w)|\s---\s")
@@ -94,7 +95,9 @@ def delatex(text: str) -> str:
     """`text` with LaTeX markup replaced by the plain text it stands for."""
     if not any(mark in text for mark in ("\\", "$", "~", "--", "{")):
         return text  # the common case: nothing to do
-    text = _MATH.sub(lambda m: _markup(m.group(1)), text) if "$" in text else text
+    if "$" in text:
+        text = _MATH.sub(lambda m: _markup(m.group(1)), text)
+        text = _MATH_COMMAND.sub(lambda m: _markup(m.group(1)), text)
     text = _markup(text)
     text = _EM_DASH.sub(lambda m: " — " if m.group(0).startswith(" ") else "—", text)
     text = _EN_DASH.sub("–", text)

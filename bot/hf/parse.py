@@ -58,12 +58,14 @@ def parse_api_list(text: str, requested: date) -> DayList:
 def _of_day(
     requested: date, served: date | None, papers: Sequence[Paper], skipped: int, where: str
 ) -> DayList:
-    """The papers listed on `requested` (undated ones too), the others counted and logged.
+    """The papers listed on `requested`, the others counted and logged.
 
     `served` is what the response says it is; without that, the requested date if any paper
     is of that day, else the most common other day."""
-    mine = [p for p in papers if _list_day(p) in (None, requested)]
-    others = Counter(d for p in papers if (d := _list_day(p)) not in (None, requested))
+    # An undated paper (a card) is of the day the page names, else of the requested one.
+    days = [_list_day(p) or served or requested for p in papers]
+    mine = [p for p, d in zip(papers, days, strict=True) if d == requested]
+    others = Counter(d for d in days if d != requested)
     if others:
         log.info(
             "%s for %s also held %d papers of other days (%s): left out",
