@@ -15,6 +15,7 @@ def thumbnail_url(paper_id: str) -> str:
     """HF's social thumbnail of a paper (what its list items carry)."""
     return THUMBNAIL_URL.format(id=paper_id)
 
+
 Sort = Literal["relevance", "upvotes", "newest"]  # the orders search results come in
 # A digest delivery: sending until every part is done (or resumed after a crash), then
 # sent, or failed (the channel is gone, or Discord refused the whole digest).

@@ -16,8 +16,14 @@ from bot.hf.latex import delatex
         (r"by 50\% and \emph{\textit{nested}}", "by 50% and nested"),
         (r"a $\times$3 gain and $x_t$ at $O(n)$", "a ×3 gain and x_t at O(n)"),
         ("up to {approx}5{times} across", "up to ≈5× across"),  # HF's own rendering of $\approx$
-        (r"Stable Audio~3 on a Raspberry~Pi~5, (i)~the model", "Stable Audio 3 on a Raspberry Pi 5, (i) the model"),  # noqa: E501
-        (r"see \href{https://x.example}{our page} or \url{https://y.example}", "see our page or https://y.example"),  # noqa: E501
+        (
+            r"Stable Audio~3 on a Raspberry~Pi~5, (i)~the model",
+            "Stable Audio 3 on a Raspberry Pi 5, (i) the model",
+        ),
+        (
+            r"see \href{https://x.example}{our page} or \url{https://y.example}",
+            "see our page or https://y.example",
+        ),
         (r"R\&D at \$5", "R&D at $5"),
     ],
 )
