@@ -7,6 +7,14 @@ from datetime import date, datetime
 from typing import Literal, NewType
 
 HF_BASE = "https://huggingface.co"
+# Every real list item's thumbnail; papers looked up by id and card fallbacks get the same.
+THUMBNAIL_URL = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{id}.png"
+
+
+def thumbnail_url(paper_id: str) -> str:
+    """HF's social thumbnail of a paper (what its list items carry)."""
+    return THUMBNAIL_URL.format(id=paper_id)
+
 
 Sort = Literal["relevance", "upvotes", "newest"]  # the orders search results come in
 # A digest delivery: sending until every part is done (or resumed after a crash), then
@@ -55,6 +63,8 @@ class Paper:
     project_page: str | None = None
     thumbnail: str | None = None
     organization: str | None = None
+    submitter: str | None = None  # the HF username that put it on Daily Papers
+    media_urls: tuple[str, ...] = ()  # images or videos uploaded with it
 
     @property
     def hf_url(self) -> str:
@@ -89,6 +99,7 @@ class DayList:
     served: date | None  # the date the page/API actually served, if it says
     papers: tuple[Paper, ...] = ()
     skipped: int = 0  # invalid items left out (each one logged)
+    other_day: int = 0  # items of another list day the response also held, left out
 
 
 @dataclass(frozen=True, slots=True)

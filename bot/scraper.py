@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 SCRAPER_HEALTH = "scraper"
 SCRAPE_FAILURES_TO_REPORT = 2
+SKIPPED_HEALTH = "scraper:skipped"  # HF lists items the parser cannot read, run after run
 
 # What every server may see of a failure (its details, which may hold the configured URL, stay in
 # the log and the store's scrape record).
@@ -166,6 +167,7 @@ class ScrapeJob:
         self._task: asyncio.Task[object] | None = None
         self._backfilled = False
         self._failed_runs = 0
+        self._skipping_runs = 0
 
     def add_hook(self, hook: ScrapeHook) -> None:
         """Call `hook` with the report after every run."""
@@ -223,7 +225,19 @@ class ScrapeJob:
         return report
 
     def _scrape_health(self, report: ScrapeReport) -> None:
-        """Two failing runs in a row make a problem; one good run clears it."""
+        """Two failing runs in a row make a problem; one good run clears it. The same for
+        runs that skipped invalid items: one odd item is logged, a lasting one is news."""
+        skipped = sum(o.skipped for o in report.outcomes)
+        self._skipping_runs = self._skipping_runs + 1 if skipped else 0
+        if not skipped:
+            self.report_health(SKIPPED_HEALTH, None, None)
+        elif self._skipping_runs >= SCRAPE_FAILURES_TO_REPORT:
+            self.report_health(
+                SKIPPED_HEALTH,
+                f"Hugging Face lists papers the bot cannot read ({skipped} skipped in the last "
+                f"run, {self._skipping_runs} runs in a row; details in the bot's log)",
+                None,
+            )
         if report.ok:
             self._failed_runs = 0
             self.report_health(SCRAPER_HEALTH, None, None)

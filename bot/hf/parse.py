@@ -6,7 +6,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -16,7 +17,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from bot.arxiv import normalise_id
 from bot.errors import ScrapeError
-from bot.models import HF_BASE, DayList, Paper
+from bot.hf.latex import delatex
+from bot.models import HF_BASE, DayList, Paper, thumbnail_url
 from bot.text import normalise_space
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ MAX_SUMMARY = 5_000
 MAX_KEYWORDS = 50
 MAX_KEYWORD = 100
 MAX_URL = 1_000
+MAX_MEDIA = 10  # uploaded images and videos kept per paper
 MAX_COUNT = 2**53  # no count comes near; 2**63 would overflow SQLite's INTEGER
 # arXiv began in 1991; a later bound keeps date arithmetic (time zones, windows) from overflowing.
 EARLIEST = datetime(1991, 1, 1, tzinfo=UTC)
@@ -39,12 +42,46 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def parse_api_list(text: str, requested: date) -> DayList:
-    """Parse a /api/daily_papers page; a body of the wrong shape is a ScrapeError."""
+    """Parse a /api/daily_papers page; a body of the wrong shape is a ScrapeError.
+
+    Only papers of the requested list day are returned: the "latest" list can span two days,
+    and a paper's day is its `submittedOnDailyAt`. `served` is the requested date unless every
+    dated item belongs to another day (then the most common of those days).
+    """
     data = _load_json(text, "daily_papers")
     if not isinstance(data, list):
         raise ScrapeError(f"daily_papers returned a {type(data).__name__}, expected a list")
     papers, skipped = _parse_valid_items(data, "daily_papers")
-    return DayList(requested, requested, tuple(papers), skipped)
+    return _of_day(requested, None, papers, skipped, "daily_papers")
+
+
+def _of_day(
+    requested: date, served: date | None, papers: Sequence[Paper], skipped: int, where: str
+) -> DayList:
+    """The papers listed on `requested`, the others counted and logged.
+
+    `served` is what the response says it is; without that, the requested date if any paper
+    is of that day, else the most common other day."""
+    # An undated paper (a card) is of the day the page names, else of the requested one.
+    days = [_list_day(p) or served or requested for p in papers]
+    mine = [p for p, d in zip(papers, days, strict=True) if d == requested]
+    others = Counter(d for d in days if d != requested)
+    if others:
+        log.info(
+            "%s for %s also held %d papers of other days (%s): left out",
+            where,
+            requested,
+            others.total(),
+            ", ".join(sorted(d.isoformat() for d in others)),
+        )
+    if served is None:
+        served = requested if mine or not others else others.most_common(1)[0][0]
+    return DayList(requested, served, tuple(mine), skipped, others.total())
+
+
+def _list_day(paper: Paper) -> date | None:
+    """The Daily Papers day a paper was listed on (the UTC date of its submission there)."""
+    return paper.submitted_at.date() if paper.submitted_at is not None else None
 
 
 def parse_api_paper(text: str) -> Paper:
@@ -107,11 +144,15 @@ def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
     where = f"{where} ({paper_id})"
     abstract = _str(inner.get("summary", item.get("summary")), "summary", where)
     upvotes = inner.get("upvotes", item.get("upvotes"))
-    submitted = inner.get("submittedOnDailyAt") or item.get("publishedAt")
+    submitted = inner.get("submittedOnDailyAt")
+    if submitted is None and item.get("publishedAt") != inner.get("publishedAt"):
+        # The 2024 shape: no submittedOnDailyAt, the item's publishedAt is the listing time.
+        # In today's shape the item's publishedAt is the arXiv time: no list day at all.
+        submitted = item.get("publishedAt")
     return Paper(
         id=paper_id,
-        title=_clip(normalise_space(title), MAX_TITLE),
-        abstract=_clip(normalise_space(abstract), MAX_ABSTRACT),
+        title=_clip(normalise_space(delatex(title)), MAX_TITLE),
+        abstract=_clip(normalise_space(delatex(abstract)), MAX_ABSTRACT),
         authors=_authors(inner.get("authors"), where),
         published_at=_datetime(inner.get("publishedAt"), "publishedAt", where),
         submitted_at=_datetime(submitted, "submittedOnDailyAt", where),
@@ -119,14 +160,19 @@ def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
         num_comments=_count(
             item.get("numComments", inner.get("numComments")), "numComments", where
         ),
-        ai_summary=_clip(_str(inner.get("ai_summary"), "ai_summary", where).strip(), MAX_SUMMARY)
+        ai_summary=_clip(
+            normalise_space(delatex(_str(inner.get("ai_summary"), "ai_summary", where))),
+            MAX_SUMMARY,
+        )
         or None,
         ai_keywords=_keywords(inner.get("ai_keywords"), where),
         github_repo=_url(inner.get("githubRepo"), "githubRepo", where),
         github_stars=_count(inner.get("githubStars"), "githubStars", where),
         project_page=_url(inner.get("projectPage"), "projectPage", where),
-        thumbnail=_text(item.get("thumbnail")),
+        thumbnail=_text(item.get("thumbnail")) or thumbnail_url(paper_id),
         organization=_organization(item.get("organization") or inner.get("organization")),
+        submitter=_submitter(item.get("submittedBy") or inner.get("submittedOnDailyBy")),
+        media_urls=_media(inner.get("mediaUrls", item.get("mediaUrls"))),
     )
 
 
@@ -141,31 +187,45 @@ def parse_list_html(text: str, requested: date) -> DayList:
         props = _load_json(hydrater.attributes["data-props"] or "", "DailyPapers data-props")
         if not isinstance(props, dict) or not isinstance(props.get("dailyPapers"), list):
             raise ScrapeError("DailyPapers data-props has no 'dailyPapers' list: the page changed")
-        served = _date(props.get("dateString")) or served
+        # 2025 pages say dateString; the 2024 page only date ("2024-08-01T00:00:00.000Z").
+        served = _date(props.get("dateString")) or _date(props.get("date")) or served
         papers, skipped = _parse_valid_items(props["dailyPapers"], "DailyPapers")
     else:
-        papers = parse_cards(tree)
+        papers, skipped = parse_cards_counted(tree)
         if not papers and text.strip():
+            if skipped:
+                raise ScrapeError(
+                    f"none of the {skipped} <article> cards has a paper link and a title"
+                )
             raise ScrapeError(
                 "the daily list page has neither DailyPapers data nor <article> cards: "
                 "the page layout changed"
             )
-    return DayList(requested, served, tuple(papers), skipped)
+    return _of_day(requested, served, papers, skipped, "the daily list page")
 
 
 def parse_cards(tree: LexborHTMLParser) -> list[Paper]:
     """Last resort: the visible <article> cards (no abstracts there)."""
+    return parse_cards_counted(tree)[0]
+
+
+def parse_cards_counted(tree: LexborHTMLParser) -> tuple[list[Paper], int]:
+    """The papers of the <article> cards, and how many cards were skipped (no id or title).
+
+    A card's image is not the paper's thumbnail (a teaser video leaves only the submitter's
+    avatar): every paper gets HF's social thumbnail, as in the API.
+    """
     papers: dict[str, Paper] = {}
-    for card in tree.css("article"):
+    skipped = 0
+    for i, card in enumerate(tree.css("article")):
         link = card.css_first('h3 a[href^="/papers/"]')
-        if link is None:
-            continue
-        href = (link.attributes.get("href") or "").split("#")[0]
-        paper_id = normalise_id(href.rsplit("/", 1)[-1])
-        title = _clip(normalise_space(link.text()), MAX_TITLE)
+        href = (link.attributes.get("href") or "").split("#")[0] if link is not None else ""
+        paper_id = normalise_id(href.rsplit("/", 1)[-1]) if href else None
+        title = _clip(normalise_space(delatex(link.text())), MAX_TITLE) if link else ""
         if paper_id is None or not title:
+            log.warning("skipped an invalid item: <article> card %d has no paper id or title", i)
+            skipped += 1
             continue
-        img = card.css_first("img")
         papers.setdefault(
             paper_id,
             Paper(
@@ -175,13 +235,25 @@ def parse_cards(tree: LexborHTMLParser) -> list[Paper]:
                 upvotes=_int(_node_text(card.css_first("div.shadow-alternate div.leading-none")))
                 or 0,
                 num_comments=_int(_node_text(card.css_first('a[href$="#community"]'))),
-                thumbnail=_absolute(img.attributes.get("src")) if img is not None else None,
+                thumbnail=thumbnail_url(paper_id),
+                submitter=_card_submitter(card),
             ),
         )
-    return list(papers.values())
+    return list(papers.values()), skipped
+
+
+def _card_submitter(card: LexborNode) -> str | None:
+    """The username after "Submitted by" on a card (the block's own text, avatar aside)."""
+    for node in card.css("div"):
+        text = normalise_space(node.text())
+        if text.startswith("Submitted by") and len(text) < 200:
+            name = text.removeprefix("Submitted by").strip()
+            return _clip(name, MAX_NAME) if name else None
+    return None
 
 
 def _served_date(tree: LexborHTMLParser) -> date | None:
+    """The list date the page itself names: a dated canonical URL, else its <time>."""
     candidates = (('link[rel="canonical"]', "href"), ('meta[property="og:url"]', "content"))
     for selector, attr in candidates:
         node = tree.css_first(selector)
@@ -189,7 +261,9 @@ def _served_date(tree: LexborHTMLParser) -> date | None:
             m = _DATE_IN_URL.search(node.attributes.get(attr) or "")
             if m:
                 return _date(m.group(1))
-    return None
+    # The 2024 page: og:url is plain /papers; the header's <time datetime> names the day.
+    time = tree.css_first("time[datetime]")
+    return _date(time.attributes.get("datetime")) if time is not None else None
 
 
 def served_date_from_url(url: str) -> date | None:
@@ -277,6 +351,22 @@ def _organization(raw: Any) -> str | None:
         name = _text(raw.get("fullname")) or _text(raw.get("name"))
         return _clip(name, MAX_NAME) if name else None
     return None
+
+
+def _submitter(raw: Any) -> str | None:
+    """The submitter's username (`user` in the paper's object, `name` in the item's)."""
+    if isinstance(raw, dict):
+        name = _text(raw.get("user")) or _text(raw.get("name"))
+        return _clip(normalise_space(name), MAX_NAME) if name else None
+    return None
+
+
+def _media(raw: Any) -> tuple[str, ...]:
+    """Uploaded media: http(s) URLs, at most ten; anything else is left out (cosmetic)."""
+    if not isinstance(raw, list):
+        return ()
+    urls = (_absolute(u) for u in raw[:MAX_MEDIA] if _text(u))
+    return tuple(u for u in urls if u and len(u) <= MAX_URL)
 
 
 def _absolute(src: str | None) -> str | None:

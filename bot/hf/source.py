@@ -89,7 +89,8 @@ class HFSource:
 
     async def _fetch_day_api(self, day: date) -> DayList:
         papers: dict[str, Paper] = {}
-        skipped = 0
+        skipped = other_day = 0
+        served: set[date] = set()
         for page in range(MAX_PAGES):
             params = {"date": day.isoformat(), "limit": str(PAGE_LIMIT), "p": str(page)}
             response = await self._get(f"{self._base}/api/daily_papers", params=params)
@@ -97,9 +98,17 @@ class HFSource:
             for paper in batch.papers:
                 papers.setdefault(paper.id, paper)
             skipped += batch.skipped
-            if len(batch.papers) + batch.skipped < PAGE_LIMIT:
+            other_day += batch.other_day
+            served.add(batch.served or day)
+            if len(batch.papers) + batch.skipped + batch.other_day < PAGE_LIMIT:
                 break
-        return DayList(day, day, tuple(papers.values()), skipped)
+        # Only another day's papers (HF ignoring `date`): say which day it served instead.
+        others = served - {day}
+        if not papers and others:
+            other = min(others)
+            log.info("the API served %s when asked for %s: no list for %s", other, day, day)
+            return DayList(day, other, (), skipped, other_day)
+        return DayList(day, day, tuple(papers.values()), skipped, other_day)
 
     async def _fetch_day_html(self, day: date) -> DayList:
         response = await self._get(f"{self._base}/papers/date/{day.isoformat()}")

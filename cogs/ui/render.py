@@ -94,6 +94,22 @@ def links_line(paper: Paper, limit: int = FIELD_VALUE_MAX) -> str:
     return line
 
 
+ORIGIN_NAME_MAX = 60  # an organisation or submitter name on a card
+
+
+def origin_line(paper: Paper) -> list[str]:
+    """Who it comes from, as HF's cards say: the organisation, "Submitted by <user>".
+
+    For a footer (plain text: no markdown to escape, no mentions), each name on one line
+    and clipped."""
+    parts = []
+    if paper.organization and paper.organization.strip():
+        parts.append(clip(" ".join(paper.organization.split()), ORIGIN_NAME_MAX))
+    if paper.submitter and paper.submitter.strip():
+        parts.append(f"Submitted by {clip(' '.join(paper.submitter.split()), ORIGIN_NAME_MAX)}")
+    return parts
+
+
 def paper_embed(item: Listing, *, summary_chars: int = 350, full: bool = False) -> discord.Embed:
     """One paper: title linking to HF, counts, authors, summary, links, thumbnail."""
     p = item.paper
@@ -128,7 +144,7 @@ def paper_embed(item: Listing, *, summary_chars: int = 350, full: bool = False) 
     thumbnail = safe_url(p.thumbnail)
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)
-    footer = []
+    footer = origin_line(p)
     if item.list_date:
         footer.append(f"Daily Papers {item.list_date.isoformat()}")
     if full and p.published_at:

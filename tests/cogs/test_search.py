@@ -365,7 +365,11 @@ async def test_paper_shows_the_paper_in_full(seeded: Harness) -> None:
     for link in ("arxiv.org/abs/2509.01411", "arxiv.org/pdf/2509.01411", "provable-scaling-laws"):
         assert link in fields["Links"]
     assert embed["thumbnail"]["url"].endswith("2509.01411.png")
-    assert embed["footer"]["text"] == "Daily Papers 2025-11-28 · arXiv 2025-09-25"
+    # Who it comes from (as on HF's cards), then its dates.
+    assert (
+        embed["footer"]["text"]
+        == "Submitted by tomasf · Daily Papers 2025-11-28 · arXiv 2025-09-25"
+    )
     assert not message.ephemeral
 
 

@@ -182,11 +182,15 @@ class FakeHF:
 
     # ------------------------------------------------------------ test controls
 
-    def set_day(self, day: str, items: list[Item]) -> None:
-        """Set (or replace) the list for one date; an empty list means "no papers"."""
+    def set_day(self, day: str, items: list[Item], *, keep_dates: bool = False) -> None:
+        """Set (or replace) the list for one date; an empty list means "no papers".
+
+        As on HF, a day's items are submitted that day: each item's ``submittedOnDailyAt``
+        is moved to ``day`` (in a copy of the item), unless ``keep_dates`` (a list that
+        spans two days, as HF's "latest" list can)."""
         if parse_day(day) is None:
             raise ValueError(f"not a YYYY-MM-DD date: {day!r}")
-        self.days[day] = items
+        self.days[day] = items if keep_dates else [_dated(item, day) for item in items]
 
     def latest_day(self) -> str | None:
         """Return the newest date that has papers, where HF redirects empty dates."""
@@ -415,6 +419,15 @@ def _int_param(request: web.Request, name: str, default: int) -> int | None:
         return int(raw)
     except ValueError:
         return None
+
+
+def _dated(item: Item, day: str) -> Item:
+    """A copy of a list item submitted on ``day`` (its time of day kept); others as given."""
+    paper = item.get("paper") if isinstance(item, dict) else None
+    if not isinstance(paper, dict) or not isinstance(paper.get("submittedOnDailyAt"), str):
+        return item
+    when = paper["submittedOnDailyAt"]
+    return {**item, "paper": {**paper, "submittedOnDailyAt": day + when[10:]}}
 
 
 def _strip_keys(item: Item, index: int) -> Item:

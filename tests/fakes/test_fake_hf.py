@@ -145,8 +145,15 @@ async def test_new_day_added_mid_test(fake: FakeHF, session: aiohttp.ClientSessi
     item = fake.days[BUSY_DAY][0]
     fake.set_day("2025-12-01", [item])
     _, items = await get_json(session, f"{fake.base_url}/api/daily_papers?date=2025-12-01")
+    dated = {
+        **item["paper"],
+        "submittedOnDailyAt": "2025-12-01" + item["paper"]["submittedOnDailyAt"][10:],
+    }
+    assert items == [{**item, "paper": dated}]  # listed that day, as on HF
+    fake.set_day("2025-12-02", [item], keep_dates=True)
+    _, items = await get_json(session, f"{fake.base_url}/api/daily_papers?date=2025-12-02")
     assert items == [item]
-    assert fake.latest_day() == "2025-12-01"
+    assert fake.latest_day() == "2025-12-02"
 
 
 # ---------------------------------------------------------------- HTML

@@ -21,7 +21,7 @@ from bot.store.fts import index_row
 _PAPER_FIELDS = (
     "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "
     "p.upvotes, p.num_comments, p.ai_summary, p.github_repo, p.github_stars, p.project_page, "
-    "p.thumbnail, p.organization"
+    "p.thumbnail, p.organization, p.submitter, p.media_urls"
 )
 # ... with its first list date and its rank there.
 _PAPER_COLUMNS = (
@@ -44,6 +44,8 @@ _REFRESHED = (
     "project_page",
     "thumbnail",
     "organization",
+    "submitter",
+    "media_urls",
 )
 
 _SEARCHED = ("title", "abstract", "keywords", "authors")  # the fields papers_fts holds
@@ -77,6 +79,8 @@ def _paper_row(paper: Paper) -> dict[str, Any]:
         "project_page": paper.project_page,
         "thumbnail": paper.thumbnail,
         "organization": paper.organization,
+        "submitter": paper.submitter,
+        "media_urls": "\n".join(paper.media_urls),
     }
 
 
@@ -106,9 +110,11 @@ def _listing(row: Sequence[Any]) -> Listing:
         project_page=row[12],
         thumbnail=row[13],
         organization=row[14],
+        submitter=row[15],
+        media_urls=tuple(filter(None, row[16].split("\n"))),
     )
-    list_date = date.fromisoformat(row[15]) if row[15] else None
-    return Listing(paper, list_date, row[16] or 0)
+    list_date = date.fromisoformat(row[17]) if row[17] else None
+    return Listing(paper, list_date, row[18] or 0)
 
 
 _SUBSCRIPTION_SELECT = (

@@ -26,6 +26,7 @@ from bot.hf.parse import (
     parse_list_html,
 )
 from bot.hf.source import MAX_BODY_BYTES, HFSource
+from bot.models import thumbnail_url
 from bot.scraper import UNEXPECTED_DATA, Scraper
 from bot.store import SQLiteStore
 from tests.conftest import seed_items
@@ -130,7 +131,8 @@ def test_overlong_urls_are_dropped_not_cut_into_broken_links() -> None:
     raw = item(githubRepo=long_url, projectPage=long_url)
     raw["thumbnail"] = long_url
     paper = parse_item(raw)
-    assert paper.github_repo is None and paper.project_page is None and paper.thumbnail is None
+    assert paper.github_repo is None and paper.project_page is None
+    assert paper.thumbnail == thumbnail_url(paper.id)  # HF's own, not the overlong one
     fine = "https://example.org/" + "a" * (MAX_URL - 20)
     assert parse_item(item(githubRepo=fine)).github_repo == fine
 

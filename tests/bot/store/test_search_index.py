@@ -43,10 +43,18 @@ async def test_a_store_made_before_the_analysed_index_is_reindexed_on_open(
         async with SQLiteStore(path) as old:
             assert (await old._one("PRAGMA user_version"))[0] == 4
     raw = sqlite3.connect(path, isolation_level=None)  # papers stored as the old code did
+    # Only the columns of that schema (later migrations add more).
+    had = {row[1] for row in raw.execute("PRAGMA table_info(papers)")}
+    columns = [c for c in sqlite_store._paper_row(PAPER) if c in had]
+    insert = (
+        f"INSERT INTO papers (id, {', '.join(columns)}, list_date, first_seen_at, updated_at)"
+        f" VALUES ({', '.join('?' * (len(columns) + 4))})"
+    )
     for day, papers in seed_papers().items():
         for p in papers:
-            values = sqlite_store._paper_row(p).values()
-            raw.execute(sqlite_store._INSERT_PAPER, (p.id, *values, day.isoformat(), "t", "t"))
+            row = sqlite_store._paper_row(p)
+            values = [row[c] for c in columns]
+            raw.execute(insert, (p.id, *values, day.isoformat(), "t", "t"))
     (count,) = raw.execute(
         "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'model'"
     ).fetchone()

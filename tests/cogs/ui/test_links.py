@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from bot.hf.parse import parse_cards
-from bot.models import Listing, Paper, QueuedAlert, SearchHit, SearchPage, Snippet
+from bot.models import (
+    Listing,
+    Paper,
+    QueuedAlert,
+    SearchHit,
+    SearchPage,
+    Snippet,
+    thumbnail_url,
+)
 from bot.query import parse_query
 from cogs.ui.alert_views import alert_message
 from cogs.ui.links import escape_label, escape_text, masked_link, safe_url
@@ -180,18 +188,15 @@ def test_a_paper_embed_has_only_http_links_and_no_relative_thumbnail() -> None:
     assert "thumbnail" not in data
 
 
-def test_html_cards_give_absolute_thumbnails() -> None:
+def test_html_cards_take_no_image_from_the_card_only_hfs_thumbnail() -> None:
+    """A card's own images (relative, scripted, foreign) never become a paper's thumbnail."""
     html = """<html><body>
       <article><img src="/thumbs/a.png"><h3><a href="/papers/2501.00001">A</a></h3></article>
       <article><img src="javascript:alert(1)"><h3><a href="/papers/2501.00002">B</a></h3></article>
       <article><img src="https://cdn.example/c.png"><h3><a href="/papers/2501.00003">C</a></h3>
       </article></body></html>"""
     papers = {p.id: p.thumbnail for p in parse_cards(LexborHTMLParser(html))}
-    assert papers == {
-        "2501.00001": "https://huggingface.co/thumbs/a.png",
-        "2501.00002": None,
-        "2501.00003": "https://cdn.example/c.png",
-    }
+    assert papers == {i: thumbnail_url(i) for i in ("2501.00001", "2501.00002", "2501.00003")}
 
 
 # -- end to end: an alert DM, /alert add's preview and a digest ---------------------------

@@ -1,0 +1,44 @@
+"""delatex: the LaTeX residue real abstracts carry, as plain text; ordinary text untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.hf.latex import delatex
+
+
+@pytest.mark.parametrize(
+    ("raw", "plain"),
+    [
+        (r"the \textbf{Knowing--Using Gap}", "the Knowing–Using Gap"),
+        (r"recovers 58--75\% of it", "recovers 58–75% of it"),
+        (r"The pipeline, \ours, wins", "The pipeline, ours, wins"),
+        (r"by 50\% and \emph{\textit{nested}}", "by 50% and nested"),
+        (r"a $\times$3 gain and $x_t$ at $O(n)$", "a ×3 gain and x_t at O(n)"),
+        ("up to {approx}5{times} across", "up to ≈5× across"),  # HF's own rendering of $\approx$
+        (
+            r"Stable Audio~3 on a Raspberry~Pi~5, (i)~the model",
+            "Stable Audio 3 on a Raspberry Pi 5, (i) the model",
+        ),
+        (
+            r"see \href{https://x.example}{our page} or \url{https://y.example}",
+            "see our page or https://y.example",
+        ),
+        (r"R\&D at \$5", "R&D at $5"),
+    ],
+)
+def test_latex_becomes_plain_text(raw: str, plain: str) -> None:
+    assert delatex(raw) == plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A plain abstract, with (~47k tools) and ~50-64 points.",
+        "Prices from $5 to $10 stay prices.",
+        "Across {Qwen3-4B, 8B, 14B} and z_{t+1}-z_t.",
+        "state-of-the-art, non-trivial",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert delatex(text) == text
