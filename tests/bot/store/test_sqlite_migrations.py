@@ -72,3 +72,9 @@ async def test_0007_keeps_existing_deliveries_as_daily_ones(
             "SELECT sql FROM sqlite_master WHERE name = 'digest_parts'"
         ).fetchone()
         assert '"digest_deliveries"' in parts_sql  # the rename followed the foreign key
+
+
+def test_shipped_migrations_are_numbered_once_each_without_gaps() -> None:
+    """Two branches picking the same number would make one of them never run."""
+    numbers = [n for n, _ in connection._migrations()]
+    assert numbers == list(range(1, len(numbers) + 1))
