@@ -254,12 +254,16 @@ class _Compiled:
         "groups",
         "matches",
         "postings",
+        "query",
         "starters",
     )
 
     def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
+        self.query = query  # the one copy the index keeps of equal queries
         self.alerts: dict[int, None] = {}
-        self.matches: dict[tuple[Term, ...], Match] | None = None  # made by verify()
+        # Made by verify(): the terms found -> {alert id: Match} for all its alerts, so a
+        # match costs one dict merge; forgotten whenever the alerts change.
+        self.matches: dict[tuple[Term, ...], dict[int, Match]] | None = None
         self.postings: tuple[_Posting, ...] = ()
         self.drops: tuple[Key, ...] = ()
         self.anchor_keys: tuple[Key, ...] = ()
@@ -298,8 +302,9 @@ class _Compiled:
             self.postings = postings
             self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
 
-    def verify(self, paper: _PaperKeys) -> Match | None:
-        """The exact check (the same rules as bot.matching.matches) for one paper."""
+    def verify(self, paper: _PaperKeys) -> dict[int, Match] | None:
+        """The exact check (the same rules as bot.matching.matches) for one paper: its
+        alerts with the reason, or None. The dict is shared: never change it."""
         for ex in self.excluded:
             if ex.found(paper):
                 return None
@@ -314,10 +319,10 @@ class _Compiled:
         terms = tuple(found)
         if self.matches is None:
             self.matches = {}
-        m = self.matches.get(terms)
-        if m is None:
-            m = self.matches[terms] = Match(terms)
-        return m
+        found_alerts = self.matches.get(terms)
+        if found_alerts is None:
+            found_alerts = self.matches[terms] = dict.fromkeys(self.alerts, Match(terms))
+        return found_alerts
 
 
 def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
@@ -387,7 +392,13 @@ class AlertIndex:
     ) -> AlertIndex:
         """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
         index = cls(frequencies)
-        alerts = dict(pairs)
+        # Equal queries are kept once, as they come in: a caller that parses each alert's
+        # query makes a new copy for each, and the copies are then freed one by one.
+        alerts: dict[int, Query] = {}
+        canonical: dict[Query, Query] = {}
+        for alert_id, query in pairs:
+            alerts[alert_id] = canonical.setdefault(query, query)
+        del canonical
         with _gc_paused():
             # Fresh id objects made in order sit side by side in memory: every match
             # touches them, and merging big alert dicts gets faster.
@@ -397,6 +408,7 @@ class AlertIndex:
                 fresh = alert_id + 0
                 index._alerts[fresh] = query
                 by_query.setdefault(query, {})[fresh] = None
+            del alerts
             for query, ids in by_query.items():
                 comp = index._compiled[query] = _Compiled(query, index._cterm)
                 index._link(comp, +1)
@@ -421,11 +433,11 @@ class AlertIndex:
             if old == query:
                 return
             self.remove(alert_id)
-        self._alerts[alert_id] = query
         comp = self._compiled.get(query)
         if comp is None:
             comp = self._compiled[query] = _Compiled(query, self._cterm)
             self._link(comp, +1)
+        self._alerts[alert_id] = comp.query  # one copy of equal queries
         self._file(comp, {alert_id: None})
         self._filed = None
 
@@ -436,6 +448,7 @@ class AlertIndex:
             return
         comp = self._compiled[query]
         del comp.alerts[alert_id]
+        comp.matches = None
         for posting in comp.postings:
             _discard(*self._path(posting), alert_id)
         for key in comp.drops:
@@ -503,18 +516,19 @@ class AlertIndex:
             for key in self._checked.keys() & hits:
                 candidates.update(dict.fromkeys(self._checked[key]))
             for comp in candidates:
-                m = comp.verify(paper)
-                if m is not None:
-                    result.update(dict.fromkeys(comp.alerts, m))
+                found = comp.verify(paper)
+                if found is not None:
+                    result.update(found)
         for comp in self._always:
-            m = comp.verify(paper)
-            if m is not None:
-                result.update(dict.fromkeys(comp.alerts, m))
+            found = comp.verify(paper)
+            if found is not None:
+                result.update(found)
         return result
 
     def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
         """File these alerts (all with the compiled query) in the dict tables."""
         comp.alerts.update(ids)
+        comp.matches = None
         for rank, keys, match in comp.postings:
             if rank is None and len(keys) == 1:
                 node, last = self._plus, keys[0]
