@@ -244,11 +244,15 @@ class _Compiled:
 
     A query that fits the dict tables has `postings`, and `drops`: the excluded keys
     that unfile its alerts again. Any other query is verified, found by `anchor_keys`.
+    Only a verified query keeps its alerts and its compiled terms: a filed one keeps a
+    count, since its alerts are in the index's dicts (most queries are filed, and 30,000
+    small dicts and tuples are a quarter of the index's memory).
     """
 
     __slots__ = (
         "alerts",
         "anchor_keys",
+        "count",
         "drops",
         "excluded",
         "groups",
@@ -257,22 +261,33 @@ class _Compiled:
         "query",
         "starters",
     )
+    groups: tuple[tuple[_CTerm, ...], ...]
+    excluded: tuple[_CTerm, ...]
 
     def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
         self.query = query  # the one copy the index keeps of equal queries
-        self.alerts: dict[int, None] = {}
+        self.count = 0  # how many alerts have this query
+        self.alerts: dict[int, None] | None = {}  # them, if verified
         # Made by verify(): the terms found -> {alert id: Match} for all its alerts, so a
         # match costs one dict merge; forgotten whenever the alerts change.
         self.matches: dict[tuple[Term, ...], dict[int, Match]] | None = None
+        self._compile(query, cterm)
+        if self.postings:
+            self.alerts = None
+            self.groups = ()
+            self.excluded = ()
+
+    def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
         self.postings: tuple[_Posting, ...] = ()
         self.drops: tuple[Key, ...] = ()
         self.anchor_keys: tuple[Key, ...] = ()
-        self.excluded: tuple[_CTerm, ...] = ()
+        self.groups = ()
+        self.excluded = ()
         self.starters: tuple[str, ...] = ()  # the first words of its bigram keys
         qgroups = query.groups
         if len(qgroups) == 1 and len(qgroups[0]) == 1 and not query.excluded:
             ct = cterm(qgroups[0][0])  # the most common alert: one word or one phrase
-            self.groups: tuple[tuple[_CTerm, ...], ...] = ((ct,),) if ct.needle else ((),)
+            self.groups = ((ct,),) if ct.needle else ((),)
             if isinstance(ct.key, tuple):
                 self.starters = (ct.key[0],)
             if ct.exact:
@@ -321,7 +336,7 @@ class _Compiled:
             self.matches = {}
         found_alerts = self.matches.get(terms)
         if found_alerts is None:
-            found_alerts = self.matches[terms] = dict.fromkeys(self.alerts, Match(terms))
+            found_alerts = self.matches[terms] = dict.fromkeys(self.alerts or (), Match(terms))
         return found_alerts
 
 
@@ -447,15 +462,17 @@ class AlertIndex:
         if query is None:
             return
         comp = self._compiled[query]
-        del comp.alerts[alert_id]
-        comp.matches = None
+        comp.count -= 1
+        if comp.alerts is not None:
+            del comp.alerts[alert_id]
+            comp.matches = None
         for posting in comp.postings:
             _discard(*self._path(posting), alert_id)
         for key in comp.drops:
             _discard(self._drop, (key,), alert_id)
         while self._ranked and not self._ranked[-1]:
             self._ranked.pop()
-        if not comp.alerts:
+        if not comp.count:
             del self._compiled[query]
             self._link(comp, -1)
         self._filed = None
@@ -527,8 +544,10 @@ class AlertIndex:
 
     def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
         """File these alerts (all with the compiled query) in the dict tables."""
-        comp.alerts.update(ids)
-        comp.matches = None
+        comp.count += len(ids)
+        if comp.alerts is not None:
+            comp.alerts.update(ids)
+            comp.matches = None
         for rank, keys, match in comp.postings:
             if rank is None and len(keys) == 1:
                 node, last = self._plus, keys[0]
@@ -574,7 +593,7 @@ class AlertIndex:
                 self._checked[key].remove(comp)
                 if not self._checked[key]:
                     del self._checked[key]
-        if not comp.groups:
+        if not comp.groups and not comp.postings:
             if delta > 0:
                 self._always.append(comp)
             else:
