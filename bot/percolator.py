@@ -417,14 +417,14 @@ class AlertIndex:
         with _gc_paused():
             # Fresh id objects made in order sit side by side in memory: every match
             # touches them, and merging big alert dicts gets faster.
-            by_query: dict[Query, dict[int, None]] = {}
+            by_query: dict[int, tuple[Query, dict[int, None]]] = {}  # by id(): no rehash
             for alert_id in sorted(alerts):
                 query = alerts[alert_id]
                 fresh = alert_id + 0
                 index._alerts[fresh] = query
-                by_query.setdefault(query, {})[fresh] = None
+                by_query.setdefault(id(query), (query, {}))[1][fresh] = None
             del alerts
-            for query, ids in by_query.items():
+            for query, ids in by_query.values():
                 comp = index._compiled[query] = _Compiled(query, index._cterm)
                 index._link(comp, +1)
                 index._file(comp, ids)
