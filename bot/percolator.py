@@ -22,7 +22,11 @@ How it works:
   second group is filed by rank, and lower ranks are merged last.
 * Every other alert (a phrase of three words or more, several OR groups...) is anchored
   on its rarest group: each term of that group is filed under its key, and the alerts
-  found that way are verified exactly, phrases by position.
+  found that way are verified exactly, phrases by position. A verified query caches its
+  {alert id: Match} per reason, so a hit is one dict merge.
+* Memory: equal queries are kept once (callers parse each alert's query anew, and at
+  100,000 alerts the copies weighed more than the index), and a filed query keeps only
+  a count of its alerts, which live in the dicts above.
 """
 
 from __future__ import annotations
