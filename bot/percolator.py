@@ -22,7 +22,11 @@ How it works:
   second group is filed by rank, and lower ranks are merged last.
 * Every other alert (a phrase of three words or more, several OR groups...) is anchored
   on its rarest group: each term of that group is filed under its key, and the alerts
-  found that way are verified exactly, phrases by position.
+  found that way are verified exactly, phrases by position. A verified query caches its
+  {alert id: Match} per reason, so a hit is one dict merge.
+* Memory: equal queries are kept once (callers parse each alert's query anew, and at
+  100,000 alerts the copies weighed more than the index), and a filed query keeps only
+  a count of its alerts, which live in the dicts above.
 """
 
 from __future__ import annotations
@@ -244,31 +248,50 @@ class _Compiled:
 
     A query that fits the dict tables has `postings`, and `drops`: the excluded keys
     that unfile its alerts again. Any other query is verified, found by `anchor_keys`.
+    Only a verified query keeps its alerts and its compiled terms: a filed one keeps a
+    count, since its alerts are in the index's dicts (most queries are filed, and 30,000
+    small dicts and tuples are a quarter of the index's memory).
     """
 
     __slots__ = (
         "alerts",
         "anchor_keys",
+        "count",
         "drops",
         "excluded",
         "groups",
         "matches",
         "postings",
+        "query",
         "starters",
     )
+    groups: tuple[tuple[_CTerm, ...], ...]
+    excluded: tuple[_CTerm, ...]
 
     def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
-        self.alerts: dict[int, None] = {}
-        self.matches: dict[tuple[Term, ...], Match] | None = None  # made by verify()
+        self.query = query  # the one copy the index keeps of equal queries
+        self.count = 0  # how many alerts have this query
+        self.alerts: dict[int, None] | None = {}  # them, if verified
+        # Made by verify(): the terms found -> {alert id: Match} for all its alerts, so a
+        # match costs one dict merge; forgotten whenever the alerts change.
+        self.matches: dict[tuple[Term, ...], dict[int, Match]] | None = None
+        self._compile(query, cterm)
+        if self.postings:
+            self.alerts = None
+            self.groups = ()
+            self.excluded = ()
+
+    def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
         self.postings: tuple[_Posting, ...] = ()
         self.drops: tuple[Key, ...] = ()
         self.anchor_keys: tuple[Key, ...] = ()
-        self.excluded: tuple[_CTerm, ...] = ()
+        self.groups = ()
+        self.excluded = ()
         self.starters: tuple[str, ...] = ()  # the first words of its bigram keys
         qgroups = query.groups
         if len(qgroups) == 1 and len(qgroups[0]) == 1 and not query.excluded:
             ct = cterm(qgroups[0][0])  # the most common alert: one word or one phrase
-            self.groups: tuple[tuple[_CTerm, ...], ...] = ((ct,),) if ct.needle else ((),)
+            self.groups = ((ct,),) if ct.needle else ((),)
             if isinstance(ct.key, tuple):
                 self.starters = (ct.key[0],)
             if ct.exact:
@@ -298,8 +321,9 @@ class _Compiled:
             self.postings = postings
             self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
 
-    def verify(self, paper: _PaperKeys) -> Match | None:
-        """The exact check (the same rules as bot.matching.matches) for one paper."""
+    def verify(self, paper: _PaperKeys) -> dict[int, Match] | None:
+        """The exact check (the same rules as bot.matching.matches) for one paper: its
+        alerts with the reason, or None. The dict is shared: never change it."""
         for ex in self.excluded:
             if ex.found(paper):
                 return None
@@ -314,10 +338,10 @@ class _Compiled:
         terms = tuple(found)
         if self.matches is None:
             self.matches = {}
-        m = self.matches.get(terms)
-        if m is None:
-            m = self.matches[terms] = Match(terms)
-        return m
+        found_alerts = self.matches.get(terms)
+        if found_alerts is None:
+            found_alerts = self.matches[terms] = dict.fromkeys(self.alerts or (), Match(terms))
+        return found_alerts
 
 
 def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
@@ -387,17 +411,24 @@ class AlertIndex:
     ) -> AlertIndex:
         """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
         index = cls(frequencies)
-        alerts = dict(pairs)
+        # Equal queries are kept once, as they come in: a caller that parses each alert's
+        # query makes a new copy for each, and the copies are then freed one by one.
+        alerts: dict[int, Query] = {}
+        canonical: dict[Query, Query] = {}
+        for alert_id, query in pairs:
+            alerts[alert_id] = canonical.setdefault(query, query)
+        del canonical
         with _gc_paused():
             # Fresh id objects made in order sit side by side in memory: every match
             # touches them, and merging big alert dicts gets faster.
-            by_query: dict[Query, dict[int, None]] = {}
+            by_query: dict[int, tuple[Query, dict[int, None]]] = {}  # by id(): no rehash
             for alert_id in sorted(alerts):
                 query = alerts[alert_id]
                 fresh = alert_id + 0
                 index._alerts[fresh] = query
-                by_query.setdefault(query, {})[fresh] = None
-            for query, ids in by_query.items():
+                by_query.setdefault(id(query), (query, {}))[1][fresh] = None
+            del alerts
+            for query, ids in by_query.values():
                 comp = index._compiled[query] = _Compiled(query, index._cterm)
                 index._link(comp, +1)
                 index._file(comp, ids)
@@ -421,11 +452,11 @@ class AlertIndex:
             if old == query:
                 return
             self.remove(alert_id)
-        self._alerts[alert_id] = query
         comp = self._compiled.get(query)
         if comp is None:
             comp = self._compiled[query] = _Compiled(query, self._cterm)
             self._link(comp, +1)
+        self._alerts[alert_id] = comp.query  # one copy of equal queries
         self._file(comp, {alert_id: None})
         self._filed = None
 
@@ -435,14 +466,17 @@ class AlertIndex:
         if query is None:
             return
         comp = self._compiled[query]
-        del comp.alerts[alert_id]
+        comp.count -= 1
+        if comp.alerts is not None:
+            del comp.alerts[alert_id]
+            comp.matches = None
         for posting in comp.postings:
             _discard(*self._path(posting), alert_id)
         for key in comp.drops:
             _discard(self._drop, (key,), alert_id)
         while self._ranked and not self._ranked[-1]:
             self._ranked.pop()
-        if not comp.alerts:
+        if not comp.count:
             del self._compiled[query]
             self._link(comp, -1)
         self._filed = None
@@ -503,18 +537,21 @@ class AlertIndex:
             for key in self._checked.keys() & hits:
                 candidates.update(dict.fromkeys(self._checked[key]))
             for comp in candidates:
-                m = comp.verify(paper)
-                if m is not None:
-                    result.update(dict.fromkeys(comp.alerts, m))
+                found = comp.verify(paper)
+                if found is not None:
+                    result.update(found)
         for comp in self._always:
-            m = comp.verify(paper)
-            if m is not None:
-                result.update(dict.fromkeys(comp.alerts, m))
+            found = comp.verify(paper)
+            if found is not None:
+                result.update(found)
         return result
 
     def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
         """File these alerts (all with the compiled query) in the dict tables."""
-        comp.alerts.update(ids)
+        comp.count += len(ids)
+        if comp.alerts is not None:
+            comp.alerts.update(ids)
+            comp.matches = None
         for rank, keys, match in comp.postings:
             if rank is None and len(keys) == 1:
                 node, last = self._plus, keys[0]
@@ -560,7 +597,7 @@ class AlertIndex:
                 self._checked[key].remove(comp)
                 if not self._checked[key]:
                     del self._checked[key]
-        if not comp.groups:
+        if not comp.groups and not comp.postings:
             if delta > 0:
                 self._always.append(comp)
             else:
