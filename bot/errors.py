@@ -29,6 +29,10 @@ class AlertLimitError(UserError):
     """A person already has as many alerts as anyone may have."""
 
 
+class WatchLimitError(UserError):
+    """A person already watches as many papers as allowed."""
+
+
 class ScrapeError(PaperboyError):
     """Hugging Face answered, but not with what we expected (layout or schema changed)."""
 

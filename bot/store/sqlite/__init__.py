@@ -2,7 +2,8 @@
 
 One class made of one part per role, each in its own module: connection (connections,
 migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats, meta,
-server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox).
+server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
+lifecycle (refreshes, upvote history, code watches, rising channels and posts).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from bot.store.sqlite.connection import (
     _migrations,
 )
 from bot.store.sqlite.digests import Digests
+from bot.store.sqlite.lifecycle import Lifecycle
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
-class SQLiteStore(Papers, Bookkeeping, Digests, Alerts):
+class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Lifecycle):
     """The embedded default store: one file, no server."""
 
 
