@@ -273,6 +273,7 @@ class AlertStore(Protocol):
 MAX_WATCHES = 100  # code watches per person, enforced by add_watch
 WATCH_DAYS = 90  # a code watch ends this long after it was made
 HISTORY_DAYS = 30  # upvote history kept
+RISING_WATCH_DAYS = 14  # a rising alert waits this long after a paper's first list date
 
 
 class LifecycleStore(Protocol):
@@ -302,6 +303,9 @@ class LifecycleStore(Protocol):
         """Papers first listed on or after `listed_since` by upvotes gained since `since`
         (most first, then most upvoted; only gains above 0): the gain is the upvotes now less
         the newest point at or before `since`, or, for a paper with none, its oldest point."""
+
+    async def first_listed(self, paper_ids: Sequence[str]) -> dict[str, date]:
+        """The first list date of each of these papers that was on a list."""
 
     async def climbs(self, paper_ids: Sequence[str]) -> dict[str, int]:
         """Each paper's upvotes now less its oldest recorded point (0 without points)."""
@@ -401,7 +405,11 @@ class Store(PaperStore, DigestStore, AlertStore, LifecycleStore, SettingsStore, 
 
 
 __all__ = [
+    "HISTORY_DAYS",
     "MAX_ALERTS",
+    "MAX_WATCHES",
+    "RISING_WATCH_DAYS",
+    "WATCH_DAYS",
     "SORTS",
     "AlertStore",
     "DigestStore",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -94,6 +95,15 @@ class Lifecycle(SQLiteBase):
             (_iso(since), listed_since.isoformat(), limit),
         )
         return [Climb(_listing(r), r[-1]) for r in rows]
+
+    async def first_listed(self, paper_ids: Sequence[str]) -> dict[str, date]:
+        """First list dates, by paper (papers on no list left out)."""
+        rows = await self._all(
+            "SELECT id, list_date FROM papers WHERE list_date IS NOT NULL"
+            " AND id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(paper_ids)),),
+        )
+        return {r[0]: date.fromisoformat(r[1]) for r in rows}
 
     async def climbs(self, paper_ids: Sequence[str]) -> dict[str, int]:
         """Upvotes now less the oldest recorded point, by paper."""

@@ -23,7 +23,7 @@ from bot.models import (
     SearchPage,
 )
 from bot.query import Query
-from bot.store.base import Sort
+from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import compile_match, compile_prefix
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import (
@@ -302,9 +302,6 @@ async def write_day(
     new_ids = tuple(p.id for p in unique if p.id not in existing)
     result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
     return DayWrite(result, tuple(text_changed), tuple(rises))
-
-
-RISING_WATCH_DAYS = 14  # a rising alert waits this long after a paper's list day
 
 
 async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetime) -> int:
