@@ -26,6 +26,7 @@ EXTENSIONS = (
     "cogs.digest",
     "cogs.search",
     "cogs.alerts",
+    "cogs.watch",
     "cogs.admin",
     "cogs.status",
 )

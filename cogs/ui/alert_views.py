@@ -26,7 +26,12 @@ def alert_message(items: Sequence[tuple[QueuedAlert, Listing]], *, total: int) -
         p = listing.paper
         title = masked_link(clip(p.title, 200), p.hf_url)
         teaser = escape_text(summary_of(p, 160))
-        lines.append(f"**{title}** · ▲ {p.upvotes:,}\n{teaser}\n*{queued.reason}*")
+        why = (
+            "💻 " + masked_link("Code is out", p.github_repo, no_preview=True)
+            if queued.is_code
+            else f"*{queued.reason}*"
+        )
+        lines.append(f"**{title}** · ▲ {p.upvotes:,}\n{teaser}\n{why}")
     more = total - min(total, SHOWN)
     if more:
         lines.append(f"…and {more} more. Use /search to see them all.")

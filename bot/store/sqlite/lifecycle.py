@@ -41,9 +41,7 @@ CLEARED = frozenset(
     }
 )
 _RISING_SELECT = "SELECT channel_id, guild_id, threshold, keywords, created_at FROM rising_channels"
-_POST_SELECT = (
-    "SELECT channel_id, paper_id, payload, nonce, state, message_id FROM rising_posts"
-)
+_POST_SELECT = "SELECT channel_id, paper_id, payload, nonce, state, message_id FROM rising_posts"
 
 
 def _iso(value: datetime) -> str:

@@ -273,9 +273,7 @@ async def write_day(
             new_rows.append((paper.id, *row.values(), day, now, now))
             indexed.append((row, paper.id))
             continue
-        merged = {
-            k: (v if v not in (None, "") or k in clear else old[k]) for k, v in row.items()
-        }
+        merged = {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in row.items()}
         first_date = min(filter(None, (old["list_date"], day)))
         if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
             changed_rows.append((*merged.values(), first_date, now, paper.id))
