@@ -119,9 +119,10 @@ async def test_a_watched_papers_code_arrives_once(h: Harness) -> None:
     await refresh(h)
     (dm,) = h.discord.dms_to(alice)
     embed = dm.embeds[0]
-    assert "Code is out" in embed["description"] and "github.com/example/grokking" in embed[
-        "description"
-    ]
+    assert (
+        "Code is out" in embed["description"]
+        and "github.com/example/grokking" in embed["description"]
+    )
     assert embed["title"] == "Code is out for 1 paper you watch"
     await refresh(h)
     assert len(h.discord.dms_to(alice)) == 1

@@ -316,7 +316,9 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
     await db.executemany(
         "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date >= ?"
         " AND alerts_matched = 1"
-        " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > ? AND min_upvotes <= ?)",
+        # `min_upvotes > 0` lets SQLite use the partial index of rising alerts.
+        " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0 AND min_upvotes > ?"
+        " AND min_upvotes <= ?)",
         [(i, since, old, new) for i, old, new in written.rises],
     )
     return db.total_changes - before
