@@ -3,7 +3,7 @@ watches and their notices, rising channels and their outbox. Through the Store p
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
