@@ -29,6 +29,7 @@ EXTENSIONS = (
     "cogs.alerts",
     "cogs.library",
     "cogs.reading",
+    "cogs.watch",
     "cogs.admin",
     "cogs.status",
 )

@@ -20,6 +20,7 @@ from bot.health import Health
 from bot.hf.source import HFSource
 from bot.lookups import PaperLookups
 from bot.ratelimit import Pacer
+from bot.refresh import RefreshJob
 from bot.scraper import ScrapeJob, Scraper, ScrapeReport
 from bot.store import Store
 from bot.tree import PaperboyTree
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 SYNC_HASH_KEY = "command_sync_hash"
 SCRAPE_JOB_ID = "scrape"
+REFRESH_JOB_ID = "refresh"
 BULK_SENDS_PER_SECOND = 45.0
 HEARTBEAT_SECONDS = 60
 HEARTBEAT_KEY = "heartbeat"
@@ -93,6 +95,13 @@ class Paperboy(commands.Bot):
             backfill_days=config.huggingface.backfill_days,
             report_health=self.report_health,
         )
+        self.refresh = RefreshJob(
+            source,
+            store,
+            days=hf.refresh_days,
+            clock=self.clock,
+            report_health=self.report_health,
+        )
         self.scheduler: AsyncIOScheduler | None = None
         # Bulk sends (digest fan-out, alert DMs) stay under Discord's 50 requests/s.
         self.pacer = Pacer(BULK_SENDS_PER_SECOND)
@@ -123,6 +132,17 @@ class Paperboy(commands.Bot):
                 max_instances=1,
                 misfire_grace_time=max(30, int(self.config.huggingface.poll_seconds)),
                 next_run_time=datetime.now(UTC),
+            )
+            refresh_seconds = self.config.huggingface.refresh_minutes * 60
+            self.scheduler.add_job(
+                self.refresh.run,
+                IntervalTrigger(seconds=refresh_seconds, timezone=UTC),
+                id=REFRESH_JOB_ID,
+                name="refresh recent papers",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(30, int(refresh_seconds)),
             )
             self.scheduler.add_job(
                 self.heartbeat,
@@ -268,6 +288,7 @@ class Paperboy(commands.Bot):
         if scheduler is not None and scheduler.running:
             scheduler.pause()
         await self.scrape.drain(SHUTDOWN_GRACE_SECONDS)
+        await self.refresh.drain(SHUTDOWN_GRACE_SECONDS)
         await super().close()  # unloads the extensions, whose services drain their deliveries
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)

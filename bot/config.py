@@ -37,6 +37,9 @@ class HuggingFaceConfig:
     # never spend the request quota the scraper needs.
     lookups_per_minute: float = 10
     lookup_burst: int = 5
+    # The refresh: the lists of the last `refresh_days` read again every `refresh_minutes`.
+    refresh_days: int = 7
+    refresh_minutes: float = 120
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,14 @@ def _validate(config: Config) -> None:
         raise ConfigError("huggingface.lookups_per_minute must be above 0 and at most 600")
     if not 1 <= hf.lookup_burst <= 100:
         raise ConfigError("huggingface.lookup_burst must be between 1 and 100")
+    if not 1 <= hf.refresh_days <= 30:
+        raise ConfigError(
+            f"huggingface.refresh_days must be between 1 and 30, not {hf.refresh_days}"
+        )
+    if not 5 <= hf.refresh_minutes <= 1440:
+        raise ConfigError(
+            f"huggingface.refresh_minutes must be between 5 and 1440, not {hf.refresh_minutes}"
+        )
     if not hf.user_agent.strip():
         raise ConfigError("huggingface.user_agent must not be empty")
     if not config.store.path.strip():

@@ -33,6 +33,10 @@ class LibraryLimitError(UserError):
     """A library or reading list already holds as many papers as it may."""
 
 
+class WatchLimitError(UserError):
+    """A person already watches as many papers as allowed."""
+
+
 class ScrapeError(PaperboyError):
     """Hugging Face answered, but not with what we expected (layout or schema changed)."""
 

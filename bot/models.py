@@ -239,6 +239,7 @@ class Alert:
     guild_id: int | None = None
     muted: bool = False
     created_at: datetime | None = None
+    min_upvotes: int = 0  # a rising alert: matches wait until the paper has this many
 
     @property
     def target(self) -> AlertTarget:
@@ -281,6 +282,78 @@ class QueuedAlert:
     state: OutboxState = "queued"
     batch: str | None = None
     attempts: int = 0
+
+    @property
+    def is_code(self) -> bool:
+        """Whether this row is the news that a watched paper's code is out (not a match)."""
+        return self.paper_id.endswith(CODE_SUFFIX)
+
+    @property
+    def listed_id(self) -> str:
+        """The paper this row is about."""
+        return self.paper_id.removesuffix(CODE_SUFFIX)
+
+
+# An alert outbox row about a watched paper's code carries the paper id with this suffix (and
+# alert id 0): it is a different thing to deliver than a match of the same paper.
+CODE_SUFFIX = "#code"
+CODE_ALERT_ID = 0
+
+
+def code_key(paper_id: str) -> str:
+    """The alert outbox key of the news that `paper_id`'s code is out."""
+    return paper_id + CODE_SUFFIX
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    """What one refresh of recent lists changed."""
+
+    papers: int  # papers on the lists read
+    changed: int = 0  # stored papers whose fields changed
+    rematch: int = 0  # papers marked to be matched against the alerts again
+    new: tuple[str, ...] = ()  # papers never stored before
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A person waiting for a paper's code."""
+
+    user_id: int
+    paper_id: str
+    created_at: datetime
+    notified_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Climb:
+    """A paper's upvotes now and its gain since `since` (or since its first known count)."""
+
+    listing: Listing
+    gain: int
+
+
+@dataclass(frozen=True, slots=True)
+class RisingChannel:
+    """A channel that gets each recent paper once it reaches `threshold` upvotes."""
+
+    channel_id: int
+    guild_id: int
+    threshold: int
+    keywords: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RisingPost:
+    """One planned rising-paper post: sent once, resent with its nonce after a crash."""
+
+    channel_id: int
+    paper_id: str
+    payload: str
+    nonce: str
+    state: Literal["sending", "sent", "dropped"] = "sending"
+    message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

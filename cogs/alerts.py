@@ -15,11 +15,11 @@ from bot.config import SHUTDOWN_GRACE_SECONDS
 from bot.delivery.alerts import AlertDelivery
 from bot.errors import AlertLimitError, UserError
 from bot.matching import RecentPapers
-from bot.models import Listing
+from bot.models import Listing, RefreshResult
 from bot.percolator import validate_alert
 from bot.query import Query, parse_query
 from bot.scraper import ScrapeReport
-from bot.store.base import MAX_ALERTS
+from bot.store.base import MAX_ALERTS, RISING_WATCH_DAYS
 from cogs.ui.alert_views import MuteButton, PauseButton
 from cogs.ui.courier import DiscordCourier
 from cogs.ui.links import masked_link
@@ -38,6 +38,7 @@ PREVIEW_DAYS = 7
 PREVIEW_PAPERS = 5000  # at most this many of the last days' papers are previewed
 PREVIEW_SHOWN = 10
 RETRY_SECONDS = 60
+MAX_THRESHOLD = 100_000  # upvotes: the highest threshold a rising alert or channel may ask
 QUERY_HELP = 'words, "phrases", OR, -exclude, author:Name'
 DM_FIX = (
     "⚠️ I could not DM you your last alerts (Discord said: {reason}), so your DM alerts are "
@@ -51,6 +52,15 @@ def _per_user_rate(interaction: discord.Interaction) -> app_commands.Cooldown | 
     cog = getattr(interaction.command, "binding", None)
     rate = cog.rate if isinstance(cog, Alerts) else None
     return app_commands.Cooldown(*rate) if rate else None
+
+
+def check_threshold(value: int) -> int:
+    """An upvote threshold within 1..MAX_THRESHOLD, or a UserError naming the value."""
+    if not 1 <= value <= MAX_THRESHOLD:
+        raise UserError(
+            f"An upvote threshold must be between 1 and {MAX_THRESHOLD:,} ({value:,} given)."
+        )
+    return value
 
 
 def _parse(text: str) -> Query:
@@ -82,6 +92,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(MuteButton, PauseButton)
         self.bot.scrape.add_hook(self._after_scrape)
+        self.bot.refresh.add_hook(self._after_refresh)
         # Start-up: match papers that arrived before a crash, resend what was queued.
         self.bot.schedule_catch_up(
             self.engine.run, "alerts", "alert", timedelta(seconds=RETRY_SECONDS)
@@ -89,12 +100,19 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
 
     async def cog_unload(self) -> None:
         self.bot.scrape.remove_hook(self._after_scrape)
+        self.bot.refresh.remove_hook(self._after_refresh)
         self.bot.remove_dynamic_items(MuteButton, PauseButton)
         await self.engine.drain(SHUTDOWN_GRACE_SECONDS)
 
     async def _after_scrape(self, _report: ScrapeReport) -> None:
         """After every scrape: new papers are matched and the matches delivered."""
         self._scrapes += 1  # new papers or upvotes: previews read the window again
+        await self.engine.run()
+
+    async def _after_refresh(self, _result: RefreshResult) -> None:
+        """After every refresh: late text and crossed thresholds are matched, code news and
+        matches delivered."""
+        self._scrapes += 1
         await self.engine.run()
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
@@ -140,6 +158,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
     @app_commands.describe(
         query=f"What to look for: {QUERY_HELP}",
         deliver="dm (default): a direct message; here: this channel, mentioning you",
+        min_upvotes="Only once a paper has this many upvotes (watched 14 days after its list day)",
     )
     @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def add(
@@ -147,7 +166,9 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         interaction: discord.Interaction,
         query: str,
         deliver: Literal["dm", "here"] = "dm",
+        min_upvotes: app_commands.Range[int, 1, MAX_THRESHOLD] | None = None,
     ) -> None:
+        threshold = check_threshold(min_upvotes) if min_upvotes is not None else 0
         parsed = _parse(query)
         user_id = interaction.user.id
         channel_id = guild_id = None
@@ -158,16 +179,27 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:  # the store counts and inserts in one transaction: adds at once can't pass the cap
             alert = await self.bot.store.add_alert(
-                user_id, query.strip(), deliver=deliver, channel_id=channel_id, guild_id=guild_id
+                user_id,
+                query.strip(),
+                deliver=deliver,
+                channel_id=channel_id,
+                guild_id=guild_id,
+                min_upvotes=threshold,
             )
         except AlertLimitError as e:
             raise UserError(f"{e}; remove one with /alert remove.") from None
         where = "by DM" if deliver == "dm" else f"in <#{channel_id}>, mentioning you"
         found = await self._recent_matches(parsed)
+        once = (
+            f" once they have {threshold:,} upvotes (watched for {RISING_WATCH_DAYS} days after"
+            " their list day)"
+            if threshold
+            else ""
+        )
         await self._reply(
             interaction,
-            f"Alert #{alert.id} saved: `{parsed}`. New matching papers will reach you {where}.\n"
-            + self._preview(found),
+            f"Alert #{alert.id} saved: `{parsed}`. New matching papers will reach you "
+            f"{where}{once}.\n" + self._preview(found),
         )
 
     def _channel_target(self, interaction: discord.Interaction) -> tuple[int, int]:
@@ -198,7 +230,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         for a in alerts:
             where = "DM" if a.deliver == "dm" else f"<#{a.channel_id}>"
             muted = " (muted)" if a.muted else ""
-            lines.append(f"#{a.id} `{a.query}` → {where}{muted}")
+            rising = f" at ▲ {a.min_upvotes:,}+" if a.min_upvotes else ""
+            lines.append(f"#{a.id} `{a.query}`{rising} → {where}{muted}")
         await self._reply(interaction, "\n".join(lines))
 
     @app_commands.command(name="remove", description="Delete one of your alerts")

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Rate = tuple[int, float]  # uses per seconds, per user and command
-Period = Literal["day", "week", "month"]
+Period = Literal["day", "week", "month", "rising"]
 
 RATE: Rate = (5, 10.0)
 # Page turns that need the store, per person across all their results: 5 at once, then one
@@ -58,6 +58,7 @@ SUGGEST_BUDGET = 1.5  # seconds; Discord drops an autocomplete answer after 3 s
 STILL_RUNNING = "Your previous search is still running: try again in a moment."
 TRENDING_TOP = 10
 PERIOD_DAYS = {"week": 7, "month": 30}
+RISING_LISTED_DAYS = 30  # /trending rising looks at papers first listed this recently
 DAY_LOOKBACK = 30  # "day" is the newest list stored in the last month (no lists on weekends)
 MIN_PREFIX = 3  # shorter title prefixes match too much of a large store to answer in time
 CHOICES_MAX = 25
@@ -281,7 +282,8 @@ class Search(commands.Cog):
 
     @app_commands.command(name="trending", description="The most upvoted papers lately")
     @app_commands.describe(
-        period="day: the newest daily list; week or month: lists of the last 7 or 30 days"
+        period="day: the newest daily list; week or month: lists of the last 7 or 30 days; "
+        "rising: most upvotes gained in the last 24 hours"
     )
     @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def trending(self, interaction: discord.Interaction, period: Period = "day") -> None:
@@ -290,19 +292,35 @@ class Search(commands.Cog):
             message = f"No Daily Papers list stored in the last {DAY_LOOKBACK} days."
             await reply(interaction, content=message, ephemeral=True)
             return
-        title, listings = found
+        title, listings, gains = found
         if not listings:
-            await reply(interaction, content=f"No papers stored for {title}.", ephemeral=True)
+            empty = (
+                "No paper gained upvotes in the last 24 hours (yet)."
+                if period == "rising"
+                else f"No papers stored for {title}."
+            )
+            await reply(interaction, content=empty, ephemeral=True)
             return
         papers = [(item.paper.id, item.paper.title) for item in listings]
         view = controls_view(controls(offered(self.bot), papers))
-        await reply(interaction, embed=trending_embed(f"Trending: {title}", listings), view=view)
+        embed = trending_embed(f"Trending: {title}", listings, gains)
+        await reply(interaction, embed=embed, view=view)
         forget(view)
 
-    async def _trending(self, period: Period) -> tuple[str, list[Listing]] | None:
-        """A title for the period and its most upvoted papers; None if no recent list."""
+    async def _trending(self, period: Period) -> tuple[str, list[Listing], list[int] | None] | None:
+        """A title for the period, its most upvoted papers (or, rising, those that gained the
+        most upvotes in 24 hours, with the gains); None if no recent list."""
         store = self.bot.store
         today = self.bot.clock().date()
+        if period == "rising":
+            now = self.bot.clock()
+            climbs = await store.upvote_gains(
+                now - timedelta(hours=24),
+                listed_since=today - timedelta(days=RISING_LISTED_DAYS),
+                limit=TRENDING_TOP,
+            )
+            title = "rising in the last 24 hours"
+            return title, [c.listing for c in climbs], [c.gain for c in climbs]
         if period == "day":
             dates = await store.list_dates(today - timedelta(days=DAY_LOOKBACK), today)
             if not dates:
@@ -312,7 +330,7 @@ class Search(commands.Cog):
         else:
             since, until = today - timedelta(days=PERIOD_DAYS[period] - 1), today
             title = f"the last {PERIOD_DAYS[period]} days ({since} – {until})"
-        return title, await store.top_papers(since, until, TRENDING_TOP)
+        return title, await store.top_papers(since, until, TRENDING_TOP), None
 
 
 async def setup(bot: Paperboy) -> None:

@@ -1,19 +1,26 @@
-"""Alert matching and delivery: new papers -> outbox (in the store) -> one message per person."""
+"""Alert matching and delivery: new papers -> outbox (in the store) -> one message per person.
+
+Papers whose text changed, or whose upvotes passed a rising alert's threshold, come back as
+unmatched and are matched again; the outbox keeps one row per (person, paper) ever, so a
+paper reaches a person once. A watched paper's code news rides in the same outbox and the
+same message."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import timedelta
 
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.health import ReportHealth
-from bot.models import Alert, Listing, QueuedAlert, target_channel
+from bot.models import Alert, Listing, Paper, QueuedAlert, target_channel
 from bot.percolator import AlertIndex
 from bot.query import parse_query
 from bot.store import Store
+from bot.store.base import RISING_WATCH_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,7 @@ class AlertDelivery:
         async with self._lock:
             try:
                 await self.match_new()
+                await self.store.queue_code_notices(self.clock())
                 await self.deliver()
             except Exception:
                 log.exception("alert run failed; queued alerts stay queued")
@@ -99,10 +107,15 @@ class AlertDelivery:
         queued = 0
         while papers := await self.store.unmatched_papers(1000):
             found = self.index.match_many(papers)
+            rising = await self._rising_ok(papers, found)
             rows: dict[tuple[int, str], QueuedAlert] = {}
             for paper in papers:
                 for alert_id, match in sorted(found.get(paper.id, {}).items()):
                     alert = self._alerts[alert_id]
+                    if alert.min_upvotes and not (
+                        paper.id in rising and paper.upvotes >= alert.min_upvotes
+                    ):
+                        continue  # a rising alert waits for its upvotes (matched again then)
                     key = (alert.user_id, paper.id)
                     first = rows.get(key)
                     if first is None:
@@ -123,6 +136,19 @@ class AlertDelivery:
         if queued:
             log.info("queued %d alert matches", queued)
         return queued
+
+    async def _rising_ok(
+        self, papers: list[Paper], found: Mapping[str, Mapping[int, object]]
+    ) -> set[str]:
+        """The papers a rising alert matched that it still watches: first listed within
+        RISING_WATCH_DAYS."""
+        since = self.clock().date() - timedelta(days=RISING_WATCH_DAYS)
+        wanted = [
+            p.id for p in papers if any(self._alerts[i].min_upvotes for i in found.get(p.id, {}))
+        ]
+        if not wanted:
+            return set()
+        return {i for i, day in (await self.store.first_listed(wanted)).items() if day >= since}
 
     async def deliver(self) -> None:
         """One message per (person, target) for everything queued; sending ones are resent."""
@@ -158,7 +184,7 @@ class AlertDelivery:
         # word on these rows (the claim) and the send.
         listings: dict[str, Listing] = {}
         for row in rows:
-            listing = await store.get_paper(row.paper_id)
+            listing = await store.get_paper(row.listed_id)
             if listing is not None:
                 listings[row.paper_id] = listing
         alerts = await store.user_alerts(user_id)

@@ -71,6 +71,11 @@ class HFSource:
             except (SourceUnavailable, ScrapeError) as html_error:
                 raise type(html_error)(f"API: {api_error}; HTML: {html_error}") from html_error
 
+    async def fetch_day_api(self, day: date) -> DayList:
+        """The list for one date through the API only, one request per page: its items carry
+        every field, so a refresh may take a missing field as removed."""
+        return await self._fetch_day_api(day)
+
     async def fetch_paper(self, paper_id: str, *, retry: bool = True) -> Paper | None:
         """One paper by arXiv id, or None if HF does not know it. Never probes non-ids.
 

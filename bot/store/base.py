@@ -18,6 +18,7 @@ from bot.models import (
     AlertChanges,
     AlertDeliver,
     AlertUser,
+    Climb,
     Delivery,
     DeliveryState,
     IngestResult,
@@ -27,12 +28,16 @@ from bot.models import (
     PeriodKind,
     QueuedAlert,
     ReadingEntry,
+    RefreshResult,
+    RisingChannel,
+    RisingPost,
     SavedPaper,
     ScrapeRun,
     SearchPage,
     Sort,
     StoreStats,
     Subscription,
+    Watch,
 )
 from bot.query import Query
 
@@ -52,6 +57,10 @@ class PaperStore(Protocol):
         empty keeps the old value); its first list date is the earliest date it was listed
         on; its rank on this day is replaced. `new` holds the ids never stored before (not
         even by upsert_paper), `updated` the stored papers whose fields or first date changed.
+        A stored paper is marked to be matched against the alerts again (unmatched_papers)
+        when its searchable text (title, abstract, keywords, authors) changed, or when it was
+        first listed within the last 14 days and its upvotes rose past some alert's
+        `min_upvotes` (old < min_upvotes <= new).
         """
 
     async def upsert_paper(self, paper: Paper) -> bool:
@@ -198,9 +207,11 @@ class AlertStore(Protocol):
         channel_id: int | None = None,
         guild_id: int | None = None,
         max_alerts: int = MAX_ALERTS,
+        min_upvotes: int = 0,
     ) -> Alert:
         """Save an alert; AlertLimitError if the person already has `max_alerts` (checked in
-        the same transaction, so concurrent adds never pass the cap together)."""
+        the same transaction, so concurrent adds never pass the cap together). With
+        `min_upvotes` it is a rising alert: see LifecycleStore."""
 
     async def alerts_version(self) -> int:
         """A number that grows with every alert change (0 before any), seen by every process."""
@@ -337,6 +348,96 @@ class LibraryStore(Protocol):
         """A server's reading list, the latest added first."""
 
 
+MAX_WATCHES = 100  # code watches per person, enforced by add_watch
+WATCH_DAYS = 90  # a code watch ends this long after it was made
+HISTORY_DAYS = 30  # upvote history kept
+RISING_WATCH_DAYS = 14  # a rising alert waits this long after a paper's first list date
+
+
+class LifecycleStore(Protocol):
+    """A paper's life after its list day: refreshes, upvote history, code watches and
+    rising-paper channels with their outbox.
+
+    A rising alert (`min_upvotes` > 0) queues a match only once the paper has that many
+    upvotes and at most 14 days after its first list date; a paper crossing a threshold is
+    marked unmatched again by the write that raised its upvotes (ingest_day, refresh_lists).
+    """
+
+    async def refresh_lists(
+        self, lists: Sequence[tuple[date, Sequence[Paper]]], *, at: datetime
+    ) -> RefreshResult:
+        """Store lists read again, all of them in one transaction (all or nothing).
+
+        Like ingest_day (first sight, ranks, first list dates, re-match marks), except that a
+        stored paper's upvotes, comments, AI summary, AI keywords, GitHub repository and stars
+        and project page take the new value even when it is None or empty: what Hugging Face
+        removed is cleared. Records one upvote point per paper at `at` (a second point at the
+        same time replaces the first) and deletes points older than HISTORY_DAYS before `at`.
+        """
+
+    async def upvote_gains(
+        self, since: datetime, *, listed_since: date, limit: int = 10
+    ) -> list[Climb]:
+        """Papers first listed on or after `listed_since` by upvotes gained since `since`
+        (most first, then most upvoted; only gains above 0): the gain is the upvotes now less
+        the newest point at or before `since`, or, for a paper with none, its oldest point."""
+
+    async def first_listed(self, paper_ids: Sequence[str]) -> dict[str, date]:
+        """The first list date of each of these papers that was on a list."""
+
+    async def climbs(self, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Each paper's upvotes now less its oldest recorded point (0 without points)."""
+
+    async def add_watch(
+        self, user_id: int, paper_id: str, *, max_watches: int = MAX_WATCHES
+    ) -> bool:
+        """Watch a paper for its code; False if this person already watches it (the old
+        watch is kept). WatchLimitError when they already have `max_watches` active ones."""
+
+    async def remove_watch(self, user_id: int, paper_id: str) -> bool:
+        """Stop watching; False if they did not watch it."""
+
+    async def user_watches(self, user_id: int, now: datetime) -> list[Watch]:
+        """A person's active watches (not notified, made within WATCH_DAYS of `now`), oldest
+        first."""
+
+    async def queue_code_notices(self, now: datetime) -> int:
+        """In one transaction: for each active watch whose paper now has a GitHub repository,
+        queue one alert outbox row (paper_id `code_key(id)`, alert_id CODE_ALERT_ID, by DM)
+        and mark the watch notified; delete watches older than WATCH_DAYS. A person gets the
+        news of one paper's code once, ever. Returns how many rows were queued."""
+
+    async def save_rising(self, channel: RisingChannel) -> None:
+        """Create or replace a channel's rising-paper settings (`created_at` kept)."""
+
+    async def remove_rising(self, channel_id: int) -> bool:
+        """Stop a channel's rising posts (its post records stay); False if it had none."""
+
+    async def rising_channels(self, guild_id: int | None = None) -> list[RisingChannel]:
+        """Every rising channel, or one server's, by channel id."""
+
+    async def rising_candidates(
+        self, channel_id: int, threshold: int, listed_since: date, limit: int = 100
+    ) -> list[Listing]:
+        """Papers first listed on or after `listed_since` with at least `threshold` upvotes
+        that have no post record in this channel, most upvoted first."""
+
+    async def start_rising_post(
+        self, channel_id: int, paper_id: str, payload: str, nonce: str
+    ) -> RisingPost:
+        """Record a planned post ('sending') before it is sent. One per (channel, paper),
+        ever: an existing record, in any state, wins and is returned unchanged."""
+
+    async def rising_outbox(self) -> list[RisingPost]:
+        """Planned posts not yet done ('sending'), oldest first: resend them as recorded."""
+
+    async def finish_rising_post(
+        self, channel_id: int, paper_id: str, message_id: int | None
+    ) -> None:
+        """A planned post is done: 'sent' as `message_id`, or 'dropped' (None: refused, or the
+        channel is gone). Never sent again."""
+
+
 class SettingsStore(Protocol):
     """Bookkeeping and settings: scrape records, counts, named values, health channels."""
 
@@ -371,7 +472,9 @@ class SettingsStore(Protocol):
         """Every server's health channel, by server."""
 
 
-class Store(PaperStore, DigestStore, AlertStore, LibraryStore, SettingsStore, Protocol):
+class Store(
+    PaperStore, DigestStore, AlertStore, LibraryStore, LifecycleStore, SettingsStore, Protocol
+):
     """Where every paper lives. All methods are safe to call from one event loop."""
 
     async def open(self) -> None:
@@ -382,13 +485,18 @@ class Store(PaperStore, DigestStore, AlertStore, LibraryStore, SettingsStore, Pr
 
 
 __all__ = [
+    "HISTORY_DAYS",
     "MAX_ALERTS",
     "MAX_READING",
     "MAX_SAVED",
+    "MAX_WATCHES",
+    "RISING_WATCH_DAYS",
     "SORTS",
+    "WATCH_DAYS",
     "AlertStore",
     "DigestStore",
     "LibraryStore",
+    "LifecycleStore",
     "PaperStore",
     "SettingsStore",
     "Sort",

@@ -26,17 +26,35 @@ def alert_message(items: Sequence[tuple[QueuedAlert, Listing]], *, total: int) -
         p = listing.paper
         title = masked_link(clip(p.title, 200), p.hf_url)
         teaser = escape_text(summary_of(p, 160))
-        lines.append(f"**{title}** · ▲ {p.upvotes:,}\n{teaser}\n*{queued.reason}*")
+        why = (
+            "💻 " + masked_link("Code is out", p.github_repo, no_preview=True)
+            if queued.is_code
+            else f"*{queued.reason}*"
+        )
+        lines.append(f"**{title}** · ▲ {p.upvotes:,}\n{teaser}\n{why}")
     more = total - min(total, SHOWN)
     if more:
         lines.append(f"…and {more} more. Use /search to see them all.")
     embed = discord.Embed(
-        title=f"{total} new paper{'s' if total != 1 else ''} for your alerts",
+        title=_title(items, total),
         description=clip("\n\n".join(lines), DESCRIPTION_MAX),
         colour=COLOUR,
     )
     embed.set_footer(text="Manage your alerts with /alert list")
     return embed
+
+
+def _title(items: Sequence[tuple[QueuedAlert, Listing]], total: int) -> str:
+    """What the message brings: new papers for alerts, code of watched papers, or both."""
+    code = sum(1 for queued, _ in items if queued.is_code)
+    matched = total - code
+    parts = []
+    if matched:
+        parts.append(f"{matched} new paper{'s' if matched != 1 else ''} for your alerts")
+    if code:
+        parts.append(f"code is out for {code} paper{'s' if code != 1 else ''} you watch")
+    text = " · ".join(parts)
+    return text[:1].upper() + text[1:]
 
 
 def alert_buttons(alerts: Sequence[Alert], user_id: int) -> discord.ui.View:

@@ -179,7 +179,10 @@ class DiscordCourier:
         """One alert message: a DM, or a channel post that may mention only this person."""
         embed = fit(alert_message(items, total=len(items)))
         view = alert_buttons(alerts, user_id)
-        papers = [(listing.paper.id, listing.paper.title) for _, listing in items[:SHOWN]]
+        # A paper can be in a message twice (a match, and its code news): one option each.
+        papers = list(
+            {listing.paper.id: listing.paper.title for _, listing in items[:SHOWN]}.items()
+        )
         add_controls(view, controls(offered(self.bot), papers))
         with discord_outcomes():
             if channel_id is None:

@@ -151,10 +151,14 @@ def no_results_message(request: SearchRequest) -> str:
     return f"No stored papers match {request.describe()}. To find more, {tips}."
 
 
-def trending_embed(title: str, listings: Sequence[Listing]) -> discord.Embed:
-    """The most upvoted papers of a period, numbered."""
+def trending_embed(
+    title: str, listings: Sequence[Listing], gains: Sequence[int] | None = None
+) -> discord.Embed:
+    """The most upvoted papers of a period, numbered; with `gains`, each paper's gain too."""
     entries = [
-        f"**{n}.** {_linked_title(item)}\n{_facts(item)}"
+        f"**{n}.** {_linked_title(item)}\n"
+        + (f"**+{gains[n - 1]:,}** in 24 h · " if gains is not None else "")
+        + _facts(item)
         for n, item in enumerate(listings, start=1)
     ]
     return discord.Embed(

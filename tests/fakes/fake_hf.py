@@ -204,6 +204,26 @@ class FakeHF:
                     return item
         return None
 
+    def update_paper(self, paper_id: str, **fields: Any) -> int:
+        """Change a paper on every list that has it, as HF does between polls (upvotes grow,
+        AI keywords and a GitHub repository arrive). Keys are the API's (``upvotes``,
+        ``ai_keywords``, ``githubRepo``, ``numComments``...); None removes the key, as HF
+        drops a field. Returns how many list items changed."""
+        changed = 0
+        for items in self.days.values():
+            for item in items:
+                paper = item.get("paper", {})
+                if paper.get("id") != paper_id:
+                    continue
+                for key, value in fields.items():
+                    where = item if key == "numComments" else paper
+                    if value is None:
+                        where.pop(key, None)
+                    else:
+                        where[key] = value
+                changed += 1
+        return changed
+
     def inject(
         self,
         path_prefix: str,

@@ -3,7 +3,8 @@
 One class made of one part per role, each in its own module: connection (connections,
 migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats, meta,
 server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
-library (saved papers, reading lists).
+library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
+watches, rising channels and posts).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from bot.store.sqlite.connection import (
 )
 from bot.store.sqlite.digests import Digests
 from bot.store.sqlite.library import Library
+from bot.store.sqlite.lifecycle import Lifecycle
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
-class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Library):
+class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle):
     """The embedded default store: one file, no server."""
 
 

@@ -40,6 +40,7 @@ _ALERT_JOINS = (
 # or its server turned channel delivery off.
 _DROP_UNSENDABLE = (
     "UPDATE alert_outbox SET state = 'dropped' WHERE state IN ('queued', 'sending')"
+    " AND alert_id <> 0"  # a watched paper's code news (alert 0) belongs to no alert
     f" AND NOT EXISTS (SELECT 1{_ALERT_JOINS} WHERE a.id = alert_outbox.alert_id"
     " AND a.muted = 0 AND coalesce(u.paused, 0) = 0"
     " AND NOT (a.deliver = 'here' AND coalesce(g.channel_delivery, 1) = 0))"
@@ -69,6 +70,7 @@ class Alerts(SQLiteBase):
         channel_id: int | None = None,
         guild_id: int | None = None,
         max_alerts: int = MAX_ALERTS,
+        min_upvotes: int = 0,
     ) -> Alert:
         """Save an alert for a person; AlertLimitError if they already have `max_alerts`.
 
@@ -77,10 +79,20 @@ class Alerts(SQLiteBase):
         """
         async with self._transaction() as db:
             cursor = await db.execute(
-                "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at)"
-                " SELECT ?, ?, ?, ?, ?, ?"
+                "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at,"
+                " min_upvotes) SELECT ?, ?, ?, ?, ?, ?, ?"
                 " WHERE (SELECT count(*) FROM alerts WHERE user_id = ?) < ?",
-                (user_id, query, deliver, channel_id, guild_id, self._now(), user_id, max_alerts),
+                (
+                    user_id,
+                    query,
+                    deliver,
+                    channel_id,
+                    guild_id,
+                    self._now(),
+                    min_upvotes,
+                    user_id,
+                    max_alerts,
+                ),
             )
             if cursor.rowcount == 0:
                 raise AlertLimitError(f"You already have {max_alerts} alerts")
@@ -148,7 +160,7 @@ class Alerts(SQLiteBase):
         if not parts:
             return []
         rows = await self._all(" UNION ".join(parts), params)
-        return [(_alert(r), bool(r[8])) for r in rows]
+        return [(_alert(r), bool(r[9])) for r in rows]
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""

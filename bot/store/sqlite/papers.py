@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -22,7 +23,7 @@ from bot.models import (
     SearchPage,
 )
 from bot.query import Query
-from bot.store.base import Sort
+from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import compile_match, compile_prefix
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import (
@@ -69,52 +70,16 @@ class Papers(SQLiteBase):
 
     async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
         """Upsert one day's list in one transaction; say which papers are new."""
-        day = list_date.isoformat()
-        now = self._now()
-        unique = list({p.id: p for p in papers}.values())
         async with self._transaction() as db:
-            existing = await self._existing(db, [p.id for p in unique])
-            new_rows, changed_rows = [], []
-            indexed, unindexed = [], []  # papers to write in papers_fts, and to delete first
-            for paper in unique:
-                row = _paper_row(paper)
-                old = existing.get(paper.id)
-                if old is None:
-                    new_rows.append((paper.id, *row.values(), day, now, now))
-                    indexed.append((row, paper.id))
-                    continue
-                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
-                first_date = min(filter(None, (old["list_date"], day)))
-                if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
-                    changed_rows.append((*merged.values(), first_date, now, paper.id))
-                if any(merged[k] != old[k] for k in _SEARCHED):
-                    unindexed.append((old, paper.id))
-                    indexed.append((merged, paper.id))
-            await db.executemany(
-                _INSERT_PAPER,
-                new_rows,
-            )
-            await db.executemany(
-                f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
-                " updated_at = ? WHERE id = ?",
-                changed_rows,
-            )
-            await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
-            await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
-            await db.executemany(
-                "INSERT INTO listings (list_date, paper_pk, rank)"
-                " SELECT ?, pk, ? FROM papers WHERE id = ?"
-                " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-                [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
-            )
-        new_ids = tuple(p.id for p in unique if p.id not in existing)
-        return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
+            written = await write_day(db, list_date, papers, self._now())
+            await mark_rematch(db, written, self._clock())
+        return written.result
 
     async def upsert_paper(self, paper: Paper) -> bool:
         """Store a single paper that is on no list yet (not new for alerts); True if new."""
         now = self._now()
         async with self._transaction() as db:
-            existing = await self._existing(db, [paper.id])
+            existing = await _existing(db, [paper.id])
             row = _paper_row(paper)
             if paper.id in existing:
                 old = existing[paper.id]
@@ -134,19 +99,6 @@ class Papers(SQLiteBase):
             )
             await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
             return True
-
-    async def _existing(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
-        found: dict[str, dict] = {}
-        columns = ", ".join(("id", *_REFRESHED, "list_date"))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = await db.execute_fetchall(
-                f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
-            )
-            for row in rows:
-                found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
-        return found
 
     async def get_paper(self, paper_id: str) -> Listing | None:
         """A paper with its first list date and rank there, if stored."""
@@ -285,6 +237,105 @@ class Papers(SQLiteBase):
         except (QueryError, TimeoutError):
             return []  # autocomplete gives up quietly on a prefix like "a", or when busy
         return [_listing(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DayWrite:
+    """What writing one day's list changed: the result, the papers whose searchable text
+    changed, and the (paper, old, new) upvotes of those whose upvotes rose."""
+
+    result: IngestResult
+    text_changed: tuple[str, ...] = ()
+    rises: tuple[tuple[str, int, int], ...] = ()
+
+
+async def write_day(
+    db: aiosqlite.Connection,
+    list_date: date,
+    papers: Sequence[Paper],
+    now: str,
+    *,
+    clear: Collection[str] = (),
+) -> DayWrite:
+    """Upsert one day's list inside the caller's transaction. A stored paper is merged (None
+    or empty keeps the old value) except the `clear` columns, which take the new value."""
+    day = list_date.isoformat()
+    unique = list({p.id: p for p in papers}.values())
+    existing = await _existing(db, [p.id for p in unique])
+    new_rows, changed_rows = [], []
+    indexed, unindexed = [], []  # papers to write in papers_fts, and to delete first
+    text_changed: list[str] = []
+    rises: list[tuple[str, int, int]] = []
+    for paper in unique:
+        row = _paper_row(paper)
+        old = existing.get(paper.id)
+        if old is None:
+            new_rows.append((paper.id, *row.values(), day, now, now))
+            indexed.append((row, paper.id))
+            continue
+        merged = {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in row.items()}
+        first_date = min(filter(None, (old["list_date"], day)))
+        if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
+            changed_rows.append((*merged.values(), first_date, now, paper.id))
+        if any(merged[k] != old[k] for k in _SEARCHED):
+            unindexed.append((old, paper.id))
+            indexed.append((merged, paper.id))
+            text_changed.append(paper.id)
+        if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
+            rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
+    await db.executemany(_INSERT_PAPER, new_rows)
+    await db.executemany(
+        f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
+        " updated_at = ? WHERE id = ?",
+        changed_rows,
+    )
+    await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
+    await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
+    await db.executemany(
+        "INSERT INTO listings (list_date, paper_pk, rank)"
+        " SELECT ?, pk, ? FROM papers WHERE id = ?"
+        " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
+        [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
+    )
+    new_ids = tuple(p.id for p in unique if p.id not in existing)
+    result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
+    return DayWrite(result, tuple(text_changed), tuple(rises))
+
+
+async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetime) -> int:
+    """Mark papers to be matched against the alerts again, inside the caller's transaction:
+    those whose searchable text changed, and those listed in the last RISING_WATCH_DAYS whose
+    upvotes rose past some rising alert's threshold. Returns how many were marked."""
+    since = (now.astimezone(UTC).date() - timedelta(days=RISING_WATCH_DAYS)).isoformat()
+    before = db.total_changes
+    await db.executemany(
+        "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date IS NOT NULL"
+        " AND alerts_matched = 1",
+        [(i,) for i in written.text_changed],
+    )
+    await db.executemany(
+        "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date >= ?"
+        " AND alerts_matched = 1"
+        # `min_upvotes > 0` lets SQLite use the partial index of rising alerts.
+        " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0 AND min_upvotes > ?"
+        " AND min_upvotes <= ?)",
+        [(i, since, old, new) for i, old, new in written.rises],
+    )
+    return db.total_changes - before
+
+
+async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
+    found: dict[str, dict] = {}
+    columns = ", ".join(("id", *_REFRESHED, "list_date"))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = await db.execute_fetchall(
+            f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
+        )
+        for row in rows:
+            found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
+    return found
 
 
 def _desc(day: str | None) -> str:

@@ -144,10 +144,12 @@ def _subscription(row: Sequence[Any]) -> Subscription:
 
 
 _ALERT_SELECT = (
-    "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at FROM alerts"
+    "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at, min_upvotes"
+    " FROM alerts"
 )
 _ALERT_COLUMNS = (
-    "a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted, a.created_at"
+    "a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted, a.created_at,"
+    " a.min_upvotes"
 )
 
 
@@ -161,6 +163,7 @@ def _alert(row: Sequence[Any]) -> Alert:
         guild_id=row[5],
         muted=bool(row[6]),
         created_at=_dt(row[7]),
+        min_upvotes=row[8],
     )
 
 
