@@ -13,6 +13,7 @@ import pytest
 from bot.hf.parse import parse_items
 from bot.models import Paper
 from bot.store import SQLiteStore
+from tests.support.postgres import pg_server  # noqa: F401 (a fixture for every test)
 
 DATA = Path(__file__).parent / "data"
 
