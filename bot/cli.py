@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _open_store(config: Config) -> Store:
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     await store.open()
     return store
 
@@ -309,7 +309,7 @@ async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     from bot import ops
 
     target, size = await ops.backup(config, args.path)
-    print(f"backed up {config.store.path} to {target} ({size / 1024:,.0f} KiB)")
+    print(f"backed up {config.store.shown} to {target} ({size / 1024:,.0f} KiB)")
     return 0
 
 

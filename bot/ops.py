@@ -58,7 +58,7 @@ async def doctor(config: Config) -> list[Check]:
 
 
 async def _check_store(config: Config) -> Check:
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     try:
         await store.open()
         problems = await store.integrity_check()
@@ -66,7 +66,7 @@ async def _check_store(config: Config) -> Check:
     except StoreError as e:
         return Check("store", False, str(e))
     except Exception as e:
-        return Check("store", False, f"{config.store.path}: {e}")
+        return Check("store", False, f"{config.store.shown}: {e}")
     finally:
         await store.close()
     if problems:
@@ -118,7 +118,7 @@ async def backup(config: Config, destination: str) -> tuple[str, int]:
 
     BackupError, with nothing opened or written, if the destination is the store itself.
     """
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     target = store.backup_target(destination)
     await store.open()
     try:

@@ -78,10 +78,7 @@ class PgServer:
     def start(cls) -> PgServer:
         """The server named by $PAPERBOY_TEST_PG_URL, or a throwaway cluster of our own."""
         url = os.environ.get(ENV_URL)
-        if url:
-            server = cls(url)
-        else:
-            server = cls._start_cluster()
+        server = cls(url) if url else cls._start_cluster()
         try:
             asyncio.run(server._make_template())
         except BaseException:
@@ -167,12 +164,14 @@ class PgServer:
             pass  # migrated
 
     @contextlib.asynccontextmanager
-    async def database(self) -> AsyncIterator[str]:
-        """A fresh, migrated, empty database for one test (dropped afterwards): its URL."""
+    async def database(self, *, migrated: bool = True) -> AsyncIterator[str]:
+        """A fresh database for one test (dropped afterwards), migrated and empty unless
+        `migrated` is False (then without even the schema): its URL."""
         name = f"paperboy_t{os.getpid()}_{next(self._names)}"
+        template = self.template if migrated else "template0"
         admin = await asyncpg.connect(self.url)
         try:
-            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         finally:
             await admin.close()
         try:
@@ -192,8 +191,16 @@ class PgServer:
             return
         assert self._bindir is not None
         subprocess.run(
-            [*self._run, str(self._bindir / "pg_ctl"), "-D", str(self._cluster / "data"),
-             "-m", "immediate", "-w", "stop"],
+            [
+                *self._run,
+                str(self._bindir / "pg_ctl"),
+                "-D",
+                str(self._cluster / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
             capture_output=True,
             timeout=START_TIMEOUT_SECONDS,
         )

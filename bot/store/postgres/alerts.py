@@ -236,7 +236,8 @@ class Alerts(PostgresBase):
         async with self._transaction() as con:
             await con.execute(
                 "INSERT INTO alert_guilds (guild_id, channel_delivery) VALUES ($1, $2)"
-                " ON CONFLICT (guild_id) DO UPDATE SET channel_delivery = excluded.channel_delivery",
+                " ON CONFLICT (guild_id)"
+                " DO UPDATE SET channel_delivery = excluded.channel_delivery",
                 guild_id,
                 allowed,
             )

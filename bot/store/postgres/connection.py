@@ -36,6 +36,10 @@ ALERT_CAP_LOCK = 4  # per person: the alert cap holds under concurrent adds
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis `search` was written with
 
 
+# What a server that is down, unknown, or refusing us raises while connecting.
+_UNREACHABLE = (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("bot.store.postgres") / "migrations"
     found = []
@@ -116,9 +120,7 @@ class PostgresBase:
             await self._migrate()
         except BaseException as e:
             await self.close()
-            if isinstance(e, OSError | TimeoutError | asyncpg.PostgresError | ValueError) or (
-                isinstance(e, asyncpg.InterfaceError)
-            ):
+            if isinstance(e, _UNREACHABLE):
                 cause = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
                 cause = without_userinfo(cause or type(e).__name__)
                 raise StoreError(
@@ -283,7 +285,7 @@ class PostgresBase:
             )
             for oid, name in indexes:
                 try:
-                    await self.pool.execute("SELECT bt_index_check($1)", oid)
+                    await self.pool.execute("SELECT bt_index_check($1::oid::regclass)", oid)
                 except asyncpg.PostgresError as e:
                     problems.append(f"index {name}: {e}")
         return problems

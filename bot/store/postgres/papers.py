@@ -93,7 +93,8 @@ class Papers(PostgresBase):
             await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, PAPERS_LOCK)
             old = (await _existing(con, [paper.id])).get(paper.id)
             if old is None:
-                await con.execute(_INSERT_PAPER, paper.id, *row.values(), None, now, now, *_vectors(row))
+                fields = (*row.values(), None, now, now, *_vectors(row))
+                await con.execute(_INSERT_PAPER, paper.id, *fields)
                 return True
             merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
             searched = any(merged[k] != old[k] for k in _SEARCHED)

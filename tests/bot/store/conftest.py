@@ -15,8 +15,8 @@ import pytest
 
 from bot.store import SQLiteStore, Store
 from bot.store.postgres import PostgresStore
-from tests.support import postgres
 from tests.bot.store.support import OpenStore, seed
+from tests.support import postgres
 
 StoreFactory = Callable[..., AbstractAsyncContextManager[Store]]
 
