@@ -76,6 +76,11 @@ def compile_prefix(typed: str) -> str | None:
     return " & ".join([*whole, f"{last}:*"])
 
 
+def compile_term(term: Term) -> str:
+    """The tsquery text for one term alone (to rank each term by itself)."""
+    return _phrase(term)
+
+
 def _group(terms: tuple[Term, ...]) -> str:
     if len(terms) == 1:
         return _phrase(terms[0])

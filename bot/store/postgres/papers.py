@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
@@ -16,7 +17,7 @@ from bot.models import IngestResult, Listing, Paper, SearchHit, SearchPage
 from bot.query import Query
 from bot.store.base import Sort
 from bot.store.postgres.connection import LOCK_NAMESPACE, PAPERS_LOCK, PostgresBase, vectors
-from bot.store.postgres.fts import compile_prefix, compile_tsquery
+from bot.store.postgres.fts import compile_prefix, compile_term, compile_tsquery
 from bot.store.postgres.rows import (
     _PAPER_COLUMNS,
     _PAPER_FIELDS,
@@ -30,6 +31,11 @@ from bot.text import snippet
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches (as SQLite's does)
 _TOO_BROAD = "That query is too broad to answer quickly: add a word or a filter."
 _NO_DATE = (True, 0)
+# The planner's estimate of how many papers there are (IDF needs only a rough N; count(*)
+# would read the whole table).
+_ESTIMATED_PAPERS = (
+    "SELECT greatest(reltuples::bigint, 0) FROM pg_class WHERE oid = 'papers'::regclass"
+)
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, rank, upvotes, list_date); a higher rank is a better match.
     "relevance": lambda r: (-r[1], -r[0]),
@@ -147,7 +153,8 @@ class Papers(PostgresBase):
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
-        params: list[Any] = [compile_tsquery(query), RANK_WINDOW]
+        terms = [compile_term(t) for t in query.terms()]
+        params: list[Any] = [compile_tsquery(query), RANK_WINDOW, terms]
         filters = ""
         if since:
             params.append(since)
@@ -155,13 +162,18 @@ class Papers(PostgresBase):
         if until:
             params.append(until)
             filters += f" AND p.list_date <= ${len(params)}"
+        # Each candidate with its rank for each positive term (0 where that term is absent).
         sql = (
-            "SELECT m.pk, ts_rank(m.search, $1::tsquery), m.upvotes, m.list_date FROM"
+            "SELECT m.pk, m.upvotes, m.list_date, ARRAY(SELECT CASE WHEN m.search @@ t::tsquery"
+            " THEN ts_rank(m.search, t::tsquery) ELSE 0 END"
+            " FROM unnest($3::text[]) WITH ORDINALITY AS u (t, n) ORDER BY n) FROM"
             " (SELECT p.pk, p.search, p.upvotes, p.list_date FROM papers p"
             f" WHERE p.search @@ $1::tsquery{filters} ORDER BY p.pk DESC LIMIT $2) m"
         )
         async with self._searching() as con:
-            found = list(await con.fetch(sql, *params))
+            rows = list(await con.fetch(sql, *params))
+            papers = await con.fetchval(_ESTIMATED_PAPERS) if sort == "relevance" else 0
+            found = _scored(rows, max(papers or 0, len(rows)))
             found.sort(key=_SORT_KEYS[sort])
             page = found[offset : offset + limit]
             hits = await _hits(con, query, page)
@@ -213,6 +225,24 @@ class Papers(PostgresBase):
         except (QueryError, TimeoutError):
             return []
         return [_listing(r) for r in rows]
+
+
+def _scored(rows: Sequence[Any], papers: int) -> list[tuple[int, float, int, date | None]]:
+    """(pk, relevance, upvotes, list_date) per candidate. Relevance is BM25's shape: each
+    term's ts_rank (frequency, field weights) times its IDF, so a rare word counts more
+    than a common one (ts_rank alone knows no IDF). A term's document frequency is read
+    from the candidates: exact unless the window is full, where rankings are rough anyway."""
+    if not rows:
+        return []
+    counts = [0] * len(rows[0][3])
+    for row in rows:
+        for n, rank in enumerate(row[3]):
+            counts[n] += rank > 0
+    idf = [math.log((papers - df + 0.5) / (df + 0.5) + 1) for df in counts]
+    return [
+        (row[0], sum(w * r for w, r in zip(idf, row[3], strict=True)), row[1], row[2])
+        for row in rows
+    ]
 
 
 async def _existing(con: asyncpg.Connection, ids: list[str]) -> dict[str, dict]:
