@@ -12,7 +12,7 @@ import discord
 from bot.app import point_discord_at
 from bot.config import Config
 from bot.errors import StoreError
-from bot.store import make_store
+from bot.store import Store, make_store
 
 SCOPES = ("bot", "applications.commands")
 
@@ -63,6 +63,7 @@ async def _check_store(config: Config) -> Check:
         await store.open()
         problems = await store.integrity_check()
         stats = await store.stats()
+        details = await _server_details(store)
     except StoreError as e:
         return Check("store", False, str(e))
     except Exception as e:
@@ -71,7 +72,20 @@ async def _check_store(config: Config) -> Check:
         await store.close()
     if problems:
         return Check("store", False, "integrity_check: " + "; ".join(problems[:3]))
-    return Check("store", True, f"{stats.location}: integrity ok, {stats.papers:,} papers")
+    return Check("store", True, f"{stats.location}: integrity ok{details}, {stats.papers:,} papers")
+
+
+async def _server_details(store: Store) -> str:
+    """For PostgreSQL: the server's version, the schema version and whether amcheck ran."""
+    from bot.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return ""
+    server = await store.pool.fetchval("SHOW server_version")
+    schema = await store.pool.fetchval("SELECT max(version) FROM schema_migrations")
+    amcheck = await store.pool.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'")
+    indexes = "indexes checked by amcheck" if amcheck else "amcheck not installed"
+    return f" (PostgreSQL {server}, schema {schema}, {indexes})"
 
 
 async def _check_hf(config: Config) -> Check:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import BackupError
 from bot.models import QueuedAlert, ScrapeRun, Subscription
 from bot.query import parse_query
 from bot.store import SQLiteStore, Store
@@ -81,16 +82,19 @@ async def test_a_copy_holds_everything_the_source_held(
 async def test_a_target_with_data_is_refused_unless_forced(
     pg_server: PgServer, tmp_path: Path
 ) -> None:
-    async with pg_server.database() as url:
-        async with SQLiteStore(tmp_path / "p.db") as lite, PostgresStore(url) as pg:
-            await fill(lite)
-            await pg.add_alert(1, "already here")
-            with pytest.raises(CopyError, match=r"not empty: alerts \(1\).*--force"):
-                await copy_store(lite, pg)
-            assert [a.query for a in await pg.user_alerts(1)] == ["already here"]
-            await copy_store(lite, pg, force=True)
-            assert await pg.user_alerts(1) == []
-            assert await everything(pg) == await everything(lite)
+    async with (
+        pg_server.database() as url,
+        SQLiteStore(tmp_path / "p.db") as lite,
+        PostgresStore(url) as pg,
+    ):
+        await fill(lite)
+        await pg.add_alert(1, "already here")
+        with pytest.raises(CopyError, match=r"not empty: alerts \(1\).*--force"):
+            await copy_store(lite, pg)
+        assert [a.query for a in await pg.user_alerts(1)] == ["already here"]
+        await copy_store(lite, pg, force=True)
+        assert await pg.user_alerts(1) == []
+        assert await everything(pg) == await everything(lite)
 
 
 async def test_the_command_copies_with_progress_and_verifies(
@@ -117,3 +121,33 @@ async def test_the_command_copies_with_progress_and_verifies(
         assert result.code == 0, result.err
     async with SQLiteStore(db) as lite, SQLiteStore(back) as copy:
         assert await everything(copy) == await everything(lite)
+
+
+async def test_backup_on_postgresql_runs_pg_dump(pg_server: PgServer, tmp_path: Path) -> None:
+    async with pg_server.database() as url:
+        async with PostgresStore(url) as pg:
+            await fill(pg)
+        config = tmp_path / "pg.toml"
+        config.write_text(f'[store]\nurl = "{url}"\n')
+        result = await paperboy("--config", str(config), "backup", "out.dump", cwd=tmp_path)
+        assert result.code == 0, result.err
+        assert (tmp_path / "out.dump").read_bytes().startswith(b"PGDMP")  # pg_restore's format
+
+
+async def test_backup_without_pg_dump_says_how(
+    pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    async with pg_server.database() as url, PostgresStore(url) as pg:
+        with pytest.raises(BackupError, match=r"pg_dump is not on the PATH.*pg_dump --format"):
+            await pg.backup(tmp_path / "out.dump")
+    assert not (tmp_path / "out.dump").exists()
+
+
+async def test_doctor_checks_the_server_and_its_schema(pg_server: PgServer, tmp_path: Path) -> None:
+    async with pg_server.database() as url:
+        config = tmp_path / "pg.toml"
+        config.write_text(f'[store]\nurl = "{url}"\n')
+        result = await paperboy("--config", str(config), "doctor", cwd=tmp_path, timeout=60)
+        (line,) = [x for x in result.out.splitlines() if "store" in x]
+        assert "PASS" in line and "schema 1" in line and "amcheck" in line, result.out
