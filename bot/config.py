@@ -115,13 +115,11 @@ def load_config(cli_path: str | None = None) -> Config:
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
     store_url = os.environ.get(STORE_URL_ENV)
-    if store_url:  # the URL with its password, kept out of the config file
-        if "path" in raw.get("store", {}):
-            raise ConfigError(
-                f"${STORE_URL_ENV} selects PostgreSQL but [store] path selects SQLite;"
-                " remove one of them"
-            )
-        raw = {**raw, "store": {**raw.get("store", {}), "url": store_url}}
+    if store_url:  # the URL with its password, kept out of the config file; it wins over
+        # a [store] path, as $DISCORD_TOKEN wins over the file's token (so an image's
+        # built-in config can be pointed at a server)
+        store = {k: v for k, v in raw.get("store", {}).items() if k != "path"}
+        raw = {**raw, "store": {**store, "url": store_url}}
     config = parse_config(raw)
     token = os.environ.get("DISCORD_TOKEN") or config.discord.token
     return replace(config, discord=replace(config.discord, token=token or None), source=path)

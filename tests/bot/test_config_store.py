@@ -52,8 +52,8 @@ def test_the_url_may_come_from_the_environment(
 ) -> None:
     monkeypatch.setenv("PAPERBOY_STORE_URL", URL)
     assert load_config().store.location == URL
-    with pytest.raises(ConfigError, match="remove one of them"):
-        load_config(write(tmp_path, 'path = "p.db"'))
+    # It wins over a file's path, as $DISCORD_TOKEN does over its token (an image's config).
+    assert load_config(write(tmp_path, 'path = "p.db"')).store.location == URL
 
 
 def test_a_url_that_is_not_postgresql_is_refused_without_echoing_it(tmp_path: Path) -> None:
