@@ -65,6 +65,7 @@ class Harness:
     clock: Clock
     session: aiohttp.ClientSession
     extensions: Sequence[str] | None = None
+    proxy: postgres.CuttableProxy | None = None  # with through_proxy: cut to lose the store
     bot: Paperboy = field(init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -168,26 +169,34 @@ async def running_bot(
     tmp_path: Path,
     *,
     backend: str | None = None,
+    through_proxy: bool = False,
     extensions: Sequence[str] | None = None,
     now: datetime = DEFAULT_NOW,
     start: bool = True,
     **sections: dict[str, Any],
 ) -> AsyncIterator[Harness]:
     """Both fakes, a store (SQLite, or the store_backend fixture's), and the bot logged in;
-    everything closed and checked afterwards."""
+    everything closed and checked afterwards. `through_proxy` (PostgreSQL): the bot reaches
+    its database through `harness.proxy`, which the test can cut."""
     with capture_discord_errors() as discord_errors:
-        async with (
-            FakeDiscord() as discord,
-            FakeHF(copy.deepcopy(seed_items())) as hf,
-            store_location(tmp_path, backend or default_backend) as location,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            discord = await stack.enter_async_context(FakeDiscord())
+            hf = await stack.enter_async_context(FakeHF(copy.deepcopy(seed_items())))
+            location = await stack.enter_async_context(
+                store_location(tmp_path, backend or default_backend)
+            )
+            proxy = None
+            if through_proxy:
+                assert isinstance(location, str), "a proxy stands in front of PostgreSQL only"
+                proxy = await stack.enter_async_context(postgres.CuttableProxy(location))
+                location = proxy.proxied_url
             config = make_config(discord, hf, location, **sections)
             with fake_discord_module.point_discord_at(discord):
                 point_discord_at(config.discord)  # the shipped code path sets both URLs
                 clock = Clock(now)
                 store = open_store(location, clock)
                 async with store, aiohttp.ClientSession() as session:
-                    harness = Harness(discord, hf, store, config, clock, session, extensions)
+                    harness = Harness(discord, hf, store, config, clock, session, extensions, proxy)
                     if start:
                         await harness.start_bot()
                     try:

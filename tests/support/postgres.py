@@ -235,3 +235,71 @@ def pg_server() -> Iterator[PgServer]:
     finally:
         _server = None
         started.stop()
+
+
+class CuttableProxy:
+    """A TCP proxy in front of the server whose connections a test can cut (as a server
+    restart or a network failure would) and restore."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.up = True
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> CuttableProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cut()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def proxied_url(self) -> str:
+        """The same database, reached through the proxy."""
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        parts = urlsplit(self.url)
+        user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}", query=""))
+
+    def cut(self) -> None:
+        """Drop every connection now, and every new one until restore()."""
+        self.up = False
+        for writer in list(self._pipes):
+            writer.transport.abort()
+        self._pipes.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    async def _open_server(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        parts = urlsplit(self.url)
+        query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
+        port = int(query.get("port") or parts.port or 5432)
+        host = query.get("host") or parts.hostname or "localhost"
+        if host.startswith("/"):
+            return await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}")
+        return await asyncio.open_connection(host, port)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.up:
+            writer.transport.abort()
+            return
+        server_reader, server_writer = await self._open_server()
+        self._pipes.update((writer, server_writer))
+        await asyncio.gather(self._pump(reader, server_writer), self._pump(server_reader, writer))
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._pipes.discard(writer)
+            writer.transport.abort()

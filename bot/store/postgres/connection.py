@@ -8,23 +8,31 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from bot.errors import BackupError, StoreError, without_userinfo
+from bot.errors import BackupError, StoreError, StoreUnavailable, without_userinfo
 from bot.store.postgres.fts import search_vector, title_vector
 from bot.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
+# A lost connection is retried (backoff from RETRY_FIRST to RETRY_MOST seconds) for this
+# long, then the operation fails with StoreUnavailable ("try again shortly"): short enough
+# for a command to answer, long enough for a server restart or a fail-over's first seconds.
+RETRY_SECONDS = 5.0
+RETRY_FIRST, RETRY_MOST = 0.1, 2.0
+UNAVAILABLE = "The database cannot be reached right now; try again shortly."
 CONNECT_TIMEOUT_SECONDS = 10.0
 POOL_SIZE = 10  # per process; N processes x (POOL_SIZE + 1) must stay under max_connections
 # Advisory lock keys (two int4 keys: a namespace for paperboy, then what is locked).
@@ -86,8 +94,10 @@ class PostgresBase:
         clock: Clock | None = None,
         search_budget: float = SEARCH_BUDGET_SECONDS,
         pool_size: int = POOL_SIZE,
+        retry_seconds: float = RETRY_SECONDS,
     ) -> None:
         self.url = url
+        self.retry_seconds = retry_seconds
         self.search_budget = search_budget
         self.pool_size = pool_size
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -137,6 +147,34 @@ class PostgresBase:
             except (TimeoutError, asyncpg.PostgresError, OSError):
                 log.warning("closing the store's connections failed", exc_info=True)
                 pool.terminate()
+
+    async def _retrying(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run `operation` (one whole store method: its transaction rolls back if the
+        connection drops), again after a lost connection, with backoff, for retry_seconds;
+        then StoreUnavailable. The pool replaces dead connections on the next acquire."""
+        delay = RETRY_FIRST
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            try:
+                return await operation()
+            except Exception as e:
+                if not connection_lost(e):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    log.warning(
+                        "the PostgreSQL server at %s stayed unreachable for %.0f s: %s",
+                        server_address(self.url),
+                        self.retry_seconds,
+                        type(e).__name__,
+                    )
+                    raise StoreUnavailable(UNAVAILABLE) from None
+                log.warning(
+                    "lost the connection to PostgreSQL (%s); retrying in %.1f s",
+                    type(e).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MOST)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -307,3 +345,21 @@ def vectors(title: str, abstract: str, keywords: str, authors: str) -> tuple[str
 def row_count(status: str) -> int:
     """The row count of a command status ("DELETE 1", "INSERT 0 3")."""
     return int(status.rsplit(" ", 1)[-1])
+
+
+def connection_lost(error: BaseException) -> bool:
+    """True for the errors of a connection that dropped or a server that is (re)starting:
+    what retrying on a fresh connection can cure."""
+    if isinstance(
+        error,
+        asyncpg.PostgresConnectionError  # class 08: the connection is gone
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        | asyncpg.CannotConnectNowError
+        | ConnectionError
+        | TimeoutError,
+    ):
+        return True
+    if isinstance(error, OSError) and error.errno is not None:
+        return True  # refused, reset, unreachable while reconnecting
+    return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)

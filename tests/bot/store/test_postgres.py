@@ -9,12 +9,13 @@ from datetime import date
 import asyncpg
 import pytest
 
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreUnavailable
 from bot.models import Paper
+from bot.query import parse_query
 from bot.store import make_store
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.connection import _migrations
-from tests.support.postgres import PgServer
+from tests.support.postgres import CuttableProxy, PgServer
 
 pytestmark = pytest.mark.usefixtures("pg_server")
 
@@ -98,3 +99,34 @@ async def test_amcheck_checks_the_indexes_where_installed(pg_server: PgServer) -
         await store.pool.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
         await store.ingest_day(date(2025, 1, 7), [Paper("2401.00001", "T", "A.")])
         assert await store.integrity_check() == []
+
+
+async def test_a_dropped_connection_is_retried_and_nothing_is_lost(
+    pg_server: PgServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        pg_server.database() as url,
+        CuttableProxy(url) as proxy,
+        PostgresStore(proxy.proxied_url, retry_seconds=10) as store,
+    ):
+        await store.set_meta("before", "1")
+        proxy.cut()  # every pooled connection is gone; new ones fail for a moment
+        asyncio.get_running_loop().call_later(0.5, proxy.restore)
+        await store.set_meta("during", "2")  # waits, retries, succeeds
+        assert "lost the connection to PostgreSQL" in caplog.text
+        assert await store.get_meta("before") == "1" and await store.get_meta("during") == "2"
+        alert = await store.add_alert(7, "grokking")
+        assert [a.id for a in await store.user_alerts(7)] == [alert.id]  # once
+
+
+async def test_a_server_gone_for_longer_is_try_again_shortly(pg_server: PgServer) -> None:
+    async with (
+        pg_server.database() as url,
+        CuttableProxy(url) as proxy,
+        PostgresStore(proxy.proxied_url, retry_seconds=0.5) as store,
+    ):
+        proxy.cut()
+        with pytest.raises(StoreUnavailable, match="try again shortly"):
+            await store.search(parse_query("grokking"))
+        proxy.restore()
+        assert (await store.search(parse_query("grokking"))).total == 0  # back by itself
