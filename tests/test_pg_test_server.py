@@ -9,7 +9,7 @@ from tests.support import postgres
 
 def test_without_a_server_the_tests_skip_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="no initdb.*PAPERBOY_TEST_PG_URL"):
+    with pytest.raises(pytest.skip.Exception, match=r"no initdb.*PAPERBOY_TEST_PG_URL"):
         postgres.unavailable("no initdb on the PATH")
 
 
