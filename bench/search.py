@@ -11,6 +11,7 @@
    the store's time goes, and one cheaper formulation for comparison.
 
     .venv/bin/python -m bench.search [--papers 200000] [--queries 1000] [--rounds 3]
+        [--store postgresql://...]   (the same on PostgreSQL, both backends side by side)
 """
 
 from __future__ import annotations
@@ -558,6 +559,26 @@ async def run(args: argparse.Namespace) -> None:
     report_search(results, args.rounds, budget, stats.papers)
     if args.breakdown:
         breakdown(path, results[: args.breakdown_queries])
+    if args.store:
+        from bench import search_pg
+
+        lite = search_pg.summarise(
+            "sqlite",
+            [r.store for r in results],
+            [r.raw for r in results],
+            stats.ingest_ms,
+            sum(1 for r in results if r.too_broad),
+        )
+        pg = await search_pg.run_postgres(
+            args.store,
+            path,
+            stats.papers,
+            date.fromisoformat(stats.last_day),
+            [q.text for q in queries],
+            args.rounds,
+            args.seed,
+        )
+        search_pg.side_by_side([lite, pg])
 
 
 def main() -> None:
@@ -572,6 +593,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-breakdown", dest="breakdown", action="store_false", help="skip the breakdown"
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="also run on PostgreSQL (postgresql://...; the corpus is copied in once) and"
+        " print both backends side by side",
     )
     asyncio.run(run(parser.parse_args()))
 

@@ -117,7 +117,7 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
 async def _main(config: Config, *, sync_only: bool) -> int:
     token = config.discord.token
     assert token is not None
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     await store.open()
     try:
         async with aiohttp.ClientSession(

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
@@ -14,7 +14,7 @@ import aiohttp
 from bot import __version__
 from bot.config import Config, load_config
 from bot.digest import newest_complete, render_text, select
-from bot.errors import BackupError, ConfigError, QueryError, StoreError
+from bot.errors import BackupError, ConfigError, QueryError, StoreError, without_userinfo
 from bot.hf.source import HFSource
 from bot.logs import setup_logging
 from bot.models import ScrapeRun
@@ -95,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--max-age", type=int, default=180, help="seconds (default 180)")
     backup = sub.add_parser("backup", parents=[common], help="copy the store, even while running")
     backup.add_argument("path", help="where to write the copy")
+    store = sub.add_parser("store", parents=[common], help="move the store to another backend")
+    store_sub = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    copy = store_sub.add_parser(
+        "copy", parents=[common], help="copy everything into another store, counts verified"
+    )
+    copy.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="postgresql://... or sqlite:///path (a path alone means SQLite)",
+    )
+    copy.add_argument("--force", action="store_true", help="replace a target that holds data")
     return parser
 
 
@@ -127,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "invite-url": cmd_invite_url,
         "backup": cmd_backup,
         "healthcheck": cmd_healthcheck,
+        "store": cmd_store_copy,
     }.get(args.command, cmd_status)
     try:
         return asyncio.run(handler(config, args))
@@ -163,7 +176,7 @@ def _dry_run(config: Config) -> int:
 
 
 async def _open_store(config: Config) -> Store:
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     await store.open()
     return store
 
@@ -341,8 +354,47 @@ async def cmd_backup(config: Config, args: argparse.Namespace) -> int:
     from bot import ops
 
     target, size = await ops.backup(config, args.path)
-    print(f"backed up {config.store.path} to {target} ({size / 1024:,.0f} KiB)")
+    print(f"backed up {config.store.shown} to {target} ({size / 1024:,.0f} KiB)")
     return 0
+
+
+async def cmd_store_copy(config: Config, args: argparse.Namespace) -> int:
+    """Copy the configured store into another (SQLite <-> PostgreSQL) with a progress bar."""
+    from bot.store.copy import copy_store
+
+    if args.to == config.store.location:
+        print("paperboy: --to is the configured store itself", file=sys.stderr)
+        return EXIT_USAGE
+    source = await _open_store(config)
+    try:
+        target = make_store(args.to)
+        await target.open()
+        try:
+            copied = await copy_store(source, target, force=args.force, progress=_progress())
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    rows = sum(copied.values())
+    shown = without_userinfo(args.to)
+    print(f"copied {rows:,} rows in {len(copied)} tables to {shown}; counts verified")
+    return 0
+
+
+def _progress() -> Callable[[str, int, int], None]:
+    """A progress bar on stderr: redrawn in place on a terminal, a line per table elsewhere."""
+    tty = sys.stderr.isatty()
+
+    def show(table: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        bar = f"{table:<22} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}"
+        if tty:
+            print(f"\r{bar}", end="\n" if done >= total else "", file=sys.stderr, flush=True)
+        elif done >= total:
+            print(bar, file=sys.stderr)
+
+    return show
 
 
 async def cmd_healthcheck(config: Config, args: argparse.Namespace) -> int:

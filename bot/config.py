@@ -11,9 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import PROJECT_URL, __version__
-from bot.errors import ConfigError
+from bot.errors import ConfigError, without_userinfo
 
 DEFAULT_USER_AGENT = f"paperboy/{__version__} (+{PROJECT_URL})"
+STORE_URL_ENV = "PAPERBOY_STORE_URL"
 SHUTDOWN_GRACE_SECONDS = 10.0  # how long shutdown waits for work in flight (scrape, deliveries)
 
 
@@ -44,7 +45,20 @@ class HuggingFaceConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    path: str = "paperboy.db"
+    path: str = "paperboy.db"  # SQLite: the embedded default
+    # PostgreSQL: a libpq URL (postgresql://user:pass@host:5432/db, ?host=/run/postgresql);
+    # it may carry a password, so it is never shown (repr) nor logged.
+    url: str | None = field(default=None, repr=False)
+
+    @property
+    def location(self) -> str:
+        """What make_store opens: the URL when one is set, else the SQLite path."""
+        return self.url or self.path
+
+    @property
+    def shown(self) -> str:
+        """The location as it may be printed (a URL without its password)."""
+        return without_userinfo(self.url) if self.url else self.path
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,12 @@ def load_config(cli_path: str | None = None) -> Config:
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    store_url = os.environ.get(STORE_URL_ENV)
+    if store_url:  # the URL with its password, kept out of the config file; it wins over
+        # a [store] path, as $DISCORD_TOKEN wins over the file's token (so an image's
+        # built-in config can be pointed at a server)
+        store = {k: v for k, v in raw.get("store", {}).items() if k != "path"}
+        raw = {**raw, "store": {**store, "url": store_url}}
     config = parse_config(raw)
     token = os.environ.get("DISCORD_TOKEN") or config.discord.token
     return replace(config, discord=replace(config.discord, token=token or None), source=path)
@@ -118,6 +138,11 @@ def parse_config(raw: dict[str, Any]) -> Config:
         if not isinstance(value, dict):
             raise ConfigError(f"[{name}] must be a table")
         sections[name] = _build_section(name, cls, value)
+    store = raw.get("store", {})
+    if isinstance(store, dict) and "path" in store and "url" in store:
+        raise ConfigError(
+            "[store] has both path (SQLite) and url (PostgreSQL); keep the one you mean"
+        )
     config = Config(**sections)
     _validate(config)
     return config
@@ -189,6 +214,11 @@ def _validate(config: Config) -> None:
         raise ConfigError("huggingface.user_agent must not be empty")
     if not config.store.path.strip():
         raise ConfigError("store.path must not be empty")
+    if config.store.url is not None and not config.store.url.lower().startswith(
+        ("postgresql://", "postgres://")
+    ):
+        # Never echo the value: it may hold a password.
+        raise ConfigError("store.url must be a postgresql:// URL")
     try:
         parse_hhmm(dg.time)
     except ValueError:

@@ -49,6 +49,11 @@ class StoreError(PaperboyError):
     """The store cannot be opened (not a database, not writable); the message names the path."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server stayed unreachable through the store's retries; the operation
+    did not happen and may simply be tried again."""
+
+
 class BackupError(PaperboyError):
     """A backup was refused (it would overwrite the store) or failed; nothing was replaced."""
 

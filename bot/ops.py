@@ -15,7 +15,7 @@ from bot.app import LOGIN_TIMEOUT_SECONDS, DiscordUnreachable, network_cause, po
 from bot.client import SCOPES, invite_link, needed_permissions
 from bot.config import Config
 from bot.errors import StoreError
-from bot.store import make_store
+from bot.store import Store, make_store
 
 __all__ = ["SCOPES", "backup", "doctor", "dry_run", "invite_url", "needed_permissions"]
 
@@ -50,20 +50,34 @@ async def doctor(config: Config) -> list[Check]:
 
 
 async def _check_store(config: Config) -> Check:
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     try:
         await store.open()
         problems = await store.integrity_check()
         stats = await store.stats()
+        details = await _server_details(store)
     except StoreError as e:
         return Check("store", False, str(e))
     except Exception as e:
-        return Check("store", False, f"{config.store.path}: {e}")
+        return Check("store", False, f"{config.store.shown}: {e}")
     finally:
         await store.close()
     if problems:
         return Check("store", False, "integrity_check: " + "; ".join(problems[:3]))
-    return Check("store", True, f"{stats.location}: integrity ok, {stats.papers:,} papers")
+    return Check("store", True, f"{stats.location}: integrity ok{details}, {stats.papers:,} papers")
+
+
+async def _server_details(store: Store) -> str:
+    """For PostgreSQL: the server's version, the schema version and whether amcheck ran."""
+    from bot.store.postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        return ""
+    server = await store.pool.fetchval("SHOW server_version")
+    schema = await store.pool.fetchval("SELECT max(version) FROM schema_migrations")
+    amcheck = await store.pool.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'")
+    indexes = "indexes checked by amcheck" if amcheck else "amcheck not installed"
+    return f" (PostgreSQL {server}, schema {schema}, {indexes})"
 
 
 async def _check_hf(config: Config) -> Check:
@@ -110,7 +124,7 @@ async def backup(config: Config, destination: str) -> tuple[str, int]:
 
     BackupError, with nothing opened or written, if the destination is the store itself.
     """
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     target = store.backup_target(destination)
     await store.open()
     try:

@@ -8,7 +8,7 @@ import math
 import discord
 from discord import app_commands
 
-from bot.errors import PaperboyError, UserError
+from bot.errors import PaperboyError, StoreUnavailable, UserError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ class PaperboyTree(app_commands.CommandTree):
             message = str(original)
         if message is not None:
             log.debug("user error in /%s: %s", _name(interaction), message)
+        elif isinstance(original, StoreUnavailable):
+            # The store already logged the outage; the person may simply try again.
+            log.warning("/%s not answered: the store is unreachable", _name(interaction))
+            message = str(original)
         else:
             log.error(
                 "unexpected error in /%s (user %s, guild %s)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -13,6 +13,7 @@ import pytest
 from bot.hf.parse import parse_items
 from bot.models import Paper
 from bot.store import SQLiteStore
+from tests.support.postgres import pg_server  # noqa: F401 (a fixture for every test)
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,3 +46,20 @@ async def seeded_store(store: SQLiteStore) -> SQLiteStore:
     for day, papers in seed_papers().items():
         await store.ingest_day(day, papers)
     return store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run an end-to-end test once per store backend: running_bot opens this one.
+
+    A module opts in with `pytestmark = pytest.mark.usefixtures("store_backend")`.
+    """
+    from tests.support import harness
+
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_server")
+    harness.default_backend = request.param
+    try:
+        yield request.param
+    finally:
+        harness.default_backend = "sqlite"

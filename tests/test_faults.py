@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import asyncpg
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 
@@ -31,7 +32,6 @@ from bot.hf.source import HFSource
 from bot.matching import matches
 from bot.models import Paper, Subscription
 from bot.query import parse_query
-from bot.store import SQLiteStore
 from bot.text import plain_words
 from cogs.digest import slot_job_id
 from tests.conftest import seed_items
@@ -47,7 +47,7 @@ from tests.support.faults import (
     snapshot,
     write_config,
 )
-from tests.support.harness import Harness, running_bot
+from tests.support.harness import Harness, open_store, running_bot, store_location
 
 KILLS = 20
 SEED_DAY = "2025-01-07"  # 26 papers, stored by the harness's backfill; top 25 is 3 messages
@@ -437,7 +437,7 @@ def posts(discord: FakeDiscord) -> int:
 class FanOut:
     discord: FakeDiscord
     bot: BotProcess
-    db: Path
+    db: Path | str  # a SQLite file or a PostgreSQL URL
     day: date
     guild: str
     channels: list[int]
@@ -445,23 +445,54 @@ class FanOut:
     def posted(self) -> list[RecordedMessage]:
         return [m for m in self.discord.messages if m.guild_id == self.guild]
 
-    def delivered(self) -> int:
-        """Digests recorded as sent, read from the store file while the process runs."""
-        return count_rows(self.db, "SELECT count(*) FROM digest_deliveries WHERE state = 'sent'")
+    async def wait_delivered(self, count: int, timeout: float) -> None:
+        """Wait until `count` digests are recorded as sent in the store."""
+        sql = "SELECT count(*) FROM digest_deliveries WHERE state = 'sent'"
+        await wait_count(self.db, sql, count, timeout)
+
+
+async def read_count(db: Path | str, sql: str) -> int:
+    """A count read straight from the store (a SQLite file or a PostgreSQL URL) while the
+    bot process runs."""
+    if isinstance(db, Path):
+        return count_rows(db, sql)
+    connection = await asyncpg.connect(db)
+    try:
+        return int(await connection.fetchval(sql))
+    finally:
+        await connection.close()
+
+
+async def wait_count(db: Path | str, sql: str, count: int, timeout: float) -> None:
+    """Poll the store until `sql` counts `count`."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                if await read_count(db, sql) == count:
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        got = await read_count(db, sql)
+        raise TimeoutError(f"{sql}: {got}, waited for {count}") from None
 
 
 @asynccontextmanager
-async def process_with_due_digests(tmp_path: Path, channels: int) -> AsyncIterator[FanOut]:
+async def process_with_due_digests(
+    tmp_path: Path, channels: int, backend: str = "sqlite"
+) -> AsyncIterator[FanOut]:
     """A store where `channels` channels' digests (3 messages each) are due, and the real
     process ready to start: yesterday's list is complete at midnight (complete_after_hours
     0) and every channel's 00:00 post time has passed, so the start-up catch-up posts them."""
     yesterday, long_ago = real_days()
     items = copy.deepcopy(seed_items()[SEED_DAY])
-    db = tmp_path / "paperboy.db"
-    async with FakeDiscord() as discord, FakeHF({yesterday.isoformat(): items}) as hf:
+    async with (
+        FakeDiscord() as discord,
+        FakeHF({yesterday.isoformat(): items}) as hf,
+        store_location(tmp_path, backend) as db,
+    ):
         guild = discord.add_guild("Fan-out")
         ids = [int(discord.add_text_channel(guild, f"digest-{n:02d}")) for n in range(channels)]
-        async with SQLiteStore(db, clock=lambda: long_ago) as store:
+        async with open_store(db, clock=lambda: long_ago) as store:
             await store.ingest_day(yesterday, parse_items(items, "seed"))
             for channel in ids:
                 await store.save_subscription(Subscription(channel, int(guild), "00:00", "UTC", 25))
@@ -475,7 +506,7 @@ async def process_with_due_digests(tmp_path: Path, channels: int) -> AsyncIterat
 
 async def assert_each_channel_has_its_digest_once(run: FanOut) -> None:
     """Every planned part in its channel exactly once, in order, as recorded; store intact."""
-    async with SQLiteStore(run.db) as store:
+    async with open_store(run.db) as store:
         assert await store.integrity_check() == []
         for channel in run.channels:
             delivery = await store.get_delivery(channel, run.day)
@@ -488,9 +519,9 @@ async def assert_each_channel_has_its_digest_once(run: FanOut) -> None:
 
 @pytest.mark.slow
 async def test_kill_9_during_a_digest_fan_out_never_repeats_or_drops_a_message(
-    tmp_path: Path,
+    tmp_path: Path, store_backend: str
 ) -> None:
-    async with process_with_due_digests(tmp_path, 50) as run:
+    async with process_with_due_digests(tmp_path, 50, store_backend) as run:
         at_kill = await kill_repeatedly(
             run.bot,
             run.discord,
@@ -501,19 +532,21 @@ async def test_kill_9_during_a_digest_fan_out_never_repeats_or_drops_a_message(
         )
         assert at_kill[-1] < 150, "the kills came too late to hit the fan-out"
         await run.bot.start()
-        await run.discord.wait_for(lambda: run.delivered() == 50, 30, "the rest of the fan-out")
+        await run.wait_delivered(50, 30)
         assert await run.bot.stop() == 0, run.bot.tail()
         assert posts(run.discord) > 150, "no kill fell between a send and its record"
         await assert_each_channel_has_its_digest_once(run)
 
 
 @pytest.mark.slow
-async def test_sigterm_during_a_fan_out_lets_started_digests_finish(tmp_path: Path) -> None:
-    async with process_with_due_digests(tmp_path, 20) as run:
+async def test_sigterm_during_a_fan_out_lets_started_digests_finish(
+    tmp_path: Path, store_backend: str
+) -> None:
+    async with process_with_due_digests(tmp_path, 20, store_backend) as run:
         await run.bot.start()
         await run.discord.wait_for(lambda: len(run.posted()) >= 10, 20, "the fan-out to start")
         assert await run.bot.stop() == 0, run.bot.tail()
-        async with SQLiteStore(run.db) as store:
+        async with open_store(run.db) as store:
             for channel in run.channels:  # none left half sent, to be resent after a restart
                 delivery = await store.get_delivery(channel, run.day)
                 sent = [p for p in delivery.parts if p.message_id] if delivery else []
@@ -548,16 +581,21 @@ def few_match_words(papers: list[Paper], most: int) -> list[str]:
 
 
 @pytest.mark.slow
-async def test_kill_9_during_alert_delivery_never_repeats_or_drops_a_match(tmp_path: Path) -> None:
+async def test_kill_9_during_alert_delivery_never_repeats_or_drops_a_match(
+    tmp_path: Path, store_backend: str
+) -> None:
     yesterday, long_ago = real_days()
     items = copy.deepcopy(seed_items()[ALERT_DAY])  # the new day, on HF only
     papers = parse_items(items, "seed")
     words = few_match_words(papers, 3)
-    db = tmp_path / "paperboy.db"
-    async with FakeDiscord() as discord, FakeHF({yesterday.isoformat(): items}) as hf:
+    async with (
+        FakeDiscord() as discord,
+        FakeHF({yesterday.isoformat(): items}) as hf,
+        store_location(tmp_path, store_backend) as db,
+    ):
         readers = [discord.add_member(discord.guild_id, f"reader{n:02d}") for n in range(80)]
         wanted: dict[str, set[str]] = {}
-        async with SQLiteStore(db, clock=lambda: long_ago) as store:
+        async with open_store(db, clock=lambda: long_ago) as store:
             old = parse_items(seed_items()[SEED_DAY], "seed")  # matched long ago
             await store.ingest_day(long_ago.date(), old)
             await store.queue_alert_matches([p.id for p in old], [])
@@ -588,13 +626,13 @@ async def test_kill_9_during_alert_delivery_never_repeats_or_drops_a_match(tmp_p
             assert at_kill[-1] < len(readers), "the kills came too late to hit the delivery"
             await bot.start()
             sent = "SELECT count(*) FROM alert_outbox WHERE state = 'sent'"
-            await discord.wait_for(lambda: count_rows(db, sent) == pairs, 30, "every match sent")
+            await wait_count(db, sent, pairs, 30)
             assert await bot.stop() == 0, bot.tail()
         assert posts(discord) > dms(), "no kill fell between a send and its record"
         discord.assert_clean()
 
-    async with SQLiteStore(db) as store:
-        assert await store.integrity_check() == []
+        async with open_store(db) as store:
+            assert await store.integrity_check() == []
     for reader in readers:
         got: Counter[str] = Counter()
         for message in discord.dms_to(reader):

@@ -14,6 +14,9 @@ from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscordError
 from tests.support.harness import Harness, running_bot
 
+# Everything here runs on both store backends.
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 
 def reports(h: Harness) -> list[str]:
     return [m.content for m in h.discord.messages_in("vision")]

@@ -17,6 +17,9 @@ from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeUser
 from tests.support.harness import Harness, running_bot
 
+# Everything here runs on both store backends.
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 NEW_DAY = "2025-01-08"  # "today" for the harness clock; HF gets a new list for it
 
 
@@ -54,15 +57,15 @@ async def test_add_list_remove_and_preview(h: Harness) -> None:
     listed = await alert(h, h.discord.alice, "list")
     assert "`grokking` → DM" in listed
     assert "no alerts" in await alert(h, h.discord.bob, "list")  # private to each person
-    (saved,) = await h.store.user_alerts(h.discord.alice.id)
+    (saved,) = await h.store.user_alerts(int(h.discord.alice.id))
     choices = await h.discord.autocomplete(
         "alert remove", {"id": ""}, focused="id", user=h.discord.alice
     )
     assert [c["value"] for c in choices] == [saved.id]
     assert "You have no alert" in await alert(h, h.discord.bob, "remove", id=saved.id)
-    assert await h.store.user_alerts(h.discord.alice.id)  # bob cannot delete alice's alert
+    assert await h.store.user_alerts(int(h.discord.alice.id))  # bob cannot delete alice's alert
     assert "deleted" in await alert(h, h.discord.alice, "remove", id=saved.id)
-    assert await h.store.user_alerts(h.discord.alice.id) == []
+    assert await h.store.user_alerts(int(h.discord.alice.id)) == []
 
 
 @pytest.mark.parametrize(
@@ -78,19 +81,19 @@ async def test_add_list_remove_and_preview(h: Harness) -> None:
 )
 async def test_bad_alerts_are_refused_with_a_reason(h: Harness, query: str, reason: str) -> None:
     assert reason in await alert(h, h.discord.alice, "add", query=query)
-    assert await h.store.user_alerts(h.discord.alice.id) == []
+    assert await h.store.user_alerts(int(h.discord.alice.id)) == []
 
 
 async def test_at_most_25_alerts(h: Harness) -> None:
     for n in range(25):
-        await h.store.add_alert(h.discord.alice.id, f"topic{n}")
+        await h.store.add_alert(int(h.discord.alice.id), f"topic{n}")
     assert "already have 25 alerts" in await alert(h, h.discord.alice, "add", query="grokking")
 
 
 async def test_test_does_not_save(h: Harness) -> None:
     reply = await alert(h, h.discord.alice, "test", query='"scaling laws"')
     assert "not saved" in reply and "would have matched" in reply
-    assert await h.store.user_alerts(h.discord.alice.id) == []
+    assert await h.store.user_alerts(int(h.discord.alice.id)) == []
 
 
 async def test_a_new_day_sends_one_dm_per_matching_person(h: Harness) -> None:
@@ -130,7 +133,7 @@ async def test_refused_dms_pause_and_are_explained_once(h: Harness) -> None:
     h.discord.dm_refusing.add(h.discord.bob.id)
     await new_day(h)
     assert h.discord.dms_to(h.discord.bob) == []
-    assert (await h.store.alert_user(h.discord.bob.id)).dm_blocked
+    assert (await h.store.alert_user(int(h.discord.bob.id))).dm_blocked
     (refused,) = h.discord.violations
     assert refused.code == 50007
     h.discord.violations.clear()
@@ -156,7 +159,7 @@ async def test_a_restart_between_match_and_delivery_loses_and_repeats_nothing(
     rows = await h.store.alert_outbox()
     ids = [r.paper_id for r in rows]
     nonce = batch_nonce(h.discord.alice.id, "dm", ids)
-    await h.store.mark_alerts(h.discord.alice.id, ids, "sending", batch=nonce)
+    await h.store.mark_alerts(int(h.discord.alice.id), ids, "sending", batch=nonce)
     dm = await h.bot.create_dm(discord.Object(h.discord.alice.id))
     await dm.send("first copy", nonce=nonce)
     await h.restart()
@@ -175,7 +178,7 @@ async def test_channel_delivery_pings_only_that_person(h: Harness) -> None:
     # Someone else clicking its buttons is turned away; the owner's click works.
     refused = await h.discord.click(posted, f"alert:pause:{h.discord.alice.id}", user=h.discord.bob)
     assert "belong to the person" in (await refused.response()).content
-    assert not (await h.store.alert_user(h.discord.alice.id)).paused
+    assert not (await h.store.alert_user(int(h.discord.alice.id))).paused
 
 
 async def test_admins_can_turn_channel_delivery_off(h: Harness) -> None:
@@ -195,13 +198,13 @@ async def test_buttons_act_at_once_and_survive_a_restart(h: Harness) -> None:
     (dm,) = h.discord.dms_to(h.discord.alice)
     assert list(h.bot.persistent_views) == []  # not kept per DM: the dynamic items answer
     await h.restart()
-    (saved,) = await h.store.user_alerts(h.discord.alice.id)
+    (saved,) = await h.store.user_alerts(int(h.discord.alice.id))
     mute = await h.discord.click(dm, f"alert:mute:{saved.id}", user=h.discord.alice)
     assert "Muted alert" in (await mute.response()).content
     assert (await h.store.get_alert(saved.id)).muted  # type: ignore[union-attr]
     pause = await h.discord.click(dm, f"alert:pause:{h.discord.alice.id}", user=h.discord.alice)
     assert "Paused all" in (await pause.response()).content
-    assert (await h.store.alert_user(h.discord.alice.id)).paused
+    assert (await h.store.alert_user(int(h.discord.alice.id))).paused
 
 
 async def test_paused_alerts_do_not_deliver(h: Harness) -> None:

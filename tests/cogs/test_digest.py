@@ -20,6 +20,9 @@ from tests.conftest import seed_items, seed_papers
 from tests.fakes.fake_discord import FakeDiscordError
 from tests.support.harness import Harness, running_bot
 
+# Everything here runs on both store backends.
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 JAN7, FRI = date(2025, 1, 7), date(2025, 1, 10)
 
 

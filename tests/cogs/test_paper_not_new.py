@@ -17,6 +17,9 @@ from bot.delivery.alerts import AlertDelivery
 from tests.conftest import seed_items
 from tests.support.harness import Harness, running_bot
 
+# Everything here runs on both store backends.
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 NEW_DAY = "2025-01-08"  # "today" for the harness clock
 OLD_ID = "2310.09999"
 OLD_TITLE = "Grokking Beyond Algorithmic Data, a 2023 Study"

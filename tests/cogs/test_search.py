@@ -14,12 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
+from bot.store.postgres import papers as postgres_papers
 from bot.store.sqlite import papers as sqlite_papers
 from cogs.search import Search
 from cogs.ui.search_views import NOT_YOURS
 from tests.conftest import seed_papers
 from tests.fakes.fake_discord import FakeUser, RecordedMessage
 from tests.support.harness import DEFAULT_NOW, Harness, running_bot
+
+# Everything here runs on both store backends.
+pytestmark = pytest.mark.usefixtures("store_backend")
 
 SEED = seed_papers()
 GROKKING = {"2310.06371", "2507.14285", "2509.01411", "2501.17548"}
@@ -294,6 +298,7 @@ async def test_a_capped_total_is_shown_as_a_floor(
     seeded: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 20)  # "model" has 110 matches
+    monkeypatch.setattr(postgres_papers, "RANK_WINDOW", 20)
     message = await run(seeded, "search", query="model")
     assert footer(message).startswith("Results 1–5 of 20+ (the newest matches) · page 1/4")
 

@@ -28,6 +28,7 @@ from bot.models import Listing
 from bot.store import SQLiteStore
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
+from tests.support.harness import store_section
 
 # ------------------------------------------------------------------------- Discord REST
 
@@ -105,12 +106,14 @@ def revoke_token(fake: FakeDiscord) -> None:
 # ------------------------------------------------------------------------- the process
 
 
-def write_config(path: Path, discord: FakeDiscord, hf: FakeHF, db: Path, **sections: Any) -> Path:
+def write_config(
+    path: Path, discord: FakeDiscord, hf: FakeHF, db: Path | str, **sections: Any
+) -> Path:
     """A config.toml for `python -m bot` pointing at the fakes; `sections` add or override."""
     raw: dict[str, dict[str, Any]] = {
         "discord": {"api_base_url": discord.api_base_url, "gateway_url": discord.gateway_url},
         "huggingface": {"base_url": hf.base_url, "backfill_days": 2, "max_retries": 0},
-        "store": {"path": str(db)},
+        "store": store_section(db),
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)

@@ -18,11 +18,17 @@ from bot.client import Paperboy
 from bot.config import Config, parse_config
 from bot.hf.source import HFSource
 from bot.scraper import ScrapeReport
-from bot.store import SQLiteStore
+from bot.store import SQLiteStore, Store
+from bot.store.postgres import PostgresStore
 from tests.conftest import seed_items
 from tests.fakes import fake_discord as fake_discord_module
 from tests.fakes.fake_discord import FakeDiscord, capture_discord_errors
 from tests.fakes.fake_hf import FakeHF
+from tests.support import postgres
+
+BACKENDS = ("sqlite", "postgresql")
+# The store running_bot gives a test that names none (the store_backend fixture sets it).
+default_backend = "sqlite"
 
 # The day after the first seed list: a 7-day backfill brings in 2025-01-07.
 DEFAULT_NOW = datetime(2025, 1, 8, 10, 0, tzinfo=UTC)
@@ -54,11 +60,12 @@ class Harness:
 
     discord: FakeDiscord
     hf: FakeHF
-    store: SQLiteStore
+    store: Store
     config: Config
     clock: Clock
     session: aiohttp.ClientSession
     extensions: Sequence[str] | None = None
+    proxy: postgres.CuttableProxy | None = None  # with through_proxy: cut to lose the store
     bot: Paperboy = field(init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -112,8 +119,11 @@ class Harness:
             self.bot.scrape.remove_hook(finished)
 
 
-def make_config(discord: FakeDiscord, hf: FakeHF, db: Path, **sections: dict[str, Any]) -> Config:
-    """A config pointing every base URL at the fakes."""
+def make_config(
+    discord: FakeDiscord, hf: FakeHF, db: Path | str, **sections: dict[str, Any]
+) -> Config:
+    """A config pointing every base URL at the fakes, and [store] at `db` (a SQLite path or
+    a PostgreSQL URL)."""
     raw: dict[str, dict[str, Any]] = {
         "discord": {"api_base_url": discord.api_base_url, "gateway_url": discord.gateway_url},
         "huggingface": {
@@ -122,7 +132,7 @@ def make_config(discord: FakeDiscord, hf: FakeHF, db: Path, **sections: dict[str
             "timeout_seconds": 2,
             "max_retries": 1,
         },
-        "store": {"path": str(db)},
+        "store": store_section(db),
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
@@ -130,25 +140,63 @@ def make_config(discord: FakeDiscord, hf: FakeHF, db: Path, **sections: dict[str
     return replace(config, discord=replace(config.discord, token=discord.token))
 
 
+def store_section(db: Path | str) -> dict[str, str]:
+    """[store] for a SQLite path or a PostgreSQL URL."""
+    return (
+        {"url": db} if isinstance(db, str) and db.startswith("postgresql:") else {"path": str(db)}
+    )
+
+
+@contextlib.asynccontextmanager
+async def store_location(tmp_path: Path, backend: str) -> AsyncIterator[Path | str]:
+    """Where a test's store lives: a file in tmp_path, or a fresh PostgreSQL database."""
+    if backend == "postgresql":
+        async with postgres.server().database() as url:
+            yield url
+    else:
+        yield tmp_path / "paperboy.db"
+
+
+def open_store(location: Path | str, clock: Clock | None = None) -> Store:
+    """The store at a location from store_location (not yet opened)."""
+    if isinstance(location, str):
+        return PostgresStore(location, clock=clock)
+    return SQLiteStore(location, clock=clock)
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     tmp_path: Path,
     *,
+    backend: str | None = None,
+    through_proxy: bool = False,
     extensions: Sequence[str] | None = None,
     now: datetime = DEFAULT_NOW,
     start: bool = True,
     **sections: dict[str, Any],
 ) -> AsyncIterator[Harness]:
-    """Both fakes, a store, and the bot logged in; everything closed and checked afterwards."""
+    """Both fakes, a store (SQLite, or the store_backend fixture's), and the bot logged in;
+    everything closed and checked afterwards. `through_proxy` (PostgreSQL): the bot reaches
+    its database through `harness.proxy`, which the test can cut."""
     with capture_discord_errors() as discord_errors:
-        async with FakeDiscord() as discord, FakeHF(copy.deepcopy(seed_items())) as hf:
-            config = make_config(discord, hf, tmp_path / "paperboy.db", **sections)
+        async with contextlib.AsyncExitStack() as stack:
+            discord = await stack.enter_async_context(FakeDiscord())
+            hf = await stack.enter_async_context(FakeHF(copy.deepcopy(seed_items())))
+            location = await stack.enter_async_context(
+                store_location(tmp_path, backend or default_backend)
+            )
+            proxy = None
+            if through_proxy:
+                assert isinstance(location, str), "a proxy stands in front of PostgreSQL only"
+                proxy = await stack.enter_async_context(postgres.CuttableProxy(location))
+                location = proxy.proxied_url
+            config = make_config(discord, hf, location, **sections)
             with fake_discord_module.point_discord_at(discord):
                 point_discord_at(config.discord)  # the shipped code path sets both URLs
                 clock = Clock(now)
-                store = SQLiteStore(config.store.path, clock=clock)
+                store = open_store(location, clock)
                 async with store, aiohttp.ClientSession() as session:
-                    harness = Harness(discord, hf, store, config, clock, session, extensions)
+                    harness = Harness(discord, hf, store, config, clock, session, extensions, proxy)
                     if start:
                         await harness.start_bot()
                     try:

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.store import SQLiteStore, Store
+from bot.store.postgres import PostgresStore
 from tests.bot.store.support import OpenStore, seed
+from tests.support import postgres
 
 StoreFactory = Callable[..., AbstractAsyncContextManager[Store]]
 
@@ -34,14 +36,41 @@ async def sqlite_store(
         yield store
 
 
+@asynccontextmanager
+async def postgres_store(
+    tmp_path: Path, *, search_budget: float | None = None
+) -> AsyncIterator[Store]:
+    """An empty PostgreSQL store: a fresh database on the session's server."""
+    async with postgres.server().database() as url:
+        opened = (
+            PostgresStore(url)
+            if search_budget is None
+            else PostgresStore(url, search_budget=search_budget)
+        )
+        async with opened as store:
+            yield store
+
+
 BACKENDS: dict[str, StoreFactory] = {
     "sqlite": sqlite_store,
+    "postgresql": postgres_store,
 }
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The contract files (test_contract_*.py) run on every backend; the backend-specific
+    files here (test_sqlite*.py, ...) use the `store` fixture on SQLite only."""
+    if "backend" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rsplit(".", 1)[-1]
+        names = sorted(BACKENDS) if module.startswith("test_contract_") else ["sqlite"]
+        metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """The name of the backend under test."""
+    """The name of the backend under test (PostgreSQL starts its server on first use)."""
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_server")
     return str(request.param)
 
 

@@ -1,0 +1,56 @@
+"""The PostgreSQL store (asyncpg): a pool, numbered migrations under a lock, tsvector search.
+
+Built like the SQLite store, one part per role, each in its own module: connection (pool,
+migrations, backup, checks), papers (papers, lists, search), bookkeeping (scrapes, stats,
+meta, server settings), digests (subscriptions, digest outbox), alerts (alerts, alert
+outbox). A new role is a new module and one more base of PostgresStore.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol
+
+from bot.store.base import Store
+from bot.store.postgres.alerts import Alerts
+from bot.store.postgres.bookkeeping import Bookkeeping
+from bot.store.postgres.connection import SEARCH_BUDGET_SECONDS, redacted, server_address
+from bot.store.postgres.digests import Digests
+from bot.store.postgres.papers import RANK_WINDOW, Papers
+
+
+class PostgresStore(Papers, Bookkeeping, Digests, Alerts):
+    """The shared store: one PostgreSQL database, any number of bot processes.
+
+    Every store operation survives a dropped connection: it is run again on a fresh one,
+    with backoff, for up to `retry_seconds`, then raises StoreUnavailable.
+    """
+
+
+def _retried(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def retried(self: PostgresStore, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: method(self, *args, **kwargs))
+
+    return retried
+
+
+# Every coroutine of the Store protocol's roles (a role added later is covered too), but
+# not opening, closing or a backup (pg_dump connects by itself).
+for _role in Store.__mro__:
+    if _role in (Store, Protocol, Generic, object):
+        continue
+    for _name, _member in vars(_role).items():
+        if inspect.iscoroutinefunction(_member) and _name not in ("open", "close", "backup"):
+            setattr(PostgresStore, _name, _retried(getattr(PostgresStore, _name)))
+
+
+__all__ = [
+    "RANK_WINDOW",
+    "SEARCH_BUDGET_SECONDS",
+    "PostgresStore",
+    "redacted",
+    "server_address",
+]

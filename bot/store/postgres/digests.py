@@ -1,0 +1,159 @@
+"""Digest subscriptions and the digest outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Literal
+
+import asyncpg
+
+from bot.models import Delivery, DeliveryState, Subscription
+from bot.store.postgres.connection import PostgresBase, row_count
+from bot.store.postgres.rows import _SUBSCRIPTION_SELECT, REFUSED_ID, _part, _subscription
+
+
+class Digests(PostgresBase):
+    """Digest subscriptions and the digest outbox."""
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        """Create or update a channel's digest settings (clears a failing mark)."""
+        await self.pool.execute(
+            "INSERT INTO digest_subscriptions (channel_id, guild_id, post_time, timezone, top,"
+            " min_upvotes, keywords, threads, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
+            " post_time = excluded.post_time, timezone = excluded.timezone,"
+            " top = excluded.top, min_upvotes = excluded.min_upvotes,"
+            " keywords = excluded.keywords, threads = excluded.threads,"
+            " failing_reason = NULL, failing_since = NULL",
+            sub.channel_id,
+            sub.guild_id,
+            sub.post_time,
+            sub.timezone,
+            sub.top,
+            sub.min_upvotes,
+            sub.keywords,
+            sub.threads,
+            self._now(),
+        )
+
+    async def remove_subscription(self, channel_id: int) -> bool:
+        """Unsubscribe a channel; False if it was not subscribed."""
+        status = await self.pool.execute(
+            "DELETE FROM digest_subscriptions WHERE channel_id = $1", channel_id
+        )
+        return row_count(status) > 0
+
+    async def get_subscription(self, channel_id: int) -> Subscription | None:
+        """One channel's settings."""
+        row = await self._one(f"{_SUBSCRIPTION_SELECT} WHERE channel_id = $1", (channel_id,))
+        return _subscription(row) if row else None
+
+    async def subscriptions(self, guild_id: int | None = None) -> list[Subscription]:
+        """Every subscription, or one server's, in channel order."""
+        if guild_id is None:
+            rows = await self._all(f"{_SUBSCRIPTION_SELECT} ORDER BY channel_id")
+        else:
+            rows = await self._all(
+                f"{_SUBSCRIPTION_SELECT} WHERE guild_id = $1 ORDER BY channel_id", (guild_id,)
+            )
+        return [_subscription(r) for r in rows]
+
+    async def set_subscription_failing(self, channel_id: int, reason: str | None) -> None:
+        """Mark a channel as failing (deleted, forbidden), or clear the mark."""
+        await self.pool.execute(
+            "UPDATE digest_subscriptions SET failing_reason = $1::text,"
+            " failing_since = CASE WHEN $1::text IS NULL THEN NULL"
+            " ELSE coalesce(failing_since, $2) END WHERE channel_id = $3",
+            reason,
+            self._now(),
+            channel_id,
+        )
+
+    async def delivery_states(self, list_date: date) -> dict[int, DeliveryState]:
+        """The outbox state of every channel's digest of one list, in one query."""
+        rows = await self._all(
+            "SELECT channel_id, state FROM digest_deliveries WHERE list_date = $1", (list_date,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def get_delivery(
+        self, channel_id: int, list_date: date, *, _con: asyncpg.Connection | None = None
+    ) -> Delivery | None:
+        """The outbox record of one digest, with its planned parts."""
+        row = await self._one(
+            "SELECT state, error FROM digest_deliveries WHERE channel_id = $1 AND list_date = $2",
+            (channel_id, list_date),
+            _con,
+        )
+        if row is None:
+            return None
+        parts = await self._all(
+            "SELECT part, payload, nonce, message_id FROM digest_parts"
+            " WHERE channel_id = $1 AND list_date = $2 ORDER BY part",
+            (channel_id, list_date),
+            _con,
+        )
+        return Delivery(channel_id, list_date, row[0], tuple(_part(p) for p in parts), row[1])
+
+    async def start_delivery(
+        self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
+    ) -> Delivery:
+        """Record the planned (payload, nonce) messages before sending; an existing record
+        wins (resume, with its stored nonces)."""
+        async with self._transaction() as con:
+            status = await con.execute(
+                "INSERT INTO digest_deliveries (channel_id, list_date, state, started_at)"
+                " VALUES ($1, $2, 'sending', $3) ON CONFLICT DO NOTHING",
+                channel_id,
+                list_date,
+                self._now(),
+            )
+            if row_count(status):
+                await con.executemany(
+                    "INSERT INTO digest_parts (channel_id, list_date, part, payload, nonce)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    [
+                        (channel_id, list_date, n, payload, nonce)
+                        for n, (payload, nonce) in enumerate(parts)
+                    ],
+                )
+            delivery = await self.get_delivery(channel_id, list_date, _con=con)
+        assert delivery is not None
+        return delivery
+
+    async def record_part_sent(
+        self, channel_id: int, list_date: date, part: int, message_id: int
+    ) -> None:
+        """Remember that one planned message reached Discord."""
+        await self.pool.execute(
+            "UPDATE digest_parts SET message_id = $1"
+            " WHERE channel_id = $2 AND list_date = $3 AND part = $4",
+            message_id,
+            channel_id,
+            list_date,
+            part,
+        )
+
+    async def record_part_refused(self, channel_id: int, list_date: date, part: int) -> None:
+        """Discord refused this one message: stored as message id REFUSED_ID, not sent again."""
+        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID)
+
+    async def finish_delivery(
+        self,
+        channel_id: int,
+        list_date: date,
+        state: Literal["sent", "failed"],
+        error: str | None = None,
+    ) -> None:
+        """Close a delivery as sent or failed."""
+        await self.pool.execute(
+            "UPDATE digest_deliveries SET state = $1, error = $2, finished_at = $3"
+            " WHERE channel_id = $4 AND list_date = $5",
+            state,
+            error,
+            self._now(),
+            channel_id,
+            list_date,
+        )

@@ -1,0 +1,101 @@
+"""The PostgreSQL side of search: the tsvectors the store writes and tsqueries compiled for them.
+
+PostgreSQL's own parser and dictionaries never see a paper or a query: the store writes each
+paper's `search` vector itself, from the words `bot.text.analyze` reads (the one analysis
+that SQLite's index and the alerts use too), and queries are cast to `tsquery` from the same
+analysed words. So both backends find the same papers for the same query.
+
+Weights name the fields: A title, B keywords, C authors, D abstract (`ts_rank`'s default
+weights make them count 1.0, 0.4, 0.2 and 0.1). A plain term searches A, B and D; `author:`
+searches C only. A gap of one position separates two fields, two keywords and two authors,
+so that no phrase can span them (SQLite's index puts a separator token there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.query import Query, Term
+from bot.text import analyze, analyze_words, plain_words
+
+TEXT_WEIGHTS = "ABD"
+AUTHOR_WEIGHT = "C"
+MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
+
+
+def search_vector(
+    title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
+) -> str:
+    """A paper's `search` tsvector, as tsvector input text (lexeme:position+weight)."""
+    positions: dict[str, list[str]] = {}
+    at = 0
+    for weight, items in (
+        ("A", [title]),
+        ("B", keywords),
+        ("C", authors),
+        ("D", [abstract]),
+    ):
+        for item in items:
+            at += 1  # the gap before each field and each keyword or author
+            for word in analyze(item):
+                at += 1
+                positions.setdefault(word, []).append(f"{min(at, MAX_POSITION)}{weight}")
+    return _vector(positions)
+
+
+def title_vector(title: str) -> str:
+    """A paper's `title_words` tsvector: the title's plain words, unstemmed, for prefixes."""
+    positions: dict[str, list[str]] = {}
+    for at, word in enumerate(plain_words(title), start=1):
+        positions.setdefault(word, []).append(str(min(at, MAX_POSITION)))
+    return _vector(positions)
+
+
+def _vector(positions: dict[str, list[str]]) -> str:
+    # PostgreSQL keeps at most 256 positions of one lexeme; more would be an error.
+    return " ".join(f"{_quote(w)}:{','.join(p[:256])}" for w, p in positions.items())
+
+
+def compile_tsquery(query: Query) -> str:
+    """The tsquery text for a non-empty query."""
+    if query.is_empty:
+        raise ValueError("an empty query has no tsquery")
+    positive = " & ".join(_group(group) for group in query.groups)
+    if not query.excluded:
+        return positive
+    excluded = " | ".join(_phrase(t) for t in query.excluded)
+    return f"({positive}) & !({excluded})"
+
+
+def compile_prefix(typed: str) -> str | None:
+    """A tsquery for titles with every typed word, the last one as a prefix (as SQLite's)."""
+    tokens = plain_words(typed)
+    if not tokens:
+        return None
+    *whole, last = (_quote(t) for t in tokens)
+    return " & ".join([*whole, f"{last}:*"])
+
+
+def compile_term(term: Term) -> str:
+    """The tsquery text for one term alone (to rank each term by itself)."""
+    return _phrase(term)
+
+
+def _group(terms: tuple[Term, ...]) -> str:
+    if len(terms) == 1:
+        return _phrase(terms[0])
+    return "(" + " | ".join(_phrase(t) for t in terms) + ")"
+
+
+def _phrase(term: Term) -> str:
+    weights = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
+    return "(" + " <-> ".join(_lexemes(analyze_words(term.tokens), weights)) + ")"
+
+
+def _lexemes(words: Iterable[str], weights: str) -> list[str]:
+    return [f"{_quote(w)}:{weights}" for w in words]
+
+
+def _quote(word: str) -> str:
+    # Analysed words hold only letters and digits; quoting keeps anything else inert anyway.
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"

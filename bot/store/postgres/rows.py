@@ -1,0 +1,161 @@
+"""Column lists and row mappers for PostgreSQL rows (typed values, not ISO text)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.models import (
+    Alert,
+    AlertTarget,
+    DeliveryPart,
+    Listing,
+    Paper,
+    QueuedAlert,
+    Subscription,
+)
+
+_PAPER_FIELDS = (
+    "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "
+    "p.upvotes, p.num_comments, p.ai_summary, p.github_repo, p.github_stars, p.project_page, "
+    "p.thumbnail, p.organization"
+)
+_PAPER_COLUMNS = (
+    f"{_PAPER_FIELDS}, p.list_date,"
+    " (SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
+)
+_REFRESHED = (
+    "title",
+    "abstract",
+    "authors",
+    "keywords",
+    "published_at",
+    "submitted_at",
+    "upvotes",
+    "num_comments",
+    "ai_summary",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "thumbnail",
+    "organization",
+)
+_SEARCHED = ("title", "abstract", "keywords", "authors")
+
+
+def _paper_row(paper: Paper) -> dict[str, Any]:
+    """The paper as column values, in _REFRESHED order."""
+    return {
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": "\n".join(paper.authors),
+        "keywords": "\n".join(paper.ai_keywords),
+        "published_at": _ms(paper.published_at),
+        "submitted_at": _ms(paper.submitted_at),
+        "upvotes": paper.upvotes,
+        "num_comments": paper.num_comments,
+        "ai_summary": paper.ai_summary,
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "thumbnail": paper.thumbnail,
+        "organization": paper.organization,
+    }
+
+
+def _ms(value: datetime | None) -> datetime | None:
+    """UTC, to the millisecond, as the SQLite store keeps paper times."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _listing(row: Sequence[Any]) -> Listing:
+    """Build a Listing from a _PAPER_FIELDS row followed by a list date and a rank."""
+    paper = Paper(
+        id=row[0],
+        title=row[1],
+        abstract=row[2],
+        authors=tuple(filter(None, row[3].split("\n"))),
+        ai_keywords=tuple(filter(None, row[4].split("\n"))),
+        published_at=row[5],
+        submitted_at=row[6],
+        upvotes=row[7],
+        num_comments=row[8],
+        ai_summary=row[9],
+        github_repo=row[10],
+        github_stars=row[11],
+        project_page=row[12],
+        thumbnail=row[13],
+        organization=row[14],
+    )
+    return Listing(paper, row[15], row[16] or 0)
+
+
+_SUBSCRIPTION_SELECT = (
+    "SELECT channel_id, guild_id, post_time, timezone, top, min_upvotes, keywords, threads,"
+    " created_at, failing_reason FROM digest_subscriptions"
+)
+
+
+def _subscription(row: Sequence[Any]) -> Subscription:
+    return Subscription(
+        channel_id=row[0],
+        guild_id=row[1],
+        post_time=row[2],
+        timezone=row[3],
+        top=row[4],
+        min_upvotes=row[5],
+        keywords=row[6],
+        threads=row[7],
+        created_at=row[8],
+        failing_reason=row[9],
+    )
+
+
+_ALERT_SELECT = (
+    "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at FROM alerts"
+)
+_ALERT_COLUMNS = (
+    "a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted, a.created_at"
+)
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    return Alert(
+        id=row[0],
+        user_id=row[1],
+        query=row[2],
+        deliver=row[3],
+        channel_id=row[4],
+        guild_id=row[5],
+        muted=row[6],
+        created_at=row[7],
+    )
+
+
+_QUEUED_COLUMNS = "user_id, paper_id, alert_id, reason, target, state, batch, attempts"
+
+
+def _queued(row: Sequence[Any]) -> QueuedAlert:
+    return QueuedAlert(
+        user_id=row[0],
+        paper_id=row[1],
+        alert_id=row[2],
+        reason=row[3],
+        target=AlertTarget(row[4]),
+        state=row[5],
+        batch=row[6],
+        attempts=row[7],
+    )
+
+
+REFUSED_ID = 0  # the message id stored for a digest part Discord refused
+
+
+def _part(row: Sequence[Any]) -> DeliveryPart:
+    """A digest part from (part, payload, nonce, message_id)."""
+    refused = row[3] == REFUSED_ID
+    return DeliveryPart(row[0], row[1], row[2], None if refused else row[3], refused)

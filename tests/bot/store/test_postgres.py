@@ -1,0 +1,132 @@
+"""What only the PostgreSQL store has: migrations under a lock, its server errors, its checks."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import date
+
+import asyncpg
+import pytest
+
+from bot.errors import StoreError, StoreUnavailable
+from bot.models import Paper
+from bot.query import parse_query
+from bot.store import make_store
+from bot.store.postgres import PostgresStore
+from bot.store.postgres.connection import _migrations
+from tests.support.postgres import CuttableProxy, PgServer
+
+pytestmark = pytest.mark.usefixtures("pg_server")
+
+
+def closed_port() -> int:
+    """A local TCP port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_stores_starting_at_once_migrate_once_under_the_lock(pg_server: PgServer) -> None:
+    async with pg_server.database(migrated=False) as url:
+        stores = [PostgresStore(url) for _ in range(4)]
+        await asyncio.gather(*(s.open() for s in stores))
+        try:
+            connection = await asyncpg.connect(url)
+            try:
+                rows = await connection.fetch("SELECT version FROM schema_migrations")
+            finally:
+                await connection.close()
+            assert sorted(r[0] for r in rows) == [n for n, _ in _migrations()]
+            assert [await s.integrity_check() for s in stores] == [[]] * 4
+        finally:
+            await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_a_second_open_applies_nothing_and_keeps_the_data(pg_server: PgServer) -> None:
+    async with pg_server.database() as url:
+        async with PostgresStore(url) as store:
+            await store.set_meta("k", "v")
+        async with PostgresStore(url) as store:
+            assert await store.get_meta("k") == "v"
+
+
+async def test_an_unreachable_server_is_one_line_naming_host_and_port() -> None:
+    port = closed_port()
+    store = make_store(f"postgresql://bot:s3cret@127.0.0.1:{port}/paperboy")
+    with pytest.raises(StoreError) as raised:
+        await store.open()
+    message = str(raised.value)
+    assert f"127.0.0.1:{port}" in message and "s3cret" not in message
+    assert "\n" not in message
+
+
+async def test_a_socket_folder_without_a_server_is_named() -> None:
+    store = make_store("postgresql://bot@/paperboy?host=/nonexistent/socket")
+    with pytest.raises(StoreError, match="/nonexistent/socket port 5432"):
+        await store.open()
+
+
+async def test_a_wrong_password_names_the_server_not_the_password(pg_server: PgServer) -> None:
+    # The test cluster trusts everyone; a missing database stands in for a refusal.
+    url = pg_server.url.replace("/postgres?", "/no_such_database?")
+    with pytest.raises(StoreError, match="no_such_database") as raised:
+        await PostgresStore(url).open()
+    assert "\n" not in str(raised.value)
+
+
+async def test_status_shows_the_url_without_its_password(pg_server: PgServer) -> None:
+    async with pg_server.database() as url:
+        secret = url.replace("postgresql://paperboy@", "postgresql://paperboy:s3cret@")
+        async with PostgresStore(secret) as store:
+            stats = await store.stats()
+        assert "s3cret" not in stats.location and "paperboy@" in stats.location
+        assert stats.size_bytes > 0
+
+
+async def test_integrity_check_reports_a_schema_newer_than_the_code(pg_server: PgServer) -> None:
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        assert await store.integrity_check() == []
+        await store.pool.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (9999, now())"
+        )
+        (problem,) = await store.integrity_check()
+        assert "9999" in problem
+
+
+async def test_amcheck_checks_the_indexes_where_installed(pg_server: PgServer) -> None:
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        await store.pool.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+        await store.ingest_day(date(2025, 1, 7), [Paper("2401.00001", "T", "A.")])
+        assert await store.integrity_check() == []
+
+
+async def test_a_dropped_connection_is_retried_and_nothing_is_lost(
+    pg_server: PgServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        pg_server.database() as url,
+        CuttableProxy(url) as proxy,
+        PostgresStore(proxy.proxied_url, retry_seconds=10) as store,
+    ):
+        await store.set_meta("before", "1")
+        proxy.cut()  # every pooled connection is gone; new ones fail for a moment
+        asyncio.get_running_loop().call_later(0.5, proxy.restore)
+        await store.set_meta("during", "2")  # waits, retries, succeeds
+        assert "lost the connection to PostgreSQL" in caplog.text
+        assert await store.get_meta("before") == "1" and await store.get_meta("during") == "2"
+        alert = await store.add_alert(7, "grokking")
+        assert [a.id for a in await store.user_alerts(7)] == [alert.id]  # once
+
+
+async def test_a_server_gone_for_longer_is_try_again_shortly(pg_server: PgServer) -> None:
+    async with (
+        pg_server.database() as url,
+        CuttableProxy(url) as proxy,
+        PostgresStore(proxy.proxied_url, retry_seconds=0.5) as store,
+    ):
+        proxy.cut()
+        with pytest.raises(StoreUnavailable, match="try again shortly"):
+            await store.search(parse_query("grokking"))
+        proxy.restore()
+        assert (await store.search(parse_query("grokking"))).total == 0  # back by itself

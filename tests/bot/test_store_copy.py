@@ -1,0 +1,153 @@
+"""`paperboy store copy`: everything moves between SQLite and PostgreSQL, counts verified."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import BackupError
+from bot.models import QueuedAlert, ScrapeRun, Subscription
+from bot.query import parse_query
+from bot.store import SQLiteStore, Store
+from bot.store.copy import CopyError, copy_store
+from bot.store.postgres import PostgresStore
+from tests.bot.store.support import ids, seed
+from tests.support.postgres import PgServer
+from tests.support.process import paperboy
+
+DAY = date(2025, 1, 7)
+NOW = datetime(2025, 1, 8, 9, 0, tzinfo=UTC)
+
+
+async def fill(store: Store) -> None:
+    """One of everything: papers and lists, a scrape, settings, a subscription with a half
+    sent digest, alerts with a person's and a server's settings, and queued matches."""
+    await seed(store)
+    await store.record_scrape(ScrapeRun(DAY, NOW, True, 26, 26, 0))
+    await store.set_meta("commands", "abc")
+    await store.set_health_channel(10, 11)
+    await store.save_subscription(Subscription(11, 10, "09:00", "UTC", 5))
+    await store.start_delivery(11, DAY, [("{}", "n1"), ("{}", "n2")])
+    await store.record_part_sent(11, DAY, 0, 123456789012345678)
+    alert = await store.add_alert(7, "grokking")
+    await store.add_alert(7, "diffusion", deliver="here", channel_id=11, guild_id=10)
+    await store.set_alerts_paused(8, True)
+    await store.set_channel_alerts_allowed(10, False)
+    await store.queue_alert_matches(
+        ["2310.06371"], [QueuedAlert(7, "2310.06371", alert.id, "grokking", alert.target)]
+    )
+    await store.mark_alerts(7, ["2310.06371"], "queued", retry_at=NOW + timedelta(minutes=5))
+
+
+async def everything(store: Store) -> dict[str, object]:
+    """What a store holds, read through the protocol."""
+    return {
+        "stats": (await store.stats()).papers,
+        "days": [await store.day_listing(d) for d in await store.list_dates()],
+        "search": set(ids((await store.search(parse_query('"state space"'), limit=50)).hits)),
+        "meta": await store.get_meta("commands"),
+        "health": await store.health_channels(),
+        "subs": await store.subscriptions(),
+        "delivery": await store.get_delivery(11, DAY),
+        "alerts": await store.user_alerts(7),
+        "active": await store.active_alerts(),
+        "user": await store.alert_user(8),
+        "guild": await store.channel_alerts_allowed(10),
+        "outbox": await store.alert_outbox(NOW + timedelta(hours=1)),
+        "unmatched": [p.id for p in await store.unmatched_papers()],
+        "version": await store.alerts_version(),
+        "last_scrape": (await store.stats()).last_scrape,
+    }
+
+
+@pytest.mark.parametrize("direction", ["sqlite->postgresql", "postgresql->sqlite"])
+async def test_a_copy_holds_everything_the_source_held(
+    pg_server: PgServer, tmp_path: Path, direction: str
+) -> None:
+    async with pg_server.database() as url:
+        lite, pg = SQLiteStore(tmp_path / "p.db"), PostgresStore(url)
+        source, target = (lite, pg) if direction.startswith("sqlite") else (pg, lite)
+        async with lite, pg:
+            await fill(source)
+            copied = await copy_store(source, target)
+            assert copied["papers"] == 147 and copied["alert_outbox"] == 1
+            assert await everything(target) == await everything(source)
+            # New rows continue after the copied ids.
+            added = await target.add_alert(9, "mamba")
+            assert added.id > max(a.id for a in await source.user_alerts(7))
+
+
+async def test_a_target_with_data_is_refused_unless_forced(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    async with (
+        pg_server.database() as url,
+        SQLiteStore(tmp_path / "p.db") as lite,
+        PostgresStore(url) as pg,
+    ):
+        await fill(lite)
+        await pg.add_alert(1, "already here")
+        with pytest.raises(CopyError, match=r"not empty: alerts \(1\).*--force"):
+            await copy_store(lite, pg)
+        assert [a.query for a in await pg.user_alerts(1)] == ["already here"]
+        await copy_store(lite, pg, force=True)
+        assert await pg.user_alerts(1) == []
+        assert await everything(pg) == await everything(lite)
+
+
+async def test_the_command_copies_with_progress_and_verifies(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "p.db"
+    async with SQLiteStore(db) as lite:
+        await fill(lite)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[store]\npath = "{db}"\n')
+    async with pg_server.database() as url:
+        result = await paperboy("--config", str(config), "store", "copy", "--to", url, cwd=tmp_path)
+        assert result.code == 0, result.err
+        assert "papers" in result.err and "147/147" in result.err
+        assert "counts verified" in result.out
+        again = await paperboy("--config", str(config), "store", "copy", "--to", url, cwd=tmp_path)
+        assert again.code == 1 and "--force" in again.err and "Traceback" not in again.err
+        back = tmp_path / "back.db"
+        pg_config = tmp_path / "pg.toml"
+        pg_config.write_text(f'[store]\nurl = "{url}"\n')
+        result = await paperboy(
+            "--config", str(pg_config), "store", "copy", "--to", f"sqlite:///{back}", cwd=tmp_path
+        )
+        assert result.code == 0, result.err
+    async with SQLiteStore(db) as lite, SQLiteStore(back) as copy:
+        assert await everything(copy) == await everything(lite)
+
+
+async def test_backup_on_postgresql_runs_pg_dump(pg_server: PgServer, tmp_path: Path) -> None:
+    async with pg_server.database() as url:
+        async with PostgresStore(url) as pg:
+            await fill(pg)
+        config = tmp_path / "pg.toml"
+        config.write_text(f'[store]\nurl = "{url}"\n')
+        result = await paperboy("--config", str(config), "backup", "out.dump", cwd=tmp_path)
+        assert result.code == 0, result.err
+        assert (tmp_path / "out.dump").read_bytes().startswith(b"PGDMP")  # pg_restore's format
+
+
+async def test_backup_without_pg_dump_says_how(
+    pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    async with pg_server.database() as url, PostgresStore(url) as pg:
+        with pytest.raises(BackupError, match=r"pg_dump is not on the PATH.*pg_dump --format"):
+            await pg.backup(tmp_path / "out.dump")
+    assert not (tmp_path / "out.dump").exists()
+
+
+async def test_doctor_checks_the_server_and_its_schema(pg_server: PgServer, tmp_path: Path) -> None:
+    async with pg_server.database() as url:
+        config = tmp_path / "pg.toml"
+        config.write_text(f'[store]\nurl = "{url}"\n')
+        result = await paperboy("--config", str(config), "doctor", cwd=tmp_path, timeout=60)
+        (line,) = [x for x in result.out.splitlines() if "store" in x]
+        assert "PASS" in line and "schema 1" in line and "amcheck" in line, result.out
