@@ -29,6 +29,10 @@ class AlertLimitError(UserError):
     """A person already has as many alerts as anyone may have."""
 
 
+class FollowLimitError(UserError):
+    """A person already follows as many authors as they may."""
+
+
 class ScrapeError(PaperboyError):
     """Hugging Face answered, but not with what we expected (layout or schema changed)."""
 

@@ -2,7 +2,8 @@
 
 One class made of one part per role, each in its own module: connection (connections,
 migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats, meta,
-server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox).
+server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox), corpus (papers in
+stored order), follows (author credits, followed authors).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from bot.store.sqlite.connection import (
     SEARCH_BUDGET_SECONDS,
     _migrations,
 )
+from bot.store.sqlite.corpus import Corpus
 from bot.store.sqlite.digests import Digests
+from bot.store.sqlite.follows import Follows
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
-class SQLiteStore(Papers, Bookkeeping, Digests, Alerts):
+class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Corpus, Follows):
     """The embedded default store: one file, no server."""
 
 

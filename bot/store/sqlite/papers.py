@@ -25,6 +25,7 @@ from bot.query import Query
 from bot.store.base import Sort
 from bot.store.fts import compile_match, compile_prefix
 from bot.store.sqlite.connection import SQLiteBase
+from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
     _PAPER_COLUMNS,
@@ -107,6 +108,7 @@ class Papers(SQLiteBase):
                 " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
                 [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
             )
+            await write_credits(db, unique)
         new_ids = tuple(p.id for p in unique if p.id not in existing)
         return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
 
@@ -127,12 +129,14 @@ class Papers(SQLiteBase):
                 if any(merged[k] != old[k] for k in _SEARCHED):
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
+                await write_credits(db, [paper])
                 return False
             await db.execute(
                 _INSERT_PAPER,
                 (paper.id, *row.values(), None, now, now),
             )
             await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
+            await write_credits(db, [paper])
             return True
 
     async def _existing(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
