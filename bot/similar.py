@@ -1,19 +1,20 @@
 """"More like this": the stored papers whose words are most like a paper's (tf-idf, cosine).
 
-The reference in this field is arxiv-sanity's tf-idf over title and abstract; here the AI
-keywords count too, and the words are read by bot.text.analyze, the same reading search and
-alerts use. No model, no network: the index is built from the store's own papers.
+arxiv-sanity's tf-idf is the reference in this field; this follows it (words and word pairs,
+sublinear tf, smoothed idf, terms on more than 5% of the papers left out, cosine) over
+title, abstract and AI keywords, with the words read by bot.text.analyze, the reading search
+and alerts use. No model, no network: the index is built from the store's own papers.
 
 Shape, chosen to stay small and fast at 200,000 papers:
-- a paper's vector: for each analysed word, (1 + log tf) * idf, where title and keyword
-  words count twice; L2-normalised over all its words, then only its TOP_TERMS heaviest words
-  are kept (what makes a paper distinctive; the rest adds little but memory);
-- an inverted index (term -> (row, weight) postings) in numpy arrays: a query adds up the
-  postings of its own words (np.bincount) and takes the best rows;
-- words on one paper only are never kept (they can meet no other paper), nor words on more
-  than MAX_DF of them (stop words: long postings that rank nothing).
-Papers stored after the build go to a small delta scored the same way; once the delta is
-large the whole index is built again (off the event loop).
+- a term (a word or a pair of adjacent words) is a hashed bucket: no vocabulary to keep, and
+  the document frequency of every bucket fits in one array;
+- a paper's vector: (1 + log tf) * idf per term, title and keyword terms counting more;
+  L2-normalised, then only its TOP_TERMS heaviest terms are kept;
+- an inverted index (bucket -> (row, weight) postings) in numpy arrays: a query adds up the
+  postings of its own terms (np.bincount) and takes the best rows.
+Papers stored after a build go to a small delta scored the same way (with the build's idf);
+when the delta grows large the index is built again. Building reads the store twice (counts,
+then weights), so it never holds every paper's terms at once; all CPU work runs in a thread.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,50 +36,138 @@ from bot.text import analyze
 
 log = logging.getLogger(__name__)
 
-TOP_TERMS = 40  # words kept per paper
-MAX_DF = 0.10  # words on more than this share of the papers are dropped
-MIN_PAPERS_FOR_MAX_DF = 1000  # a small corpus keeps every word (it has no long postings)
+BUCKETS = 1 << 20  # hashed terms; collisions only merge rare terms
+TOP_TERMS = 40  # terms kept per paper
+TITLE_WEIGHT = 2  # a title term counts as much as this many abstract terms
+KEYWORD_WEIGHT = 3  # ... an AI keyword term
+MAX_DF = 0.05  # terms on more than this share of the papers are left out (stop words)
+MIN_CAP = 3  # ... but a tiny corpus keeps terms on up to this many papers
 REBUILD_SHARE = 0.05  # the delta is folded in once it holds this share of the papers
 REBUILD_MIN = 2000
 READ_PAGE = 2000
 SIMILAR_COUNT = 5
 
-Terms = dict[str, float]  # a paper's normalised, pruned vector
+Terms = Counter[int]  # bucket -> count
 
 
-def paper_terms(paper: Paper) -> Counter[str]:
-    """The analysed words of a paper's title, abstract and AI keywords: title and keyword
-    words count twice (they say what the paper is about)."""
-    counts = Counter(analyze(paper.abstract))
-    heavy = analyze(paper.title) + analyze(" ".join(paper.ai_keywords))
-    for word in heavy:
-        counts[word] += 2
+def _bucket(term: str) -> int:
+    # crc32, not hash(): the same term lands in the same bucket in every process.
+    return zlib.crc32(term.encode()) & (BUCKETS - 1)
+
+
+def _add(counts: Terms, tokens: Sequence[str], weight: int) -> None:
+    for i, word in enumerate(tokens):
+        counts[_bucket(word)] += weight
+        if i:
+            counts[_bucket(f"{tokens[i - 1]} {word}")] += weight
+
+
+def paper_terms(paper: Paper) -> Terms:
+    """The terms of a paper's title, abstract and AI keywords (words and adjacent pairs; no
+    pair spans two keywords): title and keyword terms count more (what a paper is about)."""
+    counts: Terms = Counter()
+    _add(counts, analyze(paper.abstract), 1)
+    _add(counts, analyze(paper.title), TITLE_WEIGHT)
+    for keyword in paper.ai_keywords:
+        _add(counts, analyze(keyword), KEYWORD_WEIGHT)
     return counts
 
 
 @dataclass(slots=True)
 class _Built:
-    """The bulk part of the index: immutable once built (queries read it from threads)."""
+    """The bulk part of the index: never changed once built (queries read it from threads)."""
 
+    papers: int
+    df: npt.NDArray[np.int32]  # papers per bucket
+    cap: int  # the largest df a kept term may have
     ids: npt.NDArray[np.bytes_]  # row -> paper id
-    vocab: dict[str, int]  # word -> term number
-    idf: npt.NDArray[np.float32]  # by term number
-    indptr: npt.NDArray[np.int64]  # term -> its postings' slice
+    indptr: npt.NDArray[np.int32]  # bucket -> its postings' slice
     rows: npt.NDArray[np.int32]
     weights: npt.NDArray[np.float32]
-    unseen_idf: float  # the idf of a word no kept term has (on one paper, or none)
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
 
     def nbytes(self) -> int:
-        """Memory held, roughly: the arrays and the vocabulary."""
-        arrays = sum(
-            a.nbytes for a in (self.ids, self.idf, self.indptr, self.rows, self.weights)
+        """Memory held by the arrays."""
+        return sum(a.nbytes for a in (self.df, self.ids, self.indptr, self.rows, self.weights))
+
+    def vector(self, counts: Terms, top: int | None = TOP_TERMS) -> dict[int, float]:
+        """A paper's normalised tf-idf vector, pruned to its `top` heaviest terms (None: all).
+        """
+        n, df, cap = self.papers, self.df, self.cap
+        raw = {}
+        for bucket, count in counts.items():
+            d = int(df[bucket])
+            if d > cap:
+                continue
+            raw[bucket] = (1.0 + math.log(count)) * (math.log((n + 1) / (d + 1)) + 1.0)
+        norm = math.sqrt(sum(v * v for v in raw.values())) or 1.0
+        kept = sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+        return {b: v / norm for b, v in kept}
+
+
+class Builder:
+    """Builds the bulk index in two passes over the papers: `count` every page, then
+    `weigh` the same pages, then `finish` (CPU work: call them in a thread)."""
+
+    def __init__(self) -> None:
+        self.df = np.zeros(BUCKETS, dtype=np.int32)
+        self.papers = 0
+        self._ids: list[str] = []
+        self._rows: list[npt.NDArray[np.int32]] = []
+        self._buckets: list[npt.NDArray[np.int32]] = []
+        self._weights: list[npt.NDArray[np.float32]] = []
+        self._shape: _Built | None = None
+
+    def count(self, papers: Sequence[Paper]) -> None:
+        """Pass 1: document frequencies."""
+        for paper in papers:
+            self.df[np.fromiter(paper_terms(paper), dtype=np.int64)] += 1
+        self.papers += len(papers)
+
+    def weigh(self, papers: Sequence[Paper]) -> None:
+        """Pass 2: each paper's pruned vector (the same papers, in the same order)."""
+        if self._shape is None:
+            cap = max(MIN_CAP, int(MAX_DF * self.papers))
+            empty = np.zeros(0, dtype=np.int32)
+            self._shape = _Built(
+                self.papers, self.df, cap, np.array([], "S1"), empty, empty, empty.astype("f4")
+            )
+        rows, buckets, weights = [], [], []
+        for paper in papers:
+            row = len(self._ids)
+            self._ids.append(paper.id)
+            for bucket, weight in self._shape.vector(paper_terms(paper)).items():
+                if self.df[bucket] >= 2:  # a term on one paper meets no other
+                    rows.append(row)
+                    buckets.append(bucket)
+                    weights.append(weight)
+        self._rows.append(np.asarray(rows, dtype=np.int32))
+        self._buckets.append(np.asarray(buckets, dtype=np.int32))
+        self._weights.append(np.asarray(weights, dtype=np.float32))
+
+    def finish(self) -> _Built:
+        """The index: postings sorted by bucket."""
+        if self._shape is None:
+            self.weigh([])
+        assert self._shape is not None
+        buckets = np.concatenate(self._buckets) if self._buckets else np.zeros(0, np.int32)
+        order = np.argsort(buckets, kind="stable")
+        rows = np.concatenate(self._rows)[order] if self._rows else np.zeros(0, np.int32)
+        weights = np.concatenate(self._weights)[order] if self._weights else np.zeros(0, "f4")
+        indptr = np.zeros(BUCKETS + 1, dtype=np.int32)
+        np.cumsum(np.bincount(buckets, minlength=BUCKETS), out=indptr[1:])
+        ids = np.array(self._ids, dtype=np.bytes_) if self._ids else np.array([], "S1")
+        self._rows, self._buckets, self._weights, self._ids = [], [], [], []
+        return _Built(
+            self.papers, self.df, self._shape.cap, ids, indptr, rows, weights.astype(np.float32)
         )
-        # A dict entry is ~100 bytes with its small str key and int value.
-        return arrays + 100 * len(self.vocab)
+
+
+def build(papers: Sequence[Paper]) -> _Built:
+    """The bulk index of papers held in memory (tests, small stores)."""
+    builder = Builder()
+    builder.count(papers)
+    builder.weigh(papers)
+    return builder.finish()
 
 
 @dataclass(slots=True)
@@ -85,54 +175,7 @@ class _Delta:
     """Papers stored after the build: their vectors (by the build's idf), scored one by one."""
 
     ids: list[str] = field(default_factory=list)
-    vectors: list[dict[int | str, float]] = field(default_factory=list)
-
-
-def _weigh(counts: Counter[str], idf_of: dict[str, float], unseen: float) -> Terms:
-    """A normalised tf-idf vector over all of a paper's words, pruned to its TOP_TERMS."""
-    raw = {w: (1.0 + math.log(c)) * idf_of.get(w, unseen) for w, c in counts.items()}
-    norm = math.sqrt(sum(v * v for v in raw.values())) or 1.0
-    top = sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TERMS]
-    return {w: v / norm for w, v in top}
-
-
-def build(papers: Sequence[tuple[str, Counter[str]]]) -> _Built:
-    """The bulk index of (paper id, word counts): CPU work, run it in a thread."""
-    n = len(papers)
-    df: Counter[str] = Counter()
-    for _, counts in papers:
-        df.update(counts.keys())
-    unseen = math.log((n + 1) / 1) + 1.0
-    cap = max(2, int(MAX_DF * n)) if n >= MIN_PAPERS_FOR_MAX_DF else n
-    idf_of = {w: math.log((n + 1) / (d + 1)) + 1.0 for w, d in df.items() if d >= 2}
-    kept = {w for w, d in df.items() if 2 <= d <= cap}
-    vocab = {w: i for i, w in enumerate(sorted(kept))}
-    del df
-    # Postings, gathered as (term, row, weight) triples then sorted by term.
-    terms: list[int] = []
-    rows: list[int] = []
-    weights: list[float] = []
-    for row, (_, counts) in enumerate(papers):
-        for word, weight in _weigh(counts, idf_of, unseen).items():
-            term = vocab.get(word)
-            if term is not None:
-                terms.append(term)
-                rows.append(row)
-                weights.append(weight)
-    term_arr = np.asarray(terms, dtype=np.int32)
-    del terms
-    order = np.argsort(term_arr, kind="stable")
-    row_arr = np.asarray(rows, dtype=np.int32)[order]
-    del rows
-    weight_arr = np.asarray(weights, dtype=np.float32)[order]
-    del weights
-    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term_arr, minlength=len(vocab)), out=indptr[1:])
-    idf = np.zeros(len(vocab), dtype=np.float32)
-    for word, term in vocab.items():
-        idf[term] = idf_of[word]
-    ids = np.array([pid for pid, _ in papers], dtype=np.bytes_) if papers else np.array([], "S1")
-    return _Built(ids, vocab, idf, indptr, row_arr, weight_arr, unseen)
+    vectors: list[dict[int, float]] = field(default_factory=list)
 
 
 class SimilarIndex:
@@ -140,18 +183,12 @@ class SimilarIndex:
 
     def __init__(self, built: _Built | None = None) -> None:
         self._built = built or build([])
-        self._idf_of: dict[str, float] = {}
         self._delta = _Delta()
-        self._refresh_idf()
-
-    def _refresh_idf(self) -> None:
-        b = self._built
-        self._idf_of = {w: float(b.idf[t]) for w, t in b.vocab.items()}
 
     @property
     def size(self) -> int:
         """Papers indexed (the build and the delta)."""
-        return self._built.size + len(self._delta.ids)
+        return len(self._built.ids) + len(self._delta.ids)
 
     @property
     def pending(self) -> int:
@@ -159,68 +196,54 @@ class SimilarIndex:
         return len(self._delta.ids)
 
     def nbytes(self) -> int:
-        """Memory held by the index, roughly (the delta at ~1 KB a paper)."""
-        return self._built.nbytes() + 1000 * len(self._delta.ids)
+        """Memory held by the index, roughly (the delta at ~4 KB a paper)."""
+        return self._built.nbytes() + 4000 * len(self._delta.ids)
 
     def replace(self, built: _Built) -> None:
         """Swap in a fresh build (the delta it covers is dropped)."""
-        self._built = built
-        self._delta = _Delta()
-        self._refresh_idf()
+        self._built, self._delta = built, _Delta()
 
-    def add(self, papers: Sequence[tuple[str, Counter[str]]]) -> None:
+    def add(self, papers: Sequence[Paper]) -> None:
         """Index papers stored after the build, weighed by the build's idf."""
-        b = self._built
-        ids = list(self._delta.ids)
-        vectors = list(self._delta.vectors)
-        for paper_id, counts in papers:
-            vector = _weigh(counts, self._idf_of, b.unseen_idf)
-            ids.append(paper_id)
-            vectors.append({b.vocab.get(w, w): v for w, v in vector.items()})
+        built = self._built
+        ids, vectors = list(self._delta.ids), list(self._delta.vectors)
+        for paper in papers:
+            ids.append(paper.id)
+            vectors.append(built.vector(paper_terms(paper)))
         self._delta = _Delta(ids, vectors)  # swapped whole: a query sees the old or the new
 
-    def query(self, paper_id: str, counts: Counter[str], k: int = SIMILAR_COUNT) -> list[str]:
-        """The ids of the `k` papers most like one with these word counts (not itself),
-        best first; ties go to the paper stored later."""
+    def query(self, paper: Paper, k: int = SIMILAR_COUNT) -> list[str]:
+        """The ids of the `k` indexed papers most like `paper` (never itself), best first;
+        ties go to the paper stored later."""
         b, delta = self._built, self._delta
-        vector = _weigh(counts, self._idf_of, b.unseen_idf)
+        vector = b.vector(paper_terms(paper), None)  # all its terms: the postings are pruned
         found: list[tuple[float, int, str]] = []
-        if b.size:
-            slices, scales = [], []
-            for word, weight in vector.items():
-                term = b.vocab.get(word)
-                if term is not None:
-                    lo, hi = int(b.indptr[term]), int(b.indptr[term + 1])
-                    slices.append(slice(lo, hi))
-                    scales.append((hi - lo, weight))
-            if slices:
-                rows = np.concatenate([b.rows[s] for s in slices])
-                contrib = np.concatenate([b.weights[s] for s in slices]) * np.repeat(
-                    np.array([w for _, w in scales], dtype=np.float32),
-                    [n for n, _ in scales],
-                )
-                scores = np.bincount(rows, weights=contrib, minlength=b.size)
-                best = min(k + 1, int(np.count_nonzero(scores)))
-                if best:
-                    top = np.argpartition(-scores, best - 1)[:best]
-                    found += [(float(scores[r]), int(r), b.ids[r].decode()) for r in top]
-        keyed = {b.vocab.get(w, w): v for w, v in vector.items()}
+        parts = [(int(b.indptr[t]), int(b.indptr[t + 1]), w) for t, w in vector.items()]
+        parts = [p for p in parts if p[1] > p[0]]
+        if parts:
+            rows = np.concatenate([b.rows[lo:hi] for lo, hi, _ in parts])
+            contrib = np.concatenate([b.weights[lo:hi] * w for lo, hi, w in parts])
+            scores = np.bincount(rows, weights=contrib, minlength=len(b.ids))
+            best = min(k + 1, int(np.count_nonzero(scores)))
+            if best:
+                top = np.argpartition(-scores, best - 1)[:best]
+                found += [(float(scores[r]), int(r), b.ids[r].decode()) for r in top]
         for n, (other, terms) in enumerate(zip(delta.ids, delta.vectors, strict=True)):
-            score = sum(v * keyed.get(t, 0.0) for t, v in terms.items())
+            score = sum(v * vector.get(t, 0.0) for t, v in terms.items())
             if score > 0:
-                found.append((score, b.size + n, other))
+                found.append((score, len(b.ids) + n, other))
         found.sort(key=lambda f: (-round(f[0], 6), -f[1]))
-        return [pid for _, _, pid in found if pid != paper_id][:k]
+        return [pid for _, _, pid in found if pid != paper.id][:k]
 
 
 class SimilarPapers:
-    """The index kept in step with the store: built at start, new papers added after each
-    scrape, built again when many arrived. All CPU work runs in a thread."""
+    """The index kept in step with the store: built on first use, papers stored since added
+    at each refresh (after every scrape), built again when many arrived."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.index = SimilarIndex()
-        self._position = 0  # the store position of the last paper read
+        self._position = 0  # the store position of the last paper indexed
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -238,13 +261,16 @@ class SimilarPapers:
         return True
 
     async def refresh(self) -> int:
-        """Read the papers stored since the last refresh into the index; how many."""
+        """Index the papers stored since the last refresh; how many the index then holds
+        (0 when none was new)."""
         async with self._lock:
-            fresh: list[tuple[str, Counter[str]]] = []
-            while batch := await self.store.stored_since(self._position, READ_PAGE):
-                papers = [p for _, p in batch]
-                fresh += await asyncio.to_thread(lambda ps=papers: [(p.id, paper_terms(p)) for p in ps])
-                self._position = batch[-1][0]
+            fresh: list[Paper] = []
+            position = self._position
+            while batch := await self.store.stored_since(position, READ_PAGE):
+                position = batch[-1][0]
+                fresh += [p for _, p in batch]
+                if len(fresh) > REBUILD_MIN:
+                    break  # a rebuild reads them all again: no need to hold them
             if not fresh:
                 self._ready.set()
                 return 0
@@ -252,25 +278,30 @@ class SimilarPapers:
             if not self.ready or self.index.pending + len(fresh) > max(
                 REBUILD_MIN, REBUILD_SHARE * total
             ):
-                await self._rebuild(fresh)
+                total = await self._rebuild()
             else:
-                self.index.add(fresh)
+                await asyncio.to_thread(self.index.add, fresh)
+                self._position = position
             self._ready.set()
-            log.info("similarity index: %d papers added (%d in all)", len(fresh), total)
-            return len(fresh)
+            log.info("similarity index: %d papers (%d KB)", total, self.index.nbytes() // 1024)
+            return total
 
-    async def _rebuild(self, fresh: list[tuple[str, Counter[str]]]) -> None:
-        if self.index.size:  # read everything again: the old counts are not kept
-            fresh = []
-            position = 0
-            while batch := await self.store.stored_since(position, READ_PAGE):
-                papers = [p for _, p in batch]
-                fresh += await asyncio.to_thread(lambda ps=papers: [(p.id, paper_terms(p)) for p in ps])
-                position = batch[-1][0]
-            self._position = position
-        built = await asyncio.to_thread(build, fresh)
-        self.index.replace(built)
+    async def _rebuild(self) -> int:
+        """Build from every stored paper: counts, then weights, a page at a time."""
+        builder = Builder()
+        last, position = 0, 0
+        while batch := await self.store.stored_since(position, READ_PAGE):
+            position = batch[-1][0]
+            await asyncio.to_thread(builder.count, [p for _, p in batch])
+        last, position = position, 0
+        while position < last and (batch := await self.store.stored_since(position, READ_PAGE)):
+            papers = [p for pos, p in batch if pos <= last]
+            position = batch[-1][0]
+            await asyncio.to_thread(builder.weigh, papers)
+        self.index.replace(await asyncio.to_thread(builder.finish))
+        self._position = last
+        return builder.papers
 
     async def similar(self, paper: Paper, k: int = SIMILAR_COUNT) -> list[str]:
         """The ids of the stored papers most like `paper`, best first (off the event loop)."""
-        return await asyncio.to_thread(self.index.query, paper.id, paper_terms(paper), k)
+        return await asyncio.to_thread(self.index.query, paper, k)
