@@ -28,6 +28,8 @@ EXTENSIONS = (
     "cogs.alerts",
     "cogs.admin",
     "cogs.status",
+    "cogs.similar",
+    "cogs.follow",
 )
 
 

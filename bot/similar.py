@@ -1,4 +1,4 @@
-""""More like this": the stored papers whose words are most like a paper's (tf-idf, cosine).
+""" "More like this": the stored papers whose words are most like a paper's (tf-idf, cosine).
 
 arxiv-sanity's tf-idf is the reference in this field; this follows it (words and word pairs,
 sublinear tf, smoothed idf, terms on more than 5% of the papers left out, cosine) over
@@ -90,8 +90,7 @@ class _Built:
         return sum(a.nbytes for a in (self.df, self.ids, self.indptr, self.rows, self.weights))
 
     def vector(self, counts: Terms, top: int | None = TOP_TERMS) -> dict[int, float]:
-        """A paper's normalised tf-idf vector, pruned to its `top` heaviest terms (None: all).
-        """
+        """A paper's normalised tf-idf vector, pruned to its `top` heaviest terms (None: all)."""
         n, df, cap = self.papers, self.df, self.cap
         raw = {}
         for bucket, count in counts.items():
@@ -252,10 +251,11 @@ class SimilarPapers:
         """Whether the first build is done."""
         return self._ready.is_set()
 
-    async def wait_ready(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for the first build; whether it is done."""
+    async def wait_ready(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the first build; whether it is done."""
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(seconds):
+                await self._ready.wait()
         except TimeoutError:
             return False
         return True

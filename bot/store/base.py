@@ -353,9 +353,7 @@ class SettingsStore(Protocol):
         """Every server's health channel, by server."""
 
 
-class Store(
-    PaperStore, DigestStore, AlertStore, CorpusStore, FollowStore, SettingsStore, Protocol
-):
+class Store(PaperStore, DigestStore, AlertStore, CorpusStore, FollowStore, SettingsStore, Protocol):
     """Where every paper lives. All methods are safe to call from one event loop."""
 
     async def open(self) -> None:

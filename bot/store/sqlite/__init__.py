@@ -2,8 +2,8 @@
 
 One class made of one part per role, each in its own module: connection (connections,
 migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats, meta,
-server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox), corpus (papers in
-stored order), follows (author credits, followed authors).
+server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
+corpus (papers in stored order), follows (author credits, followed authors).
 """
 
 from __future__ import annotations
