@@ -42,8 +42,10 @@ TITLE_WEIGHT = 2  # a title term counts as much as this many abstract terms
 KEYWORD_WEIGHT = 3  # ... an AI keyword term
 MAX_DF = 0.05  # terms on more than this share of the papers are left out (stop words)
 MIN_CAP = 3  # ... but a tiny corpus keeps terms on up to this many papers
-REBUILD_SHARE = 0.05  # the delta is folded in once it holds this share of the papers
-REBUILD_MIN = 2000
+# The delta is scored paper by paper: it is folded into a new build once it holds more
+# than this share of the built papers, or more than DELTA_MAX papers.
+REBUILD_SHARE = 0.10
+DELTA_MAX = 1000
 READ_PAGE = 2000
 SIMILAR_COUNT = 5
 
@@ -269,15 +271,14 @@ class SimilarPapers:
             while batch := await self.store.stored_since(position, READ_PAGE):
                 position = batch[-1][0]
                 fresh += [p for _, p in batch]
-                if len(fresh) > REBUILD_MIN:
+                if len(fresh) > DELTA_MAX:
                     break  # a rebuild reads them all again: no need to hold them
             if not fresh:
                 self._ready.set()
                 return 0
             total = self.index.size + len(fresh)
-            if not self.ready or self.index.pending + len(fresh) > max(
-                REBUILD_MIN, REBUILD_SHARE * total
-            ):
+            built = self.index.size - self.index.pending
+            if self.index.pending + len(fresh) > min(DELTA_MAX, REBUILD_SHARE * built):
                 total = await self._rebuild()
             else:
                 await asyncio.to_thread(self.index.add, fresh)
