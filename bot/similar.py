@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import zlib
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,30 +47,47 @@ DELTA_MAX = 1000
 READ_PAGE = 2000
 SIMILAR_COUNT = 5
 
-Terms = Counter[int]  # bucket -> count
+Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]  # (buckets, values)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_CACHE_LIMIT = 500_000  # words whose hash is kept
+_hashes: dict[str, int] = {}
 
 
-def _bucket(term: str) -> int:
-    # crc32, not hash(): the same term lands in the same bucket in every process.
-    return zlib.crc32(term.encode()) & (BUCKETS - 1)
+def _hash(word: str) -> int:
+    # crc32, not hash(): the same word lands in the same bucket in every process.
+    found = _hashes.get(word)
+    if found is None:
+        if len(_hashes) > _CACHE_LIMIT:
+            _hashes.clear()
+        found = _hashes[word] = zlib.crc32(word.encode())
+    return found
 
 
-def _add(counts: Terms, tokens: Sequence[str], weight: int) -> None:
-    for i, word in enumerate(tokens):
-        counts[_bucket(word)] += weight
-        if i:
-            counts[_bucket(f"{tokens[i - 1]} {word}")] += weight
+def _terms(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """The buckets of a run of words: each word, and each pair of adjacent words."""
+    try:
+        words = np.fromiter(map(_hashes.__getitem__, tokens), np.uint64, len(tokens))
+    except KeyError:
+        words = np.fromiter(map(_hash, tokens), np.uint64, len(tokens))
+    pairs = words[:-1] * _GOLDEN + words[1:]
+    pairs ^= pairs >> np.uint64(29)
+    return np.concatenate((words, pairs)) & np.uint64(BUCKETS - 1)
 
 
-def paper_terms(paper: Paper) -> Terms:
+def paper_terms(paper: Paper) -> Vector:
     """The terms of a paper's title, abstract and AI keywords (words and adjacent pairs; no
-    pair spans two keywords): title and keyword terms count more (what a paper is about)."""
-    counts: Terms = Counter()
-    _add(counts, analyze(paper.abstract), 1)
-    _add(counts, analyze(paper.title), TITLE_WEIGHT)
+    pair spans two keywords) with their counts: title and keyword terms count more (they
+    say what a paper is about)."""
+    parts = [_terms(analyze(paper.abstract)), _terms(analyze(paper.title))]
+    weights = [1.0, float(TITLE_WEIGHT)]
     for keyword in paper.ai_keywords:
-        _add(counts, analyze(keyword), KEYWORD_WEIGHT)
-    return counts
+        parts.append(_terms(analyze(keyword)))
+        weights.append(float(KEYWORD_WEIGHT))
+    every = np.concatenate(parts)
+    buckets, inverse = np.unique(every, return_inverse=True)
+    counts = np.bincount(inverse, weights=np.repeat(weights, [len(p) for p in parts]))
+    return buckets.astype(np.int64), counts
 
 
 @dataclass(slots=True)
@@ -91,18 +106,18 @@ class _Built:
         """Memory held by the arrays."""
         return sum(a.nbytes for a in (self.df, self.ids, self.indptr, self.rows, self.weights))
 
-    def vector(self, counts: Terms, top: int | None = TOP_TERMS) -> dict[int, float]:
+    def vector(self, terms: Vector, top: int | None = TOP_TERMS) -> Vector:
         """A paper's normalised tf-idf vector, pruned to its `top` heaviest terms (None: all)."""
-        n, df, cap = self.papers, self.df, self.cap
-        raw = {}
-        for bucket, count in counts.items():
-            d = int(df[bucket])
-            if d > cap:
-                continue
-            raw[bucket] = (1.0 + math.log(count)) * (math.log((n + 1) / (d + 1)) + 1.0)
-        norm = math.sqrt(sum(v * v for v in raw.values())) or 1.0
-        kept = sorted(raw.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        return {b: v / norm for b, v in kept}
+        buckets, counts = terms
+        df = self.df[buckets]
+        keep = df <= self.cap
+        buckets, counts, df = buckets[keep], counts[keep], df[keep]
+        values = (1.0 + np.log(counts)) * (np.log((self.papers + 1) / (df + 1.0)) + 1.0)
+        norm = float(np.sqrt(np.dot(values, values))) or 1.0
+        if top is not None and len(values) > top:
+            best = np.argpartition(-values, top - 1)[:top]
+            buckets, values = buckets[best], values[best]
+        return buckets, values / norm
 
 
 class Builder:
@@ -121,7 +136,7 @@ class Builder:
     def count(self, papers: Sequence[Paper]) -> None:
         """Pass 1: document frequencies."""
         for paper in papers:
-            self.df[np.fromiter(paper_terms(paper), dtype=np.int64)] += 1
+            self.df[paper_terms(paper)[0]] += 1  # buckets are unique within a paper
         self.papers += len(papers)
 
     def weigh(self, papers: Sequence[Paper]) -> None:
@@ -136,14 +151,15 @@ class Builder:
         for paper in papers:
             row = len(self._ids)
             self._ids.append(paper.id)
-            for bucket, weight in self._shape.vector(paper_terms(paper)).items():
-                if self.df[bucket] >= 2:  # a term on one paper meets no other
-                    rows.append(row)
-                    buckets.append(bucket)
-                    weights.append(weight)
-        self._rows.append(np.asarray(rows, dtype=np.int32))
-        self._buckets.append(np.asarray(buckets, dtype=np.int32))
-        self._weights.append(np.asarray(weights, dtype=np.float32))
+            terms, values = self._shape.vector(paper_terms(paper))
+            shared = self.df[terms] >= 2  # a term on one paper meets no other
+            buckets.append(terms[shared].astype(np.int32))
+            weights.append(values[shared].astype(np.float32))
+            rows.append(np.full(len(buckets[-1]), row, dtype=np.int32))
+        if rows:
+            self._rows.append(np.concatenate(rows))
+            self._buckets.append(np.concatenate(buckets))
+            self._weights.append(np.concatenate(weights))
 
     def finish(self) -> _Built:
         """The index: postings sorted by bucket."""
@@ -176,7 +192,7 @@ class _Delta:
     """Papers stored after the build: their vectors (by the build's idf), scored one by one."""
 
     ids: list[str] = field(default_factory=list)
-    vectors: list[dict[int, float]] = field(default_factory=list)
+    vectors: list[Vector] = field(default_factory=list)
 
 
 class SimilarIndex:
@@ -217,20 +233,24 @@ class SimilarIndex:
         """The ids of the `k` indexed papers most like `paper` (never itself), best first;
         ties go to the paper stored later."""
         b, delta = self._built, self._delta
-        vector = b.vector(paper_terms(paper), None)  # all its terms: the postings are pruned
+        terms, values = b.vector(paper_terms(paper), None)  # all its terms: postings are pruned
         found: list[tuple[float, int, str]] = []
-        parts = [(int(b.indptr[t]), int(b.indptr[t + 1]), w) for t, w in vector.items()]
-        parts = [p for p in parts if p[1] > p[0]]
-        if parts:
-            rows = np.concatenate([b.rows[lo:hi] for lo, hi, _ in parts])
-            contrib = np.concatenate([b.weights[lo:hi] * w for lo, hi, w in parts])
-            scores = np.bincount(rows, weights=contrib, minlength=len(b.ids))
+        starts, ends = b.indptr[terms].astype(np.int64), b.indptr[terms + 1].astype(np.int64)
+        lengths = ends - starts
+        if lengths.sum():
+            # The postings of every term, end to end: positions start..end of each.
+            offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            at = offsets + np.arange(int(lengths.sum()))
+            contrib = b.weights[at] * np.repeat(values, lengths)
+            scores = np.bincount(b.rows[at], weights=contrib, minlength=len(b.ids))
             best = min(k + 1, int(np.count_nonzero(scores)))
             if best:
                 top = np.argpartition(-scores, best - 1)[:best]
                 found += [(float(scores[r]), int(r), b.ids[r].decode()) for r in top]
-        for n, (other, terms) in enumerate(zip(delta.ids, delta.vectors, strict=True)):
-            score = sum(v * vector.get(t, 0.0) for t, v in terms.items())
+        mine = dict(zip(terms.tolist(), values.tolist(), strict=True))
+        for n, (other, (its, weights)) in enumerate(zip(delta.ids, delta.vectors, strict=True)):
+            pairs = zip(its.tolist(), weights.tolist(), strict=True)
+            score = sum(mine.get(t, 0.0) * w for t, w in pairs)
             if score > 0:
                 found.append((score, len(b.ids) + n, other))
         found.sort(key=lambda f: (-round(f[0], 6), -f[1]))

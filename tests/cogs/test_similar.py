@@ -71,9 +71,7 @@ async def test_the_card_control_answers_only_the_clicker(h: Harness) -> None:
     ("value", "reason"),
     [("grokking paper", "is not an arXiv id"), ("2401.00000", "is not on Hugging Face")],
 )
-async def test_bad_or_unknown_ids_get_a_private_error(
-    h: Harness, value: str, reason: str
-) -> None:
+async def test_bad_or_unknown_ids_get_a_private_error(h: Harness, value: str, reason: str) -> None:
     inter = await h.discord.invoke("similar", {"paper": value}, user=h.discord.alice)
     message = await inter.final_message()
     assert message.ephemeral and reason in message.content
