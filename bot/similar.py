@@ -87,7 +87,7 @@ def paper_terms(paper: Paper) -> Vector:
     every = np.concatenate(parts)
     buckets, inverse = np.unique(every, return_inverse=True)
     counts = np.bincount(inverse, weights=np.repeat(weights, [len(p) for p in parts]))
-    return buckets.astype(np.int64), counts
+    return buckets.astype(np.int64), counts.astype(np.float64)
 
 
 @dataclass(slots=True)
