@@ -64,7 +64,8 @@ async def test_a_digest_card_offers_the_action_and_it_works_after_a_restart(h: H
     assert [o["value"] for o in select["options"]] == shown  # one option per card, in order
     delivery = await h.store.get_delivery(channel, JAN7)
     assert delivery is not None
-    assert json.loads(delivery.parts[0].payload)["controls"][0]["action"] == "probe"  # stored
+    stored = json.loads(delivery.parts[0].payload)["controls"]
+    assert "probe" in [c["action"] for c in stored]  # stored
 
     await h.restart()
     picked = await h.discord.select(first, "papers:probe", [shown[2]], user=h.discord.bob)
