@@ -24,6 +24,7 @@ import logging
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -166,17 +167,25 @@ class Builder:
         if self._shape is None:
             self.weigh([])
         assert self._shape is not None
-        buckets = np.concatenate(self._buckets) if self._buckets else np.zeros(0, np.int32)
+        # Each list is joined, then dropped, before the next: the build's peak stays low.
+        buckets = _joined(self._buckets, np.int32)
+        self._buckets = []
         order = np.argsort(buckets, kind="stable")
-        rows = np.concatenate(self._rows)[order] if self._rows else np.zeros(0, np.int32)
-        weights = np.concatenate(self._weights)[order] if self._weights else np.zeros(0, "f4")
         indptr = np.zeros(BUCKETS + 1, dtype=np.int32)
         np.cumsum(np.bincount(buckets, minlength=BUCKETS), out=indptr[1:])
+        del buckets
+        rows = _joined(self._rows, np.int32)[order]
+        self._rows = []
+        weights = _joined(self._weights, np.float32)[order]
+        self._weights = []
+        del order
         ids = np.array(self._ids, dtype=np.bytes_) if self._ids else np.array([], "S1")
-        self._rows, self._buckets, self._weights, self._ids = [], [], [], []
-        return _Built(
-            self.papers, self.df, self._shape.cap, ids, indptr, rows, weights.astype(np.float32)
-        )
+        self._ids = []
+        return _Built(self.papers, self.df, self._shape.cap, ids, indptr, rows, weights)
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def build(papers: Sequence[Paper]) -> _Built:
