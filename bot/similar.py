@@ -51,7 +51,7 @@ SIMILAR_COUNT = 5
 Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]  # (buckets, values)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_CACHE_LIMIT = 500_000  # words whose hash is kept
+_CACHE_LIMIT = 100_000  # words whose hash is kept (a bounded cache, ~10 MB)
 _hashes: dict[str, int] = {}
 
 
