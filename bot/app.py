@@ -32,6 +32,8 @@ EXTENSIONS = (
     "cogs.watch",
     "cogs.admin",
     "cogs.status",
+    "cogs.similar",
+    "cogs.follow",
 )
 LOGIN_TIMEOUT_SECONDS = 30.0
 

@@ -37,6 +37,10 @@ class WatchLimitError(UserError):
     """A person already watches as many papers as allowed."""
 
 
+class FollowLimitError(UserError):
+    """A person already follows as many authors as they may."""
+
+
 class ScrapeError(PaperboyError):
     """Hugging Face answered, but not with what we expected (layout or schema changed)."""
 

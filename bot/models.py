@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, NewType
 
@@ -39,6 +39,11 @@ def channel_target(channel_id: int) -> AlertTarget:
     return AlertTarget(f"channel:{channel_id}")
 
 
+def follow_row_id(follow_id: int) -> int:
+    """The outbox's alert_id for a followed author's paper: negative, never an alert's id."""
+    return -follow_id
+
+
 def target_channel(target: str) -> int | None:
     """The channel of a target ('channel:<id>'); None for 'dm'."""
     return None if target == DM else int(target.split(":", 1)[1])
@@ -65,6 +70,9 @@ class Paper:
     organization: str | None = None
     submitter: str | None = None  # the HF username that put it on Daily Papers
     media_urls: tuple[str, ...] = ()  # images or videos uploaded with it
+    # The Hugging Face username of each author in `authors` (None: not claimed), when the
+    # source says; empty when unknown. Kept by the store per author, not compared.
+    author_users: tuple[str | None, ...] = field(default=(), compare=False)
 
     @property
     def hf_url(self) -> str:
@@ -272,7 +280,8 @@ class AlertChanges:
 
 @dataclass(frozen=True, slots=True)
 class QueuedAlert:
-    """A matched (person, paper) waiting in the outbox."""
+    """A matched (person, paper) waiting in the outbox. `alert_id` is the alert that matched
+    or, for a followed author's paper, minus the follow's id (see follow_row_id)."""
 
     user_id: int
     paper_id: str
@@ -372,3 +381,33 @@ class ReadingEntry:
     added_by: int
     note: str
     added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """An author as the stored papers credit them: a name and, where someone claimed those
+    papers on Hugging Face, that account (two people with one name differ by it)."""
+
+    name: str
+    hf_user: str | None = None
+    papers: int = 0  # stored papers crediting this author (0 when not counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """An author a person follows: their new papers arrive with the person's alerts."""
+
+    id: int
+    user_id: int
+    author: Author
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowMatch:
+    """A new paper by an author someone follows."""
+
+    follow_id: int
+    user_id: int
+    paper_id: str
+    author: Author

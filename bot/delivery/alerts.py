@@ -11,12 +11,13 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.health import ReportHealth
-from bot.models import Alert, Listing, Paper, QueuedAlert, target_channel
+from bot.models import Alert, Listing, Paper, QueuedAlert, follow_row_id, target_channel
 from bot.percolator import AlertIndex
 from bot.query import parse_query
 from bot.store import Store
@@ -102,7 +103,9 @@ class AlertDelivery:
         self._alerts.pop(alert_id, None)
 
     async def match_new(self) -> int:
-        """Queue a match for every (person, new paper); returns how many were queued."""
+        """Queue a match for every (person, new paper): the alerts' matches, then the papers
+        of followed authors (one row per person and paper, its reasons joined); returns how
+        many were queued."""
         await self.sync_index()
         queued = 0
         while papers := await self.store.unmatched_papers(1000):
@@ -130,6 +133,18 @@ class AlertDelivery:
                             f"{first.reason}; {match.reason}",
                             first.target,
                         )
+            for follow in await self.store.follow_matches([p.id for p in papers]):
+                key = (follow.user_id, follow.paper_id)
+                # In code formatting, like an alert's words: a name renders as typed.
+                name = follow.author.name.replace("`", "'")
+                reason = f"new paper by `{name}`"
+                first = rows.get(key)
+                if first is None:
+                    rows[key] = QueuedAlert(
+                        follow.user_id, follow.paper_id, follow_row_id(follow.follow_id), reason
+                    )
+                elif reason not in first.reason:
+                    rows[key] = replace(first, reason=f"{first.reason}; {reason}")
             queued += await self.store.queue_alert_matches(
                 [p.id for p in papers], list(rows.values())
             )

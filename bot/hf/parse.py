@@ -24,6 +24,7 @@ from bot.text import normalise_space
 log = logging.getLogger(__name__)
 
 _DATE_IN_URL = re.compile(r"/papers/date/(\d{4}-\d{2}-\d{2})")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")  # an HF account name
 # What one paper may hold: anything longer is clipped (text) or dropped (a clipped URL would be
 # a broken link), so one odd item can neither bloat the store nor break a message.
 MAX_TITLE = 1_000
@@ -144,6 +145,7 @@ def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
     where = f"{where} ({paper_id})"
     abstract = _str(inner.get("summary", item.get("summary")), "summary", where)
     upvotes = inner.get("upvotes", item.get("upvotes"))
+    authors = _author_users(inner.get("authors"), where)
     submitted = inner.get("submittedOnDailyAt")
     if submitted is None and item.get("publishedAt") != inner.get("publishedAt"):
         # The 2024 shape: no submittedOnDailyAt, the item's publishedAt is the listing time.
@@ -153,7 +155,8 @@ def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
         id=paper_id,
         title=_clip(normalise_space(delatex(title)), MAX_TITLE),
         abstract=_clip(normalise_space(delatex(abstract)), MAX_ABSTRACT),
-        authors=_authors(inner.get("authors"), where),
+        authors=tuple(name for name, _ in authors),
+        author_users=tuple(user for _, user in authors) if any(u for _, u in authors) else (),
         published_at=_datetime(inner.get("publishedAt"), "publishedAt", where),
         submitted_at=_datetime(submitted, "submittedOnDailyAt", where),
         upvotes=_count(upvotes, "upvotes", where) or 0,
@@ -306,19 +309,22 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _authors(raw: Any, where: str) -> tuple[str, ...]:
-    """Visible author names from a list of author objects (or plain names), at most 500."""
+def _author_users(raw: Any, where: str) -> list[tuple[str, str | None]]:
+    """Visible authors as (name, HF username or None where nobody claimed the paper as
+    them), at most 500."""
     if raw is None:
-        return ()
+        return []
     if not isinstance(raw, list):
         raise ScrapeError(f"{where}: 'authors' is a {type(raw).__name__}, expected a list")
-    names: list[str] = []
+    found: list[tuple[str, str | None]] = []
     for author in raw:
-        if len(names) >= MAX_AUTHORS:
+        if len(found) >= MAX_AUTHORS:
             break
+        user = None
         if isinstance(author, dict):
             if author.get("hidden"):
                 continue
+            user = _username(author.get("user"))
             author = author.get("name")
             if author is None:
                 continue
@@ -326,8 +332,18 @@ def _authors(raw: Any, where: str) -> tuple[str, ...]:
             raise ScrapeError(f"{where}: an author is a {type(author).__name__}, expected a name")
         name = _clip(normalise_space(author), MAX_NAME)
         if name:
-            names.append(name)
-    return tuple(names)
+            found.append((name, user))
+    return found
+
+
+def _username(raw: Any) -> str | None:
+    """An author's HF account name ({user: <name>, ...}); None for anything else."""
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("user")
+    if isinstance(name, str) and _USERNAME.fullmatch(name):
+        return name
+    return None
 
 
 def _keywords(raw: Any, where: str) -> tuple[str, ...]:

@@ -18,9 +18,12 @@ from bot.models import (
     AlertChanges,
     AlertDeliver,
     AlertUser,
+    Author,
     Climb,
     Delivery,
     DeliveryState,
+    Follow,
+    FollowMatch,
     IngestResult,
     Listing,
     OutboxState,
@@ -45,6 +48,7 @@ SORTS: tuple[Sort, ...] = ("relevance", "upvotes", "newest")
 MAX_ALERTS = 25  # per person, enforced by add_alert
 MAX_SAVED = 1_000  # papers in one person's library, enforced by save_paper
 MAX_READING = 2_000  # entries on one server's reading list, enforced by add_reading
+MAX_FOLLOWS = 50  # per person, enforced by add_follow
 
 
 class PaperStore(Protocol):
@@ -280,7 +284,9 @@ class AlertStore(Protocol):
         self, user_id: int, paper_ids: Sequence[str], batch: str, *, by_dm: bool
     ) -> list[QueuedAlert]:
         """Just before sending, in one transaction: rows that may no longer be sent move to
-        'dropped' (alert removed or muted, owner paused, channel delivery off); the rest of
+        'dropped' (alert removed or muted, owner paused, channel delivery off; for a row
+        from a follow, whose alert_id is minus the follow's id: follow removed, owner
+        paused); the rest of
         these 'queued'/'sending' rows move to 'sending' with nonce `batch` and are returned.
         When `by_dm` and the person refuses DMs, rows stay 'queued' and none are returned."""
 
@@ -438,6 +444,60 @@ class LifecycleStore(Protocol):
         channel is gone). Never sent again."""
 
 
+class CorpusStore(Protocol):
+    """Every stored paper in the order it was stored: what indexes built beside the store
+    (More like this) read, and then read again from where they stopped."""
+
+    async def stored_since(self, position: int, limit: int = 1000) -> list[tuple[int, Paper]]:
+        """Up to `limit` papers stored after `position` (0: from the first), in the order
+        they were first stored, each with its position (a number that only grows: a paper
+        keeps its position when updated, a new paper gets a higher one)."""
+
+
+class FollowStore(Protocol):
+    """Who wrote each paper (with the HF accounts that claimed the credits) and the
+    authors each person follows.
+
+    ingest_day and upsert_paper keep the credits: a paper's authors in order, each with its
+    HF username where the paper's `author_users` gives one. A paper stored again with
+    authors replaces them (a credit keeps its account when the new data has none for the
+    same name); one stored again without authors keeps them.
+    An author is a name with an account, or a name without (the credits nobody claimed):
+    two people of one name are told apart by their accounts. Names compare case-insensitively.
+    """
+
+    async def authors_starting(self, prefix: str, limit: int = 25) -> list[Author]:
+        """Authors whose name, or its last word, starts with `prefix` (case-insensitive),
+        each with how many stored papers credit them, most papers first (then by name).
+        [] for a blank prefix."""
+
+    async def find_author(self, name: str, hf_user: str | None = None) -> Author | None:
+        """The stored author of that name and account (None: the unclaimed credits of that
+        name), with the number of papers; None if no stored paper credits them. With an
+        account, the name only picks how it is shown: the account is the identity."""
+
+    async def add_follow(
+        self, user_id: int, author: Author, *, max_follows: int = MAX_FOLLOWS
+    ) -> tuple[Follow, bool]:
+        """Follow an author (by account when `author.hf_user` is set, else by name); returns
+        the follow and False when the person already followed them (nothing changes).
+        FollowLimitError if they already follow `max_follows` (checked in the same
+        transaction)."""
+
+    async def user_follows(self, user_id: int) -> list[Follow]:
+        """A person's followed authors, oldest first (`papers` not counted: 0)."""
+
+    async def remove_follow(self, user_id: int, follow_id: int) -> bool:
+        """Stop following; False if the person has no such follow. Its queued papers are
+        dropped when next claimed."""
+
+    async def follow_matches(self, paper_ids: Sequence[str]) -> list[FollowMatch]:
+        """Every (follow, paper) where a followed author is credited on one of these stored
+        papers: an account follow matches the credits that account claimed, a name follow
+        the unclaimed credits of that name. Leaves out people whose alerts are paused or
+        whose DMs were refused. By person, paper, follow."""
+
+
 class SettingsStore(Protocol):
     """Bookkeeping and settings: scrape records, counts, named values, health channels."""
 
@@ -473,7 +533,15 @@ class SettingsStore(Protocol):
 
 
 class Store(
-    PaperStore, DigestStore, AlertStore, LibraryStore, LifecycleStore, SettingsStore, Protocol
+    PaperStore,
+    DigestStore,
+    AlertStore,
+    LibraryStore,
+    LifecycleStore,
+    CorpusStore,
+    FollowStore,
+    SettingsStore,
+    Protocol,
 ):
     """Where every paper lives. All methods are safe to call from one event loop."""
 
@@ -487,6 +555,7 @@ class Store(
 __all__ = [
     "HISTORY_DAYS",
     "MAX_ALERTS",
+    "MAX_FOLLOWS",
     "MAX_READING",
     "MAX_SAVED",
     "MAX_WATCHES",
@@ -494,7 +563,9 @@ __all__ = [
     "SORTS",
     "WATCH_DAYS",
     "AlertStore",
+    "CorpusStore",
     "DigestStore",
+    "FollowStore",
     "LibraryStore",
     "LifecycleStore",
     "PaperStore",

@@ -4,7 +4,8 @@ One class made of one part per role, each in its own module: connection (connect
 migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats, meta,
 server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
 library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
-watches, rising channels and posts).
+watches, rising channels and posts), corpus (papers in stored order), follows (author
+credits, followed authors).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from bot.store.sqlite.connection import (
     SEARCH_BUDGET_SECONDS,
     _migrations,
 )
+from bot.store.sqlite.corpus import Corpus
 from bot.store.sqlite.digests import Digests
+from bot.store.sqlite.follows import Follows
 from bot.store.sqlite.library import Library
 from bot.store.sqlite.lifecycle import Lifecycle
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
-class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle):
+class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows):
     """The embedded default store: one file, no server."""
 
 

@@ -26,6 +26,7 @@ from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import compile_match, compile_prefix
 from bot.store.sqlite.connection import SQLiteBase
+from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
     _PAPER_COLUMNS,
@@ -92,12 +93,14 @@ class Papers(SQLiteBase):
                 if any(merged[k] != old[k] for k in _SEARCHED):
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
+                await write_credits(db, [paper])
                 return False
             await db.execute(
                 _INSERT_PAPER,
                 (paper.id, *row.values(), None, now, now),
             )
             await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
+            await write_credits(db, [paper])
             return True
 
     async def get_paper(self, paper_id: str) -> Listing | None:
@@ -297,6 +300,7 @@ async def write_day(
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
         [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
     )
+    await write_credits(db, unique)
     new_ids = tuple(p.id for p in unique if p.id not in existing)
     result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
     return DayWrite(result, tuple(text_changed), tuple(rises))

@@ -1,0 +1,337 @@
+""" "More like this": the stored papers whose words are most like a paper's (tf-idf, cosine).
+
+arxiv-sanity's tf-idf is the reference in this field; this follows it (words and word pairs,
+sublinear tf, smoothed idf, terms on more than 5% of the papers left out, cosine) over
+title, abstract and AI keywords, with the words read by bot.text.analyze, the reading search
+and alerts use. No model, no network: the index is built from the store's own papers.
+
+Shape, chosen to stay small and fast at 200,000 papers:
+- a term (a word or a pair of adjacent words) is a hashed bucket: no vocabulary to keep, and
+  the document frequency of every bucket fits in one array;
+- a paper's vector: (1 + log tf) * idf per term, title and keyword terms counting more;
+  L2-normalised, then only its TOP_TERMS heaviest terms are kept;
+- an inverted index (bucket -> (row, weight) postings) in numpy arrays: a query adds up the
+  postings of its own terms (np.bincount) and takes the best rows.
+Papers stored after a build go to a small delta scored the same way (with the build's idf);
+when the delta grows large the index is built again. Building reads the store twice (counts,
+then weights), so it never holds every paper's terms at once; all CPU work runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.models import Paper
+from bot.store import Store
+from bot.text import analyze
+
+log = logging.getLogger(__name__)
+
+BUCKETS = 1 << 20  # hashed terms; collisions only merge rare terms
+TOP_TERMS = 40  # terms kept per paper
+TITLE_WEIGHT = 2  # a title term counts as much as this many abstract terms
+KEYWORD_WEIGHT = 3  # ... an AI keyword term
+MAX_DF = 0.05  # terms on more than this share of the papers are left out (stop words)
+MIN_CAP = 3  # ... but a tiny corpus keeps terms on up to this many papers
+# The delta is scored paper by paper: it is folded into a new build once it holds more
+# than this share of the built papers, or more than DELTA_MAX papers.
+REBUILD_SHARE = 0.10
+DELTA_MAX = 1000
+READ_PAGE = 2000
+SIMILAR_COUNT = 5
+
+Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]  # (buckets, values)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_CACHE_LIMIT = 100_000  # words whose hash is kept (a bounded cache, ~10 MB)
+_hashes: dict[str, int] = {}
+
+
+def _hash(word: str) -> int:
+    # crc32, not hash(): the same word lands in the same bucket in every process.
+    found = _hashes.get(word)
+    if found is None:
+        if len(_hashes) > _CACHE_LIMIT:
+            _hashes.clear()
+        found = _hashes[word] = zlib.crc32(word.encode())
+    return found
+
+
+def _terms(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """The buckets of a run of words: each word, and each pair of adjacent words."""
+    try:
+        words = np.fromiter(map(_hashes.__getitem__, tokens), np.uint64, len(tokens))
+    except KeyError:
+        words = np.fromiter(map(_hash, tokens), np.uint64, len(tokens))
+    pairs = words[:-1] * _GOLDEN + words[1:]
+    pairs ^= pairs >> np.uint64(29)
+    return np.concatenate((words, pairs)) & np.uint64(BUCKETS - 1)
+
+
+def paper_terms(paper: Paper) -> Vector:
+    """The terms of a paper's title, abstract and AI keywords (words and adjacent pairs; no
+    pair spans two keywords) with their counts: title and keyword terms count more (they
+    say what a paper is about)."""
+    parts = [_terms(analyze(paper.abstract)), _terms(analyze(paper.title))]
+    weights = [1.0, float(TITLE_WEIGHT)]
+    for keyword in paper.ai_keywords:
+        parts.append(_terms(analyze(keyword)))
+        weights.append(float(KEYWORD_WEIGHT))
+    every = np.concatenate(parts)
+    buckets, inverse = np.unique(every, return_inverse=True)
+    counts = np.bincount(inverse, weights=np.repeat(weights, [len(p) for p in parts]))
+    return buckets.astype(np.int64), counts.astype(np.float64)
+
+
+@dataclass(slots=True)
+class _Built:
+    """The bulk part of the index: never changed once built (queries read it from threads)."""
+
+    papers: int
+    df: npt.NDArray[np.int32]  # papers per bucket
+    cap: int  # the largest df a kept term may have
+    ids: npt.NDArray[np.bytes_]  # row -> paper id
+    indptr: npt.NDArray[np.int32]  # bucket -> its postings' slice
+    rows: npt.NDArray[np.int32]
+    weights: npt.NDArray[np.float32]
+
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return sum(a.nbytes for a in (self.df, self.ids, self.indptr, self.rows, self.weights))
+
+    def vector(self, terms: Vector, top: int | None = TOP_TERMS) -> Vector:
+        """A paper's normalised tf-idf vector, pruned to its `top` heaviest terms (None: all)."""
+        buckets, counts = terms
+        df = self.df[buckets]
+        keep = df <= self.cap
+        buckets, counts, df = buckets[keep], counts[keep], df[keep]
+        values = (1.0 + np.log(counts)) * (np.log((self.papers + 1) / (df + 1.0)) + 1.0)
+        norm = float(np.sqrt(np.dot(values, values))) or 1.0
+        if top is not None and len(values) > top:
+            best = np.argpartition(-values, top - 1)[:top]
+            buckets, values = buckets[best], values[best]
+        return buckets, values / norm
+
+
+class Builder:
+    """Builds the bulk index in two passes over the papers: `count` every page, then
+    `weigh` the same pages, then `finish` (CPU work: call them in a thread)."""
+
+    def __init__(self) -> None:
+        self.df = np.zeros(BUCKETS, dtype=np.int32)
+        self.papers = 0
+        self._ids: list[str] = []
+        self._rows: list[npt.NDArray[np.int32]] = []
+        self._buckets: list[npt.NDArray[np.int32]] = []
+        self._weights: list[npt.NDArray[np.float32]] = []
+        self._shape: _Built | None = None
+
+    def count(self, papers: Sequence[Paper]) -> None:
+        """Pass 1: document frequencies."""
+        for paper in papers:
+            self.df[paper_terms(paper)[0]] += 1  # buckets are unique within a paper
+        self.papers += len(papers)
+
+    def weigh(self, papers: Sequence[Paper]) -> None:
+        """Pass 2: each paper's pruned vector (the same papers, in the same order)."""
+        if self._shape is None:
+            cap = max(MIN_CAP, int(MAX_DF * self.papers))
+            empty = np.zeros(0, dtype=np.int32)
+            self._shape = _Built(
+                self.papers, self.df, cap, np.array([], "S1"), empty, empty, empty.astype("f4")
+            )
+        rows, buckets, weights = [], [], []
+        for paper in papers:
+            row = len(self._ids)
+            self._ids.append(paper.id)
+            terms, values = self._shape.vector(paper_terms(paper))
+            shared = self.df[terms] >= 2  # a term on one paper meets no other
+            buckets.append(terms[shared].astype(np.int32))
+            weights.append(values[shared].astype(np.float32))
+            rows.append(np.full(len(buckets[-1]), row, dtype=np.int32))
+        if rows:
+            self._rows.append(np.concatenate(rows))
+            self._buckets.append(np.concatenate(buckets))
+            self._weights.append(np.concatenate(weights))
+
+    def finish(self) -> _Built:
+        """The index: postings sorted by bucket."""
+        if self._shape is None:
+            self.weigh([])
+        assert self._shape is not None
+        # Each list is joined, then dropped, before the next: the build's peak stays low.
+        buckets = _joined(self._buckets, np.int32)
+        self._buckets = []
+        order = np.argsort(buckets, kind="stable")
+        indptr = np.zeros(BUCKETS + 1, dtype=np.int32)
+        np.cumsum(np.bincount(buckets, minlength=BUCKETS), out=indptr[1:])
+        del buckets
+        rows = _joined(self._rows, np.int32)[order]
+        self._rows = []
+        weights = _joined(self._weights, np.float32)[order]
+        self._weights = []
+        del order
+        ids = np.array(self._ids, dtype=np.bytes_) if self._ids else np.array([], "S1")
+        self._ids = []
+        return _Built(self.papers, self.df, self._shape.cap, ids, indptr, rows, weights)
+
+
+def _joined(parts: list[npt.NDArray[Any]], dtype: type) -> npt.NDArray[Any]:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+
+def build(papers: Sequence[Paper]) -> _Built:
+    """The bulk index of papers held in memory (tests, small stores)."""
+    builder = Builder()
+    builder.count(papers)
+    builder.weigh(papers)
+    return builder.finish()
+
+
+@dataclass(slots=True)
+class _Delta:
+    """Papers stored after the build: their vectors (by the build's idf), scored one by one."""
+
+    ids: list[str] = field(default_factory=list)
+    vectors: list[Vector] = field(default_factory=list)
+
+
+class SimilarIndex:
+    """Papers by likeness of their words; `query` is thread-safe against `add` and `replace`."""
+
+    def __init__(self, built: _Built | None = None) -> None:
+        self._built = built or build([])
+        self._delta = _Delta()
+
+    @property
+    def size(self) -> int:
+        """Papers indexed (the build and the delta)."""
+        return len(self._built.ids) + len(self._delta.ids)
+
+    @property
+    def pending(self) -> int:
+        """Papers in the delta (stored after the build)."""
+        return len(self._delta.ids)
+
+    def nbytes(self) -> int:
+        """Memory held by the index, roughly (the delta at ~4 KB a paper)."""
+        return self._built.nbytes() + 4000 * len(self._delta.ids)
+
+    def replace(self, built: _Built) -> None:
+        """Swap in a fresh build (the delta it covers is dropped)."""
+        self._built, self._delta = built, _Delta()
+
+    def add(self, papers: Sequence[Paper]) -> None:
+        """Index papers stored after the build, weighed by the build's idf."""
+        built = self._built
+        ids, vectors = list(self._delta.ids), list(self._delta.vectors)
+        for paper in papers:
+            ids.append(paper.id)
+            vectors.append(built.vector(paper_terms(paper)))
+        self._delta = _Delta(ids, vectors)  # swapped whole: a query sees the old or the new
+
+    def query(self, paper: Paper, k: int = SIMILAR_COUNT) -> list[str]:
+        """The ids of the `k` indexed papers most like `paper` (never itself), best first;
+        ties go to the paper stored later."""
+        b, delta = self._built, self._delta
+        terms, values = b.vector(paper_terms(paper), None)  # all its terms: postings are pruned
+        found: list[tuple[float, int, str]] = []
+        starts, ends = b.indptr[terms].astype(np.int64), b.indptr[terms + 1].astype(np.int64)
+        lengths = ends - starts
+        if lengths.sum():
+            # The postings of every term, end to end: positions start..end of each.
+            offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            at = offsets + np.arange(int(lengths.sum()))
+            contrib = b.weights[at] * np.repeat(values, lengths)
+            scores = np.bincount(b.rows[at], weights=contrib, minlength=len(b.ids))
+            best = min(k + 1, int(np.count_nonzero(scores)))
+            if best:
+                top = np.argpartition(-scores, best - 1)[:best]
+                found += [(float(scores[r]), int(r), b.ids[r].decode()) for r in top]
+        mine = dict(zip(terms.tolist(), values.tolist(), strict=True))
+        for n, (other, (its, weights)) in enumerate(zip(delta.ids, delta.vectors, strict=True)):
+            pairs = zip(its.tolist(), weights.tolist(), strict=True)
+            score = sum(mine.get(t, 0.0) * w for t, w in pairs)
+            if score > 0:
+                found.append((score, len(b.ids) + n, other))
+        found.sort(key=lambda f: (-round(f[0], 6), -f[1]))
+        return [pid for _, _, pid in found if pid != paper.id][:k]
+
+
+class SimilarPapers:
+    """The index kept in step with the store: built on first use, papers stored since added
+    at each refresh (after every scrape), built again when many arrived."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.index = SimilarIndex()
+        self._position = 0  # the store position of the last paper indexed
+        self._ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """Whether the first build is done."""
+        return self._ready.is_set()
+
+    async def wait_ready(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the first build; whether it is done."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._ready.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def refresh(self) -> int:
+        """Index the papers stored since the last refresh; how many the index then holds
+        (0 when none was new)."""
+        async with self._lock:
+            fresh: list[Paper] = []
+            position = self._position
+            while batch := await self.store.stored_since(position, READ_PAGE):
+                position = batch[-1][0]
+                fresh += [p for _, p in batch]
+                if len(fresh) > DELTA_MAX:
+                    break  # a rebuild reads them all again: no need to hold them
+            if not fresh:
+                self._ready.set()
+                return 0
+            total = self.index.size + len(fresh)
+            built = self.index.size - self.index.pending
+            if self.index.pending + len(fresh) > min(DELTA_MAX, REBUILD_SHARE * built):
+                total = await self._rebuild()
+            else:
+                await asyncio.to_thread(self.index.add, fresh)
+                self._position = position
+            self._ready.set()
+            log.info("similarity index: %d papers (%d KB)", total, self.index.nbytes() // 1024)
+            return total
+
+    async def _rebuild(self) -> int:
+        """Build from every stored paper: counts, then weights, a page at a time."""
+        builder = Builder()
+        last, position = 0, 0
+        while batch := await self.store.stored_since(position, READ_PAGE):
+            position = batch[-1][0]
+            await asyncio.to_thread(builder.count, [p for _, p in batch])
+        last, position = position, 0
+        while position < last and (batch := await self.store.stored_since(position, READ_PAGE)):
+            papers = [p for pos, p in batch if pos <= last]
+            position = batch[-1][0]
+            await asyncio.to_thread(builder.weigh, papers)
+        self.index.replace(await asyncio.to_thread(builder.finish))
+        self._position = last
+        return builder.papers
+
+    async def similar(self, paper: Paper, k: int = SIMILAR_COUNT) -> list[str]:
+        """The ids of the stored papers most like `paper`, best first (off the event loop)."""
+        return await asyncio.to_thread(self.index.query, paper, k)

@@ -1,0 +1,170 @@
+"""Who wrote each paper (with the HF accounts that claimed the credits) and followed authors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aiosqlite import Connection
+
+from bot.errors import FollowLimitError
+from bot.models import Author, Follow, FollowMatch, Paper
+from bot.store.base import MAX_FOLLOWS
+from bot.store.sqlite.connection import SQLiteBase
+
+_PREFIX_END = "\U0010ffff"  # sorts after every character: [p, p + this) holds p's words
+_SCAN_MAX = 20_000  # credits an autocomplete counts at most (a one-letter prefix is broad)
+_FOLLOW_SELECT = "SELECT id, user_id, name, hf_user, created_at FROM follows"
+# People whose alerts may be matched now: not paused, DMs not refused.
+_RECEIVING = (
+    " LEFT JOIN alert_users u ON u.user_id = f.user_id"
+    " WHERE coalesce(u.paused, 0) = 0 AND u.dm_blocked IS NULL"
+)
+
+
+def surname(name: str) -> str:
+    """A name's last word: what autocomplete also matches (`Pehl` finds Cengiz Pehlevan)."""
+    return name.rsplit(" ", 1)[-1]
+
+
+async def write_credits(db: Connection, papers: Sequence[Paper]) -> None:
+    """Keep the credits of papers being stored, in the caller's transaction: a paper with
+    authors replaces its credits (an account stays when the new data has none for the same
+    name); one without keeps them."""
+    rows, cuts = [], []
+    for paper in papers:
+        if not paper.authors:
+            continue
+        users = paper.author_users or (None,) * len(paper.authors)
+        for position, (name, user) in enumerate(zip(paper.authors, users, strict=False), 1):
+            rows.append((position, name, surname(name), user, paper.id))
+        cuts.append((len(paper.authors), paper.id))
+    await db.executemany(
+        "INSERT INTO author_credits (paper_pk, position, name, surname, hf_user)"
+        " SELECT pk, ?, ?, ?, ? FROM papers WHERE id = ?"
+        " ON CONFLICT (paper_pk, position) DO UPDATE SET name = excluded.name,"
+        " surname = excluded.surname, hf_user = CASE WHEN excluded.name = author_credits.name"
+        " THEN coalesce(excluded.hf_user, author_credits.hf_user) ELSE excluded.hf_user END",
+        rows,
+    )
+    await db.executemany(
+        "DELETE FROM author_credits WHERE position > ?"
+        " AND paper_pk = (SELECT pk FROM papers WHERE id = ?)",
+        cuts,
+    )
+
+
+def _follow(row: Sequence[Any]) -> Follow:
+    return Follow(row[0], row[1], Author(row[2], row[3]), datetime.fromisoformat(row[4]))
+
+
+class Follows(SQLiteBase):
+    """Author credits, autocomplete over them, and the authors people follow."""
+
+    async def authors_starting(self, prefix: str, limit: int = 25) -> list[Author]:
+        """Authors whose name or last name starts with `prefix`, most papers first."""
+        prefix = " ".join(prefix.split())
+        if not prefix:
+            return []
+        end = prefix + _PREFIX_END
+        rows = await self._all(
+            "SELECT min(name), hf_user, count(DISTINCT paper_pk) AS n FROM ("
+            " SELECT name, hf_user, paper_pk FROM author_credits"
+            " WHERE (name >= ? AND name < ?) OR (surname >= ? AND surname < ?) LIMIT ?)"
+            " GROUP BY hf_user, (CASE WHEN hf_user IS NULL THEN name END) COLLATE NOCASE"
+            " ORDER BY n DESC, 1, 2 LIMIT ?",
+            (prefix, end, prefix, end, _SCAN_MAX, limit),
+        )
+        return [Author(r[0], r[1], r[2]) for r in rows]
+
+    async def find_author(self, name: str, hf_user: str | None = None) -> Author | None:
+        """The stored author with this name and account, with their paper count."""
+        if hf_user is not None:
+            row = await self._one(
+                "SELECT count(DISTINCT paper_pk), max(name = ?) FROM author_credits"
+                " WHERE hf_user = ?",
+                (name, hf_user),
+            )
+            if not row or not row[0]:
+                return None
+            if not row[1]:  # shown by the name the account's credits carry most
+                (name,) = await self._one(
+                    "SELECT name FROM author_credits WHERE hf_user = ?"
+                    " GROUP BY name ORDER BY count(*) DESC, name LIMIT 1",
+                    (hf_user,),
+                )
+            return Author(name, hf_user, row[0])
+        row = await self._one(
+            "SELECT count(DISTINCT paper_pk), min(name) FROM author_credits"
+            " WHERE name = ? AND hf_user IS NULL",
+            (" ".join(name.split()),),
+        )
+        return Author(row[1], None, row[0]) if row and row[0] else None
+
+    async def add_follow(
+        self, user_id: int, author: Author, *, max_follows: int = MAX_FOLLOWS
+    ) -> tuple[Follow, bool]:
+        """Follow an author; (the follow, False) when already followed."""
+        async with self._transaction() as db:
+            if author.hf_user is not None:
+                same = await self._one(
+                    f"{_FOLLOW_SELECT} WHERE user_id = ? AND hf_user = ?",
+                    (user_id, author.hf_user),
+                    db,
+                )
+            else:
+                same = await self._one(
+                    f"{_FOLLOW_SELECT} WHERE user_id = ? AND name = ? AND hf_user IS NULL",
+                    (user_id, author.name),
+                    db,
+                )
+            if same is not None:
+                return _follow(same), False
+            (count,) = await self._one(
+                "SELECT count(*) FROM follows WHERE user_id = ?", (user_id,), db
+            )
+            if count >= max_follows:
+                raise FollowLimitError(
+                    f"You already follow {count} authors, the most anyone may. Remove one"
+                    " with /follow remove first."
+                )
+            cursor = await db.execute(
+                "INSERT INTO follows (user_id, name, hf_user, created_at) VALUES (?, ?, ?, ?)",
+                (user_id, author.name, author.hf_user, self._now()),
+            )
+            row = await self._one(f"{_FOLLOW_SELECT} WHERE id = ?", (cursor.lastrowid,), db)
+        return _follow(row), True
+
+    async def user_follows(self, user_id: int) -> list[Follow]:
+        """A person's follows, oldest first."""
+        rows = await self._all(f"{_FOLLOW_SELECT} WHERE user_id = ? ORDER BY id", (user_id,))
+        return [_follow(r) for r in rows]
+
+    async def remove_follow(self, user_id: int, follow_id: int) -> bool:
+        """Stop following; False if there was no such follow."""
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "DELETE FROM follows WHERE id = ? AND user_id = ?", (follow_id, user_id)
+            )
+        return cursor.rowcount > 0
+
+    async def follow_matches(self, paper_ids: Sequence[str]) -> list[FollowMatch]:
+        """Followed authors credited on these papers (by account, or unclaimed by name)."""
+        ids = json.dumps(list(paper_ids))
+        papers = "SELECT pk, id FROM papers WHERE id IN (SELECT value FROM json_each(?))"
+        rows = await self._all(
+            f"SELECT f.id, f.user_id, p.id, f.name, f.hf_user FROM ({papers}) p"
+            " JOIN author_credits c ON c.paper_pk = p.pk"
+            " JOIN follows f ON f.hf_user = c.hf_user"
+            f"{_RECEIVING}"
+            " UNION "
+            f"SELECT f.id, f.user_id, p.id, f.name, f.hf_user FROM ({papers}) p"
+            " JOIN author_credits c ON c.paper_pk = p.pk AND c.hf_user IS NULL"
+            " JOIN follows f ON f.name = c.name AND f.hf_user IS NULL"
+            f"{_RECEIVING}"
+            " ORDER BY 2, 3, 1",
+            (ids, ids),
+        )
+        return [FollowMatch(r[0], r[1], r[2], Author(r[3], r[4])) for r in rows]
