@@ -9,7 +9,7 @@ from cogs.ui.render import MessagePayload, paper_embed
 
 
 def climb_line(item: Listing, climb: int) -> str:
-    """"▲ 152, +97 since its list day" (the gain left out while none is known)."""
+    """ "▲ 152, +97 since its list day" (the gain left out while none is known)."""
     line = f"📈 **Rising paper** · ▲ {item.paper.upvotes:,}"
     if climb > 0:
         line += f", +{climb:,} since its list day"

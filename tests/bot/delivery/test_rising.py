@@ -24,7 +24,12 @@ OLD = "2412.00001"  # listed on 2024-12-20: older than the 7 days followed
 
 def papers(day: date, upvotes: list[int], tag: str = "") -> list[Paper]:
     return [
-        Paper(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} {tag}".strip(), "An abstract.", upvotes=u)
+        Paper(
+            f"{day:%y%m}.{day.day:02d}{n:03d}",
+            f"Paper {n} {tag}".strip(),
+            "An abstract.",
+            upvotes=u,
+        )
         for n, u in enumerate(upvotes)
     ]
 
@@ -77,7 +82,9 @@ async def test_only_papers_of_the_last_seven_days_and_matching_keywords(
         await store.ingest_day(date(2024, 12, 20), [Paper(OLD, "Old", "x", upvotes=1)])
         await store.ingest_day(JAN2, papers(JAN2, [9], "diffusion"))  # the oldest day followed
         await store.ingest_day(JAN8, papers(JAN8, [9, 9], "graphs"))
-        await store.refresh_lists([(date(2024, 12, 20), [Paper(OLD, "Old", "x", upvotes=90)])], at=clock())
+        await store.refresh_lists(
+            [(date(2024, 12, 20), [Paper(OLD, "Old", "x", upvotes=90)])], at=clock()
+        )
         assert await engine.run() == 4
         assert posted(courier) == ["2501.02000"]
         assert sorted(posted(courier, OTHER)) == ["2501.02000", "2501.08000", "2501.08001"]
