@@ -26,10 +26,10 @@ from typing import Any, cast
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 
+from bot.delivery.rising import rising_nonce
 from bot.hf.parse import parse_items
 from bot.hf.source import HFSource
 from bot.matching import matches
-from bot.delivery.rising import rising_nonce
 from bot.models import Paper, RisingChannel, Subscription
 from bot.query import parse_query
 from bot.store import SQLiteStore
