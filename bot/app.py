@@ -30,6 +30,7 @@ EXTENSIONS = (
     "cogs.library",
     "cogs.reading",
     "cogs.watch",
+    "cogs.rising",
     "cogs.admin",
     "cogs.status",
     "cogs.similar",

@@ -3,9 +3,9 @@
 Hugging Face and Discord faults run against the in-process bot (tests/support/harness.py);
 crashes, signals and a revoked token run against the real `python -m bot run` process.
 
-Cost: the two kill -9 tests start the real process 21 times each (about 0.7 s of interpreter
-start-up, login and work per run), so they take most of this file's time (about 35 s of the
-file's 45 s on two cores). They are never skipped: they are the only proof that a crash at any
+Cost: the three kill -9 tests (digests, alerts, rising posts) start the real process 21 times
+each (about 0.5 s of interpreter start-up, login and work per run), so they take most of this
+file's time. They are never skipped: they are the only proof that a crash at any
 moment neither repeats nor drops a message.
 """
 
@@ -27,11 +27,13 @@ import asyncpg
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 
+from bot.delivery.rising import rising_nonce
 from bot.hf.parse import parse_items
 from bot.hf.source import HFSource
 from bot.matching import matches
-from bot.models import Paper, Subscription
+from bot.models import Paper, RisingChannel, Subscription
 from bot.query import parse_query
+from bot.store import SQLiteStore
 from bot.text import plain_words
 from cogs.digest import slot_job_id
 from tests.conftest import seed_items
@@ -54,6 +56,7 @@ SEED_DAY = "2025-01-07"  # 26 papers, stored by the harness's backfill; top 25 i
 JAN7, JAN8 = date(2025, 1, 7), date(2025, 1, 8)  # the harness clock says 2025-01-08 10:00
 NEW_ITEMS = "2025-11-28"  # 43 papers: the list that appears for 2025-01-08
 ALERT_DAY = "2025-03-11"  # 55 papers
+RISING_THRESHOLD = 10  # upvotes: about half the papers of SEED_DAY
 FAILING_RUN_REQUESTS = 2 * 2  # yesterday and today, the API then the page, no retries
 
 
@@ -536,6 +539,49 @@ async def test_kill_9_during_a_digest_fan_out_never_repeats_or_drops_a_message(
         assert await run.bot.stop() == 0, run.bot.tail()
         assert posts(run.discord) > 150, "no kill fell between a send and its record"
         await assert_each_channel_has_its_digest_once(run)
+
+
+@pytest.mark.slow
+async def test_kill_9_during_rising_posts_never_repeats_or_drops_a_post(tmp_path: Path) -> None:
+    yesterday, long_ago = real_days()
+    items = copy.deepcopy(seed_items()[SEED_DAY])
+    papers = parse_items(items, "seed")
+    rising = {p.id for p in papers if p.upvotes >= RISING_THRESHOLD}
+    db = tmp_path / "paperboy.db"
+    async with FakeDiscord() as discord, FakeHF({yesterday.isoformat(): items}) as hf:
+        guild = discord.add_guild("Rising")
+        ids = [int(discord.add_text_channel(guild, f"rising-{n}")) for n in range(4)]
+        async with SQLiteStore(db, clock=lambda: long_ago) as store:
+            await store.ingest_day(yesterday, papers)
+            for channel in ids:  # saved, not set up: every paper at the threshold is due
+                await store.save_rising(RisingChannel(channel, int(guild), RISING_THRESHOLD))
+        config = write_config(tmp_path / "config.toml", discord, hf, db)
+
+        def posted() -> list[RecordedMessage]:
+            return [m for m in discord.messages if m.guild_id == guild]
+
+        async with BotProcess(config, tmp_path / "bot.log", discord.token) as bot:
+            at_kill = await kill_repeatedly(
+                bot,
+                discord,
+                lambda: len(posted()),
+                kills=KILLS,
+                most_per_run=3,
+                rng=random.Random(5),
+            )
+            wanted = len(ids) * len(rising)
+            assert at_kill[-1] < wanted, "the kills came too late to hit the posts"
+            await bot.start()
+            sent = "SELECT count(*) FROM rising_posts WHERE state = 'sent'"
+            await discord.wait_for(lambda: count_rows(db, sent) == wanted, 30, "every post sent")
+            assert await bot.stop() == 0, bot.tail()
+        assert posts(discord) > len(posted()), "no kill fell between a send and its record"
+        discord.assert_clean()
+    for channel in ids:
+        got = [m for m in posted() if m.channel_id == str(channel)]
+        papers_got = Counter(m.embeds[0]["url"].rsplit("/", 1)[-1] for m in got)
+        assert papers_got == Counter(rising), channel  # each paper once, none left out
+        assert {m.nonce for m in got} == {rising_nonce(channel, p) for p in rising}
 
 
 @pytest.mark.slow

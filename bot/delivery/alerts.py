@@ -18,7 +18,7 @@ from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.health import ReportHealth
 from bot.models import Alert, Listing, Paper, QueuedAlert, follow_row_id, target_channel
-from bot.percolator import AlertIndex
+from bot.percolator import AlertIndex, Match
 from bot.query import parse_query
 from bot.store import Store
 from bot.store.base import RISING_WATCH_DAYS
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
+MATCH_CHUNK = 10  # papers matched between two yields to the event loop
 
 
 class AlertDelivery:
@@ -109,10 +110,16 @@ class AlertDelivery:
         await self.sync_index()
         queued = 0
         while papers := await self.store.unmatched_papers(1000):
-            found = self.index.match_many(papers)
+            found: dict[str, Mapping[int, Match]] = {}
+            for start in range(0, len(papers), MATCH_CHUNK):
+                # A paper can match thousands of alerts: yield to the loop between chunks.
+                await asyncio.sleep(0)
+                found.update(self.index.match_many(papers[start : start + MATCH_CHUNK]))
             rising = await self._rising_ok(papers, found)
             rows: dict[tuple[int, str], QueuedAlert] = {}
-            for paper in papers:
+            for n, paper in enumerate(papers):
+                if n % MATCH_CHUNK == 0:
+                    await asyncio.sleep(0)
                 for alert_id, match in sorted(found.get(paper.id, {}).items()):
                     alert = self._alerts[alert_id]
                     if alert.min_upvotes and not (

@@ -56,6 +56,10 @@ class Courier(Protocol):
     def render_digest(self, selection: DigestSelection) -> list[str]:
         """The digest as opaque payloads, one per message, stored in the outbox as they are."""
 
+    def render_rising(self, item: Listing, climb: int) -> str:
+        """One rising paper (at its upvotes now, `climb` more than its first recorded count)
+        as one opaque payload, stored in the outbox as it is."""
+
     async def post(
         self, channel_id: int, payload: str, nonce: str, *, guild_id: int | None = None
     ) -> Posted:

@@ -22,6 +22,7 @@ from bot.ratelimit import Pacer
 from cogs.ui.alert_views import SHOWN, alert_buttons, alert_message
 from cogs.ui.paper_actions import add_controls, controls, controls_view, forget, offered
 from cogs.ui.render import MessagePayload, checked, digest_messages, fit
+from cogs.ui.rising_views import rising_message
 
 if TYPE_CHECKING:
     from bot.client import Paperboy
@@ -76,6 +77,12 @@ class DiscordCourier:
                 papers = [(item.paper.id, item.paper.title) for item in selection.papers]
             message.controls = controls(actions, papers)
         return [json.dumps(m.to_json()) for m in messages]
+
+    def render_rising(self, item: Listing, climb: int) -> str:
+        """A rising paper's post as JSON, with the paper controls (like a digest card)."""
+        message = rising_message(item, climb)
+        message.controls = controls(offered(self.bot), [(item.paper.id, item.paper.title)])
+        return json.dumps(message.to_json())
 
     async def post(
         self, channel_id: int, payload: str, nonce: str, *, guild_id: int | None = None

@@ -40,6 +40,9 @@ class FakeCourier:
         ids = [item.paper.id for item in selection.papers]
         return [",".join(ids[n : n + 10]) for n in range(0, len(ids), 10)]  # 10 per message
 
+    def render_rising(self, item: Listing, climb: int) -> str:
+        return f"rising {item.paper.id} {item.paper.upvotes} +{climb}"
+
     async def post(
         self, channel_id: int, payload: str, nonce: str, *, guild_id: int | None = None
     ) -> Posted:

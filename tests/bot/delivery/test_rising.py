@@ -1,0 +1,124 @@
+"""RisingDelivery with an in-memory courier and a real temporary SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.delivery.courier import Gone, Rejected, TryLater
+from bot.delivery.rising import RisingDelivery, health_key, rising_nonce
+from bot.models import Paper, RisingChannel
+from bot.store import SQLiteStore
+from tests.bot.delivery.support import Clock, HealthLog
+from tests.fakes.fake_courier import Crash, FakeCourier
+
+JAN2, JAN8 = date(2025, 1, 2), date(2025, 1, 8)  # the clock says 2025-01-08 10:00
+CHANNEL, OTHER, GUILD = 100, 200, 1
+OLD = "2412.00001"  # listed on 2024-12-20: older than the 7 days followed
+
+
+def papers(day: date, upvotes: list[int], tag: str = "") -> list[Paper]:
+    return [
+        Paper(
+            f"{day:%y%m}.{day.day:02d}{n:03d}",
+            f"Paper {n} {tag}".strip(),
+            "An abstract.",
+            upvotes=u,
+        )
+        for n, u in enumerate(upvotes)
+    ]
+
+
+async def refresh(store: SQLiteStore, clock: Clock, day: date, listed: list[Paper]) -> None:
+    """A refresh of one list (it records an upvote point), an hour later."""
+    clock.advance(hours=1)
+    await store.refresh_lists([(day, listed)], at=clock())
+
+
+@asynccontextmanager
+async def running(
+    tmp_path: Path, clock: Clock, courier: FakeCourier, health: HealthLog
+) -> AsyncIterator[tuple[RisingDelivery, SQLiteStore]]:
+    async with SQLiteStore(tmp_path / "paperboy.db", clock=clock) as store:
+        yield RisingDelivery(store, courier, clock=clock, report_health=health), store
+
+
+def posted(courier: FakeCourier, channel: int = CHANNEL) -> list[str]:
+    return [s.payload.split()[1] for s in courier.sent if s.channel_id == channel]
+
+
+async def test_a_paper_is_posted_once_when_it_reaches_the_threshold(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    listed = papers(JAN8, [10, 60])
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        await refresh(store, clock, JAN8, listed)
+        assert await engine.set_channel(RisingChannel(CHANNEL, GUILD, 50)) == 1  # 60: already
+        assert await engine.run() == 0
+        await refresh(store, clock, JAN8, [replace(listed[0], upvotes=49), listed[1]])
+        assert await engine.run() == 0  # not before
+        await refresh(store, clock, JAN8, [replace(listed[0], upvotes=75), listed[1]])
+        assert await engine.run() == 1
+        assert [s.payload for s in courier.sent] == [f"rising {listed[0].id} 75 +65"]
+        assert courier.sent[0].nonce == rising_nonce(CHANNEL, listed[0].id)
+        await refresh(store, clock, JAN8, [replace(listed[0], upvotes=300), listed[1]])
+        assert await engine.run() == 0  # once, ever
+        assert len(courier.sent) == 1
+
+
+async def test_only_papers_of_the_last_seven_days_and_matching_keywords(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        await engine.set_channel(RisingChannel(CHANNEL, GUILD, 5, "diffusion"))
+        await engine.set_channel(RisingChannel(OTHER, GUILD, 5))
+        await store.ingest_day(date(2024, 12, 20), [Paper(OLD, "Old", "x", upvotes=1)])
+        await store.ingest_day(JAN2, papers(JAN2, [9], "diffusion"))  # the oldest day followed
+        await store.ingest_day(JAN8, papers(JAN8, [9, 9], "graphs"))
+        await store.refresh_lists(
+            [(date(2024, 12, 20), [Paper(OLD, "Old", "x", upvotes=90)])], at=clock()
+        )
+        assert await engine.run() == 4
+        assert posted(courier) == ["2501.02000"]
+        assert sorted(posted(courier, OTHER)) == ["2501.02000", "2501.08000", "2501.08001"]
+
+
+async def test_a_send_cut_short_is_resumed_with_the_same_nonce_and_posted_once(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier(crash_after=2)
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        await engine.set_channel(RisingChannel(CHANNEL, GUILD, 1))
+        await store.ingest_day(JAN8, papers(JAN8, [5, 6, 7, 8]))
+        with pytest.raises(Crash):  # the process dies after a send, before recording it
+            await engine.run()
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        assert await engine.run() == 3  # the second one's resend is deduplicated by its nonce
+        assert sorted(posted(courier)) == [p.id for p in papers(JAN8, [0, 0, 0, 0])]
+        assert courier.attempts == 5
+        assert await engine.run() == 0 and await store.rising_outbox() == []
+
+
+async def test_refused_passing_and_gone(tmp_path: Path, clock: Clock, health: HealthLog) -> None:
+    courier = FakeCourier(failures=[Rejected("400"), TryLater("502")])
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        await engine.set_channel(RisingChannel(CHANNEL, GUILD, 1))
+        await store.ingest_day(JAN8, papers(JAN8, [5, 6, 7]))
+        assert await engine.run() == 0  # one refused (dropped for good), then a passing error
+        assert await engine.run() == 2  # the rest, at the retry
+        assert len(posted(courier)) == 2
+        await store.ingest_day(JAN8, papers(JAN8, [5, 6, 7, 8, 9]))
+        courier.failures = [Gone("the channel was deleted")]
+        assert await engine.run() == 0
+        assert await store.rising_channels() == []  # stopped, and the server is told
+        (key, problem, guild), *_ = [r for r in health.reports if r[1]]
+        assert key == health_key(CHANNEL) and guild == GUILD
+        assert problem is not None and "the channel was deleted" in problem
+        assert await store.rising_outbox() == []  # its other planned post is dropped too
