@@ -35,6 +35,12 @@ ORDER = (
     "alert_outbox",
     "alert_changes",
     "guild_settings",
+    "library",
+    "reading_list",
+    "upvote_history",
+    "code_watches",
+    "rising_channels",
+    "rising_posts",
 )
 SKIPPED_META = "search_analysis"  # the target writes its own search index
 _MS_COLUMNS = {"published_at", "submitted_at"}  # kept to the millisecond, others to the second
@@ -124,15 +130,19 @@ class _SQLite(_Side):
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
         self.types: dict[str, dict[str, str]] = {}
+        # A WITHOUT ROWID table (upvote_history) is read in its primary key's order instead.
+        self.keys: dict[str, list[str]] = {}
 
     async def tables(self) -> dict[str, dict[str, str]]:
         names = await self.store._all(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            " AND name NOT LIKE 'papers_fts%'"
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'papers_fts%'"
         )
-        for (name,) in names:
+        for name, sql in names:
             info = await self.store._all(f'PRAGMA table_info("{name}")')
             self.types[name] = {r[1]: (r[2] or "").upper() for r in info}
+            if "WITHOUT ROWID" in (sql or "").upper():
+                self.keys[name] = [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]]
         return self.types
 
     async def count(self, table: str, *, skip_meta: bool = False) -> int:
@@ -144,6 +154,10 @@ class _SQLite(_Side):
         self, table: str, columns: Sequence[str]
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
         names = ", ".join(f'"{c}"' for c in columns)
+        if table in self.keys:
+            async for rows in self._read_by_key(table, columns, self.keys[table]):
+                yield rows
+            return
         last = -(2**63)
         while True:
             rows = await self.store._all(
@@ -154,6 +168,23 @@ class _SQLite(_Side):
                 return
             last = rows[-1][0]
             yield [tuple(r[1:]) for r in rows]
+
+    async def _read_by_key(
+        self, table: str, columns: Sequence[str], key: list[str]
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        names = ", ".join(f'"{c}"' for c in (*key, *columns))
+        order = ", ".join(f'"{c}"' for c in key)
+        after = ""
+        last: tuple[Any, ...] = ()
+        while True:
+            rows = await self.store._all(
+                f'SELECT {names} FROM "{table}"{after} ORDER BY {order} LIMIT ?', (*last, BATCH)
+            )
+            if not rows:
+                return
+            last = tuple(rows[-1][: len(key)])
+            after = f" WHERE ({order}) > ({', '.join('?' * len(key))})"
+            yield [tuple(r[len(key) :]) for r in rows]
 
     async def clear(self, table: str) -> None:
         async with self.store._transaction() as db:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BackupError
-from bot.models import QueuedAlert, ScrapeRun, Subscription
+from bot.models import Paper, QueuedAlert, RisingChannel, ScrapeRun, Subscription
 from bot.query import parse_query
 from bot.store import SQLiteStore, Store
 from bot.store.copy import CopyError, copy_store
@@ -23,7 +23,9 @@ NOW = datetime(2025, 1, 8, 9, 0, tzinfo=UTC)
 
 async def fill(store: Store) -> None:
     """One of everything: papers and lists, a scrape, settings, a subscription with a half
-    sent digest, alerts with a person's and a server's settings, and queued matches."""
+    sent digest, alerts with a person's and a server's settings, queued matches, a library
+    and a reading list, a weekly digest, a refresh's upvote history, a code watch and its
+    notice, and a rising channel with its posts."""
     await seed(store)
     await store.record_scrape(ScrapeRun(DAY, NOW, True, 26, 26, 0))
     await store.set_meta("commands", "abc")
@@ -39,6 +41,32 @@ async def fill(store: Store) -> None:
         ["2310.06371"], [QueuedAlert(7, "2310.06371", alert.id, "grokking", alert.target)]
     )
     await store.mark_alerts(7, ["2310.06371"], "queued", retry_at=NOW + timedelta(minutes=5))
+    await store.add_alert(7, "transformer", min_upvotes=50)
+    await store.save_subscription(
+        Subscription(12, 10, "08:00", "UTC", 3, frequency="weekly", weekday=2, style="compact")
+    )
+    await store.start_delivery(12, DAY, [("{}", "w1")], kind="week")
+    listed = [item.paper for item in await store.day_listing(DAY)]
+    coded = next(p for p in listed if p.github_repo)
+    uncoded = next(p for p in listed if not p.github_repo)
+    await store.save_paper(7, coded.id)
+    await store.save_paper(7, uncoded.id)
+    await store.add_reading(10, uncoded.id, 7, "read this")
+    await store.add_reading(10, coded.id, 8)
+    await store.refresh_lists([(DAY, listed)], at=NOW - timedelta(hours=2))
+    risen = Paper(**{**_fields(coded), "upvotes": coded.upvotes + 40})
+    await store.refresh_lists([(DAY, [risen if p is coded else p for p in listed])], at=NOW)
+    await store.add_watch(7, coded.id)
+    await store.add_watch(8, uncoded.id)
+    await store.queue_code_notices(NOW)
+    await store.save_rising(RisingChannel(13, 10, 20, "diffusion"))
+    await store.start_rising_post(13, coded.id, "{}", "r1")
+    await store.start_rising_post(13, uncoded.id, "{}", "r2")
+    await store.finish_rising_post(13, uncoded.id, 987654321098765432)
+
+
+def _fields(paper: Paper) -> dict[str, object]:
+    return {f: getattr(paper, f) for f in Paper.__dataclass_fields__}
 
 
 async def everything(store: Store) -> dict[str, object]:
@@ -59,6 +87,16 @@ async def everything(store: Store) -> dict[str, object]:
         "unmatched": [p.id for p in await store.unmatched_papers()],
         "version": await store.alerts_version(),
         "last_scrape": (await store.stats()).last_scrape,
+        "weekly": await store.get_delivery(12, DAY, kind="week"),
+        "library": await store.library(7),
+        "reading": await store.reading_list(10),
+        "gains": await store.upvote_gains(NOW - timedelta(hours=1), listed_since=DAY),
+        "climbs": await store.climbs([p.paper.id for p in await store.day_listing(DAY)]),
+        "watches": [await store.user_watches(u, NOW) for u in (7, 8)],
+        "code_outbox": await store.alert_outbox(NOW),
+        "rising": await store.rising_channels(),
+        "rising_outbox": await store.rising_outbox(),
+        "candidates": await store.rising_candidates(13, 0, DAY, limit=5),
     }
 
 
@@ -72,7 +110,10 @@ async def test_a_copy_holds_everything_the_source_held(
         async with lite, pg:
             await fill(source)
             copied = await copy_store(source, target)
-            assert copied["papers"] == 147 and copied["alert_outbox"] == 1
+            assert copied["papers"] == 147 and copied["alert_outbox"] == 2  # a code notice
+            assert copied["library"] == 2 and copied["reading_list"] == 2
+            assert copied["code_watches"] == 2 and copied["rising_posts"] == 2
+            assert copied["upvote_history"] == 2 * 26 and copied["digest_deliveries"] == 2
             assert await everything(target) == await everything(source)
             # New rows continue after the copied ids.
             added = await target.add_alert(9, "mamba")
@@ -150,4 +191,4 @@ async def test_doctor_checks_the_server_and_its_schema(pg_server: PgServer, tmp_
         config.write_text(f'[store]\nurl = "{url}"\n')
         result = await paperboy("--config", str(config), "doctor", cwd=tmp_path, timeout=60)
         (line,) = [x for x in result.out.splitlines() if "store" in x]
-        assert "PASS" in line and "schema 1" in line and "amcheck" in line, result.out
+        assert "PASS" in line and "schema 2" in line and "amcheck" in line, result.out

@@ -17,6 +17,8 @@ from tests.conftest import seed_papers
 from tests.fakes.fake_discord import FakeDiscordError
 from tests.support.harness import Harness, running_bot
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 JAN7 = date(2025, 1, 7)  # a Tuesday
 WEEK = date(2025, 1, 6)  # the week a digest posted on Monday 2025-01-13 covers
 

@@ -18,6 +18,8 @@ from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeUser, RecordedMessage
 from tests.support.harness import Harness, running_bot
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 JAN7 = date(2025, 1, 7)
 NEW_DAY = "2025-01-08"
 LISTED_LATER = "2509.01411"  # on HF's 2025-11-28 list: not stored by the harness's backfill
@@ -44,7 +46,7 @@ async def library(h: Harness, command: str, user: FakeUser, **options: object) -
 
 
 async def saved(h: Harness, user: FakeUser) -> list[str]:
-    return [s.listing.paper.id for s in await h.store.library(user.id)]
+    return [s.listing.paper.id for s in await h.store.library(int(user.id))]
 
 
 def component(message: RecordedMessage, prefix: str) -> dict[str, Any]:
@@ -147,7 +149,7 @@ async def test_bad_or_unknown_ids_are_refused_without_asking_hf_for_nonsense(h: 
 async def test_list_pages_and_searches_the_library(h: Harness) -> None:
     ids = await stored_ids(h)
     for pid in ids[:7]:
-        await h.store.save_paper(h.discord.alice.id, pid)
+        await h.store.save_paper(int(h.discord.alice.id), pid)
     listed = await library(h, "list", h.discord.alice)
     (embed,) = listed.embeds
     assert "7 papers" in embed["footer"]["text"] and embed["description"].count("**") == 10
@@ -171,8 +173,8 @@ async def test_list_pages_and_searches_the_library(h: Harness) -> None:
 
 async def test_remove_autocompletes_only_ones_own_and_removes_only_ones_own(h: Harness) -> None:
     ids = await stored_ids(h)
-    await h.store.save_paper(h.discord.alice.id, ids[0])
-    await h.store.save_paper(h.discord.bob.id, ids[1])
+    await h.store.save_paper(int(h.discord.alice.id), ids[0])
+    await h.store.save_paper(int(h.discord.bob.id), ids[1])
     offered = await h.discord.autocomplete(
         "library remove", {"paper": ""}, focused="paper", user=h.discord.alice
     )
@@ -188,8 +190,8 @@ async def test_remove_autocompletes_only_ones_own_and_removes_only_ones_own(h: H
 async def test_export_bibtex_parses_and_holds_the_right_ids(h: Harness) -> None:
     ids = await stored_ids(h)
     for pid in ids[:4]:
-        await h.store.save_paper(h.discord.alice.id, pid)
-    await h.store.save_paper(h.discord.bob.id, ids[5])
+        await h.store.save_paper(int(h.discord.alice.id), pid)
+    await h.store.save_paper(int(h.discord.bob.id), ids[5])
     reply = await library(h, "export", h.discord.alice, format="bibtex")
     (attachment,) = reply.attachments
     assert attachment["filename"] == "library.bib"

@@ -18,6 +18,8 @@ from cogs.watch import paper_id_from
 from tests.fakes.fake_discord import FakeDiscordError, FakeUser
 from tests.support.harness import Harness, running_bot
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 SHEAF = "2202.01607"  # "Neural Sheaf Diffusion", 0 upvotes on 2025-01-07
 TOKENS = "2410.02251"  # no AI keywords yet
 GROKKING = "2310.06371"  # no GitHub repository yet
@@ -143,7 +145,7 @@ async def test_the_code_control_on_a_paper_card_watches_in_two_clicks(h: Harness
     clicked = await h.discord.click(card, f"paper:code:{GROKKING}", user=bob)
     answer = await clicked.final_message()
     assert answer.ephemeral and "I'll DM you when code" in answer.content
-    assert [w.paper_id for w in await h.store.user_watches(bob.id, h.clock())] == [GROKKING]
+    assert [w.paper_id for w in await h.store.user_watches(int(bob.id), h.clock())] == [GROKKING]
     # A paper that already has code: the reply links it, nothing is watched.
     shown = await h.discord.invoke("paper", {"id": KDE}, user=bob, channel="general")
     clicked = await h.discord.click(await shown.final_message(), f"paper:code:{KDE}", user=bob)

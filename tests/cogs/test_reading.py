@@ -16,6 +16,8 @@ from bot.library import NOTE_MAX, clean_note
 from tests.fakes.fake_discord import FakeUser, Perm, RecordedMessage
 from tests.support.harness import Harness, running_bot
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 JAN7 = date(2025, 1, 7)
 
 

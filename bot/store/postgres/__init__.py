@@ -3,7 +3,8 @@
 Built like the SQLite store, one part per role, each in its own module: connection (pool,
 migrations, backup, checks), papers (papers, lists, search), bookkeeping (scrapes, stats,
 meta, server settings), digests (subscriptions, digest outbox), alerts (alerts, alert
-outbox). A new role is a new module and one more base of PostgresStore.
+outbox), library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
+watches, rising channels and posts). A new role is a new module and one more base of PostgresStore.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from bot.store.postgres.alerts import Alerts
 from bot.store.postgres.bookkeeping import Bookkeeping
 from bot.store.postgres.connection import SEARCH_BUDGET_SECONDS, redacted, server_address
 from bot.store.postgres.digests import Digests
+from bot.store.postgres.library import Library
+from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
 
 
-class PostgresStore(Papers, Bookkeeping, Digests, Alerts):
+class PostgresStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle):
     """The shared store: one PostgreSQL database, any number of bot processes.
 
     Every store operation survives a dropped connection: it is run again on a fresh one,

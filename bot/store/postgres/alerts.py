@@ -35,6 +35,7 @@ _ALERT_JOINS = (
 )
 _DROP_UNSENDABLE = (
     "UPDATE alert_outbox SET state = 'dropped' WHERE state IN ('queued', 'sending')"
+    " AND alert_id <> 0"  # a watched paper's code news (alert 0) belongs to no alert
     f" AND NOT EXISTS (SELECT 1{_ALERT_JOINS} WHERE a.id = alert_outbox.alert_id"
     " AND NOT a.muted AND NOT coalesce(u.paused, false)"
     " AND NOT (a.deliver = 'here' AND NOT coalesce(g.channel_delivery, true)))"
@@ -62,6 +63,7 @@ class Alerts(PostgresBase):
         channel_id: int | None = None,
         guild_id: int | None = None,
         max_alerts: int = MAX_ALERTS,
+        min_upvotes: int = 0,
     ) -> Alert:
         """Save an alert for a person; AlertLimitError if they already have `max_alerts`.
 
@@ -75,10 +77,11 @@ class Alerts(PostgresBase):
                 str(user_id),
             )
             row = await con.fetchrow(
-                "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at)"
-                " SELECT $1, $2, $3, $4, $5, $6"
+                "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at,"
+                " min_upvotes) SELECT $1, $2, $3, $4, $5, $6, $8"
                 " WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $7"
-                " RETURNING id, user_id, query, deliver, channel_id, guild_id, muted, created_at",
+                " RETURNING id, user_id, query, deliver, channel_id, guild_id, muted, created_at,"
+                " min_upvotes",
                 user_id,
                 query,
                 deliver,
@@ -86,6 +89,7 @@ class Alerts(PostgresBase):
                 guild_id,
                 self._now(),
                 max_alerts,
+                min_upvotes,
             )
             if row is None:
                 raise AlertLimitError(f"You already have {max_alerts} alerts")
@@ -152,7 +156,7 @@ class Alerts(PostgresBase):
         if not parts:
             return []
         rows = await self._all(" UNION ".join(parts), params)
-        return [(_alert(r), bool(r[8])) for r in rows]
+        return [(_alert(r), bool(r[9])) for r in rows]
 
     async def get_alert(self, alert_id: int) -> Alert | None:
         """One alert by id."""

@@ -41,6 +41,9 @@ MIGRATION_LOCK = 1
 PAPERS_LOCK = 2  # ingest and upsert: one writer of papers at a time, as in SQLite
 ALERT_CHANGES_LOCK = 3  # alert changes are numbered in commit order
 ALERT_CAP_LOCK = 4  # per person: the alert cap holds under concurrent adds
+LIBRARY_LOCK = 5  # per person: the library cap holds under concurrent saves
+READING_LOCK = 6  # per server: the reading list cap holds under concurrent adds
+WATCH_LOCK = 7  # per person: the code watch cap holds under concurrent watches
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis `search` was written with
 
 
@@ -339,6 +342,14 @@ def vectors(title: str, abstract: str, keywords: str, authors: str) -> tuple[str
             tuple(filter(None, authors.split("\n"))),
         ),
         title_vector(title),
+    )
+
+
+async def keyed_lock(con: asyncpg.Connection, kind: int, key: int) -> None:
+    """A lock on one person's (or server's) rows of one `kind` (ALERT_CAP_LOCK, ...), held
+    to the end of the transaction: a cap checked under it holds across processes."""
+    await con.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", LOCK_NAMESPACE + kind, str(key)
     )
 
 

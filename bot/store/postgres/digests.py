@@ -8,7 +8,7 @@ from typing import Literal
 
 import asyncpg
 
-from bot.models import Delivery, DeliveryState, Subscription
+from bot.models import Delivery, DeliveryState, PeriodKind, Subscription
 from bot.store.postgres.connection import PostgresBase, row_count
 from bot.store.postgres.rows import _SUBSCRIPTION_SELECT, REFUSED_ID, _part, _subscription
 
@@ -18,15 +18,23 @@ class Digests(PostgresBase):
 
     async def save_subscription(self, sub: Subscription) -> None:
         """Create or update a channel's digest settings (clears a failing mark)."""
+        now = self._now()
+        # Every SET expression reads the row as it was: frequency_since moves only when the
+        # frequency or weekday changes.
         await self.pool.execute(
-            "INSERT INTO digest_subscriptions (channel_id, guild_id, post_time, timezone, top,"
-            " min_upvotes, keywords, threads, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO digest_subscriptions AS s (channel_id, guild_id, post_time, timezone,"
+            " top, min_upvotes, keywords, threads, created_at, frequency, weekday, style,"
+            " frequency_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $9)"
             " ON CONFLICT (channel_id) DO UPDATE SET guild_id = excluded.guild_id,"
             " post_time = excluded.post_time, timezone = excluded.timezone,"
             " top = excluded.top, min_upvotes = excluded.min_upvotes,"
             " keywords = excluded.keywords, threads = excluded.threads,"
-            " failing_reason = NULL, failing_since = NULL",
+            " failing_reason = NULL, failing_since = NULL,"
+            " frequency = excluded.frequency, weekday = excluded.weekday,"
+            " style = excluded.style,"
+            " frequency_since = CASE WHEN s.frequency = excluded.frequency"
+            " AND s.weekday = excluded.weekday THEN s.frequency_since"
+            " ELSE excluded.frequency_since END",
             sub.channel_id,
             sub.guild_id,
             sub.post_time,
@@ -35,7 +43,10 @@ class Digests(PostgresBase):
             sub.min_upvotes,
             sub.keywords,
             sub.threads,
-            self._now(),
+            now,
+            sub.frequency,
+            sub.weekday,
+            sub.style,
         )
 
     async def remove_subscription(self, channel_id: int) -> bool:
@@ -71,74 +82,99 @@ class Digests(PostgresBase):
             channel_id,
         )
 
-    async def delivery_states(self, list_date: date) -> dict[int, DeliveryState]:
-        """The outbox state of every channel's digest of one list, in one query."""
+    async def delivery_states(
+        self, list_date: date, *, kind: PeriodKind = "day"
+    ) -> dict[int, DeliveryState]:
+        """The outbox state of every channel's digest of one period, in one query."""
         rows = await self._all(
-            "SELECT channel_id, state FROM digest_deliveries WHERE list_date = $1", (list_date,)
+            "SELECT channel_id, state FROM digest_deliveries WHERE kind = $1 AND list_date = $2",
+            (kind, list_date),
         )
         return {r[0]: r[1] for r in rows}
 
     async def get_delivery(
-        self, channel_id: int, list_date: date, *, _con: asyncpg.Connection | None = None
+        self,
+        channel_id: int,
+        list_date: date,
+        *,
+        kind: PeriodKind = "day",
+        _con: asyncpg.Connection | None = None,
     ) -> Delivery | None:
         """The outbox record of one digest, with its planned parts."""
+        key = (channel_id, kind, list_date)
         row = await self._one(
-            "SELECT state, error FROM digest_deliveries WHERE channel_id = $1 AND list_date = $2",
-            (channel_id, list_date),
+            "SELECT state, error FROM digest_deliveries"
+            " WHERE channel_id = $1 AND kind = $2 AND list_date = $3",
+            key,
             _con,
         )
         if row is None:
             return None
         parts = await self._all(
             "SELECT part, payload, nonce, message_id FROM digest_parts"
-            " WHERE channel_id = $1 AND list_date = $2 ORDER BY part",
-            (channel_id, list_date),
+            " WHERE channel_id = $1 AND kind = $2 AND list_date = $3 ORDER BY part",
+            key,
             _con,
         )
-        return Delivery(channel_id, list_date, row[0], tuple(_part(p) for p in parts), row[1])
+        return Delivery(channel_id, list_date, row[0], tuple(_part(p) for p in parts), row[1], kind)
 
     async def start_delivery(
-        self, channel_id: int, list_date: date, parts: Sequence[tuple[str, str]]
+        self,
+        channel_id: int,
+        list_date: date,
+        parts: Sequence[tuple[str, str]],
+        *,
+        kind: PeriodKind = "day",
     ) -> Delivery:
         """Record the planned (payload, nonce) messages before sending; an existing record
         wins (resume, with its stored nonces)."""
         async with self._transaction() as con:
             status = await con.execute(
-                "INSERT INTO digest_deliveries (channel_id, list_date, state, started_at)"
-                " VALUES ($1, $2, 'sending', $3) ON CONFLICT DO NOTHING",
+                "INSERT INTO digest_deliveries (channel_id, kind, list_date, state, started_at)"
+                " VALUES ($1, $2, $3, 'sending', $4) ON CONFLICT DO NOTHING",
                 channel_id,
+                kind,
                 list_date,
                 self._now(),
             )
             if row_count(status):
                 await con.executemany(
-                    "INSERT INTO digest_parts (channel_id, list_date, part, payload, nonce)"
-                    " VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO digest_parts (channel_id, kind, list_date, part, payload, nonce)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
                     [
-                        (channel_id, list_date, n, payload, nonce)
+                        (channel_id, kind, list_date, n, payload, nonce)
                         for n, (payload, nonce) in enumerate(parts)
                     ],
                 )
-            delivery = await self.get_delivery(channel_id, list_date, _con=con)
+            delivery = await self.get_delivery(channel_id, list_date, kind=kind, _con=con)
         assert delivery is not None
         return delivery
 
     async def record_part_sent(
-        self, channel_id: int, list_date: date, part: int, message_id: int
+        self,
+        channel_id: int,
+        list_date: date,
+        part: int,
+        message_id: int,
+        *,
+        kind: PeriodKind = "day",
     ) -> None:
         """Remember that one planned message reached Discord."""
         await self.pool.execute(
             "UPDATE digest_parts SET message_id = $1"
-            " WHERE channel_id = $2 AND list_date = $3 AND part = $4",
+            " WHERE channel_id = $2 AND kind = $3 AND list_date = $4 AND part = $5",
             message_id,
             channel_id,
+            kind,
             list_date,
             part,
         )
 
-    async def record_part_refused(self, channel_id: int, list_date: date, part: int) -> None:
+    async def record_part_refused(
+        self, channel_id: int, list_date: date, part: int, *, kind: PeriodKind = "day"
+    ) -> None:
         """Discord refused this one message: stored as message id REFUSED_ID, not sent again."""
-        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID)
+        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID, kind=kind)
 
     async def finish_delivery(
         self,
@@ -146,14 +182,17 @@ class Digests(PostgresBase):
         list_date: date,
         state: Literal["sent", "failed"],
         error: str | None = None,
+        *,
+        kind: PeriodKind = "day",
     ) -> None:
         """Close a delivery as sent or failed."""
         await self.pool.execute(
             "UPDATE digest_deliveries SET state = $1, error = $2, finished_at = $3"
-            " WHERE channel_id = $4 AND list_date = $5",
+            " WHERE channel_id = $4 AND kind = $5 AND list_date = $6",
             state,
             error,
             self._now(),
             channel_id,
+            kind,
             list_date,
         )

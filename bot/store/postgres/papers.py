@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,8 +16,14 @@ from bot.errors import QueryError
 from bot.matching import highlights
 from bot.models import IngestResult, Listing, Paper, SearchHit, SearchPage
 from bot.query import Query
-from bot.store.base import Sort
-from bot.store.postgres.connection import LOCK_NAMESPACE, PAPERS_LOCK, PostgresBase, vectors
+from bot.store.base import RISING_WATCH_DAYS, Sort
+from bot.store.postgres.connection import (
+    LOCK_NAMESPACE,
+    PAPERS_LOCK,
+    PostgresBase,
+    row_count,
+    vectors,
+)
 from bot.store.postgres.fts import compile_prefix, compile_term, compile_tsquery
 from bot.store.postgres.rows import (
     _PAPER_COLUMNS,
@@ -62,34 +69,11 @@ class Papers(PostgresBase):
 
     async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
         """Upsert one day's list in one transaction; say which papers are new."""
-        now = self._now()
-        unique = list({p.id: p for p in papers}.values())
         async with self._transaction() as con:
             await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_NAMESPACE, PAPERS_LOCK)
-            existing = await _existing(con, [p.id for p in unique])
-            new_rows, changed_rows = [], []
-            for paper in unique:
-                row = _paper_row(paper)
-                old = existing.get(paper.id)
-                if old is None:
-                    new_rows.append((paper.id, *row.values(), list_date, now, now, *_vectors(row)))
-                    continue
-                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
-                first_date = min(filter(None, (old["list_date"], list_date)))
-                if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
-                    searched = any(merged[k] != old[k] for k in _SEARCHED)
-                    fresh = _vectors(merged) if searched else (None, None)
-                    changed_rows.append((*merged.values(), first_date, now, *fresh, paper.id))
-            await con.executemany(_INSERT_PAPER, new_rows)
-            await con.executemany(_UPDATE_PAPER, changed_rows)
-            await con.executemany(
-                "INSERT INTO listings (list_date, paper_pk, rank)"
-                " SELECT $1, pk, $2 FROM papers WHERE id = $3"
-                " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-                [(list_date, rank, p.id) for rank, p in enumerate(unique, start=1)],
-            )
-        new_ids = tuple(p.id for p in unique if p.id not in existing)
-        return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
+            written = await write_day(con, list_date, papers, self._now())
+            await mark_rematch(con, written, self._clock())
+        return written.result
 
     async def upsert_paper(self, paper: Paper) -> bool:
         """Store a single paper that is on no list yet (not new for alerts); True if new."""
@@ -225,6 +209,94 @@ class Papers(PostgresBase):
         except (QueryError, TimeoutError):
             return []
         return [_listing(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DayWrite:
+    """What writing one day's list changed: the result, the papers whose searchable text
+    changed, and the (paper, old, new) upvotes of those whose upvotes rose."""
+
+    result: IngestResult
+    text_changed: tuple[str, ...] = ()
+    rises: tuple[tuple[str, int, int], ...] = ()
+
+
+async def write_day(
+    con: asyncpg.Connection,
+    list_date: date,
+    papers: Sequence[Paper],
+    now: datetime,
+    *,
+    clear: Collection[str] = (),
+) -> DayWrite:
+    """Upsert one day's list inside the caller's transaction (which holds PAPERS_LOCK). A
+    stored paper is merged (None or empty keeps the old value) except the `clear` columns,
+    which take the new value."""
+    unique = list({p.id: p for p in papers}.values())
+    existing = await _existing(con, [p.id for p in unique])
+    new_rows, changed_rows = [], []
+    text_changed: list[str] = []
+    rises: list[tuple[str, int, int]] = []
+    for paper in unique:
+        row = _paper_row(paper)
+        old = existing.get(paper.id)
+        if old is None:
+            new_rows.append((paper.id, *row.values(), list_date, now, now, *_vectors(row)))
+            continue
+        merged = {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in row.items()}
+        first_date = min(filter(None, (old["list_date"], list_date)))
+        searched = any(merged[k] != old[k] for k in _SEARCHED)
+        if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
+            fresh = _vectors(merged) if searched else (None, None)
+            changed_rows.append((*merged.values(), first_date, now, *fresh, paper.id))
+        if searched:
+            text_changed.append(paper.id)
+        if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
+            rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
+    await con.executemany(_INSERT_PAPER, new_rows)
+    await con.executemany(_UPDATE_PAPER, changed_rows)
+    await con.executemany(
+        "INSERT INTO listings (list_date, paper_pk, rank)"
+        " SELECT $1, pk, $2 FROM papers WHERE id = $3"
+        " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
+        [(list_date, rank, p.id) for rank, p in enumerate(unique, start=1)],
+    )
+    new_ids = tuple(p.id for p in unique if p.id not in existing)
+    result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
+    return DayWrite(result, tuple(text_changed), tuple(rises))
+
+
+async def mark_rematch(con: asyncpg.Connection, written: DayWrite, now: datetime) -> int:
+    """Mark papers to be matched against the alerts again, inside the caller's transaction:
+    those whose searchable text changed, and those listed in the last RISING_WATCH_DAYS whose
+    upvotes rose past some rising alert's threshold. Returns how many were marked."""
+    since = now.astimezone(UTC).date() - timedelta(days=RISING_WATCH_DAYS)
+    marked = 0
+    if written.text_changed:
+        marked += row_count(
+            await con.execute(
+                "UPDATE papers SET alerts_matched = false WHERE id = ANY($1::text[])"
+                " AND list_date IS NOT NULL AND alerts_matched",
+                list(written.text_changed),
+            )
+        )
+    if written.rises:
+        ids, old, new = zip(*written.rises, strict=True)
+        marked += row_count(
+            await con.execute(
+                "UPDATE papers p SET alerts_matched = false"
+                " FROM unnest($1::text[], $2::int[], $3::int[]) AS r (id, old, new)"
+                " WHERE p.id = r.id AND p.list_date >= $4 AND p.alerts_matched"
+                # `min_upvotes > 0` lets PostgreSQL use the partial index of rising alerts.
+                " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0"
+                " AND min_upvotes > r.old AND min_upvotes <= r.new)",
+                list(ids),
+                list(old),
+                list(new),
+                since,
+            )
+        )
+    return marked
 
 
 def _scored(rows: Sequence[Any], papers: int) -> list[tuple[int, float, int, date | None]]:

@@ -19,7 +19,7 @@ from bot.models import (
 _PAPER_FIELDS = (
     "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "
     "p.upvotes, p.num_comments, p.ai_summary, p.github_repo, p.github_stars, p.project_page, "
-    "p.thumbnail, p.organization"
+    "p.thumbnail, p.organization, p.submitter, p.media_urls"
 )
 _PAPER_COLUMNS = (
     f"{_PAPER_FIELDS}, p.list_date,"
@@ -40,6 +40,8 @@ _REFRESHED = (
     "project_page",
     "thumbnail",
     "organization",
+    "submitter",
+    "media_urls",
 )
 _SEARCHED = ("title", "abstract", "keywords", "authors")
 
@@ -61,6 +63,8 @@ def _paper_row(paper: Paper) -> dict[str, Any]:
         "project_page": paper.project_page,
         "thumbnail": paper.thumbnail,
         "organization": paper.organization,
+        "submitter": paper.submitter,
+        "media_urls": "\n".join(paper.media_urls),
     }
 
 
@@ -90,13 +94,16 @@ def _listing(row: Sequence[Any]) -> Listing:
         project_page=row[12],
         thumbnail=row[13],
         organization=row[14],
+        submitter=row[15],
+        media_urls=tuple(filter(None, row[16].split("\n"))),
     )
-    return Listing(paper, row[15], row[16] or 0)
+    return Listing(paper, row[17], row[18] or 0)
 
 
 _SUBSCRIPTION_SELECT = (
     "SELECT channel_id, guild_id, post_time, timezone, top, min_upvotes, keywords, threads,"
-    " created_at, failing_reason FROM digest_subscriptions"
+    " created_at, failing_reason, frequency, weekday, style, frequency_since"
+    " FROM digest_subscriptions"
 )
 
 
@@ -112,14 +119,20 @@ def _subscription(row: Sequence[Any]) -> Subscription:
         threads=row[7],
         created_at=row[8],
         failing_reason=row[9],
+        frequency=row[10],
+        weekday=row[11],
+        style=row[12],
+        frequency_since=row[13],
     )
 
 
 _ALERT_SELECT = (
-    "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at FROM alerts"
+    "SELECT id, user_id, query, deliver, channel_id, guild_id, muted, created_at, min_upvotes"
+    " FROM alerts"
 )
 _ALERT_COLUMNS = (
-    "a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted, a.created_at"
+    "a.id, a.user_id, a.query, a.deliver, a.channel_id, a.guild_id, a.muted, a.created_at,"
+    " a.min_upvotes"
 )
 
 
@@ -133,6 +146,7 @@ def _alert(row: Sequence[Any]) -> Alert:
         guild_id=row[5],
         muted=row[6],
         created_at=row[7],
+        min_upvotes=row[8],
     )
 
 
