@@ -490,7 +490,7 @@ async def process_with_due_digests(
     items = copy.deepcopy(seed_items()[SEED_DAY])
     async with (
         FakeDiscord() as discord,
-        FakeHF({yesterday.isoformat(): items}) as hf,
+        FakeHF.serving(yesterday.isoformat(), items) as hf,
         store_location(tmp_path, backend) as db,
     ):
         guild = discord.add_guild("Fan-out")
@@ -548,7 +548,7 @@ async def test_kill_9_during_rising_posts_never_repeats_or_drops_a_post(tmp_path
     papers = parse_items(items, "seed")
     rising = {p.id for p in papers if p.upvotes >= RISING_THRESHOLD}
     db = tmp_path / "paperboy.db"
-    async with FakeDiscord() as discord, FakeHF({yesterday.isoformat(): items}) as hf:
+    async with FakeDiscord() as discord, FakeHF.serving(yesterday.isoformat(), items) as hf:
         guild = discord.add_guild("Rising")
         ids = [int(discord.add_text_channel(guild, f"rising-{n}")) for n in range(4)]
         async with SQLiteStore(db, clock=lambda: long_ago) as store:
@@ -636,7 +636,7 @@ async def test_kill_9_during_alert_delivery_never_repeats_or_drops_a_match(
     words = few_match_words(papers, 3)
     async with (
         FakeDiscord() as discord,
-        FakeHF({yesterday.isoformat(): items}) as hf,
+        FakeHF.serving(yesterday.isoformat(), items) as hf,
         store_location(tmp_path, store_backend) as db,
     ):
         readers = [discord.add_member(discord.guild_id, f"reader{n:02d}") for n in range(80)]

@@ -182,6 +182,13 @@ class FakeHF:
 
     # ------------------------------------------------------------ test controls
 
+    @classmethod
+    def serving(cls, day: str, items: list[Item]) -> FakeHF:
+        """A fake whose only list is `items`, submitted on `day` (as `set_day` dates them)."""
+        fake = cls({})
+        fake.set_day(day, items)
+        return fake
+
     def set_day(self, day: str, items: list[Item], *, keep_dates: bool = False) -> None:
         """Set (or replace) the list for one date; an empty list means "no papers".
 
