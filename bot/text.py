@@ -120,6 +120,13 @@ def analyze(text: str) -> list[str]:
     try:
         return list(map(_stems.__getitem__, tokens))
     except KeyError:
+        # Stem only the words the cache lacks (an abstract has a new word or two), then
+        # read them all from it again.
+        for word in set(tokens).difference(_stems):
+            stem(word)
+    try:
+        return list(map(_stems.__getitem__, tokens))
+    except KeyError:  # the cache was cleared meanwhile
         return [stem(w) for w in tokens]
 
 

@@ -57,10 +57,13 @@ _FTS_ADD = (
     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) SELECT pk, ?, ?, ?, ?, ? FROM papers"
     " WHERE id = ?"
 )
-
+_FTS_ADD_PK = f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 _FTS_DELETE = (
     f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS})"
     " SELECT 'delete', pk, ?, ?, ?, ?, ? FROM papers WHERE id = ?"
+)
+_FTS_DELETE_PK = (
+    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS}) VALUES ('delete', ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -90,22 +93,25 @@ class Papers(SQLiteBase):
                 if any(merged[k] != old[k] for k in _SEARCHED):
                     unindexed.append((old, paper.id))
                     indexed.append((merged, paper.id))
-            await db.executemany(
-                _INSERT_PAPER,
-                new_rows,
-            )
+            await db.executemany(_INSERT_PAPER, new_rows)
+            # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice
+            # the plain INSERT (SQLite fills a temporary table for it).
+            pks = {paper_id: old["pk"] for paper_id, old in existing.items()}
+            if new_rows:
+                pks.update(await self._pks(db, [r[0] for r in new_rows]))
             await db.executemany(
                 f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
                 " updated_at = ? WHERE id = ?",
                 changed_rows,
             )
-            await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
-            await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
             await db.executemany(
-                "INSERT INTO listings (list_date, paper_pk, rank)"
-                " SELECT ?, pk, ? FROM papers WHERE id = ?"
+                _FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed]
+            )
+            await db.executemany(_FTS_ADD_PK, [(pks[i], *_index_row(r)) for r, i in indexed])
+            await db.executemany(
+                "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
                 " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-                [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
+                [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
             )
         new_ids = tuple(p.id for p in unique if p.id not in existing)
         return IngestResult(list_date, len(unique), new_ids, len(changed_rows))
@@ -137,7 +143,8 @@ class Papers(SQLiteBase):
 
     async def _existing(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
-        columns = ", ".join(("id", *_REFRESHED, "list_date"))
+        names = ("id", *_REFRESHED, "list_date", "pk")
+        columns = ", ".join(names)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
@@ -145,7 +152,19 @@ class Papers(SQLiteBase):
                 f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
             )
             for row in rows:
-                found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
+                found[row[0]] = dict(zip(names, row, strict=True))
+        return found
+
+    async def _pks(self, db: aiosqlite.Connection, ids: list[str]) -> dict[str, int]:
+        """The pk of each stored paper among `ids`."""
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await db.execute_fetchall(
+                f"SELECT id, pk FROM papers WHERE id IN ({marks})", chunk
+            )
+            found.update((row[0], row[1]) for row in rows)
         return found
 
     async def get_paper(self, paper_id: str) -> Listing | None:
