@@ -174,7 +174,7 @@ def _count(db: Path, table: str) -> int:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        (n,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        (n,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     return int(n)
 
 
@@ -221,6 +221,7 @@ async def bench(args: argparse.Namespace) -> None:
     total = sum(len(v) for v in days.values())
     since = date.fromisoformat(min(days))
     until = date.fromisoformat(max(days))
+    span = (since.isoformat(), until.isoformat())
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     env.pop("DISCORD_TOKEN", None)
     figures: dict[str, list[tuple[float, float]]] = {"paperboy": [], "reference": []}
@@ -235,20 +236,16 @@ async def bench(args: argparse.Namespace) -> None:
                     if side == "paperboy":
                         config = tmp / "paperboy.toml"
                         config.write_text(
-                            f'[huggingface]\nbase_url = "{hf.base_url}"\n'
-                            f'[store]\npath = "{db}"\n',
+                            f'[huggingface]\nbase_url = "{hf.base_url}"\n[store]\npath = "{db}"\n',
                             encoding="utf-8",
                         )
-                        argv = [str(PAPERBOY), "scrape", "--config",
-                                str(config), "--since", since.isoformat(), "--until",
-                                until.isoformat()]  # fmt: skip
-                        table = "papers"
+                        argv = [str(PAPERBOY), "scrape", "--config", str(config),
+                                "--since", span[0], "--until", span[1]]  # fmt: skip
                     else:
                         argv = [sys.executable, "-m", "bench.ingest", "--reference-child",
-                                hf.base_url, str(db), since.isoformat(), until.isoformat()]  # fmt: skip
-                        table = "papers"
+                                hf.base_url, str(db), *span]  # fmt: skip
                     wall, cpu, last = await run_child(argv, env)
-                    stored = _count(db, table)
+                    stored = _count(db, "papers")
                     if stored != total:
                         raise RuntimeError(f"{side} stored {stored:,} papers of {total:,}")
                     figures[side].append((wall, cpu))

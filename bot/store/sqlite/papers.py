@@ -57,13 +57,14 @@ _FTS_ADD = (
     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) SELECT pk, ?, ?, ?, ?, ? FROM papers"
     " WHERE id = ?"
 )
-_FTS_ADD_PK = f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+_SIX = "?, ?, ?, ?, ?, ?"  # rowid and the five columns
+_FTS_ADD_PK = f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES ({_SIX})"
 _FTS_DELETE = (
     f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS})"
     " SELECT 'delete', pk, ?, ?, ?, ?, ? FROM papers WHERE id = ?"
 )
 _FTS_DELETE_PK = (
-    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS}) VALUES ('delete', ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS}) VALUES ('delete', {_SIX})"
 )
 
 
@@ -104,9 +105,7 @@ class Papers(SQLiteBase):
                 " updated_at = ? WHERE id = ?",
                 changed_rows,
             )
-            await db.executemany(
-                _FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed]
-            )
+            await db.executemany(_FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed])
             await db.executemany(_FTS_ADD_PK, [(pks[i], *_index_row(r)) for r, i in indexed])
             await db.executemany(
                 "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
