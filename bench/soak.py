@@ -318,7 +318,7 @@ class LogWatch:
         ("scrape done", re.compile(r"^scrape done: ")),
         ("new papers", re.compile(r"^scrape done: \d+ dates, [1-9]\d* new papers")),
         ("queued", re.compile(r"^queued \d+ alert matches")),
-        ("digest posted", re.compile(r"^posted the \S+ digest to channel")),
+        ("digest posted", re.compile(r"^posted the (?:\S+ )?\S+ digest to channel")),
         ("digest run", re.compile(r"^posting \d+ due digests")),
         ("digest job", re.compile(r'^Running job "digest posts')),
         ("alert retry job", re.compile(r'^Running job "alert retries')),

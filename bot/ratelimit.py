@@ -11,27 +11,32 @@ from bot.errors import UserError
 
 
 class Pacer:
-    """Lets at most `rate` callers through per second, evenly spaced, in arrival order."""
+    """Lets at most `rate` callers through per second, in arrival order, on a fixed grid.
+
+    Caller k's slot is one interval after caller k-1's slot, and nobody goes before their
+    slot, so no window of W seconds ever holds more than W * rate + 1 slots. A caller the
+    event loop wakes late (by up to one interval) does not push back everyone after it:
+    the next caller keeps its slot. Past that (an idle pacer, a stalled loop) the grid
+    restarts at the present, so a stall never releases a burst of callers whose slots all
+    passed meanwhile: at most two go back to back.
+    """
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
         self._clock = clock
-        self._next = 0.0
+        self._next = -float("inf")
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        """Wait for this caller's slot.
-
-        Slots are measured when callers are released, not when they arrive, so a stalled
-        event loop can never release a burst of callers whose slots all passed meanwhile.
-        """
+        """Wait for this caller's slot."""
         async with self._lock:
-            delay = self._next - self._clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._next = self._clock() + self.interval
+            now = self._clock()
+            slot = self._next if now - self._next < self.interval else now
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            self._next = slot + self.interval
 
 
 class TokenBucket:

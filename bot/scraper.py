@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from bot.errors import ScrapeError, SourceUnavailable, without_userinfo
 from bot.health import ReportHealth
 from bot.hf.source import HFSource
-from bot.models import IngestResult, ScrapeRun
+from bot.models import DayList, IngestResult, ScrapeRun
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,28 @@ class Scraper:
         dates: Iterable[date],
         on_outcome: Callable[[DateOutcome], None] | None = None,
     ) -> list[DateOutcome]:
-        """Scrape each date; one failing date never stops the others."""
+        """Scrape each date in order; one failing date never stops the others.
+
+        The next date is fetched while this one is stored (the store works in its own
+        thread), so a long range takes about the longer of the two, not their sum; requests
+        still go out one date after another.
+        """
         outcomes = []
-        for day in dates:
-            outcome = await self.scrape_date(day)
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+        todo = list(dates)
+        fetching: asyncio.Task[DayList | DateOutcome] | None = None
+        try:
+            for n, day in enumerate(todo):
+                fetched = await (fetching or self._fetch(day))
+                fetching = None
+                if n + 1 < len(todo):
+                    fetching = asyncio.create_task(self._fetch(todo[n + 1]))
+                outcome = await self._store_and_record(day, fetched)
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        finally:
+            if fetching is not None:
+                fetching.cancel()
         return outcomes
 
     async def refresh(self, day: date) -> bool:
@@ -81,7 +96,10 @@ class Scraper:
 
     async def scrape_date(self, day: date) -> DateOutcome:
         """Fetch one date and store it; any error becomes this date's outcome, never raises."""
-        outcome = await self._fetch_and_store(day)
+        return await self._store_and_record(day, await self._fetch(day))
+
+    async def _store_and_record(self, day: date, fetched: DayList | DateOutcome) -> DateOutcome:
+        outcome = fetched if isinstance(fetched, DateOutcome) else await self._store(day, fetched)
         try:
             await self.store.record_scrape(
                 ScrapeRun(
@@ -98,9 +116,10 @@ class Scraper:
             log.exception("could not record the scrape of %s", day)
         return outcome
 
-    async def _fetch_and_store(self, day: date) -> DateOutcome:
+    async def _fetch(self, day: date) -> DayList | DateOutcome:
+        """The date's list, or its failed outcome."""
         try:
-            listing = await self.source.fetch_day(day)
+            return await self.source.fetch_day(day)
         except (ScrapeError, SourceUnavailable) as e:
             error = without_userinfo(str(e))
             log.warning("scraping %s failed: %s", day, error)
@@ -109,6 +128,9 @@ class Scraper:
         except Exception as e:
             log.exception("scraping %s failed unexpectedly", day)
             return DateOutcome(day, error=_describe(e), problem=INTERNAL)
+
+    async def _store(self, day: date, listing: DayList) -> DateOutcome:
+        """Store a fetched list; a failure becomes the date's outcome."""
         if listing.skipped:
             log.warning("%s: skipped %d invalid items (see above)", day, listing.skipped)
         try:

@@ -48,16 +48,20 @@ ANALYSIS_VERSION = (
 SNIPPET_WORDS = 14
 
 
-_ODD_SPACE = ("\n", "  ", "\t", "\r")
-
-
 def normalise_space(text: str | None) -> str:
     """Collapse arXiv hard wraps and runs of white space into single spaces."""
     if not text:
         return ""
     # Most names and keywords are already clean: skip the split (a hot path when parsing).
-    clean_edges = text.isascii() and text[0] != " " and text[-1] != " "
-    if clean_edges and not any(odd in text for odd in _ODD_SPACE):
+    if (
+        text.isascii()
+        and text[0] != " "
+        and text[-1] != " "
+        and "\n" not in text
+        and "  " not in text
+        and "\t" not in text
+        and "\r" not in text
+    ):
         return text
     return " ".join(text.split())
 
@@ -120,6 +124,13 @@ def analyze(text: str) -> list[str]:
     try:
         return list(map(_stems.__getitem__, tokens))
     except KeyError:
+        # Stem only the words the cache lacks (an abstract has a new word or two), then
+        # read them all from it again.
+        for word in set(tokens).difference(_stems):
+            stem(word)
+    try:
+        return list(map(_stems.__getitem__, tokens))
+    except KeyError:  # the cache was cleared meanwhile
         return [stem(w) for w in tokens]
 
 

@@ -93,18 +93,23 @@ _EM_DASH = re.compile(r"(?<=\w)---(?=\w)|\s---\s")
 
 def delatex(text: str) -> str:
     """`text` with LaTeX markup replaced by the plain text it stands for."""
-    if not any(mark in text for mark in ("\\", "$", "~", "--", "{")):
-        return text  # the common case: nothing to do
+    # Each pattern needs its mark in the text: checking first skips most of the work.
     if "$" in text:
         text = _MATH.sub(lambda m: _markup(m.group(1)), text)
         text = _MATH_COMMAND.sub(lambda m: _markup(m.group(1)), text)
-    text = _markup(text)
-    text = _EM_DASH.sub(lambda m: " — " if m.group(0).startswith(" ") else "—", text)
-    text = _EN_DASH.sub("–", text)
-    return _TIE.sub(" ", text)
+    if "\\" in text or "{" in text:
+        text = _markup(text)
+    if "--" in text:
+        text = _EM_DASH.sub(lambda m: " — " if m.group(0).startswith(" ") else "—", text)
+        text = _EN_DASH.sub("–", text)
+    if "~" in text:
+        text = _TIE.sub(" ", text)
+    return text
 
 
 def _markup(text: str) -> str:
+    if "\\" not in text:  # every pattern but the braced symbol starts with a backslash
+        return _BRACED_SYMBOL.sub(lambda m: _SYMBOLS[m.group(1)], text)
     for _ in range(4):  # nested wrappers (`\textbf{\emph{x}}`) unwrap from the inside out
         unwrapped = _HREF.sub(r"\1", _WRAPPED.sub(r"\1", text))
         if unwrapped == text:

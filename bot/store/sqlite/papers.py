@@ -59,10 +59,14 @@ _FTS_ADD = (
     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) SELECT pk, ?, ?, ?, ?, ? FROM papers"
     " WHERE id = ?"
 )
-
+_SIX = "?, ?, ?, ?, ?, ?"  # rowid and the five columns
+_FTS_ADD_PK = f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES ({_SIX})"
 _FTS_DELETE = (
     f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS})"
     " SELECT 'delete', pk, ?, ?, ?, ?, ? FROM papers WHERE id = ?"
+)
+_FTS_DELETE_PK = (
+    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS}) VALUES ('delete', {_SIX})"
 )
 
 
@@ -287,18 +291,22 @@ async def write_day(
         if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
             rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
     await db.executemany(_INSERT_PAPER, new_rows)
+    # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
+    # INSERT (SQLite fills a temporary table for it).
+    pks = {paper_id: old["pk"] for paper_id, old in existing.items()}
+    if new_rows:
+        pks.update(await _pks(db, [r[0] for r in new_rows]))
     await db.executemany(
         f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
         " updated_at = ? WHERE id = ?",
         changed_rows,
     )
-    await db.executemany(_FTS_DELETE, [(*_index_row(r), i) for r, i in unindexed])
-    await db.executemany(_FTS_ADD, [(*_index_row(r), i) for r, i in indexed])
+    await db.executemany(_FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed])
+    await db.executemany(_FTS_ADD_PK, [(pks[i], *_index_row(r)) for r, i in indexed])
     await db.executemany(
-        "INSERT INTO listings (list_date, paper_pk, rank)"
-        " SELECT ?, pk, ? FROM papers WHERE id = ?"
+        "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-        [(day, rank, p.id) for rank, p in enumerate(unique, start=1)],
+        [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
     )
     await write_credits(db, unique)
     new_ids = tuple(p.id for p in unique if p.id not in existing)
@@ -330,7 +338,8 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
 
 async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
-    columns = ", ".join(("id", *_REFRESHED, "list_date"))
+    names = ("id", *_REFRESHED, "list_date", "pk")
+    columns = ", ".join(names)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
@@ -338,7 +347,18 @@ async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]
             f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
         )
         for row in rows:
-            found[row[0]] = dict(zip(("id", *_REFRESHED, "list_date"), row, strict=True))
+            found[row[0]] = dict(zip(names, row, strict=True))
+    return found
+
+
+async def _pks(db: aiosqlite.Connection, ids: list[str]) -> dict[str, int]:
+    """The pk of each stored paper among `ids`."""
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = await db.execute_fetchall(f"SELECT id, pk FROM papers WHERE id IN ({marks})", chunk)
+        found.update((row[0], row[1]) for row in rows)
     return found
 
 
