@@ -464,6 +464,8 @@ class FollowStore(Protocol):
     same name); one stored again without authors keeps them.
     An author is a name with an account, or a name without (the credits nobody claimed):
     two people of one name are told apart by their accounts. Names compare case-insensitively.
+    A paper read back from the store has an empty `author_users`: the accounts live in the
+    credits, read through the methods below.
     """
 
     async def authors_starting(self, prefix: str, limit: int = 25) -> list[Author]:

@@ -23,6 +23,7 @@ from bot.store.sqlite import SQLiteStore
 # after these, in name order.
 ORDER = (
     "papers",
+    "author_credits",
     "listings",
     "scrape_runs",
     "meta",
@@ -41,6 +42,7 @@ ORDER = (
     "code_watches",
     "rising_channels",
     "rising_posts",
+    "follows",
 )
 SKIPPED_META = "search_analysis"  # the target writes its own search index
 _MS_COLUMNS = {"published_at", "submitted_at"}  # kept to the millisecond, others to the second

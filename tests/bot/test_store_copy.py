@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.errors import BackupError
-from bot.models import Paper, QueuedAlert, RisingChannel, ScrapeRun, Subscription
+from bot.models import (
+    Author,
+    Paper,
+    QueuedAlert,
+    RisingChannel,
+    ScrapeRun,
+    Subscription,
+    follow_row_id,
+)
 from bot.query import parse_query
 from bot.store import SQLiteStore, Store
 from bot.store.copy import CopyError, copy_store
@@ -25,7 +33,8 @@ async def fill(store: Store) -> None:
     """One of everything: papers and lists, a scrape, settings, a subscription with a half
     sent digest, alerts with a person's and a server's settings, queued matches, a library
     and a reading list, a weekly digest, a refresh's upvote history, a code watch and its
-    notice, and a rising channel with its posts."""
+    notice, a rising channel with its posts, author credits (one claimed by an account), and
+    followed authors (by account and by name) with a queued paper."""
     await seed(store)
     await store.record_scrape(ScrapeRun(DAY, NOW, True, 26, 26, 0))
     await store.set_meta("commands", "abc")
@@ -63,6 +72,13 @@ async def fill(store: Store) -> None:
     await store.start_rising_post(13, coded.id, "{}", "r1")
     await store.start_rising_post(13, uncoded.id, "{}", "r2")
     await store.finish_rising_post(13, uncoded.id, 987654321098765432)
+    users = ("claimer", *(None,) * (len(coded.authors) - 1))
+    await store.upsert_paper(Paper(**{**_fields(coded), "author_users": users}))
+    follow, _ = await store.add_follow(7, Author(coded.authors[0], "claimer"))
+    await store.add_follow(7, Author(uncoded.authors[0]))
+    await store.queue_alert_matches(
+        [], [QueuedAlert(7, coded.id, follow_row_id(follow.id), "new paper by a followed author")]
+    )
 
 
 def _fields(paper: Paper) -> dict[str, object]:
@@ -71,6 +87,8 @@ def _fields(paper: Paper) -> dict[str, object]:
 
 async def everything(store: Store) -> dict[str, object]:
     """What a store holds, read through the protocol."""
+    follows = await store.user_follows(7)
+    listed = await store.day_listing(DAY)
     return {
         "stats": (await store.stats()).papers,
         "days": [await store.day_listing(d) for d in await store.list_dates()],
@@ -97,6 +115,11 @@ async def everything(store: Store) -> dict[str, object]:
         "rising": await store.rising_channels(),
         "rising_outbox": await store.rising_outbox(),
         "candidates": await store.rising_candidates(13, 0, DAY, limit=5),
+        "follows": await store.user_follows(7),
+        "claimed": [await store.find_author(f.author.name, f.author.hf_user) for f in follows],
+        "authors": await store.authors_starting("a"),
+        "follow_matches": await store.follow_matches([p.paper.id for p in listed]),
+        "stored": [(n, p.id) for n, p in await store.stored_since(0, 500)],
     }
 
 
@@ -110,7 +133,8 @@ async def test_a_copy_holds_everything_the_source_held(
         async with lite, pg:
             await fill(source)
             copied = await copy_store(source, target)
-            assert copied["papers"] == 147 and copied["alert_outbox"] == 2  # a code notice
+            assert copied["papers"] == 147 and copied["alert_outbox"] == 3  # code, a follow
+            assert copied["follows"] == 2 and copied["author_credits"] > 147
             assert copied["library"] == 2 and copied["reading_list"] == 2
             assert copied["code_watches"] == 2 and copied["rising_posts"] == 2
             assert copied["upvote_history"] == 2 * 26 and copied["digest_deliveries"] == 2
@@ -118,6 +142,8 @@ async def test_a_copy_holds_everything_the_source_held(
             # New rows continue after the copied ids.
             added = await target.add_alert(9, "mamba")
             assert added.id > max(a.id for a in await source.user_alerts(7))
+            followed, _ = await target.add_follow(9, Author("Someone"))
+            assert followed.id > max(f.id for f in await source.user_follows(7))
 
 
 async def test_a_target_with_data_is_refused_unless_forced(
@@ -191,4 +217,4 @@ async def test_doctor_checks_the_server_and_its_schema(pg_server: PgServer, tmp_
         config.write_text(f'[store]\nurl = "{url}"\n')
         result = await paperboy("--config", str(config), "doctor", cwd=tmp_path, timeout=60)
         (line,) = [x for x in result.out.splitlines() if "store" in x]
-        assert "PASS" in line and "schema 2" in line and "amcheck" in line, result.out
+        assert "PASS" in line and "schema 3" in line and "amcheck" in line, result.out

@@ -16,6 +16,8 @@ from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeUser
 from tests.support.harness import Harness, running_bot
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 NEW_DAY = "2025-01-08"
 
 
@@ -125,13 +127,13 @@ async def test_list_and_remove(h: Harness) -> None:
 async def test_an_unknown_author_is_refused_by_name(h: Harness) -> None:
     reply = await follow(h, h.discord.alice, "add", author="Nobody *Atall*")
     assert "No stored paper is by **Nobody \\*Atall\\***" in reply
-    assert await h.store.user_follows(h.discord.alice.id) == []
+    assert await h.store.user_follows(int(h.discord.alice.id)) == []
 
 
 async def test_at_most_50_authors(h: Harness) -> None:
     await known(h, "Grace Hopper", None)
     for n in range(50):
-        await h.store.add_follow(h.discord.alice.id, Author(f"Author {n}"))
+        await h.store.add_follow(int(h.discord.alice.id), Author(f"Author {n}"))
     reply = await follow(h, h.discord.alice, "add", author="Grace Hopper")
     assert "already follow 50 authors" in reply
-    assert len(await h.store.user_follows(h.discord.alice.id)) == 50
+    assert len(await h.store.user_follows(int(h.discord.alice.id))) == 50

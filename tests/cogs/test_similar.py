@@ -12,6 +12,8 @@ from bot.similar import SimilarPapers
 from tests.conftest import seed_papers
 from tests.support.harness import Harness, running_bot
 
+pytestmark = pytest.mark.usefixtures("store_backend")
+
 GROKKING = ["2501.17548", "2509.01411", "2310.06371", "2507.14285"]
 
 

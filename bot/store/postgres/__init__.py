@@ -4,7 +4,8 @@ Built like the SQLite store, one part per role, each in its own module: connecti
 migrations, backup, checks), papers (papers, lists, search), bookkeeping (scrapes, stats,
 meta, server settings), digests (subscriptions, digest outbox), alerts (alerts, alert
 outbox), library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
-watches, rising channels and posts). A new role is a new module and one more base of PostgresStore.
+watches, rising channels and posts), corpus (papers in stored order), follows (author credits,
+followed authors). A new role is a new module and one more base of PostgresStore.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from bot.store.base import Store
 from bot.store.postgres.alerts import Alerts
 from bot.store.postgres.bookkeeping import Bookkeeping
 from bot.store.postgres.connection import SEARCH_BUDGET_SECONDS, redacted, server_address
+from bot.store.postgres.corpus import Corpus
 from bot.store.postgres.digests import Digests
+from bot.store.postgres.follows import Follows
 from bot.store.postgres.library import Library
 from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
 
 
-class PostgresStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle):
+class PostgresStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows):
     """The shared store: one PostgreSQL database, any number of bot processes.
 
     Every store operation survives a dropped connection: it is run again on a fresh one,

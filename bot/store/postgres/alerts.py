@@ -33,12 +33,18 @@ _ALERT_JOINS = (
     " FROM alerts a LEFT JOIN alert_users u ON u.user_id = a.user_id"
     " LEFT JOIN alert_guilds g ON g.guild_id = a.guild_id"
 )
+# Queued rows that may no longer be sent: their alert was removed or muted, its owner paused,
+# or its server turned channel delivery off. A followed author's paper (alert_id: minus the
+# follow's id): the follow was removed, or its owner paused.
 _DROP_UNSENDABLE = (
     "UPDATE alert_outbox SET state = 'dropped' WHERE state IN ('queued', 'sending')"
     " AND alert_id <> 0"  # a watched paper's code news (alert 0) belongs to no alert
-    f" AND NOT EXISTS (SELECT 1{_ALERT_JOINS} WHERE a.id = alert_outbox.alert_id"
+    " AND CASE WHEN alert_outbox.alert_id < 0 THEN NOT EXISTS (SELECT 1 FROM follows f"
+    " LEFT JOIN alert_users u ON u.user_id = f.user_id WHERE f.id = -alert_outbox.alert_id"
+    " AND NOT coalesce(u.paused, false))"
+    f" ELSE NOT EXISTS (SELECT 1{_ALERT_JOINS} WHERE a.id = alert_outbox.alert_id"
     " AND NOT a.muted AND NOT coalesce(u.paused, false)"
-    " AND NOT (a.deliver = 'here' AND NOT coalesce(g.channel_delivery, true)))"
+    " AND NOT (a.deliver = 'here' AND NOT coalesce(g.channel_delivery, true))) END"
 )
 _ACTIVE = (
     "(NOT a.muted AND NOT coalesce(u.paused, false)"

@@ -44,6 +44,7 @@ ALERT_CAP_LOCK = 4  # per person: the alert cap holds under concurrent adds
 LIBRARY_LOCK = 5  # per person: the library cap holds under concurrent saves
 READING_LOCK = 6  # per server: the reading list cap holds under concurrent adds
 WATCH_LOCK = 7  # per person: the code watch cap holds under concurrent watches
+FOLLOW_LOCK = 8  # per person: the follow cap holds under concurrent follows
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis `search` was written with
 
 

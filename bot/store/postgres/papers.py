@@ -24,6 +24,7 @@ from bot.store.postgres.connection import (
     row_count,
     vectors,
 )
+from bot.store.postgres.follows import write_credits
 from bot.store.postgres.fts import compile_prefix, compile_term, compile_tsquery
 from bot.store.postgres.rows import (
     _PAPER_COLUMNS,
@@ -85,6 +86,7 @@ class Papers(PostgresBase):
             if old is None:
                 fields = (*row.values(), None, now, now, *_vectors(row))
                 await con.execute(_INSERT_PAPER, paper.id, *fields)
+                await write_credits(con, [paper])
                 return True
             merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
             searched = any(merged[k] != old[k] for k in _SEARCHED)
@@ -92,6 +94,7 @@ class Papers(PostgresBase):
             await con.execute(
                 _UPDATE_PAPER, *merged.values(), old["list_date"], now, *fresh, paper.id
             )
+            await write_credits(con, [paper])
             return False
 
     async def get_paper(self, paper_id: str) -> Listing | None:
@@ -261,6 +264,7 @@ async def write_day(
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
         [(list_date, rank, p.id) for rank, p in enumerate(unique, start=1)],
     )
+    await write_credits(con, unique)
     new_ids = tuple(p.id for p in unique if p.id not in existing)
     result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
     return DayWrite(result, tuple(text_changed), tuple(rises))

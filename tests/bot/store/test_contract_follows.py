@@ -3,6 +3,8 @@ authors people follow, the matches of followed authors' papers, and papers in st
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.errors import FollowLimitError
@@ -113,6 +115,24 @@ async def test_follows_are_capped_per_person(store: Store) -> None:
     await store.add_follow(8, Author("One more"), max_follows=3)  # others are not capped
 
 
+async def test_the_follow_cap_holds_under_concurrent_follows(store: Store) -> None:
+    await store.add_follow(7, Author("Author 0"), max_follows=3)
+    results = await asyncio.gather(
+        *(store.add_follow(7, Author(f"Author {n}"), max_follows=3) for n in range(1, 6)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(r, FollowLimitError) for r in refused), refused
+    assert len(refused) == 3
+    assert len(await store.user_follows(7)) == 3
+
+
+async def test_the_same_author_followed_at_once_is_followed_once(store: Store) -> None:
+    results = await asyncio.gather(*(store.add_follow(7, LI_A) for _ in range(4)))
+    assert sum(added for _, added in results) == 1
+    assert len({f.id for f, _ in results}) == 1
+
+
 # -- matches --------------------------------------------------------------------------------
 
 
@@ -171,3 +191,18 @@ async def test_stored_since_reads_on_from_a_position(store: Store) -> None:
     assert [p.id for _, p in rest] == ["2501.00001", "2501.00003"]
     assert rest[0][1].title == "Changed"
     assert await store.stored_since(rest[-1][0]) == []
+
+
+async def test_a_paper_reads_back_alike_on_every_backend(store: Store) -> None:
+    # The accounts are kept per credit (find_author), not on the paper read back: every
+    # read gives an empty `author_users`, whatever was stored.
+    await store.ingest_day(DAY, [by("2501.00001", ("Wei Li", "weili-a"), ("Bo Chen", None))])
+    await store.upsert_paper(by("2501.00009", ("Grace Hopper", "ghopper")))  # type: ignore[arg-type]
+    listing = await store.get_paper("2501.00001")
+    assert listing is not None and listing.paper.authors == ("Wei Li", "Bo Chen")
+    read = [
+        listing.paper,
+        *(item.paper for item in await store.day_listing(DAY)),
+        *(p for _, p in await store.stored_since(0)),
+    ]
+    assert [p.author_users for p in read] == [(), (), (), ()]

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from bot.errors import StoreError, StoreUnavailable
-from bot.models import Paper
+from bot.models import Author, Paper
 from bot.query import parse_query
 from bot.store import make_store
 from bot.store.postgres import PostgresStore
@@ -130,3 +130,32 @@ async def test_a_server_gone_for_longer_is_try_again_shortly(pg_server: PgServer
             await store.search(parse_query("grokking"))
         proxy.restore()
         assert (await store.search(parse_query("grokking"))).total == 0  # back by itself
+
+
+async def test_migration_3_credits_the_papers_already_stored(pg_server: PgServer) -> None:
+    async with pg_server.database(migrated=False) as url:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "CREATE TABLE schema_migrations ("
+                " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            for number, script in _migrations():
+                if number < 3:
+                    await connection.execute(script)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations VALUES ($1, now())", number
+                    )
+            await connection.execute(
+                "INSERT INTO papers (id, title, authors, first_seen_at, updated_at) VALUES"
+                " ('2501.00001', 'T', E'Ada Lovelace\\nAlan Mathison Turing', now(), now()),"
+                " ('2501.00002', 'U', '', now(), now())"
+            )
+        finally:
+            await connection.close()
+        async with PostgresStore(url) as store:
+            assert await store.find_author("alan mathison turing") == Author(
+                "Alan Mathison Turing", None, 1
+            )
+            assert await store.authors_starting("Turi") == [Author("Alan Mathison Turing", None, 1)]
+            assert await store.authors_starting("Love") == [Author("Ada Lovelace", None, 1)]
