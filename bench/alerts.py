@@ -36,9 +36,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.corpus import CorpusGenerator, seed_papers  # noqa: E402
+from bot.alert_policy import STOP_WORDS  # noqa: E402
 from bot.matching import PaperText, matches  # noqa: E402
 from bot.models import Paper  # noqa: E402
-from bot.percolator import STOP_WORDS, AlertIndex  # noqa: E402
+from bot.percolator import AlertIndex  # noqa: E402
 from bot.query import Query, parse_query  # noqa: E402
 from bot.text import words  # noqa: E402
 

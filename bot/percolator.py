@@ -41,29 +41,10 @@ from itertools import chain, compress, pairwise
 from operator import attrgetter
 from typing import Any, TypeAlias
 
-from bot.errors import QueryError
+from bot.alert_policy import STOP_STEMS
 from bot.models import Paper
 from bot.query import Query, Term
-from bot.text import analyze, analyze_words, plain_words, stem
-
-# A compact English stop-word list: words too common to be an alert on their own.
-_STOP_WORDS_TEXT = """
-    a about above after again against all almost also although always am among an and
-    another any are around as at be because been before being below between both but by
-    can could did do does doing done down during each either else enough even ever every
-    few for from further had has have having he her here hers herself him himself his how
-    however i if in into is it its itself just least less like made make many may me might
-    more most much must my myself near neither no nor not now of off often on once one only
-    or other others our ours ourselves out over own per perhaps quite rather same several
-    shall she should since so some such than that the their theirs them themselves then
-    there therefore these they this those though through thus to too toward towards under
-    until up upon us use used using very via was we well were what whatever when where
-    whether which while who whom whose why will with within without would yet you your
-    yours yourself
-"""
-STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
-# What the stop words analyse to: `using` is as broad as `use`, and so is `does` (`doe`).
-_STOP_STEMS: frozenset[str] = frozenset(a for w in STOP_WORDS for a in analyze(w))
+from bot.text import analyze_words, contains_run, plain_words, stem
 
 Key: TypeAlias = str | tuple[str, str]  # an analysed word, or two consecutive ones
 
@@ -98,59 +79,7 @@ class Match:
         return self.reason
 
 
-# -- validation -------------------------------------------------------------------
-
-
-def validate_alert(query: Query) -> None:
-    """Refuse an alert that is empty, can never match, or would match almost everything."""
-    if not query.groups:
-        if query.excluded:
-            raise QueryError("That alert only excludes words; add at least one word to look for.")
-        raise QueryError("That alert is empty; add at least one word to look for.")
-    for group in query.groups:
-        blockers = [_blocker(term, query.excluded) for term in group]
-        if all(b is not None for b in blockers):
-            shown = " OR ".join(f"`{t}`" for t in group) or "an empty group"
-            by = ", ".join(dict.fromkeys(f"`-{b}`" for b in blockers if b is not None))
-            raise QueryError(f"That alert can never match: {shown} is ruled out by {by}.")
-    if all(all(_is_broad(term) for term in group) for group in query.groups):
-        shown = " ".join(f"`{t}`" for g in query.groups for t in g)
-        raise QueryError(
-            f"That alert is too broad: {shown} would match almost every paper; "
-            "add a more specific word."
-        )
-
-
-def _blocker(term: Term, excluded: Sequence[Term]) -> Term | None:
-    """An excluded term found wherever `term` is (so `term` can never count), if any."""
-    needle = analyze_words(term.tokens)
-    if not needle:
-        return term  # an empty term matches nothing
-    for ex in excluded:
-        ex_needle = analyze_words(ex.tokens)
-        if ex.field == term.field and ex_needle and _contains(needle, ex_needle):
-            return ex
-    return None
-
-
-def _is_broad(term: Term) -> bool:
-    return all(len(t) <= 1 or t in _STOP_STEMS for t in analyze_words(term.tokens))
-
-
 # -- papers -----------------------------------------------------------------------
-
-
-def _contains(hay: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    """True if `needle` occurs as consecutive items of `hay` (a C-speed index scan)."""
-    first, n = needle[0], len(needle)
-    i = -1
-    try:
-        while True:
-            i = hay.index(first, i + 1)
-            if hay[i : i + n] == needle:
-                return True
-    except ValueError:
-        return False
 
 
 def _tokens(fields: Sequence[str]) -> list[str]:
@@ -233,7 +162,7 @@ class _CTerm:
         """True if the term occurs in the paper (a phrase inside one field)."""
         if self.key not in paper.keys:
             return False
-        return self.exact or _contains(paper.authors if self.author else paper.text, self.needle)
+        return self.exact or contains_run(paper.authors if self.author else paper.text, self.needle)
 
 
 # Where a query's alerts are filed: (rank, keys, Match). With rank None, in the plain
@@ -377,7 +306,7 @@ def _postings(groups: tuple[tuple[_CTerm, ...], ...]) -> tuple[_Posting, ...] | 
 
 def _token_cost(token: str, author: bool) -> float:
     """A guess at how often a word occurs (lower is rarer): long words and names are rarer."""
-    cost = 1.0 if token in _STOP_STEMS else 0.5 / max(len(token), 1)
+    cost = 1.0 if token in STOP_STEMS else 0.5 / max(len(token), 1)
     return cost * 0.1 if author else cost
 
 

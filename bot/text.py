@@ -184,3 +184,16 @@ def _sentence_starts(text: str, found: list[re.Match[str]], i: int) -> bool:
         return True
     gap = text[found[i - 1].end() : found[i].start()]
     return bool(_SENTENCE_END.search(gap))
+
+
+def contains_run(hay: tuple[str, ...], needle: tuple[str, ...]) -> bool:
+    """True if `needle` occurs as consecutive items of `hay` (a C-speed index scan)."""
+    first, n = needle[0], len(needle)
+    i = -1
+    try:
+        while True:
+            i = hay.index(first, i + 1)
+            if hay[i : i + n] == needle:
+                return True
+    except ValueError:
+        return False

@@ -11,12 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alert_policy import validate_alert
 from bot.config import SHUTDOWN_GRACE_SECONDS
 from bot.delivery.alerts import AlertDelivery
 from bot.errors import AlertLimitError, UserError
 from bot.matching import RecentPapers
 from bot.models import Listing, RefreshResult
-from bot.percolator import validate_alert
 from bot.query import Query, parse_query
 from bot.scraper import ScrapeReport
 from bot.store.base import MAX_ALERTS, RISING_WATCH_DAYS

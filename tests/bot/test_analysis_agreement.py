@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
+from bot.alert_policy import validate_alert
 from bot.errors import QueryError
 from bot.matching import PaperText, matches
 from bot.models import Paper
-from bot.percolator import AlertIndex, validate_alert
+from bot.percolator import AlertIndex
 from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.text import words

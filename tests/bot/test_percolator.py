@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.alert_policy import STOP_WORDS, validate_alert
 from bot.errors import QueryError
 from bot.matching import PaperText, matches, term_matches
 from bot.models import Paper
-from bot.percolator import STOP_WORDS, AlertIndex, Match, validate_alert
+from bot.percolator import AlertIndex, Match
 from bot.query import Field, Query, Term, parse_query
 from bot.text import words
 from tests.conftest import seed_papers
