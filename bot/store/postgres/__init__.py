@@ -22,9 +22,10 @@ from bot.store.postgres.digests import Digests
 from bot.store.postgres.library import Library
 from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
+from bot.store.postgres.rematch import Rematch
 
 
-class PostgresStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle):
+class PostgresStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Rematch):
     """The shared store: one PostgreSQL database, any number of bot processes.
 
     Every store operation survives a dropped connection: it is run again on a fresh one,
