@@ -10,14 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import timedelta
+from itertools import compress
+from operator import attrgetter, not_
 
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.health import ReportHealth
-from bot.models import Alert, Listing, Paper, QueuedAlert, follow_row_id, target_channel
+from bot.models import (
+    Alert,
+    FollowMatch,
+    Listing,
+    Paper,
+    QueuedAlert,
+    follow_row_id,
+    target_channel,
+)
 from bot.percolator import AlertIndex, Match
 from bot.query import parse_query
 from bot.store import Store
@@ -28,7 +38,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
-MATCH_CHUNK = 10  # papers matched between two yields to the event loop
+QUEUE_CHUNK = 20_000  # rows queued in one transaction
+_PAPER_ID = attrgetter("paper_id")
 
 
 class AlertDelivery:
@@ -106,70 +117,107 @@ class AlertDelivery:
     async def match_new(self) -> int:
         """Queue a match for every (person, new paper): the alerts' matches, then the papers
         of followed authors (one row per person and paper, its reasons joined); returns how
-        many were queued."""
+        many were queued.
+
+        A paper matched again (its text changed, its upvotes rose) mostly finds people who
+        have it already: only the others get rows. The matching and the rows are made in a
+        worker thread (thousands of matches a paper would stall the event loop), and queued
+        in chunks."""
         await self.sync_index()
         queued = 0
         while papers := await self.store.unmatched_papers(1000):
-            found: dict[str, Mapping[int, Match]] = {}
-            for start in range(0, len(papers), MATCH_CHUNK):
-                # A paper can match thousands of alerts: yield to the loop between chunks.
-                await asyncio.sleep(0)
-                found.update(self.index.match_many(papers[start : start + MATCH_CHUNK]))
-            rising = await self._rising_ok(papers, found)
-            rows: dict[tuple[int, str], QueuedAlert] = {}
-            for n, paper in enumerate(papers):
-                if n % MATCH_CHUNK == 0:
-                    await asyncio.sleep(0)
-                for alert_id, match in sorted(found.get(paper.id, {}).items()):
-                    alert = self._alerts[alert_id]
-                    if alert.min_upvotes and not (
-                        paper.id in rising and paper.upvotes >= alert.min_upvotes
-                    ):
-                        continue  # a rising alert waits for its upvotes (matched again then)
-                    key = (alert.user_id, paper.id)
-                    first = rows.get(key)
-                    if first is None:
-                        rows[key] = QueuedAlert(
-                            alert.user_id, paper.id, alert_id, match.reason, alert.target
-                        )
-                    elif match.reason not in first.reason:
-                        rows[key] = QueuedAlert(
-                            first.user_id,
-                            first.paper_id,
-                            first.alert_id,
-                            f"{first.reason}; {match.reason}",
-                            first.target,
-                        )
-            for follow in await self.store.follow_matches([p.id for p in papers]):
-                key = (follow.user_id, follow.paper_id)
-                # In code formatting, like an alert's words: a name renders as typed.
-                name = follow.author.name.replace("`", "'")
-                reason = f"new paper by `{name}`"
-                first = rows.get(key)
-                if first is None:
-                    rows[key] = QueuedAlert(
-                        follow.user_id, follow.paper_id, follow_row_id(follow.follow_id), reason
-                    )
-                elif reason not in first.reason:
-                    rows[key] = replace(first, reason=f"{first.reason}; {reason}")
-            queued += await self.store.queue_alert_matches(
-                [p.id for p in papers], list(rows.values())
-            )
+            paper_ids = [p.id for p in papers]
+            # Nothing else changes the index or the alerts meanwhile: only sync_index does,
+            # and it runs here, between two batches.
+            found, wanted = await asyncio.to_thread(self._match, papers)
+            rising = await self._rising_ok(wanted)
+            have = await self.store.alert_recipients(paper_ids)
+            follows = await self.store.follow_matches(paper_ids)
+            rows = await asyncio.to_thread(self._rows, papers, found, rising, have, follows)
+            # In chunks, the papers marked matched with the last: a crash in between leaves
+            # them unmatched, and matching them again skips the rows already queued.
+            for start in range(0, len(rows), QUEUE_CHUNK):
+                queued += await self.store.queue_alert_matches(
+                    [], rows[start : start + QUEUE_CHUNK]
+                )
+            queued += await self.store.queue_alert_matches(paper_ids, [])
         if queued:
             log.info("queued %d alert matches", queued)
         return queued
 
-    async def _rising_ok(
-        self, papers: list[Paper], found: Mapping[str, Mapping[int, object]]
-    ) -> set[str]:
-        """The papers a rising alert matched that it still watches: first listed within
+    def _match(self, papers: list[Paper]) -> tuple[dict[str, dict[int, Match]], list[str]]:
+        """(In a worker thread.) Each paper's matches, and the papers a rising alert matched."""
+        found = self.index.match_many(papers)
+        rising_ids = {i for i, a in self._alerts.items() if a.min_upvotes}
+        wanted = [pid for pid, hits in found.items() if not rising_ids.isdisjoint(hits)]
+        return found, wanted
+
+    def _rows(
+        self,
+        papers: list[Paper],
+        found: Mapping[str, Mapping[int, Match]],
+        rising: set[str],
+        have: Mapping[str, set[int]],
+        follows: list[FollowMatch],
+    ) -> list[QueuedAlert]:
+        """(In a worker thread.) One row per (person, paper) not in the outbox yet: the first
+        alert (by id) that may fire, every reason joined; then the followed authors'."""
+        owner = {i: a.user_id for i, a in self._alerts.items()}
+        rows: dict[tuple[int, str], QueuedAlert] = {}
+        reasons: dict[int, str] = {}
+        for paper in papers:
+            hits = found.get(paper.id)
+            if not hits:
+                continue
+            taken = have.get(paper.id)
+            ids: Iterable[int] = hits
+            if taken:  # matched before: skip the people who have it (in C, not a loop)
+                ids = compress(
+                    hits, map(not_, map(taken.__contains__, map(owner.__getitem__, hits)))
+                )
+            for alert_id in sorted(ids):
+                alert = self._alerts[alert_id]
+                if alert.min_upvotes and not (
+                    paper.id in rising and paper.upvotes >= alert.min_upvotes
+                ):
+                    continue  # a rising alert waits for its upvotes (matched again then)
+                match = hits[alert_id]
+                reason = reasons.get(id(match))  # one Match is shared by many alerts
+                if reason is None:
+                    reason = reasons[id(match)] = match.reason
+                key = (alert.user_id, paper.id)
+                first = rows.get(key)
+                if first is None:
+                    rows[key] = QueuedAlert(alert.user_id, paper.id, alert_id, reason, alert.target)
+                elif reason not in first.reason:
+                    rows[key] = replace(first, reason=f"{first.reason}; {reason}")
+        for follow in follows:
+            if follow.user_id in have.get(follow.paper_id, ()):
+                continue
+            key = (follow.user_id, follow.paper_id)
+            # In code formatting, like an alert's words: a name renders as typed.
+            name = follow.author.name.replace("`", "'")
+            reason = f"new paper by `{name}`"
+            first = rows.get(key)
+            if first is None:
+                rows[key] = QueuedAlert(
+                    follow.user_id, follow.paper_id, follow_row_id(follow.follow_id), reason
+                )
+            elif reason not in first.reason:
+                rows[key] = replace(first, reason=f"{first.reason}; {reason}")
+        # In key order: the outbox's key index is written page by page, not all over. By
+        # person first, so that no single sort of every row holds the loop up.
+        by_user: dict[int, list[QueuedAlert]] = {}
+        for row in rows.values():
+            by_user.setdefault(row.user_id, []).append(row)
+        return [r for u in sorted(by_user) for r in sorted(by_user[u], key=_PAPER_ID)]
+
+    async def _rising_ok(self, wanted: list[str]) -> set[str]:
+        """Of the papers a rising alert matched, those it still watches: first listed within
         RISING_WATCH_DAYS."""
-        since = self.clock().date() - timedelta(days=RISING_WATCH_DAYS)
-        wanted = [
-            p.id for p in papers if any(self._alerts[i].min_upvotes for i in found.get(p.id, {}))
-        ]
         if not wanted:
             return set()
+        since = self.clock().date() - timedelta(days=RISING_WATCH_DAYS)
         return {i for i, day in (await self.store.first_listed(wanted)).items() if day >= since}
 
     async def deliver(self) -> None:

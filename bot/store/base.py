@@ -276,6 +276,11 @@ class AlertStore(Protocol):
         (person, paper) ever: a match for a pair already in the outbox, in any state, is
         ignored (the first wins). Returns how many rows were queued."""
 
+    async def alert_recipients(self, paper_ids: Sequence[str]) -> dict[str, set[int]]:
+        """For each of these papers, the people who already have a row for it in the alert
+        outbox, in any state (a paper nobody has is left out). A paper matched again queues
+        only the people not in it (queue_alert_matches still ignores a pair already there)."""
+
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
         """Rows to deliver at `now` (default: the store's clock): 'queued' or 'sending' (a run
         cut short), whose `retry_at` is unset or past; by person, target, queue time, paper."""

@@ -25,9 +25,12 @@ from bot.store.postgres.follows import Follows
 from bot.store.postgres.library import Library
 from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
+from bot.store.postgres.rematch import Rematch
 
 
-class PostgresStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows):
+class PostgresStore(
+    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch
+):
     """The shared store: one PostgreSQL database, any number of bot processes.
 
     Every store operation survives a dropped connection: it is run again on a fresh one,

@@ -23,10 +23,13 @@ from bot.store.sqlite.follows import Follows
 from bot.store.sqlite.library import Library
 from bot.store.sqlite.lifecycle import Lifecycle
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
+from bot.store.sqlite.rematch import Rematch
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
-class SQLiteStore(Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows):
+class SQLiteStore(
+    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch
+):
     """The embedded default store: one file, no server."""
 
 
