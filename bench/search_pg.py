@@ -26,21 +26,14 @@ from bot.matching import highlights
 from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.store.copy import copy_store
-from bot.store.postgres import RANK_WINDOW, PostgresStore
-from bot.store.postgres.fts import compile_term, compile_tsquery
+from bot.store.postgres import PostgresStore
+from bot.store.postgres.papers import SEARCH_SETTINGS, window_statement
 from bot.store.postgres.rows import _PAPER_COLUMNS
 from bot.text import snippet
 
 INGEST_DAYS = 10
 LIMIT = 5
 # The store's statements (bot/store/postgres/papers.py), run on a bare connection.
-WINDOW_SQL = (
-    "SELECT m.pk, m.upvotes, m.list_date, ARRAY(SELECT CASE WHEN m.search @@ t::tsquery"
-    " THEN ts_rank(m.search, t::tsquery) ELSE 0 END"
-    " FROM unnest($3::text[]) WITH ORDINALITY AS u (t, n) ORDER BY n) FROM"
-    " (SELECT p.pk, p.search, p.upvotes, p.list_date FROM papers p"
-    " WHERE p.search @@ $1::tsquery ORDER BY p.pk DESC LIMIT $2) m"
-)
 PAGE_SQL = f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk = ANY($1)"
 
 
@@ -63,13 +56,18 @@ class Summary:
     too_broad: int
 
 
-async def raw_search(conn: asyncpg.Connection, text: str, papers: int) -> None:
-    """The store's search in raw asyncpg: the window, IDF-weighted ranks, page, snippets."""
+async def raw_search(conn: asyncpg.Connection, text: str) -> None:
+    """The store's search in raw asyncpg: the settings (newest pk, estimated count), the
+    window, IDF-weighted ranks, the page and its snippets, in one read-only transaction."""
     query = parse_query(text)
-    terms = [compile_term(t) for t in query.terms()]
-    rows = await conn.fetch(WINDOW_SQL, compile_tsquery(query), RANK_WINDOW, terms)
-    if rows:
-        counts = [sum(r[3][n] > 0 for r in rows) for n in range(len(terms))]
+    async with conn.transaction(readonly=True):
+        newest, estimated, *_ = await conn.fetchrow(SEARCH_SETTINGS, "1000")
+        sql, params = window_statement(query, newest)
+        rows = await conn.fetch(sql, *params)
+        if not rows:
+            return
+        papers = max(estimated or 0, len(rows))
+        counts = [sum(r[3][n] > 0 for r in rows) for n in range(len(rows[0][3]))]
         idf = [math.log((papers - df + 0.5) / (df + 0.5) + 1) for df in counts]
         scored = sorted(
             rows, key=lambda r: (-sum(w * x for w, x in zip(idf, r[3], strict=True)), -r[0])
@@ -130,7 +128,7 @@ async def search(url: str, queries: Sequence[str], rounds: int, papers: int) -> 
             async def via_raw(r: Timed) -> None:
                 started = time.perf_counter()
                 try:
-                    await raw_search(raw, r.text, papers)
+                    await raw_search(raw, r.text)
                 except asyncpg.QueryCanceledError:
                     pass
                 r.raw_ms.append((time.perf_counter() - started) * 1000)

@@ -219,6 +219,7 @@ class _Postgres(_Side):
         rows = await self.store._all(
             "SELECT table_name, column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = current_schema() AND table_name != 'schema_migrations'"
+            " AND is_generated = 'NEVER'"
             " ORDER BY table_name, ordinal_position"
         )
         for table, column, kind in rows:

@@ -9,6 +9,10 @@ Weights name the fields: A title, B keywords, C authors, D abstract (`ts_rank`'s
 weights make them count 1.0, 0.4, 0.2 and 0.1). A plain term searches A, B and D; `author:`
 searches C only. A gap of one position separates two fields, two keywords and two authors,
 so that no phrase can span them (SQLite's index puts a separator token there).
+
+Matching runs on two vectors PostgreSQL derives from `search` (migration 0004): `text_words`
+(its A, B and D positions) and `author_words` (its C positions). A query over them needs
+no weights, so GIN answers a plain word from the index alone. `search` ranks the matches.
 """
 
 from __future__ import annotations
@@ -67,6 +71,46 @@ def compile_tsquery(query: Query) -> str:
     return f"({positive}) & !({excluded})"
 
 
+def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
+    """A SQL condition on `p.text_words` and `p.author_words` that holds exactly where
+    `search @@ compile_tsquery(query)` does, and its tsquery parameters, numbered from
+    `first`. Words of one field go into one tsquery (GIN answers it in one pass); a group
+    that mixes fields is an OR of one tsquery per field."""
+    if query.is_empty:
+        raise ValueError("an empty query has no condition")
+    params: list[str] = []
+
+    def on(column: str, tsquery: str) -> str:
+        params.append(tsquery)
+        return f"p.{column} @@ ${first + len(params) - 1}::tsquery"
+
+    single: dict[str, list[str]] = {_TEXT: [], _AUTHOR: []}
+    mixed: list[tuple[Term, ...]] = []
+    for group in query.groups:
+        columns = {_column(t) for t in group}
+        if len(columns) == 1:
+            single[columns.pop()].append(_group(group, weights=False))
+        else:
+            mixed.append(group)
+    conditions = []
+    for column, groups in single.items():
+        excluded = [_phrase(t, weights=False) for t in query.excluded if _column(t) == column]
+        if groups:
+            positive = " & ".join(groups)
+            if excluded:
+                positive = f"({positive}) & !({' | '.join(excluded)})"
+            conditions.append(on(column, positive))
+        elif excluded:
+            conditions.append(f"NOT {on(column, ' | '.join(excluded))}")
+    for group in mixed:
+        parts = [
+            on(column, " | ".join(_phrase(t, weights=False) for t in group if _column(t) == column))
+            for column in (_TEXT, _AUTHOR)
+        ]
+        conditions.append("(" + " OR ".join(parts) + ")")
+    return " AND ".join(conditions), params
+
+
 def compile_prefix(typed: str) -> str | None:
     """A tsquery for titles with every typed word, the last one as a prefix (as SQLite's)."""
     tokens = plain_words(typed)
@@ -81,19 +125,29 @@ def compile_term(term: Term) -> str:
     return _phrase(term)
 
 
-def _group(terms: tuple[Term, ...]) -> str:
+_TEXT = "text_words"
+_AUTHOR = "author_words"
+
+
+def _column(term: Term) -> str:
+    return _AUTHOR if term.field == "author" else _TEXT
+
+
+def _group(terms: tuple[Term, ...], *, weights: bool = True) -> str:
     if len(terms) == 1:
-        return _phrase(terms[0])
-    return "(" + " | ".join(_phrase(t) for t in terms) + ")"
+        return _phrase(terms[0], weights=weights)
+    return "(" + " | ".join(_phrase(t, weights=weights) for t in terms) + ")"
 
 
-def _phrase(term: Term) -> str:
-    weights = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
-    return "(" + " <-> ".join(_lexemes(analyze_words(term.tokens), weights)) + ")"
+def _phrase(term: Term, *, weights: bool = True) -> str:
+    restrict = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
+    if not weights:
+        restrict = ""
+    return "(" + " <-> ".join(_lexemes(analyze_words(term.tokens), restrict)) + ")"
 
 
 def _lexemes(words: Iterable[str], weights: str) -> list[str]:
-    return [f"{_quote(w)}:{weights}" for w in words]
+    return [f"{_quote(w)}:{weights}" if weights else _quote(w) for w in words]
 
 
 def _quote(word: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -25,7 +26,7 @@ from bot.store.postgres.connection import (
     vectors,
 )
 from bot.store.postgres.follows import write_credits
-from bot.store.postgres.fts import compile_prefix, compile_term, compile_tsquery
+from bot.store.postgres.fts import compile_prefix, compile_term, compile_where
 from bot.store.postgres.rows import (
     _PAPER_COLUMNS,
     _PAPER_FIELDS,
@@ -37,12 +38,24 @@ from bot.store.postgres.rows import (
 from bot.text import snippet
 
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches (as SQLite's does)
+# How far back from the newest paper (in pks) each slice of a search's window reaches.
+WINDOW_SLICES = (4 * RANK_WINDOW, 16 * RANK_WINDOW, 64 * RANK_WINDOW)
 _TOO_BROAD = "That query is too broad to answer quickly: add a word or a filter."
 _NO_DATE = (True, 0)
-# The planner's estimate of how many papers there are (IDF needs only a rough N; count(*)
-# would read the whole table).
-_ESTIMATED_PAPERS = (
-    "SELECT greatest(reltuples::bigint, 0) FROM pg_class WHERE oid = 'papers'::regclass"
+# A search's statements stop at its budget. JIT compiling would cost more than these short
+# statements take. Matches are found by GIN bitmap scans: the planner does not know that
+# testing a row's vector means decompressing it, and would otherwise walk the primary key
+# newest first testing rows one by one (several times slower for all but common words).
+# The window's slices must run one after another, newest first: no parallel plans.
+# The same statement reads the newest pk and the planner's estimate of how many papers there
+# are (IDF needs only a rough N; count(*) would read the whole table); it is planned before
+# its settings apply, so max(pk) is read from the primary key's end.
+SEARCH_SETTINGS = (
+    "SELECT (SELECT coalesce(max(pk), 0) FROM papers),"
+    " (SELECT greatest(reltuples::bigint, 0) FROM pg_class WHERE oid = 'papers'::regclass),"
+    " set_config('statement_timeout', $1, true), set_config('jit', 'off', true),"
+    " set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
 )
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, rank, upvotes, list_date); a higher rank is a better match.
@@ -140,26 +153,9 @@ class Papers(PostgresBase):
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
-        terms = [compile_term(t) for t in query.terms()]
-        params: list[Any] = [compile_tsquery(query), RANK_WINDOW, terms]
-        filters = ""
-        if since:
-            params.append(since)
-            filters += f" AND p.list_date >= ${len(params)}"
-        if until:
-            params.append(until)
-            filters += f" AND p.list_date <= ${len(params)}"
-        # Each candidate with its rank for each positive term (0 where that term is absent).
-        sql = (
-            "SELECT m.pk, m.upvotes, m.list_date, ARRAY(SELECT CASE WHEN m.search @@ t::tsquery"
-            " THEN ts_rank(m.search, t::tsquery) ELSE 0 END"
-            " FROM unnest($3::text[]) WITH ORDINALITY AS u (t, n) ORDER BY n) FROM"
-            " (SELECT p.pk, p.search, p.upvotes, p.list_date FROM papers p"
-            f" WHERE p.search @@ $1::tsquery{filters} ORDER BY p.pk DESC LIMIT $2) m"
-        )
-        async with self._searching() as con:
+        async with self._searching() as (con, newest, papers):
+            sql, params = window_statement(query, newest, since, until)
             rows = list(await con.fetch(sql, *params))
-            papers = await con.fetchval(_ESTIMATED_PAPERS) if sort == "relevance" else 0
             found = _scored(rows, max(papers or 0, len(rows)))
             found.sort(key=_SORT_KEYS[sort])
             page = found[offset : offset + limit]
@@ -167,16 +163,19 @@ class Papers(PostgresBase):
         return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
 
     @contextlib.asynccontextmanager
-    async def _searching(self, within: float | None = None) -> AsyncIterator[asyncpg.Connection]:
-        """A read-only transaction whose statements stop at the search budget ("too broad")."""
+    async def _searching(
+        self, within: float | None = None
+    ) -> AsyncIterator[tuple[asyncpg.Connection, int, int]]:
+        """A read-only transaction whose statements stop at the search budget ("too broad"),
+        with SEARCH_SETTINGS; yields it with the newest pk and the estimated paper count."""
         budget = self.search_budget if within is None else min(self.search_budget, within)
         async with self.pool.acquire(timeout=within) as con, con.transaction(readonly=True):
             # 0 would mean "no limit" to PostgreSQL: the shortest real budget is 1 ms.
             timeout_ms = max(1, int(budget * 1000))
-            await con.execute("SELECT set_config('statement_timeout', $1, true)", f"{timeout_ms}")
             started = time.monotonic()
             try:
-                yield con
+                facts = await con.fetchrow(SEARCH_SETTINGS, f"{timeout_ms}")
+                yield con, facts[0], facts[1]
             except asyncpg.QueryCanceledError:
                 raise QueryError(_TOO_BROAD) from None
             if time.monotonic() - started > budget:
@@ -200,7 +199,7 @@ class Papers(PostgresBase):
         if match is None:
             return []
         try:
-            async with self._searching(within) as con:
+            async with self._searching(within) as (con, _, _):
                 rows = await con.fetch(
                     f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.pk IN (SELECT pk FROM papers"
                     " WHERE title_words @@ $1::tsquery ORDER BY pk DESC LIMIT $2)"
@@ -212,6 +211,51 @@ class Papers(PostgresBase):
         except (QueryError, TimeoutError):
             return []
         return [_listing(r) for r in rows]
+
+
+def window_statement(
+    query: Query, newest: int, since: date | None = None, until: date | None = None
+) -> tuple[str, list[Any]]:
+    """The statement (and its parameters) that reads a search's window: the newest
+    RANK_WINDOW matches as (pk, upvotes, list_date, [rank of each positive term]).
+
+    Matching runs on `text_words`/`author_words` (GIN alone decides a plain word). The
+    papers are searched in slices, newest first (the WINDOW_SLICES[0] pks up to `newest`,
+    then back to WINDOW_SLICES[1], ..., then the rest), and the LIMIT stops at the slice
+    that fills the window (the slices cover every pk whatever `newest` is, so the window is
+    exact): a common word reads a few thousand rows, not all its matches, and a rare one
+    reads all its few. A term's rank is `ts_rank` on the weighted `search` vector, 0 where
+    the term is absent; `search` is read once per ranked row (OFFSET 0 keeps the `||` from
+    being inlined into every use of `v`).
+    """
+    where, tsqueries = compile_where(query, 3)
+    params: list[Any] = [RANK_WINDOW, newest, *tsqueries]
+    if since:
+        params.append(since)
+        where += f" AND p.list_date >= ${len(params)}"
+    if until:
+        params.append(until)
+        where += f" AND p.list_date <= ${len(params)}"
+    ranks = []
+    for term in query.terms():
+        params.append(compile_term(term))
+        t = f"${len(params)}::tsquery"
+        ranks.append(f"CASE WHEN w.v @@ {t} THEN ts_rank(w.v, {t}) ELSE 0 END")
+    bounds = [None, *WINDOW_SLICES, None]
+    slices = []
+    for newer, older in itertools.pairwise(bounds):
+        within = f" AND p.pk <= $2::bigint - {newer}" if newer else ""
+        within += f" AND p.pk > $2::bigint - {older}" if older else ""
+        slices.append(
+            "(SELECT p.pk, p.upvotes, p.list_date, p.search FROM papers p"
+            f" WHERE {where}{within} ORDER BY p.pk DESC)"
+        )
+    sql = (
+        f"SELECT w.pk, w.upvotes, w.list_date, ARRAY[{', '.join(ranks)}]::real[] FROM"
+        " (SELECT m.pk, m.upvotes, m.list_date, m.search || ''::tsvector AS v FROM"
+        f" ({' UNION ALL '.join(slices)} LIMIT $1) m OFFSET 0) w"
+    )
+    return sql, params
 
 
 @dataclass(frozen=True, slots=True)

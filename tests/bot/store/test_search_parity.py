@@ -160,3 +160,19 @@ async def test_a_full_window_is_capped_alike(
     assert set(ids(pages[0].hits)) == set(ids(pages[1].hits))  # the same newest five
     assert not (await pg.search(parse_query("grokking"))).capped
     assert not (await lite.search(parse_query("grokking"))).capped
+
+
+async def test_a_window_read_in_slices_is_the_newest_matches(
+    both: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL reads the window newest slice first and stops at the slice that fills it;
+    # with slices and a window this small, queries stop in every slice, or read them all.
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 5)
+    monkeypatch.setattr(pg_store.papers, "RANK_WINDOW", 5)
+    monkeypatch.setattr(pg_store.papers, "WINDOW_SLICES", (3, 10, 40))
+    lite, pg = both
+    for text in [*QUERIES, *random_queries(100)]:
+        if parse_query(text).is_empty:
+            continue
+        a, b = [await s.search(parse_query(text), limit=50) for s in (lite, pg)]
+        assert (set(ids(a.hits)), a.total, a.capped) == (set(ids(b.hits)), b.total, b.capped), text
