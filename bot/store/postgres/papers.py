@@ -18,6 +18,7 @@ from bot.matching import highlights
 from bot.models import IngestResult, Listing, Paper, SearchHit, SearchPage
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
+from bot.store.merge import merge
 from bot.store.postgres.connection import (
     LOCK_NAMESPACE,
     PAPERS_LOCK,
@@ -101,7 +102,7 @@ class Papers(PostgresBase):
                 await con.execute(_INSERT_PAPER, paper.id, *fields)
                 await write_credits(con, [paper])
                 return True
-            merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
+            merged = merge(old, row)
             searched = any(merged[k] != old[k] for k in _SEARCHED)
             fresh = _vectors(merged) if searched else (None, None)
             await con.execute(
@@ -290,7 +291,7 @@ async def write_day(
         if old is None:
             new_rows.append((paper.id, *row.values(), list_date, now, now, *_vectors(row)))
             continue
-        merged = {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in row.items()}
+        merged = merge(old, row, clear)
         first_date = min(filter(None, (old["list_date"], list_date)))
         searched = any(merged[k] != old[k] for k in _SEARCHED)
         if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:

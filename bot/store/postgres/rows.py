@@ -15,6 +15,7 @@ from bot.models import (
     QueuedAlert,
     Subscription,
 )
+from bot.store.merge import REFRESHED, SEARCHED
 
 _PAPER_FIELDS = (
     "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "
@@ -25,25 +26,8 @@ _PAPER_COLUMNS = (
     f"{_PAPER_FIELDS}, p.list_date,"
     " (SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
 )
-_REFRESHED = (
-    "title",
-    "abstract",
-    "authors",
-    "keywords",
-    "published_at",
-    "submitted_at",
-    "upvotes",
-    "num_comments",
-    "ai_summary",
-    "github_repo",
-    "github_stars",
-    "project_page",
-    "thumbnail",
-    "organization",
-    "submitter",
-    "media_urls",
-)
-_SEARCHED = ("title", "abstract", "keywords", "authors")
+_REFRESHED = REFRESHED
+_SEARCHED = SEARCHED
 
 
 def _paper_row(paper: Paper) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from bot.models import (
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import compile_match, compile_prefix
+from bot.store.merge import merge
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (
@@ -88,7 +89,7 @@ class Papers(SQLiteBase):
             row = _paper_row(paper)
             if paper.id in existing:
                 old = existing[paper.id]
-                merged = {k: (v if v not in (None, "") else old[k]) for k, v in row.items()}
+                merged = merge(old, row)
                 await db.execute(
                     f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)},"
                     " updated_at = ? WHERE id = ?",
@@ -280,7 +281,7 @@ async def write_day(
             new_rows.append((paper.id, *row.values(), day, now, now))
             indexed.append((row, paper.id))
             continue
-        merged = {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in row.items()}
+        merged = merge(old, row, clear)
         first_date = min(filter(None, (old["list_date"], day)))
         if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
             changed_rows.append((*merged.values(), first_date, now, paper.id))

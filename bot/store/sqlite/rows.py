@@ -16,6 +16,7 @@ from bot.models import (
     Subscription,
 )
 from bot.store.fts import index_row
+from bot.store.merge import REFRESHED, SEARCHED
 
 # A paper's own columns (what _listing reads first), then a list date and the rank there.
 _PAPER_FIELDS = (
@@ -29,26 +30,9 @@ _PAPER_COLUMNS = (
     " (SELECT rank FROM listings l WHERE l.paper_pk = p.pk AND l.list_date = p.list_date)"
 )
 # Fields a re-scrape refreshes; None or empty in the new data keeps the old value.
-_REFRESHED = (
-    "title",
-    "abstract",
-    "authors",
-    "keywords",
-    "published_at",
-    "submitted_at",
-    "upvotes",
-    "num_comments",
-    "ai_summary",
-    "github_repo",
-    "github_stars",
-    "project_page",
-    "thumbnail",
-    "organization",
-    "submitter",
-    "media_urls",
-)
+_REFRESHED = REFRESHED
 
-_SEARCHED = ("title", "abstract", "keywords", "authors")  # the fields papers_fts holds
+_SEARCHED = SEARCHED  # the fields papers_fts holds
 _FTS_COLUMNS = "title, abstract, keywords, authors, title_words"
 
 
