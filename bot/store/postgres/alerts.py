@@ -28,6 +28,7 @@ from bot.store.postgres.rows import (
     _listing,
     _queued,
 )
+from bot.store.rules import changes_since
 
 _ALERT_JOINS = (
     " FROM alerts a LEFT JOIN alert_users u ON u.user_id = a.user_id"
@@ -130,19 +131,8 @@ class Alerts(PostgresBase):
             (since,),
         )
         oldest, version = rows[0][0], rows[0][1]
-        if since == version:
-            return AlertChanges(version)
-        if since < 0 or since > version or oldest > since + 1:
-            return None
-        touched: dict[str, set[int]] = {"alert": set(), "user": set(), "guild": set()}
-        for *_, kind, key in rows:
-            touched[kind].add(key)
-        return AlertChanges(
-            version,
-            frozenset(touched["alert"]),
-            frozenset(touched["user"]),
-            frozenset(touched["guild"]),
-        )
+        touched = [(kind, key) for *_, kind, key in rows if kind is not None]
+        return changes_since(since, oldest, version, touched)
 
     async def alerts_in(self, changes: AlertChanges) -> list[tuple[Alert, bool]]:
         """The alerts those changes touch (by id, owner or server), each with whether it is

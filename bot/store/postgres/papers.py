@@ -18,7 +18,6 @@ from bot.matching import highlights
 from bot.models import IngestResult, Listing, Paper, SearchHit, SearchPage
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
-from bot.store.merge import merge
 from bot.store.postgres.connection import (
     LOCK_NAMESPACE,
     PAPERS_LOCK,
@@ -36,6 +35,7 @@ from bot.store.postgres.rows import (
     _listing,
     _paper_row,
 )
+from bot.store.rules import merge
 from bot.text import snippet
 
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches (as SQLite's does)

@@ -15,7 +15,7 @@ from bot.models import (
     QueuedAlert,
     Subscription,
 )
-from bot.store.merge import REFRESHED, SEARCHED
+from bot.store.rules import REFRESHED, SEARCHED
 
 _PAPER_FIELDS = (
     "p.id, p.title, p.abstract, p.authors, p.keywords, p.published_at, p.submitted_at, "

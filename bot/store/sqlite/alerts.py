@@ -21,6 +21,7 @@ from bot.models import (
     QueuedAlert,
 )
 from bot.store.base import MAX_ALERTS
+from bot.store.rules import changes_since
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import (
     _ALERT_COLUMNS,
@@ -133,19 +134,8 @@ class Alerts(SQLiteBase):
             (since,),
         )
         oldest, version = rows[0][0], rows[0][1]
-        if since == version:
-            return AlertChanges(version)
-        if since < 0 or since > version or oldest > since + 1:
-            return None
-        touched: dict[str, set[int]] = {"alert": set(), "user": set(), "guild": set()}
-        for *_, kind, key in rows:
-            touched[kind].add(key)
-        return AlertChanges(
-            version,
-            frozenset(touched["alert"]),
-            frozenset(touched["user"]),
-            frozenset(touched["guild"]),
-        )
+        touched = [(kind, key) for *_, kind, key in rows if kind is not None]
+        return changes_since(since, oldest, version, touched)
 
     async def alerts_in(self, changes: AlertChanges) -> list[tuple[Alert, bool]]:
         """The alerts those changes touch (by id, owner or server), each with whether it is

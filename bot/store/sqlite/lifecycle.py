@@ -21,25 +21,13 @@ from bot.models import (
     Watch,
 )
 from bot.store.base import HISTORY_DAYS, MAX_WATCHES, WATCH_DAYS
+from bot.store.rules import CLEARED
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.papers import mark_rematch, write_day
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _dt, _listing
 
 log = logging.getLogger(__name__)
 
-# What a refresh takes from Hugging Face even when it is gone: a removed repository, summary
-# or keyword list is cleared rather than kept forever.
-CLEARED = frozenset(
-    {
-        "upvotes",
-        "num_comments",
-        "ai_summary",
-        "keywords",
-        "github_repo",
-        "github_stars",
-        "project_page",
-    }
-)
 _RISING_SELECT = "SELECT channel_id, guild_id, threshold, keywords, created_at FROM rising_channels"
 _POST_SELECT = "SELECT channel_id, paper_id, payload, nonce, state, message_id FROM rising_posts"
 

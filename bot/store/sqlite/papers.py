@@ -25,7 +25,7 @@ from bot.models import (
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import compile_match, compile_prefix
-from bot.store.merge import merge
+from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (

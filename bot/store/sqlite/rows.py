@@ -16,7 +16,7 @@ from bot.models import (
     Subscription,
 )
 from bot.store.fts import index_row
-from bot.store.merge import REFRESHED, SEARCHED
+from bot.store.rules import REFRESHED, SEARCHED
 
 # A paper's own columns (what _listing reads first), then a list date and the rank there.
 _PAPER_FIELDS = (

@@ -1,0 +1,70 @@
+"""Rules of the store contract that are plain Python, shared by every backend: what a new
+sighting of a paper changes in the stored one, what a refresh clears, and how recorded alert
+changes read back."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from bot.models import AlertChanges
+
+# A paper's stored fields, in column order: what a new sighting may change.
+REFRESHED = (
+    "title",
+    "abstract",
+    "authors",
+    "keywords",
+    "published_at",
+    "submitted_at",
+    "upvotes",
+    "num_comments",
+    "ai_summary",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "thumbnail",
+    "organization",
+    "submitter",
+    "media_urls",
+)
+SEARCHED = ("title", "abstract", "keywords", "authors")  # the fields search reads
+# What a refresh takes from Hugging Face even when it is gone: a removed repository, summary
+# or keyword list is cleared rather than kept forever.
+CLEARED = frozenset(
+    {
+        "upvotes",
+        "num_comments",
+        "ai_summary",
+        "keywords",
+        "github_repo",
+        "github_stars",
+        "project_page",
+    }
+)
+
+
+def merge(
+    old: Mapping[str, Any], new: Mapping[str, Any], clear: Collection[str] = ()
+) -> dict[str, Any]:
+    """The stored values after `new`: None or empty keeps the old value, except in the
+    `clear` columns, which take the new value (a refresh clears what the source removed)."""
+    return {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in new.items()}
+
+
+def changes_since(
+    since: int, oldest: int | None, version: int, touched: Iterable[tuple[str, int]]
+) -> AlertChanges | None:
+    """What changed after version `since`, from the kept change log's bounds and the (kind,
+    key) rows after `since`; None when the log no longer reaches back to `since`, or it is
+    not a version of this store (such as -1, before a first load)."""
+    if since == version:
+        return AlertChanges(version)
+    if since < 0 or since > version or oldest is None or oldest > since + 1:
+        return None
+    keys: dict[str, set[int]] = {"alert": set(), "user": set(), "guild": set()}
+    for kind, key in touched:
+        keys[kind].add(key)
+    return AlertChanges(
+        version, frozenset(keys["alert"]), frozenset(keys["user"]), frozenset(keys["guild"])
+    )
