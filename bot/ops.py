@@ -145,7 +145,7 @@ async def dry_run(config: Config) -> list[str]:
 
     where = str(config.source) if config.source else "built-in defaults"
     lines = [f"config:  loaded from {where}"]
-    store = make_store(config.store.path)
+    store = make_store(config.store.location)
     await store.open()
     try:
         stats = await store.stats()

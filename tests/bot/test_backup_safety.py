@@ -212,3 +212,15 @@ async def test_a_backup_replaces_the_last_one_and_is_private(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith((".copy", "copy"))) == [
         "copy.db"
     ]
+
+
+async def test_a_backup_of_a_store_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "missing.toml"
+    config.write_text(f'[store]\npath = "{tmp_path / "nowhere.db"}"\n')
+
+    result = await paperboy("--config", str(config), "backup", "copy.db", cwd=tmp_path)
+
+    assert result.code == 1, result.out + result.err
+    assert "there is no store at" in one_line(result.err)
+    assert not (tmp_path / "nowhere.db").exists()
+    assert not (tmp_path / "copy.db").exists()

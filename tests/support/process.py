@@ -35,6 +35,11 @@ async def paperboy(
 ) -> Result:
     """Run `paperboy ARGS` to completion and collect its exit status and output."""
     proc = await spawn(*args, token=token, cwd=cwd)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()  # never leave a hung child behind a failed test
+        await proc.wait()
+        raise
     assert proc.returncode is not None
     return Result(proc.returncode, out.decode(), err.decode())

@@ -244,6 +244,8 @@ class SQLiteBase:
         if self.path == ":memory:":
             return target
         store = os.path.realpath(self.path)
+        if not os.path.exists(store):  # opening it would create an empty store to back up
+            raise BackupError(f"there is no store at {self.path} to back up")
         if target in (store, *(store + suffix for suffix in SIDE_FILES)):
             raise BackupError(_ONTO_ITSELF.format(target))
         for path in (store, *(store + suffix for suffix in SIDE_FILES)):
