@@ -1,9 +1,11 @@
 """Alert matching and delivery: new papers -> outbox (in the store) -> one message per person.
 
 Papers whose text changed, or whose upvotes passed a rising alert's threshold, come back as
-unmatched and are matched again; the outbox keeps one row per (person, paper) ever, so a
-paper reaches a person once. A watched paper's code news rides in the same outbox and the
-same message."""
+unmatched with the text they were last matched with, and are matched again: only the alerts
+that the new text matches and the old one did not (and the rising alerts) can queue anything
+(the store's AlertStore states the rule). The outbox keeps one row per (person, paper) ever,
+so a paper reaches a person once. A watched paper's code news rides in the same outbox and
+the same message."""
 
 from __future__ import annotations
 
@@ -119,36 +121,50 @@ class AlertDelivery:
         of followed authors (one row per person and paper, its reasons joined); returns how
         many were queued.
 
-        A paper matched again (its text changed, its upvotes rose) mostly finds people who
-        have it already: only the others get rows. The matching and the rows are made in a
-        worker thread (thousands of matches a paper would stall the event loop), and queued
-        in chunks."""
+        A paper matched again (its text changed, its upvotes rose) is also matched as it was
+        last matched: only the alerts its new text adds, and the rising alerts, are looked
+        at (the thousands it matched before were queued then). The matching and the rows
+        are made in a worker thread (thousands of matches a paper would stall the event
+        loop), and queued in chunks."""
         await self.sync_index()
         queued = 0
-        while papers := await self.store.unmatched_papers(1000):
+        store = self.store
+        while papers := await store.unmatched_papers(1000):
             paper_ids = [p.id for p in papers]
+            before = await store.matched_text(paper_ids)
             # Nothing else changes the index or the alerts meanwhile: only sync_index does,
             # and it runs here, between two batches.
-            found, wanted = await asyncio.to_thread(self._match, papers)
+            found, wanted = await asyncio.to_thread(self._match, papers, before)
             rising = await self._rising_ok(wanted)
-            have = await self.store.alert_recipients(paper_ids)
-            follows = await self.store.follow_matches(paper_ids)
+            # The people who have a paper: what a first match (or one whose old text was not
+            # kept) may skip. A re-match's few new rows are left to the outbox's key.
+            have = await store.alert_recipients([i for i in paper_ids if i not in before])
+            follows = await store.follow_matches(paper_ids)
             rows = await asyncio.to_thread(self._rows, papers, found, rising, have, follows)
             # In chunks, the papers marked matched with the last: a crash in between leaves
             # them unmatched, and matching them again skips the rows already queued.
             for start in range(0, len(rows), QUEUE_CHUNK):
-                queued += await self.store.queue_alert_matches(
-                    [], rows[start : start + QUEUE_CHUNK]
-                )
-            queued += await self.store.queue_alert_matches(paper_ids, [])
+                queued += await store.queue_alert_matches([], rows[start : start + QUEUE_CHUNK])
+            queued += await store.queue_alert_matches(paper_ids, [])
         if queued:
             log.info("queued %d alert matches", queued)
         return queued
 
-    def _match(self, papers: list[Paper]) -> tuple[dict[str, dict[int, Match]], list[str]]:
-        """(In a worker thread.) Each paper's matches, and the papers a rising alert matched."""
-        found = self.index.match_many(papers)
+    def _match(
+        self, papers: list[Paper], before: Mapping[str, Paper]
+    ) -> tuple[dict[str, dict[int, Match]], list[str]]:
+        """(In a worker thread.) Each paper's matches that may queue something: for a paper
+        matched before (`before` holds its text then), those its old text did not have and
+        the rising alerts'; and the papers a rising alert matched."""
+        index = self.index
+        found = index.match_many(papers)
         rising_ids = {i for i, a in self._alerts.items() if a.min_upvotes}
+        for paper_id, old in index.match_many(before.values()).items():
+            hits = found[paper_id]
+            keep = hits.keys() - old.keys()  # (in C)
+            if rising_ids:
+                keep |= rising_ids & hits.keys()
+            found[paper_id] = {i: hits[i] for i in keep}
         wanted = [pid for pid, hits in found.items() if not rising_ids.isdisjoint(hits)]
         return found, wanted
 

@@ -282,6 +282,12 @@ class Alerts(PostgresBase):
                 "UPDATE papers SET alerts_matched = true WHERE id = ANY($1::text[])",
                 list(paper_ids),
             )
+            if paper_ids:  # their text as matched is now the one stored
+                await con.execute(
+                    "DELETE FROM matched_text m USING papers p"
+                    " WHERE p.pk = m.paper_pk AND p.id = ANY($1::text[])",
+                    list(paper_ids),
+                )
         return row_count(status)
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:

@@ -277,6 +277,10 @@ class Alerts(SQLiteBase):
             await db.executemany(
                 "UPDATE papers SET alerts_matched = 1 WHERE id = ?", [(i,) for i in paper_ids]
             )
+            await db.executemany(  # their text as matched is now the one stored
+                "DELETE FROM matched_text WHERE paper_pk = (SELECT pk FROM papers WHERE id = ?)",
+                [(i,) for i in paper_ids],
+            )
         return queued
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
