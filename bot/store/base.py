@@ -26,6 +26,7 @@ from bot.models import (
     FollowMatch,
     IngestResult,
     Listing,
+    OutboxRow,
     OutboxState,
     Paper,
     PeriodKind,
@@ -288,7 +289,7 @@ class AlertStore(Protocol):
         paper only looked up by id waits until it first appears on a daily list."""
 
     async def queue_alert_matches(
-        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert | OutboxRow]
     ) -> int:
         """In one transaction: queue `matches` and mark `paper_ids` matched (their kept
         matched_text is deleted: the stored text is now the one matched). One row per

@@ -10,7 +10,16 @@ from typing import Any
 import asyncpg
 
 from bot.errors import AlertLimitError
-from bot.models import Alert, AlertChanges, AlertDeliver, AlertUser, OutboxState, Paper, QueuedAlert
+from bot.models import (
+    Alert,
+    AlertChanges,
+    AlertDeliver,
+    AlertUser,
+    OutboxRow,
+    OutboxState,
+    Paper,
+    QueuedAlert,
+)
 from bot.store.base import MAX_ALERTS
 from bot.store.postgres.connection import (
     ALERT_CAP_LOCK,
@@ -260,7 +269,7 @@ class Alerts(PostgresBase):
         return [_listing(r).paper for r in rows]
 
     async def queue_alert_matches(
-        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert | OutboxRow]
     ) -> int:
         """Queue matches and mark the papers matched, in one transaction; returns rows queued."""
         now = self._now()

@@ -75,6 +75,22 @@ async def test_a_rematch_queues_only_what_the_change_made_match(
         await store.add_alert(CAROL, "protein")
         await store.ingest_day(DAY, [replace(LATE, upvotes=12), DECAY])
         assert await service.match_new() == 2
-        rows = await store.alert_outbox()
-        assert {(r.user_id, r.paper_id) for r in rows} == {(CAROL, GROKKING.id), (erin, GROKKING.id)}
+        pairs = {(r.user_id, r.paper_id) for r in await store.alert_outbox()}
+        assert pairs == {(CAROL, GROKKING.id), (erin, GROKKING.id)}
         assert await service.match_new() == 0
+
+
+async def test_upvotes_alone_queue_only_the_rising_alerts(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    dave, erin = 4, 5
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        await store.add_alert(erin, "grokking", min_upvotes=10)
+        await service.run()
+        await store.add_alert(dave, "grokking")  # made after the first match
+        await store.ingest_day(DAY, [replace(GROKKING, upvotes=12), DECAY])
+        assert [p.id for p in await store.unmatched_papers()] == [GROKKING.id]
+        assert await service.match_new() == 1
+        (row,) = await store.alert_outbox()
+        assert (row.user_id, row.paper_id) == (erin, GROKKING.id)
