@@ -26,6 +26,7 @@ from bot.models import (
     FollowMatch,
     IngestResult,
     Listing,
+    OutboxRow,
     OutboxState,
     Paper,
     PeriodKind,
@@ -200,6 +201,24 @@ class AlertStore(Protocol):
     Every change that can change which alerts are active (adding, removing, muting an alert;
     pausing, a refused DM; a server's channel delivery) counts one alert change, in its own
     transaction: any process reading alerts_version() after it sees it.
+
+    Matching again. A paper is matched against the active alerts once when first listed,
+    and again when its matchable text (title, abstract, authors, AI keywords) changes or its
+    upvotes cross a rising alert's threshold. The write that does either to a paper already
+    matched (ingest_day, refresh_lists; upsert_paper changes text without marking) first
+    keeps, in the same transaction, the text the paper was last matched with (matched_text;
+    a second change before the re-match keeps the first kept text), and queue_alert_matches
+    deletes it when it marks the paper matched. A re-match queues only the alerts the new
+    text matches and the kept text does not, and the rising alerts the new text matches
+    (they may have waited for upvotes). So:
+    - a person gets a paper at most once, ever: the outbox keeps one row per (person, paper);
+    - an alert gets a paper when the paper is first matched while the alert is active, or
+      when a change makes the alert match a paper it did not match before. An alert added
+      or unmuted after a paper's first match is not given that paper for a change the old
+      text already matched (the /alert add path does not backfill either);
+    - a crash after the write (kill -9 before or during the re-match) loses nothing: the
+      paper stays unmatched with its kept text, and the re-match done again queues the same
+      rows (those already queued are ignored).
     """
 
     async def add_alert(
@@ -270,9 +289,10 @@ class AlertStore(Protocol):
         paper only looked up by id waits until it first appears on a daily list."""
 
     async def queue_alert_matches(
-        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert | OutboxRow]
     ) -> int:
-        """In one transaction: queue `matches` and mark `paper_ids` matched. One row per
+        """In one transaction: queue `matches` and mark `paper_ids` matched (their kept
+        matched_text is deleted: the stored text is now the one matched). One row per
         (person, paper) ever: a match for a pair already in the outbox, in any state, is
         ignored (the first wins). Returns how many rows were queued."""
 
@@ -280,6 +300,12 @@ class AlertStore(Protocol):
         """For each of these papers, the people who already have a row for it in the alert
         outbox, in any state (a paper nobody has is left out). A paper matched again queues
         only the people not in it (queue_alert_matches still ignores a pair already there)."""
+
+    async def matched_text(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """Of these papers, each one with a kept text (see the class: a paper matched before
+        whose text changed, or that is marked for its upvotes, since): the paper as stored,
+        but with the title, abstract, authors and AI keywords it was last matched with. A
+        paper left out is matched in full (its first match)."""
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
         """Rows to deliver at `now` (default: the store's clock): 'queued' or 'sending' (a run

@@ -10,7 +10,16 @@ from typing import Any
 import asyncpg
 
 from bot.errors import AlertLimitError
-from bot.models import Alert, AlertChanges, AlertDeliver, AlertUser, OutboxState, Paper, QueuedAlert
+from bot.models import (
+    Alert,
+    AlertChanges,
+    AlertDeliver,
+    AlertUser,
+    OutboxRow,
+    OutboxState,
+    Paper,
+    QueuedAlert,
+)
 from bot.store.base import MAX_ALERTS
 from bot.store.postgres.connection import (
     ALERT_CAP_LOCK,
@@ -260,7 +269,7 @@ class Alerts(PostgresBase):
         return [_listing(r).paper for r in rows]
 
     async def queue_alert_matches(
-        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert | OutboxRow]
     ) -> int:
         """Queue matches and mark the papers matched, in one transaction; returns rows queued."""
         now = self._now()
@@ -282,6 +291,12 @@ class Alerts(PostgresBase):
                 "UPDATE papers SET alerts_matched = true WHERE id = ANY($1::text[])",
                 list(paper_ids),
             )
+            if paper_ids:  # their text as matched is now the one stored
+                await con.execute(
+                    "DELETE FROM matched_text m USING papers p"
+                    " WHERE p.pk = m.paper_pk AND p.id = ANY($1::text[])",
+                    list(paper_ids),
+                )
         return row_count(status)
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:

@@ -105,6 +105,8 @@ class Papers(PostgresBase):
             merged = merge(old, row)
             searched = any(merged[k] != old[k] for k in _SEARCHED)
             fresh = _vectors(merged) if searched else (None, None)
+            if searched:  # before the new text overwrites it
+                await keep_matched_text(con, [paper.id])
             await con.execute(
                 _UPDATE_PAPER, *merged.values(), old["list_date"], now, *fresh, paper.id
             )
@@ -302,6 +304,7 @@ async def write_day(
         if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
             rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
     await con.executemany(_INSERT_PAPER, new_rows)
+    await keep_matched_text(con, text_changed)  # before the new text overwrites it
     await con.executemany(_UPDATE_PAPER, changed_rows)
     await con.executemany(
         "INSERT INTO listings (list_date, paper_pk, rank)"
@@ -331,21 +334,45 @@ async def mark_rematch(con: asyncpg.Connection, written: DayWrite, now: datetime
         )
     if written.rises:
         ids, old, new = zip(*written.rises, strict=True)
+        crossed = (list(ids), list(old), list(new), since)
+        # A paper whose text did not change keeps its text as matched (a changed one's was
+        # kept by write_day): matched again, only the rising alerts can add to it.
+        await con.execute(
+            "INSERT INTO matched_text (paper_pk, title, abstract, authors, keywords)"
+            f" SELECT p.pk, p.title, p.abstract, p.authors, p.keywords {_CROSSED}"
+            " ON CONFLICT (paper_pk) DO NOTHING",
+            *crossed,
+        )
         marked += row_count(
             await con.execute(
-                "UPDATE papers p SET alerts_matched = false"
-                " FROM unnest($1::text[], $2::int[], $3::int[]) AS r (id, old, new)"
-                " WHERE p.id = r.id AND p.list_date >= $4 AND p.alerts_matched"
-                # `min_upvotes > 0` lets PostgreSQL use the partial index of rising alerts.
-                " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0"
-                " AND min_upvotes > r.old AND min_upvotes <= r.new)",
-                list(ids),
-                list(old),
-                list(new),
-                since,
+                f"UPDATE papers SET alerts_matched = false WHERE pk IN (SELECT p.pk {_CROSSED})",
+                *crossed,
             )
         )
     return marked
+
+
+# Matched papers listed since $4 whose upvotes rose (ids $1 from $2 to $3) past a rising
+# alert's threshold (`min_upvotes > 0` lets PostgreSQL use the partial index of rising alerts).
+_CROSSED = (
+    "FROM papers p JOIN unnest($1::text[], $2::int[], $3::int[]) AS r (id, old, new)"
+    " ON p.id = r.id WHERE p.list_date >= $4 AND p.alerts_matched"
+    " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0"
+    " AND min_upvotes > r.old AND min_upvotes <= r.new)"
+)
+
+
+async def keep_matched_text(con: asyncpg.Connection, paper_ids: Sequence[str]) -> None:
+    """Inside the caller's transaction, before their text changes: keep the text these
+    papers were last matched with (matched papers only; the oldest kept text wins)."""
+    if paper_ids:
+        await con.execute(
+            "INSERT INTO matched_text (paper_pk, title, abstract, authors, keywords)"
+            " SELECT pk, title, abstract, authors, keywords FROM papers"
+            " WHERE id = ANY($1::text[]) AND list_date IS NOT NULL AND alerts_matched"
+            " ON CONFLICT (paper_pk) DO NOTHING",
+            list(paper_ids),
+        )
 
 
 def _scored(rows: Sequence[Any], papers: int) -> list[tuple[int, float, int, date | None]]:

@@ -16,6 +16,7 @@ from bot.models import (
     AlertChanges,
     AlertDeliver,
     AlertUser,
+    OutboxRow,
     OutboxState,
     Paper,
     QueuedAlert,
@@ -262,7 +263,7 @@ class Alerts(SQLiteBase):
         return [_listing(r).paper for r in rows]
 
     async def queue_alert_matches(
-        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert]
+        self, paper_ids: Sequence[str], matches: Sequence[QueuedAlert | OutboxRow]
     ) -> int:
         """Queue matches and mark the papers matched, in one transaction; returns rows queued."""
         now = self._now()
@@ -276,6 +277,10 @@ class Alerts(SQLiteBase):
             queued = db.total_changes - before
             await db.executemany(
                 "UPDATE papers SET alerts_matched = 1 WHERE id = ?", [(i,) for i in paper_ids]
+            )
+            await db.executemany(  # their text as matched is now the one stored
+                "DELETE FROM matched_text WHERE paper_pk = (SELECT pk FROM papers WHERE id = ?)",
+                [(i,) for i in paper_ids],
             )
         return queued
 

@@ -90,12 +90,15 @@ class Papers(SQLiteBase):
             if paper.id in existing:
                 old = existing[paper.id]
                 merged = merge(old, row)
+                searched = any(merged[k] != old[k] for k in _SEARCHED)
+                if searched:  # before the new text overwrites it
+                    await keep_matched_text(db, [paper.id])
                 await db.execute(
                     f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)},"
                     " updated_at = ? WHERE id = ?",
                     (*merged.values(), now, paper.id),
                 )
-                if any(merged[k] != old[k] for k in _SEARCHED):
+                if searched:
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
                 await write_credits(db, [paper])
@@ -292,6 +295,7 @@ async def write_day(
         if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
             rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
     await db.executemany(_INSERT_PAPER, new_rows)
+    await keep_matched_text(db, text_changed)  # before the new text overwrites it
     # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
     # INSERT (SQLite fills a temporary table for it).
     pks = {paper_id: old["pk"] for paper_id, old in existing.items()}
@@ -320,21 +324,42 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
     those whose searchable text changed, and those listed in the last RISING_WATCH_DAYS whose
     upvotes rose past some rising alert's threshold. Returns how many were marked."""
     since = (now.astimezone(UTC).date() - timedelta(days=RISING_WATCH_DAYS)).isoformat()
+    rising = [(i, since, old, new) for i, old, new in written.rises]
+    # A paper whose text did not change keeps its text as matched (a changed one's was kept
+    # by write_day): matched again, only the rising alerts can add to it.
+    await db.executemany(
+        "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
+        f" SELECT pk, title, abstract, authors, keywords FROM papers WHERE {_CROSSED}",
+        rising,
+    )
     before = db.total_changes
     await db.executemany(
         "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date IS NOT NULL"
         " AND alerts_matched = 1",
         [(i,) for i in written.text_changed],
     )
-    await db.executemany(
-        "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date >= ?"
-        " AND alerts_matched = 1"
-        # `min_upvotes > 0` lets SQLite use the partial index of rising alerts.
-        " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0 AND min_upvotes > ?"
-        " AND min_upvotes <= ?)",
-        [(i, since, old, new) for i, old, new in written.rises],
-    )
+    await db.executemany(f"UPDATE papers SET alerts_matched = 0 WHERE {_CROSSED}", rising)
     return db.total_changes - before
+
+
+# A matched paper listed since ? whose upvotes rose from ? to ? past a rising alert's
+# threshold (`min_upvotes > 0` lets SQLite use the partial index of rising alerts).
+_CROSSED = (
+    "id = ? AND list_date >= ? AND alerts_matched = 1"
+    " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0 AND min_upvotes > ?"
+    " AND min_upvotes <= ?)"
+)
+
+
+async def keep_matched_text(db: aiosqlite.Connection, paper_ids: Sequence[str]) -> None:
+    """Inside the caller's transaction, before their text changes: keep the text these
+    papers were last matched with (matched papers only; the oldest kept text wins)."""
+    await db.executemany(
+        "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
+        " SELECT pk, title, abstract, authors, keywords FROM papers"
+        " WHERE id = ? AND list_date IS NOT NULL AND alerts_matched = 1",
+        [(i,) for i in paper_ids],
+    )
 
 
 async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:

@@ -57,3 +57,40 @@ async def test_a_dropped_row_is_not_queued_again(db: Path, clock: Clock, health:
         assert await service.match_new() == 0
         rows = await store.alert_outbox()
         assert (BOB, GROKKING.id) not in {(r.user_id, r.paper_id) for r in rows}
+
+
+async def test_a_rematch_queues_only_what_the_change_made_match(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    """DAVE's alert, made after the first match, matched the old text too: the change makes
+    no difference to it. ERIN's rising alert matched the old text but waited for upvotes."""
+    dave, erin = 4, 5
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        await store.add_alert(erin, "grokking", min_upvotes=10)
+        await service.run()
+        # GROKKING has 5 upvotes: Erin's alert waits (she gets DECAY, with 50).
+        assert await store.alert_recipients([GROKKING.id]) == {GROKKING.id: {ALICE, BOB}}
+        await store.add_alert(dave, "grokking")
+        await store.add_alert(CAROL, "protein")
+        await store.ingest_day(DAY, [replace(LATE, upvotes=12), DECAY])
+        assert await service.match_new() == 2
+        pairs = {(r.user_id, r.paper_id) for r in await store.alert_outbox()}
+        assert pairs == {(CAROL, GROKKING.id), (erin, GROKKING.id)}
+        assert await service.match_new() == 0
+
+
+async def test_upvotes_alone_queue_only_the_rising_alerts(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    dave, erin = 4, 5
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        await store.add_alert(erin, "grokking", min_upvotes=10)
+        await service.run()
+        await store.add_alert(dave, "grokking")  # made after the first match
+        await store.ingest_day(DAY, [replace(GROKKING, upvotes=12), DECAY])
+        assert [p.id for p in await store.unmatched_papers()] == [GROKKING.id]
+        assert await service.match_new() == 1
+        (row,) = await store.alert_outbox()
+        assert (row.user_id, row.paper_id) == (erin, GROKKING.id)
