@@ -5,7 +5,8 @@ migrations, backup, checks), papers (papers, lists, search), bookkeeping (scrape
 meta, server settings), digests (subscriptions, digest outbox), alerts (alerts, alert
 outbox), library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author credits,
-followed authors), preview (what a query matches among recent papers). A new role is a new module and one more base of PostgresStore.
+followed authors), preview (what a query matches among recent papers). A new role is a new
+module and one more base of PostgresStore.
 """
 
 from __future__ import annotations

@@ -43,7 +43,13 @@ class Preview(SQLiteBase):
         rows = await self._all(
             _MATCHING,
             # At least one row: the count rides on every row.
-            (since.isoformat(), until.isoformat(), min_upvotes, compile_match(query), max(limit, 1)),
+            (
+                since.isoformat(),
+                until.isoformat(),
+                min_upvotes,
+                compile_match(query),
+                max(limit, 1),
+            ),
         )
         total = rows[0][-1] if rows else 0
         return total, [_listing(r[:-1]) for r in rows[: max(limit, 0)]]
