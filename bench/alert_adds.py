@@ -7,10 +7,10 @@ The store is a real SQLite file: 7 days of 200 papers (bench/corpus.py), ending 
 100,000 alerts (bench/alerts.py's shapes and Zipfian words) of 10,000 people. `--older N`
 adds N papers listed before the preview window, stored first.
 
-The adds are 10,000 alerts in the same shapes by 2,000 of those people (5 each), 8 at a
-time, through the add path the /alert cog runs: parse and validate the query, save the
-alert, preview the last 7 days, read the person's state (for the reply). Each side runs in
-its own process on its own copy of the store:
+The adds are 10,000 alerts in the same shapes by 2,000 of those people (5 each, to at most
+25), 8 at a time, through the add path the /alert cog runs: parse and validate the query,
+save the alert, preview the last 7 days, read the person's state (for the reply). Each side
+runs in its own process on its own copy of the store:
 
 * before: a throwaway `git worktree` of `--before` (main), running main's cog path: a window
   of the recent papers read and analysed once (RecentPapers), each query matched against
@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -198,6 +199,7 @@ def build_store(path: Path, args: argparse.Namespace) -> list[tuple[int, str]]:
     from bot.alert_book import parse_alert
     from bot.errors import UserError
     from bot.store import SQLiteStore
+    from bot.store.base import MAX_ALERTS
 
     gen = CorpusGenerator(seed=16)
 
@@ -233,6 +235,10 @@ def build_store(path: Path, args: argparse.Namespace) -> list[tuple[int, str]]:
             [(i, "2026-03-01T00:00:00+00:00") for i, _, _ in existing[-10_000:]],
         )
     db.close()
+    # The adders: people who have alerts already, with room for 5 more (25 at most).
+    have = Counter(user for _, user, _ in existing)
+    room = MAX_ALERTS - -(-args.adds // args.users)
+    adders = [user for user in range(EXISTING_USERS) if have[user] <= room][: args.users]
     adds: list[tuple[int, str]] = []
     wanted = make_alerts(args.adds * 2, args.users, seed, random.Random(17), args.max_df)
     for _, _, query in wanted:
@@ -241,7 +247,7 @@ def build_store(path: Path, args: argparse.Namespace) -> list[tuple[int, str]]:
             parse_alert(text)
         except UserError:
             continue
-        adds.append((len(adds) % args.users, text))  # each in turn: 5 each for 10,000
+        adds.append((adders[len(adds) % args.users], text))  # in turn: 5 each for 10,000
         if len(adds) == args.adds:
             break
     return adds
@@ -368,7 +374,7 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
             "previewed": sum(r["previewed"] for r in runs) / adds,
         }
     before, after = rows["before"], rows["after"]
-    print(f"\n{'':28}{'before':>12}{'after':>12}{'before/after':>14}{'target':>12}")
+    print(f"\n{'':28}{'before':>12}{'after':>12}{'gain':>14}{'target':>12}")
     for name, key, target, unit in [
         ("adds timed", "adds", None, ""),
         ("loop time per add p50", "p50", None, "ms"),
@@ -383,7 +389,7 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace) -> None:
         ("papers previewed per add", "previewed", None, ""),
     ]:
         b, a = before[key], after[key]
-        ratio = f"{b / a:.1f}x" if a else "-"
+        ratio = f"{(a / b if key == 'rate' else b / a):.1f}x" if a and b else "-"
         if key in ("adds", "previewed"):
             ratio = ""
         goal = ""
