@@ -10,13 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alert_book import (
-    PREVIEW_DAYS,
-    PREVIEW_SHOWN,
-    AlertBook,
-    Preview,
-    parse_alert,
-)
+from bot.alert_book import PREVIEW_DAYS, PREVIEW_SHOWN, AlertBook, Preview, parse_alert
 from bot.config import SHUTDOWN_GRACE_SECONDS
 from bot.delivery.alerts import AlertDelivery
 from bot.errors import UserError
