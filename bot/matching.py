@@ -7,11 +7,9 @@ uses, over the title, abstract and AI keywords; `author:` terms look at author n
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.models import Listing, Paper
+from bot.models import Paper
 from bot.query import Query, Term
 from bot.text import analyze, analyze_words
 
@@ -56,29 +54,6 @@ def _contains(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
     first = needle[0]
     return any(
         haystack[i] == first and haystack[i : i + n] == needle for i in range(len(haystack) - n + 1)
-    )
-
-
-class RecentPapers:
-    """A window of papers with their words analysed once, so that a one-off query (a preview
-    of an alert) only compares words instead of analysing every paper again."""
-
-    def __init__(self, listings: Sequence[Listing]) -> None:
-        self._items = [(listing, _interned(PaperText.of(listing.paper))) for listing in listings]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def matching(self, query: Query) -> list[Listing]:
-        """The papers the query matches, in the window's order."""
-        return [listing for listing, text in self._items if matches(query, text)]
-
-
-def _interned(text: PaperText) -> PaperText:
-    """The same words, each kept once however many papers of a window use it."""
-    return PaperText(
-        tuple(tuple(map(sys.intern, field)) for field in text.text_fields),
-        tuple(tuple(map(sys.intern, name)) for name in text.authors),
     )
 
 

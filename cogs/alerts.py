@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alert_policy import validate_alert
+from bot.alert_book import PREVIEW_DAYS, PREVIEW_SHOWN, AlertBook, Preview, parse_alert
 from bot.config import SHUTDOWN_GRACE_SECONDS
 from bot.delivery.alerts import AlertDelivery
-from bot.errors import AlertLimitError, UserError
-from bot.matching import RecentPapers
-from bot.models import Listing, RefreshResult
-from bot.query import Query, parse_query
+from bot.errors import UserError
+from bot.models import RefreshResult
 from bot.scraper import ScrapeReport
 from bot.store.base import MAX_ALERTS, RISING_WATCH_DAYS
 from cogs.ui.alert_views import MuteButton, PauseButton
@@ -33,10 +30,6 @@ log = logging.getLogger(__name__)
 Rate = tuple[int, float]  # uses per seconds, per person and command
 
 RATE: Rate = (5, 10.0)
-MAX_QUERY = 200
-PREVIEW_DAYS = 7
-PREVIEW_PAPERS = 5000  # at most this many of the last days' papers are previewed
-PREVIEW_SHOWN = 10
 RETRY_SECONDS = 60
 MAX_THRESHOLD = 100_000  # upvotes: the highest threshold a rising alert or channel may ask
 QUERY_HELP = 'words, "phrases", OR, -exclude, author:Name'
@@ -63,15 +56,6 @@ def check_threshold(value: int) -> int:
     return value
 
 
-def _parse(text: str) -> Query:
-    text = text.strip()
-    if len(text) > MAX_QUERY:
-        raise UserError(f"An alert can be at most {MAX_QUERY} characters ({len(text)} given).")
-    query = parse_query(text)
-    validate_alert(query)
-    return query
-
-
 class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyword alerts"):
     """Add, list, remove, pause and test alerts; matching and delivery run in the service."""
 
@@ -84,10 +68,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
             clock=bot.clock,
             report_health=bot.report_health,
         )
-        # The preview window: (day, scrape generation, papers), read again after a scrape.
-        self._recent: tuple[date, int, RecentPapers] | None = None
-        self._scrapes = 0
-        self._recent_lock = asyncio.Lock()
+        self.book = AlertBook(bot.store, clock=bot.clock)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(MuteButton, PauseButton)
@@ -106,13 +87,11 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
 
     async def _after_scrape(self, _report: ScrapeReport) -> None:
         """After every scrape: new papers are matched and the matches delivered."""
-        self._scrapes += 1  # new papers or upvotes: previews read the window again
         await self.engine.run()
 
     async def _after_refresh(self, _result: RefreshResult) -> None:
         """After every refresh: late text and crossed thresholds are matched, code news and
         matches delivered."""
-        self._scrapes += 1
         await self.engine.run()
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
@@ -126,32 +105,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         else:
             await interaction.response.send_message(text[:2000], ephemeral=True)
 
-    async def _recent_matches(self, query: Query) -> list[Listing]:
-        """What the query would have matched lately, most upvoted first. The window is read
-        and folded once per scrape or day, and the matching runs off the event loop."""
-        window = await self._window()
-        return await asyncio.to_thread(window.matching, query)
-
-    async def _window(self) -> RecentPapers:
-        today = self.bot.clock().date()
-        async with self._recent_lock:
-            if self._recent is None or self._recent[:2] != (today, self._scrapes):
-                scrapes = self._scrapes
-                since = today - timedelta(days=PREVIEW_DAYS)
-                listings = await self.bot.store.top_papers(since, today, PREVIEW_PAPERS)
-                self._recent = (today, scrapes, await asyncio.to_thread(RecentPapers, listings))
-            return self._recent[2]
-
-    def _preview(self, found: list[Listing]) -> str:
-        if not found:
+    def _preview(self, found: Preview) -> str:
+        if not found.total:
             return f"Nothing in the last {PREVIEW_DAYS} days would have matched."
-        lines = [f"In the last {PREVIEW_DAYS} days it would have matched {len(found)}:"]
+        lines = [f"In the last {PREVIEW_DAYS} days it would have matched {found.total}:"]
         lines += [
             "• " + masked_link(clip(i.paper.title, 150), i.paper.hf_url, no_preview=True)
-            for i in found[:PREVIEW_SHOWN]
+            for i in found.shown[:PREVIEW_SHOWN]
         ]
-        if len(found) > PREVIEW_SHOWN:
-            lines.append(f"…and {len(found) - PREVIEW_SHOWN} more.")
+        if found.total > PREVIEW_SHOWN:
+            lines.append(f"…and {found.total - PREVIEW_SHOWN} more.")
         return "\n".join(lines)
 
     @app_commands.command(name="add", description=f"Get new papers matching a query: {QUERY_HELP}")
@@ -169,7 +132,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         min_upvotes: app_commands.Range[int, 1, MAX_THRESHOLD] | None = None,
     ) -> None:
         threshold = check_threshold(min_upvotes) if min_upvotes is not None else 0
-        parsed = _parse(query)
+        parsed = parse_alert(query)
         user_id = interaction.user.id
         channel_id = guild_id = None
         if deliver == "here":
@@ -177,19 +140,16 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
             if not await self.bot.store.channel_alerts_allowed(guild_id):
                 raise UserError("This server has turned channel delivery off; use deliver:dm.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:  # the store counts and inserts in one transaction: adds at once can't pass the cap
-            alert = await self.bot.store.add_alert(
-                user_id,
-                query.strip(),
-                deliver=deliver,
-                channel_id=channel_id,
-                guild_id=guild_id,
-                min_upvotes=threshold,
-            )
-        except AlertLimitError as e:
-            raise UserError(f"{e}; remove one with /alert remove.") from None
+        added = await self.book.add(
+            user_id,
+            query,
+            parsed,
+            deliver=deliver,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            min_upvotes=threshold,
+        )
         where = "by DM" if deliver == "dm" else f"in <#{channel_id}>, mentioning you"
-        found = await self._recent_matches(parsed)
         once = (
             f" once they have {threshold:,} upvotes (watched for {RISING_WATCH_DAYS} days after"
             " their list day)"
@@ -198,8 +158,8 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         )
         await self._reply(
             interaction,
-            f"Alert #{alert.id} saved: `{parsed}`. New matching papers will reach you "
-            f"{where}{once}.\n" + self._preview(found),
+            f"Alert #{added.alert.id} saved: `{parsed}`. New matching papers will reach you "
+            f"{where}{once}.\n" + self._preview(added.preview),
         )
 
     def _channel_target(self, interaction: discord.Interaction) -> tuple[int, int]:
@@ -277,9 +237,9 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
     @app_commands.describe(query=f"What to look for: {QUERY_HELP}")
     @app_commands.checks.dynamic_cooldown(_per_user_rate)
     async def test(self, interaction: discord.Interaction, query: str) -> None:
-        parsed = _parse(query)
+        parsed = parse_alert(query)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self._recent_matches(parsed)
+        found = await self.book.preview(parsed)
         await self._reply(interaction, f"`{parsed}` (not saved). " + self._preview(found))
 
     @app_commands.command(

@@ -13,13 +13,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alert_book import MAX_QUERY
 from bot.config import SHUTDOWN_GRACE_SECONDS
 from bot.delivery.rising import RISING_DAYS, RisingDelivery, health_key
 from bot.errors import UserError
 from bot.models import RefreshResult, RisingChannel
 from bot.query import parse_query
 from bot.scraper import ScrapeReport
-from cogs.alerts import MAX_QUERY, MAX_THRESHOLD, check_threshold
+from cogs.alerts import MAX_THRESHOLD, check_threshold
 from cogs.ui.courier import DiscordCourier
 from cogs.ui.render import clip
 

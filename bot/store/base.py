@@ -113,6 +113,27 @@ class PaperStore(Protocol):
         Never raises for the input: [] for a prefix too short or too broad, or when the
         answer cannot come within `within` seconds."""
 
+    async def matching_papers(
+        self,
+        query: Query,
+        since: date,
+        until: date,
+        *,
+        min_upvotes: int = 0,
+        limit: int = 10,
+    ) -> tuple[int, list[Listing]]:
+        """How many papers whose first list date is within [since, until] and that have at
+        least `min_upvotes` upvotes `query` matches, and the first `limit` of them: most
+        upvoted first, then the newer list date, then the later stored (what /alert add and
+        /alert test preview).
+
+        The answer is exactly bot.matching.matches over those papers (the same analysed
+        words; a phrase within one field, title, abstract, one keyword or one author name;
+        OR groups, -excluded terms, author:), with no window and no time budget: it is
+        found through the full-text index, never by reading every paper's text in Python.
+        Raises QueryError for an empty query.
+        """
+
 
 class DigestStore(Protocol):
     """Channels' digest subscriptions and the digest outbox."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 import bot.store.sqlite.alerts as sqlite_module
 from bot.delivery.alerts import AlertDelivery
-from bot.matching import RecentPapers, matches
 from bot.models import Alert, Listing, Paper
 from bot.percolator import AlertIndex
 from bot.query import Query, parse_query
@@ -217,29 +216,24 @@ async def test_more_changes_than_the_store_remembers_fall_back_to_a_reload(
         assert store.full_reloads == 2  # the first load, and once the log ran out
 
 
-# -- previews (/alert test, /alert add): the recent papers are folded once per scrape ----
+# -- previews (/alert test, /alert add): asked of the store's index, fresh after a scrape ----
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(query=queries)
-def test_a_preview_window_matches_like_the_oracle(query: Query) -> None:
-    listings = [Listing(p, date(2025, 1, 7), n) for n, p in enumerate(seeds(), 1)]
-    window = RecentPapers(listings)
-    assert window.matching(query) == [item for item in listings if matches(query, item.paper)]
-
-
-async def test_previews_read_and_fold_the_recent_papers_once_per_scrape(tmp_path: Path) -> None:
+async def test_previews_ask_the_index_and_see_a_scrape_at_once(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
-        reads = 0
-        real = h.store.top_papers
+        asked = []
+        real = h.store.matching_papers
 
-        async def counting(*args: Any, **kwargs: Any) -> list[Listing]:
-            nonlocal reads
-            reads += 1
+        async def counting(*args: Any, **kwargs: Any) -> tuple[int, list[Listing]]:
+            asked.append(args[0])
             return await real(*args, **kwargs)
 
-        h.store.top_papers = counting  # type: ignore[method-assign]
+        async def no_window(*args: Any, **kwargs: Any) -> list[Listing]:
+            raise AssertionError("a preview read every recent paper")
+
+        h.store.matching_papers = counting  # type: ignore[method-assign]
+        h.store.top_papers = no_window  # type: ignore[method-assign]
 
         async def preview(query: str) -> str:
             inter = await h.discord.invoke("alert test", {"query": query}, channel="general")
@@ -248,9 +242,8 @@ async def test_previews_read_and_fold_the_recent_papers_once_per_scrape(tmp_path
         assert "would have matched 1" in await preview("grokking")
         assert "would have matched" in await preview('"scaling laws"')
         assert "Nothing" in await preview("zebrafish")
-        assert reads == 1
+        assert [str(q) for q in asked] == ["grokking", '"scaling laws"', "zebrafish"]
         items = copy.deepcopy(seed_items()["2025-11-28"])
         h.hf.set_day("2025-01-08", items)
-        await h.bot.scrape_job()  # new papers: the next preview reads the window again
+        await h.bot.scrape_job()  # new papers: the next preview finds them
         assert "would have matched 3" in await preview("grokking")
-        assert reads == 2

@@ -5,7 +5,8 @@ migrations, backup, checks), papers (papers, lists, search), bookkeeping (scrape
 meta, server settings), digests (subscriptions, digest outbox), alerts (alerts, alert
 outbox), library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author credits,
-followed authors). A new role is a new module and one more base of PostgresStore.
+followed authors), preview (what a query matches among recent papers). A new role is a new
+module and one more base of PostgresStore.
 """
 
 from __future__ import annotations
@@ -25,11 +26,21 @@ from bot.store.postgres.follows import Follows
 from bot.store.postgres.library import Library
 from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
+from bot.store.postgres.preview import Preview
 from bot.store.postgres.rematch import Rematch
 
 
 class PostgresStore(
-    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch
+    Papers,
+    Bookkeeping,
+    Digests,
+    Alerts,
+    Library,
+    Lifecycle,
+    Corpus,
+    Follows,
+    Rematch,
+    Preview,
 ):
     """The shared store: one PostgreSQL database, any number of bot processes.
 
