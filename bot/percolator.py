@@ -37,9 +37,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, compress, pairwise
+from itertools import chain, compress, islice, pairwise
 from operator import attrgetter
 from typing import Any, TypeAlias
+
+import numpy as np
 
 from bot.alert_policy import STOP_STEMS
 from bot.models import Paper
@@ -112,20 +114,25 @@ def _stem_tokens(tokens: list[str], cache: dict[str, str], prefix: str) -> tuple
 
 
 class _PaperKeys:
-    """A paper tokenized once: analysed word sequences and the set of keys present."""
+    """A paper tokenized once: its analysed word sequences, and those of its keys (words,
+    and bigrams that begin with a starter) that the index looks up."""
 
     __slots__ = ("authors", "keys", "text")
 
-    def __init__(self, paper: Paper, starters: set[str]) -> None:
+    def __init__(self, paper: Paper, filed: set[Key], starters: set[str]) -> None:
         fields = (paper.title, paper.abstract, *paper.ai_keywords)
         self.text = text = _stem_tokens(_tokens(fields), _text_stems, "")
         self.authors = authors = _stem_tokens(_tokens(paper.authors), _author_stems, _AUTHOR)
-        self.keys: set[Key] = set(text)
-        self.keys.update(authors)
+        self.keys: set[Key] = filed.intersection(text)
+        self.keys.update(filed.intersection(authors))
         if starters:  # only the bigrams that an indexed term could be looking for
             contains = starters.__contains__
-            self.keys.update(compress(pairwise(text), map(contains, text)))
-            self.keys.update(compress(pairwise(authors), map(contains, authors)))
+            for seq in (text, authors):
+                starts = list(map(contains, seq))
+                if any(starts):
+                    firsts = compress(seq, starts)
+                    seconds = compress(islice(seq, 1, None), starts)  # (one fewer)
+                    self.keys.update(filed.intersection(zip(firsts, seconds, strict=False)))
 
 
 # -- compiled alerts --------------------------------------------------------------
@@ -165,9 +172,9 @@ class _CTerm:
         return self.exact or contains_run(paper.authors if self.author else paper.text, self.needle)
 
 
-# Where a query's alerts are filed: (rank, keys, Match). With rank None, in the plain
-# dicts under one key or two; with a rank, in the ranked dicts under two keys.
-_Posting: TypeAlias = tuple[int | None, tuple[Key, ...], Match]
+# How a filed query's alerts are filed, once for each variant: (keys, Match, drop keys).
+# Filed under one key (`_plus`) or two (`_pairs`); unfiled for a paper with a drop key.
+_Posting: TypeAlias = tuple[tuple[Key, ...], Match, tuple[Key, ...]]
 _EXACT = attrgetter("exact")
 _NEEDLE = attrgetter("needle")
 
@@ -175,8 +182,9 @@ _NEEDLE = attrgetter("needle")
 class _Compiled:
     """One distinct query compiled, with the alerts that share it and how it is filed.
 
-    A query that fits the dict tables has `postings`, and `drops`: the excluded keys
-    that unfile its alerts again. Any other query is verified, found by `anchor_keys`.
+    A query that fits the dict tables has `postings`: one for each of its variants (an
+    OR group has one for each term: "the first term present is this one"); each alert has
+    a slot for each variant. Any other query is verified, found by `anchor_keys`.
     Only a verified query keeps its alerts and its compiled terms: a filed one keeps a
     count, since its alerts are in the index's dicts (most queries are filed, and 30,000
     small dicts and tuples are a quarter of the index's memory).
@@ -185,14 +193,14 @@ class _Compiled:
     __slots__ = (
         "alerts",
         "anchor_keys",
+        "codes",
         "count",
-        "drops",
         "excluded",
         "groups",
         "matches",
         "postings",
         "query",
-        "starters",
+        "reasons",
     )
     groups: tuple[tuple[_CTerm, ...], ...]
     excluded: tuple[_CTerm, ...]
@@ -200,10 +208,14 @@ class _Compiled:
     def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
         self.query = query  # the one copy the index keeps of equal queries
         self.count = 0  # how many alerts have this query
-        self.alerts: dict[int, None] | None = {}  # them, if verified
-        # Made by verify(): the terms found -> {alert id: Match} for all its alerts, so a
-        # match costs one dict merge; forgotten whenever the alerts change.
-        self.matches: dict[tuple[Term, ...], dict[int, Match]] | None = None
+        self.alerts: dict[int, None] | None = {}  # their slots, if verified
+        # The index's code for each posting's Match; for a verified query, the codes of
+        # the Matches made so far, by the terms found.
+        self.codes: tuple[int, ...] = ()
+        self.reasons: dict[tuple[Term, ...], int] | None = None
+        # Made by verify(): the terms found -> its alerts as a posting, so a match costs
+        # one array; forgotten whenever the alerts change.
+        self.matches: dict[tuple[Term, ...], _Postings] | None = None
         self._compile(query, cterm)
         if self.postings:
             self.alerts = None
@@ -212,19 +224,15 @@ class _Compiled:
 
     def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
         self.postings: tuple[_Posting, ...] = ()
-        self.drops: tuple[Key, ...] = ()
         self.anchor_keys: tuple[Key, ...] = ()
         self.groups = ()
         self.excluded = ()
-        self.starters: tuple[str, ...] = ()  # the first words of its bigram keys
         qgroups = query.groups
         if len(qgroups) == 1 and len(qgroups[0]) == 1 and not query.excluded:
             ct = cterm(qgroups[0][0])  # the most common alert: one word or one phrase
             self.groups = ((ct,),) if ct.needle else ((),)
-            if isinstance(ct.key, tuple):
-                self.starters = (ct.key[0],)
             if ct.exact:
-                self.postings = ((None, (ct.key,), Match((ct.term,))),)
+                self.postings = (((ct.key,), Match((ct.term,)), ()),)
             elif ct.needle:
                 self.anchor_keys = (ct.key,)
             return
@@ -233,26 +241,24 @@ class _Compiled:
             if a.exact and b.exact and isinstance(a.key, str) and isinstance(b.key, str):
                 self.groups = ((a,), (b,))
                 first, second = (a, b) if a.cost <= b.cost else (b, a)
-                self.postings = ((None, (first.key, second.key), Match((a.term, b.term))),)
+                self.postings = (((first.key, second.key), Match((a.term, b.term)), ()),)
                 return
         self.groups = groups = tuple(_live(tuple(map(cterm, g))) for g in qgroups)
         if query.excluded:
             self.excluded = _live(tuple(map(cterm, query.excluded)))
         terms = (*chain.from_iterable(groups), *self.excluded)
-        self.starters = tuple(ct.key[0] for ct in terms if isinstance(ct.key, tuple))
         if not groups or not all(groups):
             return  # verified for every paper, or never matches
-        postings = _postings(groups) if all(map(_EXACT, terms)) else None
+        postings = _postings(groups, self.excluded) if all(map(_EXACT, terms)) else None
         if postings is None:
             anchor = min(groups, key=lambda g: sum(ct.cost for ct in g))
             self.anchor_keys = tuple(dict.fromkeys(ct.key for ct in anchor))
         else:
             self.postings = postings
-            self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
 
-    def verify(self, paper: _PaperKeys) -> dict[int, Match] | None:
+    def verify(self, paper: _PaperKeys, new_code: Callable[[Match], int]) -> _Postings | None:
         """The exact check (the same rules as bot.matching.matches) for one paper: its
-        alerts with the reason, or None. The dict is shared: never change it."""
+        alerts with the code of the reason, or None. The array is shared: never change it."""
         for ex in self.excluded:
             if ex.found(paper):
                 return None
@@ -269,7 +275,14 @@ class _Compiled:
             self.matches = {}
         found_alerts = self.matches.get(terms)
         if found_alerts is None:
-            found_alerts = self.matches[terms] = dict.fromkeys(self.alerts or (), Match(terms))
+            if self.reasons is None:
+                self.reasons = {}
+            code = self.reasons.get(terms)
+            if code is None:
+                code = self.reasons[terms] = new_code(Match(terms))
+            slots = list(self.alerts or ())
+            found_alerts = np.array((slots, [code] * len(slots)), dtype=np.int32).reshape(2, -1)
+            self.matches[terms] = found_alerts
         return found_alerts
 
 
@@ -278,30 +291,32 @@ def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
     return cts if all(map(_NEEDLE, cts)) else tuple(ct for ct in cts if ct.needle)
 
 
-def _postings(groups: tuple[tuple[_CTerm, ...], ...]) -> tuple[_Posting, ...] | None:
-    """How to file a query whose terms are all one key each, if its shape allows."""
-    out: dict[tuple[int | None, tuple[Key, ...]], Match] = {}  # the first filing wins
+def _postings(
+    groups: tuple[tuple[_CTerm, ...], ...], excluded: tuple[_CTerm, ...]
+) -> tuple[_Posting, ...] | None:
+    """How to file a query whose terms are all one key each, if its shape allows: a
+    variant for each distinct key of its OR group, unfiled by the keys before it (the
+    reason names the first term present) and by the excluded keys."""
+    drops = tuple(ct.key for ct in excluded)
+    out: list[_Posting] = []
+    earlier: list[Key] = []
     if len(groups) == 1:
-        # Each term on its own; where two are present the earlier one is the reason.
-        group = groups[0]
-        for ct in group:
-            out.setdefault((None, (ct.key,)), Match((ct.term,)))
-        for i, ct in enumerate(group):
-            for later in group[i + 1 :]:
-                out.setdefault((i, (ct.key, later.key)), Match((ct.term,)))
+        for ct in groups[0]:
+            if ct.key not in earlier:  # (else an earlier term with the same key wins)
+                out.append(((ct.key,), Match((ct.term,)), (*earlier, *drops)))
+                earlier.append(ct.key)
     elif len(groups) == 2 and min(map(len, groups)) == 1:
         a, b = groups
-        if len(a) == len(b) == 1:  # two words: file under the rarer one first
-            first, second = (a[0], b[0]) if a[0].cost <= b[0].cost else (b[0], a[0])
-            out[None, (first.key, second.key)] = Match((a[0].term, b[0].term))
-        else:  # an OR group and one more term: each OR term by its rank
-            ored, other = (a, b[0]) if len(a) > 1 else (b, a[0])
-            for i, ct in enumerate(ored):
+        ored, other = (a, b[0]) if len(a) > 1 or len(b) == 1 else (b, a[0])
+        for ct in ored:  # (two single words: one variant)
+            if ct.key not in earlier:
+                first, second = (ct, other) if ct.cost <= other.cost else (other, ct)
                 terms = (ct.term, other.term) if ored is a else (other.term, ct.term)
-                out.setdefault((i, (ct.key, other.key)), Match(terms))
+                out.append(((first.key, second.key), Match(terms), (*earlier, *drops)))
+                earlier.append(ct.key)
     else:
         return None
-    return tuple((rank, keys, m) for (rank, keys), m in out.items())
+    return tuple((keys, m, tuple(dict.fromkeys(d))) for keys, m, d in out)
 
 
 def _token_cost(token: str, author: bool) -> float:
@@ -312,7 +327,60 @@ def _token_cost(token: str, author: bool) -> float:
 
 # -- the index --------------------------------------------------------------------
 
-_Alerts: TypeAlias = dict[int, Match]
+# A posting: the alerts filed under some keys, as a (2, n) int32 array: row 0 their slots,
+# row 1 the code of each one's Match (an index into the index's table of Matches).
+_Postings: TypeAlias = "np.ndarray[Any, np.dtype[np.int32]]"
+_EMPTY = np.zeros((2, 0), dtype=np.int32)
+_NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+class Matches(Mapping[int, Match]):
+    """The alerts that matched one paper (alert id -> Match), kept as two arrays.
+
+    A paper can match thousands of alerts: building a dict of them cost more than finding
+    them. Iterating, `len` and `ids()` read the arrays; the first lookup by id makes the
+    dict. Alert ids come in no particular order.
+    """
+
+    __slots__ = ("_by_id", "_codes", "_ids", "_table")
+
+    def __init__(
+        self,
+        ids: np.ndarray[Any, np.dtype[np.int64]],
+        codes: np.ndarray[Any, np.dtype[np.int32]],
+        table: list[Match],
+    ) -> None:
+        self._ids = ids
+        self._codes = codes
+        self._table = table  # the index's: only ever appended to
+        self._by_id: dict[int, Match] | None = None
+
+    def ids(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        """The matching alert ids (read-only)."""
+        return self._ids
+
+    def _dict(self) -> dict[int, Match]:
+        if self._by_id is None:
+            table = self._table
+            self._by_id = dict(
+                zip(self._ids.tolist(), map(table.__getitem__, self._codes.tolist()), strict=True)
+            )
+        return self._by_id
+
+    def __getitem__(self, alert_id: int) -> Match:
+        return self._dict()[alert_id]
+
+    def __contains__(self, alert_id: object) -> bool:
+        return alert_id in self._dict()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids.tolist())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"Matches({self._dict()!r})"
 
 
 class AlertIndex:
@@ -322,16 +390,23 @@ class AlertIndex:
         # `frequencies` (analysed word -> share of papers containing it), if given, guides
         # which group anchors an alert; results never depend on it.
         self._freq = frequencies
-        self._alerts: dict[int, Query] = {}
+        # Each alert has a slot (a small int, reused once freed), and one more for each
+        # further variant of its query: the postings hold slots.
+        self._alerts: dict[int, int] = {}  # alert id -> its (first) slot
+        self._queries: list[Query | None] = []  # first slot -> query (else None)
+        self._more: dict[int, tuple[int, ...]] = {}  # first slot -> its other variants' slots
+        self._ids = np.zeros(0, dtype=np.int64)  # slot -> alert id
+        self._free: list[int] = []
+        self._table: list[Match] = [Match(())]  # code -> Match; code 0 means "no match"
         self._compiled: dict[Query, _Compiled] = {}
         self._terms: dict[tuple[str, tuple[str, ...]], _CTerm] = {}  # shared compiled terms
-        self._plus: dict[Key, _Alerts] = {}  # key -> alerts
-        self._pairs: dict[Key, dict[Key, _Alerts]] = {}  # key -> second key -> alerts
-        self._ranked: list[dict[Key, dict[Key, _Alerts]]] = []  # by rank, merged last to first
-        self._drop: dict[Key, dict[int, None]] = {}  # excluded key -> alerts
+        self._plus: dict[Key, _Postings] = {}  # key -> alerts
+        self._pairs: dict[Key, dict[Key, _Postings]] = {}  # key -> second key -> alerts
+        self._drop: dict[Key, np.ndarray[Any, np.dtype[np.int32]]] = {}  # excluded key -> slots
         self._checked: dict[Key, list[_Compiled]] = {}  # anchor key -> queries to verify
         self._always: list[_Compiled] = []  # no positive group: verified for every paper
-        # Every key filed above, and the first words of the bigram keys: made when needed.
+        # Every key a paper is looked up by, and the first words of the bigram keys among
+        # them: made when needed.
         self._filed: tuple[set[Key], set[str]] | None = None
 
     @classmethod
@@ -348,19 +423,28 @@ class AlertIndex:
             alerts[alert_id] = canonical.setdefault(query, query)
         del canonical
         with _gc_paused():
-            # Fresh id objects made in order sit side by side in memory: every match
-            # touches them, and merging big alert dicts gets faster.
-            by_query: dict[int, tuple[Query, dict[int, None]]] = {}  # by id(): no rehash
-            for alert_id in sorted(alerts):
-                query = alerts[alert_id]
-                fresh = alert_id + 0
-                index._alerts[fresh] = query
-                by_query.setdefault(id(query), (query, {}))[1][fresh] = None
+            ids = sorted(alerts)
+            index._queries = queries = list(map(alerts.__getitem__, ids))
+            index._alerts = dict(zip(ids, range(len(ids)), strict=True))
             del alerts
-            for query, ids in by_query.values():
+            by_query: dict[int, tuple[Query, list[int]]] = {}  # by id(): no rehash
+            for slot, query in enumerate(queries):
+                by_query.setdefault(id(query), (query, []))[1].append(slot)
+            filings = _Filings()
+            for query, slots in by_query.values():
                 comp = index._compiled[query] = _Compiled(query, index._cterm)
                 index._link(comp, +1)
-                index._file(comp, ids)
+                variants = [slots]
+                for _ in comp.postings[1:]:  # further slots, after the first ones
+                    start = len(ids)
+                    ids += map(ids.__getitem__, slots)
+                    variants.append(list(range(start, start + len(slots))))
+                if len(variants) > 1:
+                    index._more.update(zip(slots, zip(*variants[1:], strict=True), strict=True))
+                index._file(comp, variants, filings)
+            index._queries += [None] * (len(ids) - len(queries))
+            index._ids = np.array(ids, dtype=np.int64)
+            filings.store()
             index._lookup()
         return index
 
@@ -372,138 +456,166 @@ class AlertIndex:
 
     def alerts(self) -> dict[int, Query]:
         """The indexed alerts, by id."""
-        return dict(self._alerts)
+        queries = self._queries
+        return {alert_id: queries[slot] for alert_id, slot in self._alerts.items()}  # type: ignore[misc]
 
     def add(self, alert_id: int, query: Query) -> None:
         """Index one alert (replacing any alert with the same id)."""
         old = self._alerts.get(alert_id)
         if old is not None:
-            if old == query:
+            if self._queries[old] == query:
                 return
             self.remove(alert_id)
         comp = self._compiled.get(query)
         if comp is None:
             comp = self._compiled[query] = _Compiled(query, self._cterm)
             self._link(comp, +1)
-        self._alerts[alert_id] = comp.query  # one copy of equal queries
-        self._file(comp, {alert_id: None})
+        slots = [self._slot_for(alert_id) for _ in comp.postings or (None,)]
+        self._alerts[alert_id] = slots[0]
+        self._queries[slots[0]] = comp.query  # one copy of equal queries
+        if len(slots) > 1:
+            self._more[slots[0]] = tuple(slots[1:])
+        self._file(comp, [[slot] for slot in slots], None)
         self._filed = None
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
-        query = self._alerts.pop(alert_id, None)
-        if query is None:
+        slot = self._alerts.pop(alert_id, None)
+        if slot is None:
             return
+        query = self._queries[slot]
+        assert query is not None
+        self._queries[slot] = None
+        slots = (slot, *self._more.pop(slot, ()))
+        self._free += slots
         comp = self._compiled[query]
         comp.count -= 1
         if comp.alerts is not None:
-            del comp.alerts[alert_id]
+            del comp.alerts[slot]
             comp.matches = None
-        for posting in comp.postings:
-            _discard(*self._path(posting), alert_id)
-        for key in comp.drops:
-            _discard(self._drop, (key,), alert_id)
-        while self._ranked and not self._ranked[-1]:
-            self._ranked.pop()
+        for (keys, _, drops), variant in zip(
+            comp.postings, slots[: len(comp.postings)], strict=True
+        ):
+            _unfile(self._plus if len(keys) == 1 else self._pairs, keys, variant)
+            for key in drops:
+                _unfile(self._drop, (key,), variant)
         if not comp.count:
             del self._compiled[query]
             self._link(comp, -1)
         self._filed = None
 
-    def match(self, paper: Paper) -> dict[int, Match]:
+    def match(self, paper: Paper) -> Matches:
         """Every alert whose query matches the paper, with the reason it matched."""
         keys, starters = self._lookup()
-        return self._match(_PaperKeys(paper, starters), keys)
+        return self._match(_PaperKeys(paper, keys, starters), self._scratch())
 
-    def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, Match]]:
-        """Match a batch: paper id -> {alert id: Match} (an empty dict when none match)."""
+    def match_many(self, papers: Iterable[Paper]) -> dict[str, Matches]:
+        """Match a batch: paper id -> its Matches (empty when none match)."""
         keys, starters = self._lookup()
-        return {p.id: self._match(_PaperKeys(p, starters), keys) for p in papers}
+        scratch = self._scratch()
+        return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
     # -- internals ----------------------------------------------------------------
 
     def _lookup(self) -> tuple[set[Key], set[str]]:
-        """Every key filed in the index, and the first words of the bigrams to look for."""
+        """Every key filed in the index or looked at by a verified query, and the first
+        words of the bigrams among them."""
         if self._filed is None:
             keys: set[Key] = {*self._plus, *self._pairs, *self._drop, *self._checked}
-            for tables in ([self._pairs], self._ranked):
-                for table in tables:
-                    keys.update(table)
-                    for sub in table.values():
-                        keys.update(sub)
-            starters = {key[0] for key in keys if isinstance(key, tuple)}
+            for sub in self._pairs.values():
+                keys.update(sub)
             for comp in chain(chain.from_iterable(self._checked.values()), self._always):
-                starters.update(comp.starters)  # (bigrams of terms verified, not filed)
+                keys.update(ct.key for ct in chain(*comp.groups, comp.excluded) if ct.needle)
+            starters = {key[0] for key in keys if isinstance(key, tuple)}
             self._filed = keys, starters
         return self._filed
 
-    def _match(self, paper: _PaperKeys, filed: set[Key]) -> dict[int, Match]:
-        hits = filed & paper.keys  # the paper's keys the index files
+    def _scratch(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """A flag for each slot, for matching papers one after another (one for each
+        call: no sharing between threads). All false between two papers."""
+        return np.zeros(len(self._ids), dtype=np.bool_)
+
+    def _match(self, paper: _PaperKeys, dropped: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
+        hits = paper.keys  # the paper's keys that the index looks up
         plus, pairs = self._plus, self._pairs
         parts = [plus[key] for key in plus.keys() & hits]
         for key in pairs.keys() & hits:
             sub = pairs[key]
             parts.extend([sub[key2] for key2 in sub.keys() & hits])
-        # No alert is in two of these dicts but the OR alerts the ranked dicts then fix,
-        # so merge them in any order: copying the biggest is much faster than inserting.
-        biggest = max(parts, key=len, default={})
-        result: dict[int, Match] = biggest.copy()
-        for part in parts:
-            if part is not biggest:
-                result.update(part)
-        for ranked in reversed(self._ranked):  # rank 0 last: the first OR term wins
-            for key in ranked.keys() & hits:
-                sub = ranked[key]
-                for key2 in sub.keys() & hits:
-                    result.update(sub[key2])
-        if result:
-            drop = self._drop
-            for key in drop.keys() & hits:
-                for alert_id in drop[key].keys() & result.keys():
-                    del result[alert_id]
+        # An alert found by verification is in none of the tables.
         if self._checked:
             candidates: dict[_Compiled, None] = {}
             for key in self._checked.keys() & hits:
                 candidates.update(dict.fromkeys(self._checked[key]))
             for comp in candidates:
-                found = comp.verify(paper)
-                if found is not None:
-                    result.update(found)
+                verified = comp.verify(paper, self._new_code)
+                if verified is not None:
+                    parts.append(verified)
         for comp in self._always:
-            found = comp.verify(paper)
-            if found is not None:
-                result.update(found)
-        return result
+            verified = comp.verify(paper, self._new_code)
+            if verified is not None:
+                parts.append(verified)
+        # No alert is in two parts (an alert's variants exclude each other), so the
+        # answer is the parts less the slots a drop key unfiles.
+        if not parts:
+            return Matches(_NO_IDS, _EMPTY[1], self._table)
+        found = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        drop = self._drop
+        drops = [drop[key] for key in drop.keys() & hits]
+        if drops:
+            gone = drops[0] if len(drops) == 1 else np.concatenate(drops)
+            dropped[gone] = True
+            keep = ~dropped[found[0]]
+            dropped[gone] = False  # (all false again for the next paper)
+            found = found[:, keep]
+        return Matches(self._ids[found[0]], found[1], self._table)
 
-    def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
-        """File these alerts (all with the compiled query) in the dict tables."""
-        comp.count += len(ids)
+    def _file(self, comp: _Compiled, variants: list[list[int]], filings: _Filings | None) -> None:
+        """File these alerts (all with the compiled query; their slots for each variant)
+        in the dict tables: now, or with the build's other filings (then all at once)."""
+        slots = variants[0]
+        comp.count += len(slots)
         if comp.alerts is not None:
-            comp.alerts.update(ids)
+            comp.alerts.update(dict.fromkeys(slots))
             comp.matches = None
-        for rank, keys, match in comp.postings:
-            if rank is None and len(keys) == 1:
+        filed = zip(comp.postings, comp.codes, variants[: len(comp.postings)], strict=True)
+        for (keys, _, drops), code, these in filed:
+            if len(keys) == 1:
                 node, last = self._plus, keys[0]
-            elif rank is None:
+            else:
                 node, last = self._pairs.setdefault(keys[0], {}), keys[1]
-            else:
-                while len(self._ranked) <= rank:
-                    self._ranked.append({})
-                node, last = self._ranked[rank].setdefault(keys[0], {}), keys[1]
-            alerts = node.get(last)
-            if alerts is None:
-                node[last] = dict.fromkeys(ids, match)
-            else:
-                alerts.update(dict.fromkeys(ids, match))
-        for key in comp.drops:
-            self._drop.setdefault(key, {}).update(ids)
+            if filings is not None:
+                filings.add(node, last, these, code)
+                for key in drops:
+                    filings.add(self._drop, key, these, None)
+                continue
+            new = np.array([these, [code] * len(these)], dtype=np.int32)
+            old = node.get(last)
+            node[last] = new if old is None else np.concatenate((old, new), axis=1)
+            for key in drops:
+                new_slots = np.array(these, dtype=np.int32)
+                old_slots = self._drop.get(key)
+                self._drop[key] = (
+                    new_slots if old_slots is None else np.concatenate((old_slots, new_slots))
+                )
 
-    def _path(self, posting: _Posting) -> tuple[dict[Any, Any], tuple[Key, ...]]:
-        """The dict a posting is filed in, and the keys down to its alerts."""
-        rank, keys, _ = posting
-        if rank is not None:
-            return self._ranked[rank], keys
-        return (self._plus if len(keys) == 1 else self._pairs), keys
+    def _slot_for(self, alert_id: int) -> int:
+        """A free slot for a new alert."""
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._queries)
+            self._queries.append(None)
+            if slot >= len(self._ids):
+                self._ids = np.resize(self._ids, max(16, 2 * slot))
+        self._ids[slot] = alert_id
+        return slot
+
+    def _new_code(self, match: Match) -> int:
+        """A code for a Match. Codes are never reused (a Matches may still read it), so the
+        table grows by the reasons of queries added after the build."""
+        self._table.append(match)
+        return len(self._table) - 1
 
     def _cterm(self, term: Term) -> _CTerm:
         key = (term.field, term.tokens)  # hashed in C, unlike a Term
@@ -518,7 +630,10 @@ class AlertIndex:
         return _token_cost(token, author)
 
     def _link(self, comp: _Compiled, delta: int) -> None:
-        """List (+1) or unlist (-1) a compiled query that is verified, not filed."""
+        """List (+1) or unlist (-1) a compiled query: give its postings their codes, and
+        list it for verification if it is verified, not filed."""
+        if delta > 0:
+            comp.codes = tuple(self._new_code(m) for _, m, _ in comp.postings)
         for key in comp.anchor_keys:
             if delta > 0:
                 self._checked.setdefault(key, []).append(comp)
@@ -535,6 +650,42 @@ class AlertIndex:
             self._terms.clear()  # a cache only: forget the terms of removed alerts
 
 
+class _Filings:
+    """A build's filings, stored at the end: every posting a slice of one shared array
+    (thousands of small arrays, made one by one, would cost more than the build)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[int, Key], tuple[dict[Any, Any], Key, list[Any]]] = {}
+
+    def add(self, node: dict[Any, Any], key: Key, slots: list[int], code: int | None) -> None:
+        """File `slots` in node[key], with their Match's code (None: excluded slots)."""
+        found = self._found.get((id(node), key))
+        if found is None:
+            found = self._found[id(node), key] = (node, key, [])
+        found[2].append((slots, code))
+
+    def store(self) -> None:
+        """Put every posting in its dict."""
+        slots: list[int] = []
+        codes: list[int] = []
+        excluded: list[int] = []
+        spans: list[tuple[dict[Any, Any], Key, int, int, bool]] = []
+        for node, key, runs in self._found.values():
+            coded = runs[0][1] is not None
+            flat = slots if coded else excluded
+            start = len(flat)
+            for run, code in runs:
+                flat += run
+                if coded:
+                    codes += [code] * len(run)
+            spans.append((node, key, start, len(flat), coded))
+        both = np.array((slots, codes), dtype=np.int32).reshape(2, -1)
+        drops = np.array(excluded, dtype=np.int32)
+        for node, key, a, b, coded in spans:
+            node[key] = both[:, a:b] if coded else drops[a:b]
+        self._found.clear()
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cycle collector: a build makes ~10^5 acyclic objects it would rescan."""
@@ -547,13 +698,19 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _discard(root: dict[Any, Any], path: tuple[Any, ...], alert_id: int) -> None:
-    """Unfile an alert at root[path...], and drop the dicts that leaves empty."""
+def _unfile(root: dict[Any, Any], path: tuple[Any, ...], slot: int) -> None:
+    """Unfile an alert's slot at root[path...], and drop what that leaves empty."""
     nodes = [root]
     for key in path[:-1]:
         nodes.append(nodes[-1][key])
-    del nodes[-1][path[-1]][alert_id]
-    for node, key in zip(reversed(nodes), reversed(path), strict=True):
+    node, key = nodes[-1], path[-1]
+    filed = node[key]
+    kept = filed[..., (filed[0] if filed.ndim == 2 else filed) != slot]
+    if kept.shape[-1]:
+        node[key] = kept
+        return
+    del node[key]
+    for node, key in zip(reversed(nodes[:-1]), reversed(path[:-1]), strict=True):
         if node[key]:
             break
         del node[key]
