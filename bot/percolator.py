@@ -37,7 +37,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, compress, islice, pairwise
+from itertools import chain, pairwise
 from operator import attrgetter
 from typing import Any, TypeAlias
 
@@ -125,14 +125,9 @@ class _PaperKeys:
         self.authors = authors = _stem_tokens(_tokens(paper.authors), _author_stems, _AUTHOR)
         self.keys: set[Key] = filed.intersection(text)
         self.keys.update(filed.intersection(authors))
-        if starters:  # only the bigrams that an indexed term could be looking for
-            contains = starters.__contains__
-            for seq in (text, authors):
-                starts = list(map(contains, seq))
-                if any(starts):
-                    firsts = compress(seq, starts)
-                    seconds = compress(islice(seq, 1, None), starts)  # (one fewer)
-                    self.keys.update(filed.intersection(zip(firsts, seconds, strict=False)))
+        if starters:  # the bigrams, if the index has any
+            self.keys.update(filed.intersection(pairwise(text)))
+            self.keys.update(filed.intersection(pairwise(authors)))
 
 
 # -- compiled alerts --------------------------------------------------------------
@@ -174,7 +169,9 @@ class _CTerm:
 
 # How a filed query's alerts are filed, once for each variant: (keys, Match, drop keys).
 # Filed under one key (`_plus`) or two (`_pairs`); unfiled for a paper with a drop key.
-_Posting: TypeAlias = tuple[tuple[Key, ...], Match, tuple[Key, ...]]
+# Compiled, the Match is replaced by its code in the index's table of Matches.
+_Filing: TypeAlias = tuple[tuple[Key, ...], Match, tuple[Key, ...]]
+_Posting: TypeAlias = tuple[tuple[Key, ...], int, tuple[Key, ...]]
 _EXACT = attrgetter("exact")
 _NEEDLE = attrgetter("needle")
 
@@ -193,7 +190,6 @@ class _Compiled:
     __slots__ = (
         "alerts",
         "anchor_keys",
-        "codes",
         "count",
         "excluded",
         "groups",
@@ -205,25 +201,26 @@ class _Compiled:
     groups: tuple[tuple[_CTerm, ...], ...]
     excluded: tuple[_CTerm, ...]
 
-    def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
+    def __init__(
+        self, query: Query, cterm: Callable[[Term], _CTerm], new_code: Callable[[Match], int]
+    ) -> None:
         self.query = query  # the one copy the index keeps of equal queries
         self.count = 0  # how many alerts have this query
         self.alerts: dict[int, None] | None = {}  # their slots, if verified
         # The index's code for each posting's Match; for a verified query, the codes of
         # the Matches made so far, by the terms found.
-        self.codes: tuple[int, ...] = ()
         self.reasons: dict[tuple[Term, ...], int] | None = None
         # Made by verify(): the terms found -> its alerts as a posting, so a match costs
         # one array; forgotten whenever the alerts change.
         self.matches: dict[tuple[Term, ...], _Postings] | None = None
-        self._compile(query, cterm)
+        filings = self._compile(query, cterm)
+        self.postings = tuple((keys, new_code(m), drops) for keys, m, drops in filings)
         if self.postings:
             self.alerts = None
             self.groups = ()
             self.excluded = ()
 
-    def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
-        self.postings: tuple[_Posting, ...] = ()
+    def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> tuple[_Filing, ...]:
         self.anchor_keys: tuple[Key, ...] = ()
         self.groups = ()
         self.excluded = ()
@@ -232,29 +229,28 @@ class _Compiled:
             ct = cterm(qgroups[0][0])  # the most common alert: one word or one phrase
             self.groups = ((ct,),) if ct.needle else ((),)
             if ct.exact:
-                self.postings = (((ct.key,), Match((ct.term,)), ()),)
-            elif ct.needle:
+                return (((ct.key,), Match((ct.term,)), ()),)
+            if ct.needle:
                 self.anchor_keys = (ct.key,)
-            return
+            return ()
         if len(qgroups) == 2 and len(qgroups[0]) == len(qgroups[1]) == 1 and not query.excluded:
             a, b = cterm(qgroups[0][0]), cterm(qgroups[1][0])  # the next most common
             if a.exact and b.exact and isinstance(a.key, str) and isinstance(b.key, str):
                 self.groups = ((a,), (b,))
                 first, second = (a, b) if a.cost <= b.cost else (b, a)
-                self.postings = (((first.key, second.key), Match((a.term, b.term)), ()),)
-                return
+                return (((first.key, second.key), Match((a.term, b.term)), ()),)
         self.groups = groups = tuple(_live(tuple(map(cterm, g))) for g in qgroups)
         if query.excluded:
             self.excluded = _live(tuple(map(cterm, query.excluded)))
         terms = (*chain.from_iterable(groups), *self.excluded)
         if not groups or not all(groups):
-            return  # verified for every paper, or never matches
-        postings = _postings(groups, self.excluded) if all(map(_EXACT, terms)) else None
-        if postings is None:
+            return ()  # verified for every paper, or never matches
+        filings = _filings(groups, self.excluded) if all(map(_EXACT, terms)) else None
+        if filings is None:
             anchor = min(groups, key=lambda g: sum(ct.cost for ct in g))
             self.anchor_keys = tuple(dict.fromkeys(ct.key for ct in anchor))
-        else:
-            self.postings = postings
+            return ()
+        return filings
 
     def verify(self, paper: _PaperKeys, new_code: Callable[[Match], int]) -> _Postings | None:
         """The exact check (the same rules as bot.matching.matches) for one paper: its
@@ -280,9 +276,7 @@ class _Compiled:
             code = self.reasons.get(terms)
             if code is None:
                 code = self.reasons[terms] = new_code(Match(terms))
-            slots = list(self.alerts or ())
-            found_alerts = np.array((slots, [code] * len(slots)), dtype=np.int32).reshape(2, -1)
-            self.matches[terms] = found_alerts
+            found_alerts = self.matches[terms] = _packed(list(self.alerts or ()), code)
         return found_alerts
 
 
@@ -291,14 +285,14 @@ def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
     return cts if all(map(_NEEDLE, cts)) else tuple(ct for ct in cts if ct.needle)
 
 
-def _postings(
+def _filings(
     groups: tuple[tuple[_CTerm, ...], ...], excluded: tuple[_CTerm, ...]
-) -> tuple[_Posting, ...] | None:
+) -> tuple[_Filing, ...] | None:
     """How to file a query whose terms are all one key each, if its shape allows: a
     variant for each distinct key of its OR group, unfiled by the keys before it (the
     reason names the first term present) and by the excluded keys."""
     drops = tuple(ct.key for ct in excluded)
-    out: list[_Posting] = []
+    out: list[_Filing] = []
     earlier: list[Key] = []
     if len(groups) == 1:
         for ct in groups[0]:
@@ -327,11 +321,16 @@ def _token_cost(token: str, author: bool) -> float:
 
 # -- the index --------------------------------------------------------------------
 
-# A posting: the alerts filed under some keys, as a (2, n) int32 array: row 0 their slots,
-# row 1 the code of each one's Match (an index into the index's table of Matches).
-_Postings: TypeAlias = "np.ndarray[Any, np.dtype[np.int32]]"
-_EMPTY = np.zeros((2, 0), dtype=np.int32)
-_NO_IDS = np.zeros(0, dtype=np.int64)
+# A posting: the alerts filed under some keys, as an int64 array: for each one, its slot
+# and the code of its Match (an index into the index's table of Matches).
+_Postings: TypeAlias = "np.ndarray[Any, np.dtype[np.int64]]"
+_SLOT = (1 << 32) - 1  # the low 32 bits of a posting's entry: a slot; the high bits: a code
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _packed(slots: list[int], code: int) -> _Postings:
+    """The entries of these slots, all with this code."""
+    return np.array(slots, dtype=np.int64) | (code << 32)
 
 
 class Matches(Mapping[int, Match]):
@@ -342,20 +341,15 @@ class Matches(Mapping[int, Match]):
     dict. Alert ids come in no particular order.
     """
 
-    __slots__ = ("_by_id", "_codes", "_ids", "_table")
+    __slots__ = ("_by_id", "_entries", "_ids", "_table")
 
-    def __init__(
-        self,
-        ids: np.ndarray[Any, np.dtype[np.int64]],
-        codes: np.ndarray[Any, np.dtype[np.int32]],
-        table: list[Match],
-    ) -> None:
+    def __init__(self, ids: _Postings, entries: _Postings, table: list[Match]) -> None:
         self._ids = ids
-        self._codes = codes
+        self._entries = entries  # the postings' entries: each one's code in the high bits
         self._table = table  # the index's: only ever appended to
         self._by_id: dict[int, Match] | None = None
 
-    def ids(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+    def ids(self) -> _Postings:
         """The matching alert ids (read-only)."""
         return self._ids
 
@@ -363,7 +357,11 @@ class Matches(Mapping[int, Match]):
         if self._by_id is None:
             table = self._table
             self._by_id = dict(
-                zip(self._ids.tolist(), map(table.__getitem__, self._codes.tolist()), strict=True)
+                zip(
+                    self._ids.tolist(),
+                    map(table.__getitem__, (self._entries >> 32).tolist()),
+                    strict=True,
+                )
             )
         return self._by_id
 
@@ -392,10 +390,10 @@ class AlertIndex:
         self._freq = frequencies
         # Each alert has a slot (a small int, reused once freed), and one more for each
         # further variant of its query: the postings hold slots.
-        self._alerts: dict[int, int] = {}  # alert id -> its (first) slot
-        self._queries: list[Query | None] = []  # first slot -> query (else None)
-        self._more: dict[int, tuple[int, ...]] = {}  # first slot -> its other variants' slots
-        self._ids = np.zeros(0, dtype=np.int64)  # slot -> alert id
+        # (An alert's slots are found by a scan of `_ids`: a dict of them weighed more.)
+        self._alerts: dict[int, Query] = {}
+        self._ids = np.zeros(0, dtype=np.int64)  # slot -> alert id (-1: free)
+        self._used = 0  # slots ever used: the free ones below are in `_free`
         self._free: list[int] = []
         self._table: list[Match] = [Match(())]  # code -> Match; code 0 means "no match"
         self._compiled: dict[Query, _Compiled] = {}
@@ -424,26 +422,23 @@ class AlertIndex:
         del canonical
         with _gc_paused():
             ids = sorted(alerts)
-            index._queries = queries = list(map(alerts.__getitem__, ids))
-            index._alerts = dict(zip(ids, range(len(ids)), strict=True))
-            del alerts
             by_query: dict[int, tuple[Query, list[int]]] = {}  # by id(): no rehash
-            for slot, query in enumerate(queries):
+            for slot, alert_id in enumerate(ids):
+                query = index._alerts[alert_id] = alerts[alert_id]
                 by_query.setdefault(id(query), (query, []))[1].append(slot)
+            del alerts
             filings = _Filings()
             for query, slots in by_query.values():
-                comp = index._compiled[query] = _Compiled(query, index._cterm)
+                comp = index._compiled[query] = _Compiled(query, index._cterm, index._new_code)
                 index._link(comp, +1)
                 variants = [slots]
                 for _ in comp.postings[1:]:  # further slots, after the first ones
                     start = len(ids)
                     ids += map(ids.__getitem__, slots)
                     variants.append(list(range(start, start + len(slots))))
-                if len(variants) > 1:
-                    index._more.update(zip(slots, zip(*variants[1:], strict=True), strict=True))
                 index._file(comp, variants, filings)
-            index._queries += [None] * (len(ids) - len(queries))
             index._ids = np.array(ids, dtype=np.int64)
+            index._used = len(ids)
             filings.store()
             index._lookup()
         return index
@@ -456,38 +451,34 @@ class AlertIndex:
 
     def alerts(self) -> dict[int, Query]:
         """The indexed alerts, by id."""
-        queries = self._queries
-        return {alert_id: queries[slot] for alert_id, slot in self._alerts.items()}  # type: ignore[misc]
+        return dict(self._alerts)
 
     def add(self, alert_id: int, query: Query) -> None:
         """Index one alert (replacing any alert with the same id)."""
         old = self._alerts.get(alert_id)
         if old is not None:
-            if self._queries[old] == query:
+            if old == query:
                 return
             self.remove(alert_id)
         comp = self._compiled.get(query)
         if comp is None:
-            comp = self._compiled[query] = _Compiled(query, self._cterm)
+            comp = self._compiled[query] = _Compiled(query, self._cterm, self._new_code)
             self._link(comp, +1)
-        slots = [self._slot_for(alert_id) for _ in comp.postings or (None,)]
-        self._alerts[alert_id] = slots[0]
-        self._queries[slots[0]] = comp.query  # one copy of equal queries
-        if len(slots) > 1:
-            self._more[slots[0]] = tuple(slots[1:])
+        self._alerts[alert_id] = comp.query  # one copy of equal queries
+        slots = sorted(self._new_slot() for _ in comp.postings or (None,))  # (variants in order)
+        self._ids[slots] = alert_id
         self._file(comp, [[slot] for slot in slots], None)
         self._filed = None
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
-        slot = self._alerts.pop(alert_id, None)
-        if slot is None:
+        query = self._alerts.pop(alert_id, None)
+        if query is None:
             return
-        query = self._queries[slot]
-        assert query is not None
-        self._queries[slot] = None
-        slots = (slot, *self._more.pop(slot, ()))
+        slots: list[int] = np.flatnonzero(self._ids[: self._used] == alert_id).tolist()
+        self._ids[slots] = -1
         self._free += slots
+        slot = slots[0]
         comp = self._compiled[query]
         comp.count -= 1
         if comp.alerts is not None:
@@ -532,10 +523,10 @@ class AlertIndex:
 
     def _scratch(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """A flag for each slot, for matching papers one after another (one for each
-        call: no sharing between threads). All false between two papers."""
-        return np.zeros(len(self._ids), dtype=np.bool_)
+        call: no sharing between threads). All true between two papers."""
+        return np.ones(len(self._ids), dtype=np.bool_)
 
-    def _match(self, paper: _PaperKeys, dropped: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
+    def _match(self, paper: _PaperKeys, alive: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
         hits = paper.keys  # the paper's keys that the index looks up
         plus, pairs = self._plus, self._pairs
         parts = [plus[key] for key in plus.keys() & hits]
@@ -558,17 +549,19 @@ class AlertIndex:
         # No alert is in two parts (an alert's variants exclude each other), so the
         # answer is the parts less the slots a drop key unfiles.
         if not parts:
-            return Matches(_NO_IDS, _EMPTY[1], self._table)
-        found = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+            return Matches(_NONE, _NONE, self._table)
+        found = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        slots = found & _SLOT
         drop = self._drop
         drops = [drop[key] for key in drop.keys() & hits]
         if drops:
             gone = drops[0] if len(drops) == 1 else np.concatenate(drops)
-            dropped[gone] = True
-            keep = ~dropped[found[0]]
-            dropped[gone] = False  # (all false again for the next paper)
-            found = found[:, keep]
-        return Matches(self._ids[found[0]], found[1], self._table)
+            alive[gone] = False
+            keep = alive.take(slots)
+            alive[gone] = True  # (all true again for the next paper)
+            found = found.compress(keep)
+            slots = slots.compress(keep)
+        return Matches(self._ids.take(slots), found, self._table)
 
     def _file(self, comp: _Compiled, variants: list[list[int]], filings: _Filings | None) -> None:
         """File these alerts (all with the compiled query; their slots for each variant)
@@ -578,8 +571,9 @@ class AlertIndex:
         if comp.alerts is not None:
             comp.alerts.update(dict.fromkeys(slots))
             comp.matches = None
-        filed = zip(comp.postings, comp.codes, variants[: len(comp.postings)], strict=True)
-        for (keys, _, drops), code, these in filed:
+        for (keys, code, drops), these in zip(
+            comp.postings, variants[: len(comp.postings)], strict=True
+        ):
             if len(keys) == 1:
                 node, last = self._plus, keys[0]
             else:
@@ -589,9 +583,9 @@ class AlertIndex:
                 for key in drops:
                     filings.add(self._drop, key, these, None)
                 continue
-            new = np.array([these, [code] * len(these)], dtype=np.int32)
+            new = _packed(these, code)
             old = node.get(last)
-            node[last] = new if old is None else np.concatenate((old, new), axis=1)
+            node[last] = new if old is None else np.concatenate((old, new))
             for key in drops:
                 new_slots = np.array(these, dtype=np.int32)
                 old_slots = self._drop.get(key)
@@ -599,17 +593,16 @@ class AlertIndex:
                     new_slots if old_slots is None else np.concatenate((old_slots, new_slots))
                 )
 
-    def _slot_for(self, alert_id: int) -> int:
-        """A free slot for a new alert."""
+    def _new_slot(self) -> int:
+        """A free slot."""
         if self._free:
-            slot = self._free.pop()
-        else:
-            slot = len(self._queries)
-            self._queries.append(None)
-            if slot >= len(self._ids):
-                self._ids = np.resize(self._ids, max(16, 2 * slot))
-        self._ids[slot] = alert_id
-        return slot
+            return self._free.pop()
+        if self._used == len(self._ids):
+            grown = np.full(max(16, 2 * self._used), -1, dtype=np.int64)
+            grown[: self._used] = self._ids
+            self._ids = grown
+        self._used += 1
+        return self._used - 1
 
     def _new_code(self, match: Match) -> int:
         """A code for a Match. Codes are never reused (a Matches may still read it), so the
@@ -630,10 +623,7 @@ class AlertIndex:
         return _token_cost(token, author)
 
     def _link(self, comp: _Compiled, delta: int) -> None:
-        """List (+1) or unlist (-1) a compiled query: give its postings their codes, and
-        list it for verification if it is verified, not filed."""
-        if delta > 0:
-            comp.codes = tuple(self._new_code(m) for _, m, _ in comp.postings)
+        """List (+1) or unlist (-1) a compiled query that is verified, not filed."""
         for key in comp.anchor_keys:
             if delta > 0:
                 self._checked.setdefault(key, []).append(comp)
@@ -679,10 +669,10 @@ class _Filings:
                 if coded:
                     codes += [code] * len(run)
             spans.append((node, key, start, len(flat), coded))
-        both = np.array((slots, codes), dtype=np.int32).reshape(2, -1)
+        entries = np.array(slots, dtype=np.int64) | (np.array(codes, dtype=np.int64) << 32)
         drops = np.array(excluded, dtype=np.int32)
         for node, key, a, b, coded in spans:
-            node[key] = both[:, a:b] if coded else drops[a:b]
+            node[key] = entries[a:b] if coded else drops[a:b]
         self._found.clear()
 
 
@@ -705,8 +695,8 @@ def _unfile(root: dict[Any, Any], path: tuple[Any, ...], slot: int) -> None:
         nodes.append(nodes[-1][key])
     node, key = nodes[-1], path[-1]
     filed = node[key]
-    kept = filed[..., (filed[0] if filed.ndim == 2 else filed) != slot]
-    if kept.shape[-1]:
+    kept = filed[((filed & _SLOT) if filed.dtype == np.int64 else filed) != slot]
+    if len(kept):
         node[key] = kept
         return
     del node[key]

@@ -330,12 +330,12 @@ def test_removing_cleans_every_table() -> None:
     assert index.match(PAPER) == {}
     fresh = AlertIndex()
     assert vars_of(index) == vars_of(fresh)
-    assert not any(index._queries)  # every slot free
+    assert (index._ids[: index._used] == -1).all()  # every slot free
 
 
 def vars_of(index: AlertIndex) -> dict[str, object]:
     # Not the caches, nor the slots' bookkeeping (freed slots are kept for reuse).
-    skip = ("_terms", "_filed", "_ids", "_queries", "_free", "_table")
+    skip = ("_terms", "_filed", "_ids", "_used", "_free", "_table")
     return {k: v for k, v in vars(index).items() if k not in skip}
 
 
