@@ -334,35 +334,33 @@ def _packed(slots: list[int], code: int) -> _Postings:
 
 
 class Matches(Mapping[int, Match]):
-    """The alerts that matched one paper (alert id -> Match), kept as two arrays.
+    """The alerts that matched one paper (alert id -> Match), kept as one array.
 
     A paper can match thousands of alerts: building a dict of them cost more than finding
-    them. Iterating, `len` and `ids()` read the arrays; the first lookup by id makes the
-    dict. Alert ids come in no particular order.
+    them. `len` reads the array, iterating and `ids()` read the ids from it, and the first
+    lookup by id makes the dict. Alert ids come in no particular order.
     """
 
-    __slots__ = ("_by_id", "_entries", "_ids", "_table")
+    __slots__ = ("_by_id", "_entries", "_ids", "_of_slot", "_table")
 
-    def __init__(self, ids: _Postings, entries: _Postings, table: list[Match]) -> None:
-        self._ids = ids
-        self._entries = entries  # the postings' entries: each one's code in the high bits
-        self._table = table  # the index's: only ever appended to
+    def __init__(self, entries: _Postings, of_slot: _Postings, table: list[Match]) -> None:
+        self._entries = entries  # the postings' entries: (code << 32) | slot
+        self._of_slot = of_slot  # slot -> alert id, as it was (the index copies it on write)
+        self._table = table  # code -> Match (the index only ever appends to it)
+        self._ids: _Postings | None = None
         self._by_id: dict[int, Match] | None = None
 
     def ids(self) -> _Postings:
         """The matching alert ids (read-only)."""
+        if self._ids is None:
+            self._ids = self._of_slot.take(self._entries & _SLOT)
         return self._ids
 
     def _dict(self) -> dict[int, Match]:
         if self._by_id is None:
-            table = self._table
-            self._by_id = dict(
-                zip(
-                    self._ids.tolist(),
-                    map(table.__getitem__, (self._entries >> 32).tolist()),
-                    strict=True,
-                )
-            )
+            codes = (self._entries >> 32).tolist()
+            matches = map(self._table.__getitem__, codes)
+            self._by_id = dict(zip(self.ids().tolist(), matches, strict=True))
         return self._by_id
 
     def __getitem__(self, alert_id: int) -> Match:
@@ -372,10 +370,10 @@ class Matches(Mapping[int, Match]):
         return alert_id in self._dict()
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._ids.tolist())
+        return iter(self.ids().tolist())
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._entries)
 
     def __repr__(self) -> str:
         return f"Matches({self._dict()!r})"
@@ -393,6 +391,7 @@ class AlertIndex:
         # (An alert's slots are found by a scan of `_ids`: a dict of them weighed more.)
         self._alerts: dict[int, Query] = {}
         self._ids = np.zeros(0, dtype=np.int64)  # slot -> alert id (-1: free)
+        self._ids_lent = False  # Matches read `_ids`: copy it before changing it
         self._used = 0  # slots ever used: the free ones below are in `_free`
         self._free: list[int] = []
         self._table: list[Match] = [Match(())]  # code -> Match; code 0 means "no match"
@@ -439,7 +438,7 @@ class AlertIndex:
                 index._file(comp, variants, filings)
             index._ids = np.array(ids, dtype=np.int64)
             index._used = len(ids)
-            filings.store()
+            filings.store(index._plus, index._pairs, index._drop)
             index._lookup()
         return index
 
@@ -466,7 +465,7 @@ class AlertIndex:
             self._link(comp, +1)
         self._alerts[alert_id] = comp.query  # one copy of equal queries
         slots = sorted(self._new_slot() for _ in comp.postings or (None,))  # (variants in order)
-        self._ids[slots] = alert_id
+        self._own_ids()[slots] = alert_id
         self._file(comp, [[slot] for slot in slots], None)
         self._filed = None
 
@@ -476,7 +475,7 @@ class AlertIndex:
         if query is None:
             return
         slots: list[int] = np.flatnonzero(self._ids[: self._used] == alert_id).tolist()
-        self._ids[slots] = -1
+        self._own_ids()[slots] = -1
         self._free += slots
         slot = slots[0]
         comp = self._compiled[query]
@@ -498,11 +497,13 @@ class AlertIndex:
     def match(self, paper: Paper) -> Matches:
         """Every alert whose query matches the paper, with the reason it matched."""
         keys, starters = self._lookup()
+        self._ids_lent = True
         return self._match(_PaperKeys(paper, keys, starters), self._scratch())
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, Matches]:
         """Match a batch: paper id -> its Matches (empty when none match)."""
         keys, starters = self._lookup()
+        self._ids_lent = True
         scratch = self._scratch()
         return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
@@ -549,19 +550,17 @@ class AlertIndex:
         # No alert is in two parts (an alert's variants exclude each other), so the
         # answer is the parts less the slots a drop key unfiles.
         if not parts:
-            return Matches(_NONE, _NONE, self._table)
+            return Matches(_NONE, self._ids, self._table)
         found = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        slots = found & _SLOT
         drop = self._drop
         drops = [drop[key] for key in drop.keys() & hits]
         if drops:
             gone = drops[0] if len(drops) == 1 else np.concatenate(drops)
             alive[gone] = False
-            keep = alive.take(slots)
+            keep = alive.take(found & _SLOT)
             alive[gone] = True  # (all true again for the next paper)
             found = found.compress(keep)
-            slots = slots.compress(keep)
-        return Matches(self._ids.take(slots), found, self._table)
+        return Matches(found, self._ids, self._table)
 
     def _file(self, comp: _Compiled, variants: list[list[int]], filings: _Filings | None) -> None:
         """File these alerts (all with the compiled query; their slots for each variant)
@@ -574,15 +573,13 @@ class AlertIndex:
         for (keys, code, drops), these in zip(
             comp.postings, variants[: len(comp.postings)], strict=True
         ):
+            if filings is not None:
+                filings.add(keys, these, code, drops)
+                continue
             if len(keys) == 1:
                 node, last = self._plus, keys[0]
             else:
                 node, last = self._pairs.setdefault(keys[0], {}), keys[1]
-            if filings is not None:
-                filings.add(node, last, these, code)
-                for key in drops:
-                    filings.add(self._drop, key, these, None)
-                continue
             new = _packed(these, code)
             old = node.get(last)
             node[last] = new if old is None else np.concatenate((old, new))
@@ -593,6 +590,13 @@ class AlertIndex:
                     new_slots if old_slots is None else np.concatenate((old_slots, new_slots))
                 )
 
+    def _own_ids(self) -> _Postings:
+        """`_ids`, to change: a copy if a Matches may still read it."""
+        if self._ids_lent:
+            self._ids = self._ids.copy()
+            self._ids_lent = False
+        return self._ids
+
     def _new_slot(self) -> int:
         """A free slot."""
         if self._free:
@@ -600,7 +604,7 @@ class AlertIndex:
         if self._used == len(self._ids):
             grown = np.full(max(16, 2 * self._used), -1, dtype=np.int64)
             grown[: self._used] = self._ids
-            self._ids = grown
+            self._ids, self._ids_lent = grown, False
         self._used += 1
         return self._used - 1
 
@@ -645,35 +649,52 @@ class _Filings:
     (thousands of small arrays, made one by one, would cost more than the build)."""
 
     def __init__(self) -> None:
-        self._found: dict[tuple[int, Key], tuple[dict[Any, Any], Key, list[Any]]] = {}
+        self.postings: dict[tuple[Key, ...], tuple[list[int], list[int]]] = {}
+        self.drops: dict[Key, list[int]] = {}
 
-    def add(self, node: dict[Any, Any], key: Key, slots: list[int], code: int | None) -> None:
-        """File `slots` in node[key], with their Match's code (None: excluded slots)."""
-        found = self._found.get((id(node), key))
+    def add(self, keys: tuple[Key, ...], slots: list[int], code: int, drops: Iterable[Key]) -> None:
+        """File `slots` under `keys` with their Match's code, and under each drop key."""
+        found = self.postings.get(keys)
         if found is None:
-            found = self._found[id(node), key] = (node, key, [])
-        found[2].append((slots, code))
+            found = self.postings[keys] = ([], [])
+        found[0].extend(slots)
+        found[1].extend([code] * len(slots))
+        for key in drops:
+            excluded = self.drops.get(key)
+            if excluded is None:
+                self.drops[key] = list(slots)
+            else:
+                excluded.extend(slots)
 
-    def store(self) -> None:
+    def store(
+        self,
+        plus: dict[Key, _Postings],
+        pairs: dict[Key, dict[Key, _Postings]],
+        drop: dict[Key, Any],
+    ) -> None:
         """Put every posting in its dict."""
         slots: list[int] = []
         codes: list[int] = []
-        excluded: list[int] = []
-        spans: list[tuple[dict[Any, Any], Key, int, int, bool]] = []
-        for node, key, runs in self._found.values():
-            coded = runs[0][1] is not None
-            flat = slots if coded else excluded
-            start = len(flat)
-            for run, code in runs:
-                flat += run
-                if coded:
-                    codes += [code] * len(run)
-            spans.append((node, key, start, len(flat), coded))
+        ends: list[int] = []
+        for these, their_codes in self.postings.values():
+            slots += these
+            codes += their_codes
+            ends.append(len(slots))
         entries = np.array(slots, dtype=np.int64) | (np.array(codes, dtype=np.int64) << 32)
-        drops = np.array(excluded, dtype=np.int32)
-        for node, key, a, b, coded in spans:
-            node[key] = entries[a:b] if coded else drops[a:b]
-        self._found.clear()
+        start = 0
+        for keys, end in zip(self.postings, ends, strict=True):
+            if len(keys) == 1:
+                plus[keys[0]] = entries[start:end]
+            else:
+                pairs.setdefault(keys[0], {})[keys[1]] = entries[start:end]
+            start = end
+        excluded = np.array(list(chain.from_iterable(self.drops.values())), dtype=np.int32)
+        start = 0
+        for key, these in self.drops.items():
+            drop[key] = excluded[start : start + len(these)]
+            start += len(these)
+        self.postings.clear()
+        self.drops.clear()
 
 
 @contextmanager
