@@ -6,27 +6,32 @@ words, phrases inside one field, author terms on author names); only the work di
 
 How it works:
 
-* A paper is tokenized once into a set of keys: its analysed words (`bot.text.analyze`:
-  stems without accents), and the word pairs (bigrams) that begin with a word that some
-  indexed bigram begins with. Author words carry an "@" prefix, so `author:x` and `x`
-  never meet. A separator token sits between two fields, so no bigram or phrase spans
-  two fields.
+* A paper is tokenized once into a set of keys: those of its analysed words
+  (`bot.text.analyze`: stems without accents) and word pairs (bigrams) that the index
+  looks up. Author words carry an "@" prefix, so `author:x` and `x` never meet. A
+  separator token sits between two fields, so no bigram or phrase spans two fields.
 * A term of one or two words is decided by one key: its word, or its bigram.
 * Most alerts (every term one or two words, and one group, or two groups of which one
-  is a single term) are filed in plain dicts: key -> {alert id: Match}, or key ->
-  second key -> {alert id: Match}. The paper's keys are intersected with those dicts
-  (in C) and whole dicts of matches are merged. Alerts with an excluded term present
-  are then dropped, found by the excluded key.
-* The reason names the first term present in an OR group. An alert of one OR group is
-  filed under each of its terms, and fixed up when two are present; an OR group with a
-  second group is filed by rank, and lower ranks are merged last.
+  is a single term) are filed in plain dicts: key -> posting, or key -> second key ->
+  posting. A posting is an int64 numpy array with an entry per alert: its slot (a small
+  int standing for the alert) and the code of its Match (why it matched). The paper's
+  keys are intersected with those dicts (in C) and the postings found are concatenated.
+* The reason names the first term present in an OR group: an alert of one OR group (or
+  of an OR group and one more term) has a slot for each distinct key of the group, its
+  variants, each filed under its key (and the other term's) and dropped by the keys
+  before it. Excluded terms drop every variant. So no alert is found twice, and a paper's
+  matches are its postings, less the slots of the drop keys present (one numpy pass).
 * Every other alert (a phrase of three words or more, several OR groups...) is anchored
   on its rarest group: each term of that group is filed under its key, and the alerts
   found that way are verified exactly, phrases by position. A verified query caches its
-  {alert id: Match} per reason, so a hit is one dict merge.
+  posting per reason.
+* The answer for a paper is a `Matches`: a Mapping of alert id -> Match that keeps the
+  entries and reads the ids and reasons only when asked (a paper can match thousands of
+  alerts, and a dict of them cost more than finding them).
 * Memory: equal queries are kept once (callers parse each alert's query anew, and at
-  100,000 alerts the copies weighed more than the index), and a filed query keeps only
-  a count of its alerts, which live in the dicts above.
+  100,000 alerts the copies weighed more than the index), a filed query keeps only a
+  count of its alerts (they are in the postings), and a build stores every posting as
+  a slice of one array.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -418,16 +424,18 @@ class AlertIndex:
         canonical: dict[Query, Query] = {}
         for alert_id, query in pairs:
             alerts[alert_id] = canonical.setdefault(query, query)
-        del canonical
         with _gc_paused():
             ids = sorted(alerts)
-            by_query: dict[int, tuple[Query, list[int]]] = {}  # by id(): no rehash
-            for slot, alert_id in enumerate(ids):
-                query = index._alerts[alert_id] = alerts[alert_id]
-                by_query.setdefault(id(query), (query, []))[1].append(slot)
+            index._alerts = {alert_id: alerts[alert_id] for alert_id in ids}
             del alerts
+            slots_of: defaultdict[int, list[int]] = defaultdict(list)  # by id(): no rehash
+            for slot, query in enumerate(index._alerts.values()):
+                slots_of[id(query)].append(slot)
+            by_query = {id(query): query for query in canonical.values()}
+            del canonical
             filings = _Filings()
-            for query, slots in by_query.values():
+            for key, slots in slots_of.items():
+                query = by_query[key]
                 comp = index._compiled[query] = _Compiled(query, index._cterm, index._new_code)
                 index._link(comp, +1)
                 variants = [slots]

@@ -28,7 +28,7 @@ from bot.models import (
     follow_row_id,
     target_channel,
 )
-from bot.percolator import AlertIndex, Match
+from bot.percolator import AlertIndex, Match, Matches
 from bot.query import parse_query
 from bot.store import Store
 from bot.store.base import RISING_WATCH_DAYS
@@ -145,7 +145,7 @@ class AlertDelivery:
             log.info("queued %d alert matches", queued)
         return queued
 
-    def _match(self, papers: list[Paper]) -> tuple[dict[str, dict[int, Match]], list[str]]:
+    def _match(self, papers: list[Paper]) -> tuple[dict[str, Matches], list[str]]:
         """(In a worker thread.) Each paper's matches, and the papers a rising alert matched."""
         found = self.index.match_many(papers)
         rising_ids = {i for i, a in self._alerts.items() if a.min_upvotes}
