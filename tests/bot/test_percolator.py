@@ -144,8 +144,13 @@ def test_random_alerts_match_like_the_oracle(alert_list: list[Query], data: st.D
     index = AlertIndex.build(alerts.items())
     for paper, text in zip(seeds(), seed_texts(), strict=True):
         check_against_oracle(index, alerts, paper, text)
-    for i in range(3):
-        check_against_oracle(index, alerts, data.draw(synthetic_papers(i)))
+    synthetic = [data.draw(synthetic_papers(i)) for i in range(3)]
+    for paper in synthetic:
+        check_against_oracle(index, alerts, paper)
+    # A batch shares its work arrays from paper to paper: the same answers as one by one.
+    batch = [*synthetic, *seeds()]
+    many = index.match_many(batch)
+    assert {p.id: dict(many[p.id]) for p in batch} == {p.id: dict(index.match(p)) for p in batch}
 
 
 @settings(max_examples=40, deadline=None)
