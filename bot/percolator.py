@@ -40,7 +40,16 @@ import gc
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, pairwise
@@ -347,12 +356,19 @@ class Matches(Mapping[int, Match]):
     lookup by id makes the dict. Alert ids come in no particular order.
     """
 
-    __slots__ = ("_by_id", "_entries", "_ids", "_of_slot", "_table")
+    __slots__ = ("_by_id", "_entries", "_ids", "_of_code", "_of_slot", "_table")
 
-    def __init__(self, entries: _Postings, of_slot: _Postings, table: list[Match]) -> None:
+    def __init__(
+        self,
+        entries: _Postings,
+        of_slot: _Postings,
+        table: list[Match],
+        of_code: np.ndarray[Any, np.dtype[np.object_]],
+    ) -> None:
         self._entries = entries  # the postings' entries: (code << 32) | slot
         self._of_slot = of_slot  # slot -> alert id, as it was (the index copies it on write)
         self._table = table  # code -> Match (the index only ever appends to it)
+        self._of_code = of_code  # the same as an array, perhaps without the newest codes
         self._ids: _Postings | None = None
         self._by_id: dict[int, Match] | None = None
 
@@ -364,10 +380,22 @@ class Matches(Mapping[int, Match]):
 
     def _dict(self) -> dict[int, Match]:
         if self._by_id is None:
-            codes = (self._entries >> 32).tolist()
-            matches = map(self._table.__getitem__, codes)
+            codes = self._entries >> 32
+            if len(codes) and codes.max() >= len(self._of_code):
+                matches = list(map(self._table.__getitem__, codes.tolist()))
+            else:
+                matches = self._of_code.take(codes).tolist()  # (faster: in C)
             self._by_id = dict(zip(self.ids().tolist(), matches, strict=True))
         return self._by_id
+
+    def keys(self) -> KeysView[int]:
+        return self._dict().keys()
+
+    def items(self) -> ItemsView[int, Match]:
+        return self._dict().items()
+
+    def values(self) -> ValuesView[Match]:
+        return self._dict().values()
 
     def __getitem__(self, alert_id: int) -> Match:
         return self._dict()[alert_id]
@@ -400,7 +428,8 @@ class AlertIndex:
         self._ids_lent = False  # Matches read `_ids`: copy it before changing it
         self._used = 0  # slots ever used: the free ones below are in `_free`
         self._free: list[int] = []
-        self._table: list[Match] = [Match(())]  # code -> Match; code 0 means "no match"
+        self._table: list[Match] = [Match(())]  # code -> Match (code 0 is never used)
+        self._of_code = np.empty(0, dtype=np.object_)  # the same, as an array: made when needed
         self._compiled: dict[Query, _Compiled] = {}
         self._terms: dict[tuple[str, tuple[str, ...]], _CTerm] = {}  # shared compiled terms
         self._plus: dict[Key, _Postings] = {}  # key -> alerts
@@ -506,12 +535,14 @@ class AlertIndex:
         """Every alert whose query matches the paper, with the reason it matched."""
         keys, starters = self._lookup()
         self._ids_lent = True
+        self._codes_array()
         return self._match(_PaperKeys(paper, keys, starters), self._scratch())
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, Matches]:
         """Match a batch: paper id -> its Matches (empty when none match)."""
         keys, starters = self._lookup()
         self._ids_lent = True
+        self._codes_array()
         scratch = self._scratch()
         return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
@@ -558,7 +589,7 @@ class AlertIndex:
         # No alert is in two parts (an alert's variants exclude each other), so the
         # answer is the parts less the slots a drop key unfiles.
         if not parts:
-            return Matches(_NONE, self._ids, self._table)
+            return Matches(_NONE, self._ids, self._table, self._of_code)
         found = parts[0] if len(parts) == 1 else np.concatenate(parts)
         drop = self._drop
         drops = [drop[key] for key in drop.keys() & hits]
@@ -568,7 +599,7 @@ class AlertIndex:
             keep = alive.take(found & _SLOT)
             alive[gone] = True  # (all true again for the next paper)
             found = found.compress(keep)
-        return Matches(found, self._ids, self._table)
+        return Matches(found, self._ids, self._table, self._of_code)
 
     def _file(self, comp: _Compiled, variants: list[list[int]], filings: _Filings | None) -> None:
         """File these alerts (all with the compiled query; their slots for each variant)
@@ -597,6 +628,13 @@ class AlertIndex:
                 self._drop[key] = (
                     new_slots if old_slots is None else np.concatenate((old_slots, new_slots))
                 )
+
+    def _codes_array(self) -> None:
+        """Bring `_of_code` up to the table (a new array: Matches keep theirs)."""
+        if len(self._of_code) < len(self._table):
+            of_code = np.empty(len(self._table), dtype=np.object_)
+            of_code[:] = self._table
+            self._of_code = of_code
 
     def _own_ids(self) -> _Postings:
         """`_ids`, to change: a copy if a Matches may still read it."""
