@@ -6,27 +6,32 @@ words, phrases inside one field, author terms on author names); only the work di
 
 How it works:
 
-* A paper is tokenized once into a set of keys: its analysed words (`bot.text.analyze`:
-  stems without accents), and the word pairs (bigrams) that begin with a word that some
-  indexed bigram begins with. Author words carry an "@" prefix, so `author:x` and `x`
-  never meet. A separator token sits between two fields, so no bigram or phrase spans
-  two fields.
+* A paper is tokenized once into a set of keys: those of its analysed words
+  (`bot.text.analyze`: stems without accents) and word pairs (bigrams) that the index
+  looks up. Author words carry an "@" prefix, so `author:x` and `x` never meet. A
+  separator token sits between two fields, so no bigram or phrase spans two fields.
 * A term of one or two words is decided by one key: its word, or its bigram.
 * Most alerts (every term one or two words, and one group, or two groups of which one
-  is a single term) are filed in plain dicts: key -> {alert id: Match}, or key ->
-  second key -> {alert id: Match}. The paper's keys are intersected with those dicts
-  (in C) and whole dicts of matches are merged. Alerts with an excluded term present
-  are then dropped, found by the excluded key.
-* The reason names the first term present in an OR group. An alert of one OR group is
-  filed under each of its terms, and fixed up when two are present; an OR group with a
-  second group is filed by rank, and lower ranks are merged last.
+  is a single term) are filed in plain dicts: key -> posting, or key -> second key ->
+  posting. A posting is an int64 numpy array with an entry per alert: its slot (a small
+  int standing for the alert) and the code of its Match (why it matched). The paper's
+  keys are intersected with those dicts (in C) and the postings found are concatenated.
+* The reason names the first term present in an OR group: an alert of one OR group (or
+  of an OR group and one more term) has a slot for each distinct key of the group, its
+  variants, each filed under its key (and the other term's) and dropped by the keys
+  before it. Excluded terms drop every variant. So no alert is found twice, and a paper's
+  matches are its postings, less the slots of the drop keys present (one numpy pass).
 * Every other alert (a phrase of three words or more, several OR groups...) is anchored
   on its rarest group: each term of that group is filed under its key, and the alerts
   found that way are verified exactly, phrases by position. A verified query caches its
-  {alert id: Match} per reason, so a hit is one dict merge.
+  posting per reason.
+* The answer for a paper is a `Matches`: a Mapping of alert id -> Match that keeps the
+  entries and reads the ids and reasons only when asked (a paper can match thousands of
+  alerts, and a dict of them cost more than finding them).
 * Memory: equal queries are kept once (callers parse each alert's query anew, and at
-  100,000 alerts the copies weighed more than the index), and a filed query keeps only
-  a count of its alerts, which live in the dicts above.
+  100,000 alerts the copies weighed more than the index), a filed query keeps only a
+  count of its alerts (they are in the postings), and a build stores every posting as
+  a slice of one array.
 """
 
 from __future__ import annotations
@@ -34,12 +39,24 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain, compress, pairwise
+from itertools import chain, pairwise
 from operator import attrgetter
 from typing import Any, TypeAlias
+
+import numpy as np
 
 from bot.alert_policy import STOP_STEMS
 from bot.models import Paper
@@ -112,20 +129,20 @@ def _stem_tokens(tokens: list[str], cache: dict[str, str], prefix: str) -> tuple
 
 
 class _PaperKeys:
-    """A paper tokenized once: analysed word sequences and the set of keys present."""
+    """A paper tokenized once: its analysed word sequences, and those of its keys (words,
+    and bigrams that begin with a starter) that the index looks up."""
 
     __slots__ = ("authors", "keys", "text")
 
-    def __init__(self, paper: Paper, starters: set[str]) -> None:
+    def __init__(self, paper: Paper, filed: set[Key], starters: set[str]) -> None:
         fields = (paper.title, paper.abstract, *paper.ai_keywords)
         self.text = text = _stem_tokens(_tokens(fields), _text_stems, "")
         self.authors = authors = _stem_tokens(_tokens(paper.authors), _author_stems, _AUTHOR)
-        self.keys: set[Key] = set(text)
-        self.keys.update(authors)
-        if starters:  # only the bigrams that an indexed term could be looking for
-            contains = starters.__contains__
-            self.keys.update(compress(pairwise(text), map(contains, text)))
-            self.keys.update(compress(pairwise(authors), map(contains, authors)))
+        self.keys: set[Key] = filed.intersection(text)
+        self.keys.update(filed.intersection(authors))
+        if starters:  # the bigrams, if the index has any
+            self.keys.update(filed.intersection(pairwise(text)))
+            self.keys.update(filed.intersection(pairwise(authors)))
 
 
 # -- compiled alerts --------------------------------------------------------------
@@ -165,9 +182,11 @@ class _CTerm:
         return self.exact or contains_run(paper.authors if self.author else paper.text, self.needle)
 
 
-# Where a query's alerts are filed: (rank, keys, Match). With rank None, in the plain
-# dicts under one key or two; with a rank, in the ranked dicts under two keys.
-_Posting: TypeAlias = tuple[int | None, tuple[Key, ...], Match]
+# How a filed query's alerts are filed, once for each variant: (keys, Match, drop keys).
+# Filed under one key (`_plus`) or two (`_pairs`); unfiled for a paper with a drop key.
+# Compiled, the Match is replaced by its code in the index's table of Matches.
+_Filing: TypeAlias = tuple[tuple[Key, ...], Match, tuple[Key, ...]]
+_Posting: TypeAlias = tuple[tuple[Key, ...], int, tuple[Key, ...]]
 _EXACT = attrgetter("exact")
 _NEEDLE = attrgetter("needle")
 
@@ -175,8 +194,9 @@ _NEEDLE = attrgetter("needle")
 class _Compiled:
     """One distinct query compiled, with the alerts that share it and how it is filed.
 
-    A query that fits the dict tables has `postings`, and `drops`: the excluded keys
-    that unfile its alerts again. Any other query is verified, found by `anchor_keys`.
+    A query that fits the dict tables has `postings`: one for each of its variants (an
+    OR group has one for each term: "the first term present is this one"); each alert has
+    a slot for each variant. Any other query is verified, found by `anchor_keys`.
     Only a verified query keeps its alerts and its compiled terms: a filed one keeps a
     count, since its alerts are in the index's dicts (most queries are filed, and 30,000
     small dicts and tuples are a quarter of the index's memory).
@@ -186,73 +206,70 @@ class _Compiled:
         "alerts",
         "anchor_keys",
         "count",
-        "drops",
         "excluded",
         "groups",
         "matches",
         "postings",
         "query",
-        "starters",
+        "reasons",
     )
     groups: tuple[tuple[_CTerm, ...], ...]
     excluded: tuple[_CTerm, ...]
 
-    def __init__(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
+    def __init__(
+        self, query: Query, cterm: Callable[[Term], _CTerm], new_code: Callable[[Match], int]
+    ) -> None:
         self.query = query  # the one copy the index keeps of equal queries
         self.count = 0  # how many alerts have this query
-        self.alerts: dict[int, None] | None = {}  # them, if verified
-        # Made by verify(): the terms found -> {alert id: Match} for all its alerts, so a
-        # match costs one dict merge; forgotten whenever the alerts change.
-        self.matches: dict[tuple[Term, ...], dict[int, Match]] | None = None
-        self._compile(query, cterm)
+        self.alerts: dict[int, None] | None = {}  # their slots, if verified
+        # The index's code for each posting's Match; for a verified query, the codes of
+        # the Matches made so far, by the terms found.
+        self.reasons: dict[tuple[Term, ...], int] | None = None
+        # Made by verify(): the terms found -> its alerts as a posting, so a match costs
+        # one array; forgotten whenever the alerts change.
+        self.matches: dict[tuple[Term, ...], _Postings] | None = None
+        filings = self._compile(query, cterm)
+        self.postings = tuple((keys, new_code(m), drops) for keys, m, drops in filings)
         if self.postings:
             self.alerts = None
             self.groups = ()
             self.excluded = ()
 
-    def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> None:
-        self.postings: tuple[_Posting, ...] = ()
-        self.drops: tuple[Key, ...] = ()
+    def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> tuple[_Filing, ...]:
         self.anchor_keys: tuple[Key, ...] = ()
         self.groups = ()
         self.excluded = ()
-        self.starters: tuple[str, ...] = ()  # the first words of its bigram keys
         qgroups = query.groups
         if len(qgroups) == 1 and len(qgroups[0]) == 1 and not query.excluded:
             ct = cterm(qgroups[0][0])  # the most common alert: one word or one phrase
             self.groups = ((ct,),) if ct.needle else ((),)
-            if isinstance(ct.key, tuple):
-                self.starters = (ct.key[0],)
             if ct.exact:
-                self.postings = ((None, (ct.key,), Match((ct.term,))),)
-            elif ct.needle:
+                return (((ct.key,), Match((ct.term,)), ()),)
+            if ct.needle:
                 self.anchor_keys = (ct.key,)
-            return
+            return ()
         if len(qgroups) == 2 and len(qgroups[0]) == len(qgroups[1]) == 1 and not query.excluded:
             a, b = cterm(qgroups[0][0]), cterm(qgroups[1][0])  # the next most common
             if a.exact and b.exact and isinstance(a.key, str) and isinstance(b.key, str):
                 self.groups = ((a,), (b,))
                 first, second = (a, b) if a.cost <= b.cost else (b, a)
-                self.postings = ((None, (first.key, second.key), Match((a.term, b.term))),)
-                return
+                return (((first.key, second.key), Match((a.term, b.term)), ()),)
         self.groups = groups = tuple(_live(tuple(map(cterm, g))) for g in qgroups)
         if query.excluded:
             self.excluded = _live(tuple(map(cterm, query.excluded)))
         terms = (*chain.from_iterable(groups), *self.excluded)
-        self.starters = tuple(ct.key[0] for ct in terms if isinstance(ct.key, tuple))
         if not groups or not all(groups):
-            return  # verified for every paper, or never matches
-        postings = _postings(groups) if all(map(_EXACT, terms)) else None
-        if postings is None:
+            return ()  # verified for every paper, or never matches
+        filings = _filings(groups, self.excluded) if all(map(_EXACT, terms)) else None
+        if filings is None:
             anchor = min(groups, key=lambda g: sum(ct.cost for ct in g))
             self.anchor_keys = tuple(dict.fromkeys(ct.key for ct in anchor))
-        else:
-            self.postings = postings
-            self.drops = tuple(dict.fromkeys(ct.key for ct in self.excluded))
+            return ()
+        return filings
 
-    def verify(self, paper: _PaperKeys) -> dict[int, Match] | None:
+    def verify(self, paper: _PaperKeys, new_code: Callable[[Match], int]) -> _Postings | None:
         """The exact check (the same rules as bot.matching.matches) for one paper: its
-        alerts with the reason, or None. The dict is shared: never change it."""
+        alerts with the code of the reason, or None. The array is shared: never change it."""
         for ex in self.excluded:
             if ex.found(paper):
                 return None
@@ -269,7 +286,12 @@ class _Compiled:
             self.matches = {}
         found_alerts = self.matches.get(terms)
         if found_alerts is None:
-            found_alerts = self.matches[terms] = dict.fromkeys(self.alerts or (), Match(terms))
+            if self.reasons is None:
+                self.reasons = {}
+            code = self.reasons.get(terms)
+            if code is None:
+                code = self.reasons[terms] = new_code(Match(terms))
+            found_alerts = self.matches[terms] = _packed(list(self.alerts or ()), code)
         return found_alerts
 
 
@@ -278,30 +300,32 @@ def _live(cts: tuple[_CTerm, ...]) -> tuple[_CTerm, ...]:
     return cts if all(map(_NEEDLE, cts)) else tuple(ct for ct in cts if ct.needle)
 
 
-def _postings(groups: tuple[tuple[_CTerm, ...], ...]) -> tuple[_Posting, ...] | None:
-    """How to file a query whose terms are all one key each, if its shape allows."""
-    out: dict[tuple[int | None, tuple[Key, ...]], Match] = {}  # the first filing wins
+def _filings(
+    groups: tuple[tuple[_CTerm, ...], ...], excluded: tuple[_CTerm, ...]
+) -> tuple[_Filing, ...] | None:
+    """How to file a query whose terms are all one key each, if its shape allows: a
+    variant for each distinct key of its OR group, unfiled by the keys before it (the
+    reason names the first term present) and by the excluded keys."""
+    drops = tuple(ct.key for ct in excluded)
+    out: list[_Filing] = []
+    earlier: list[Key] = []
     if len(groups) == 1:
-        # Each term on its own; where two are present the earlier one is the reason.
-        group = groups[0]
-        for ct in group:
-            out.setdefault((None, (ct.key,)), Match((ct.term,)))
-        for i, ct in enumerate(group):
-            for later in group[i + 1 :]:
-                out.setdefault((i, (ct.key, later.key)), Match((ct.term,)))
+        for ct in groups[0]:
+            if ct.key not in earlier:  # (else an earlier term with the same key wins)
+                out.append(((ct.key,), Match((ct.term,)), (*earlier, *drops)))
+                earlier.append(ct.key)
     elif len(groups) == 2 and min(map(len, groups)) == 1:
         a, b = groups
-        if len(a) == len(b) == 1:  # two words: file under the rarer one first
-            first, second = (a[0], b[0]) if a[0].cost <= b[0].cost else (b[0], a[0])
-            out[None, (first.key, second.key)] = Match((a[0].term, b[0].term))
-        else:  # an OR group and one more term: each OR term by its rank
-            ored, other = (a, b[0]) if len(a) > 1 else (b, a[0])
-            for i, ct in enumerate(ored):
+        ored, other = (a, b[0]) if len(a) > 1 or len(b) == 1 else (b, a[0])
+        for ct in ored:  # (two single words: one variant)
+            if ct.key not in earlier:
+                first, second = (ct, other) if ct.cost <= other.cost else (other, ct)
                 terms = (ct.term, other.term) if ored is a else (other.term, ct.term)
-                out.setdefault((i, (ct.key, other.key)), Match(terms))
+                out.append(((first.key, second.key), Match(terms), (*earlier, *drops)))
+                earlier.append(ct.key)
     else:
         return None
-    return tuple((rank, keys, m) for (rank, keys), m in out.items())
+    return tuple((keys, m, tuple(dict.fromkeys(d))) for keys, m, d in out)
 
 
 def _token_cost(token: str, author: bool) -> float:
@@ -312,7 +336,81 @@ def _token_cost(token: str, author: bool) -> float:
 
 # -- the index --------------------------------------------------------------------
 
-_Alerts: TypeAlias = dict[int, Match]
+# A posting: the alerts filed under some keys, as an int64 array: for each one, its slot
+# and the code of its Match (an index into the index's table of Matches).
+_Postings: TypeAlias = "np.ndarray[Any, np.dtype[np.int64]]"
+_SLOT = (1 << 32) - 1  # the low 32 bits of a posting's entry: a slot; the high bits: a code
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _packed(slots: list[int], code: int) -> _Postings:
+    """The entries of these slots, all with this code."""
+    return np.array(slots, dtype=np.int64) | (code << 32)
+
+
+class Matches(Mapping[int, Match]):
+    """The alerts that matched one paper (alert id -> Match), kept as one array.
+
+    A paper can match thousands of alerts: building a dict of them cost more than finding
+    them. `len` reads the array, iterating and `ids()` read the ids from it, and the first
+    lookup by id makes the dict. Alert ids come in no particular order.
+    """
+
+    __slots__ = ("_by_id", "_entries", "_ids", "_of_code", "_of_slot", "_table")
+
+    def __init__(
+        self,
+        entries: _Postings,
+        of_slot: _Postings,
+        table: list[Match],
+        of_code: np.ndarray[Any, np.dtype[np.object_]],
+    ) -> None:
+        self._entries = entries  # the postings' entries: (code << 32) | slot
+        self._of_slot = of_slot  # slot -> alert id, as it was (the index copies it on write)
+        self._table = table  # code -> Match (the index only ever appends to it)
+        self._of_code = of_code  # the same as an array, perhaps without the newest codes
+        self._ids: _Postings | None = None
+        self._by_id: dict[int, Match] | None = None
+
+    def ids(self) -> _Postings:
+        """The matching alert ids (read-only)."""
+        if self._ids is None:
+            self._ids = self._of_slot.take(self._entries & _SLOT)
+        return self._ids
+
+    def _dict(self) -> dict[int, Match]:
+        if self._by_id is None:
+            codes = self._entries >> 32
+            if len(codes) and codes.max() >= len(self._of_code):
+                matches = list(map(self._table.__getitem__, codes.tolist()))
+            else:
+                matches = self._of_code.take(codes).tolist()  # (faster: in C)
+            self._by_id = dict(zip(self.ids().tolist(), matches, strict=True))
+        return self._by_id
+
+    def keys(self) -> KeysView[int]:
+        return self._dict().keys()
+
+    def items(self) -> ItemsView[int, Match]:
+        return self._dict().items()
+
+    def values(self) -> ValuesView[Match]:
+        return self._dict().values()
+
+    def __getitem__(self, alert_id: int) -> Match:
+        return self._dict()[alert_id]
+
+    def __contains__(self, alert_id: object) -> bool:
+        return alert_id in self._dict()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids().tolist())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Matches({self._dict()!r})"
 
 
 class AlertIndex:
@@ -322,16 +420,25 @@ class AlertIndex:
         # `frequencies` (analysed word -> share of papers containing it), if given, guides
         # which group anchors an alert; results never depend on it.
         self._freq = frequencies
+        # Each alert has a slot (a small int, reused once freed), and one more for each
+        # further variant of its query: the postings hold slots.
+        # (An alert's slots are found by a scan of `_ids`: a dict of them weighed more.)
         self._alerts: dict[int, Query] = {}
+        self._ids = np.zeros(0, dtype=np.int64)  # slot -> alert id (-1: free)
+        self._ids_lent = False  # Matches read `_ids`: copy it before changing it
+        self._used = 0  # slots ever used: the free ones below are in `_free`
+        self._free: list[int] = []
+        self._table: list[Match] = [Match(())]  # code -> Match (code 0 is never used)
+        self._of_code = np.empty(0, dtype=np.object_)  # the same, as an array: made when needed
         self._compiled: dict[Query, _Compiled] = {}
         self._terms: dict[tuple[str, tuple[str, ...]], _CTerm] = {}  # shared compiled terms
-        self._plus: dict[Key, _Alerts] = {}  # key -> alerts
-        self._pairs: dict[Key, dict[Key, _Alerts]] = {}  # key -> second key -> alerts
-        self._ranked: list[dict[Key, dict[Key, _Alerts]]] = []  # by rank, merged last to first
-        self._drop: dict[Key, dict[int, None]] = {}  # excluded key -> alerts
+        self._plus: dict[Key, _Postings] = {}  # key -> alerts
+        self._pairs: dict[Key, dict[Key, _Postings]] = {}  # key -> second key -> alerts
+        self._drop: dict[Key, np.ndarray[Any, np.dtype[np.int32]]] = {}  # excluded key -> slots
         self._checked: dict[Key, list[_Compiled]] = {}  # anchor key -> queries to verify
         self._always: list[_Compiled] = []  # no positive group: verified for every paper
-        # Every key filed above, and the first words of the bigram keys: made when needed.
+        # Every key a paper is looked up by, and the first words of the bigram keys among
+        # them: made when needed.
         self._filed: tuple[set[Key], set[str]] | None = None
 
     @classmethod
@@ -346,21 +453,29 @@ class AlertIndex:
         canonical: dict[Query, Query] = {}
         for alert_id, query in pairs:
             alerts[alert_id] = canonical.setdefault(query, query)
-        del canonical
         with _gc_paused():
-            # Fresh id objects made in order sit side by side in memory: every match
-            # touches them, and merging big alert dicts gets faster.
-            by_query: dict[int, tuple[Query, dict[int, None]]] = {}  # by id(): no rehash
-            for alert_id in sorted(alerts):
-                query = alerts[alert_id]
-                fresh = alert_id + 0
-                index._alerts[fresh] = query
-                by_query.setdefault(id(query), (query, {}))[1][fresh] = None
+            ids = sorted(alerts)
+            index._alerts = {alert_id: alerts[alert_id] for alert_id in ids}
             del alerts
-            for query, ids in by_query.values():
-                comp = index._compiled[query] = _Compiled(query, index._cterm)
+            slots_of: defaultdict[int, list[int]] = defaultdict(list)  # by id(): no rehash
+            for slot, query in enumerate(index._alerts.values()):
+                slots_of[id(query)].append(slot)
+            by_query = {id(query): query for query in canonical.values()}
+            del canonical
+            filings = _Filings()
+            for key, slots in slots_of.items():
+                query = by_query[key]
+                comp = index._compiled[query] = _Compiled(query, index._cterm, index._new_code)
                 index._link(comp, +1)
-                index._file(comp, ids)
+                variants = [slots]
+                for _ in comp.postings[1:]:  # further slots, after the first ones
+                    start = len(ids)
+                    ids += map(ids.__getitem__, slots)
+                    variants.append(list(range(start, start + len(slots))))
+                index._file(comp, variants, filings)
+            index._ids = np.array(ids, dtype=np.int64)
+            index._used = len(ids)
+            filings.store(index._plus, index._pairs, index._drop)
             index._lookup()
         return index
 
@@ -383,10 +498,12 @@ class AlertIndex:
             self.remove(alert_id)
         comp = self._compiled.get(query)
         if comp is None:
-            comp = self._compiled[query] = _Compiled(query, self._cterm)
+            comp = self._compiled[query] = _Compiled(query, self._cterm, self._new_code)
             self._link(comp, +1)
         self._alerts[alert_id] = comp.query  # one copy of equal queries
-        self._file(comp, {alert_id: None})
+        slots = sorted(self._new_slot() for _ in comp.postings or (None,))  # (variants in order)
+        self._own_ids()[slots] = alert_id
+        self._file(comp, [[slot] for slot in slots], None)
         self._filed = None
 
     def remove(self, alert_id: int) -> None:
@@ -394,116 +511,154 @@ class AlertIndex:
         query = self._alerts.pop(alert_id, None)
         if query is None:
             return
+        slots: list[int] = np.flatnonzero(self._ids[: self._used] == alert_id).tolist()
+        self._own_ids()[slots] = -1
+        self._free += slots
+        slot = slots[0]
         comp = self._compiled[query]
         comp.count -= 1
         if comp.alerts is not None:
-            del comp.alerts[alert_id]
+            del comp.alerts[slot]
             comp.matches = None
-        for posting in comp.postings:
-            _discard(*self._path(posting), alert_id)
-        for key in comp.drops:
-            _discard(self._drop, (key,), alert_id)
-        while self._ranked and not self._ranked[-1]:
-            self._ranked.pop()
+        for (keys, _, drops), variant in zip(
+            comp.postings, slots[: len(comp.postings)], strict=True
+        ):
+            _unfile(self._plus if len(keys) == 1 else self._pairs, keys, variant)
+            for key in drops:
+                _unfile(self._drop, (key,), variant)
         if not comp.count:
             del self._compiled[query]
             self._link(comp, -1)
         self._filed = None
 
-    def match(self, paper: Paper) -> dict[int, Match]:
+    def match(self, paper: Paper) -> Matches:
         """Every alert whose query matches the paper, with the reason it matched."""
         keys, starters = self._lookup()
-        return self._match(_PaperKeys(paper, starters), keys)
+        self._ids_lent = True
+        self._codes_array()
+        return self._match(_PaperKeys(paper, keys, starters), self._scratch())
 
-    def match_many(self, papers: Iterable[Paper]) -> dict[str, dict[int, Match]]:
-        """Match a batch: paper id -> {alert id: Match} (an empty dict when none match)."""
+    def match_many(self, papers: Iterable[Paper]) -> dict[str, Matches]:
+        """Match a batch: paper id -> its Matches (empty when none match)."""
         keys, starters = self._lookup()
-        return {p.id: self._match(_PaperKeys(p, starters), keys) for p in papers}
+        self._ids_lent = True
+        self._codes_array()
+        scratch = self._scratch()
+        return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
     # -- internals ----------------------------------------------------------------
 
     def _lookup(self) -> tuple[set[Key], set[str]]:
-        """Every key filed in the index, and the first words of the bigrams to look for."""
+        """Every key filed in the index or looked at by a verified query, and the first
+        words of the bigrams among them."""
         if self._filed is None:
             keys: set[Key] = {*self._plus, *self._pairs, *self._drop, *self._checked}
-            for tables in ([self._pairs], self._ranked):
-                for table in tables:
-                    keys.update(table)
-                    for sub in table.values():
-                        keys.update(sub)
-            starters = {key[0] for key in keys if isinstance(key, tuple)}
+            for sub in self._pairs.values():
+                keys.update(sub)
             for comp in chain(chain.from_iterable(self._checked.values()), self._always):
-                starters.update(comp.starters)  # (bigrams of terms verified, not filed)
+                keys.update(ct.key for ct in chain(*comp.groups, comp.excluded) if ct.needle)
+            starters = {key[0] for key in keys if isinstance(key, tuple)}
             self._filed = keys, starters
         return self._filed
 
-    def _match(self, paper: _PaperKeys, filed: set[Key]) -> dict[int, Match]:
-        hits = filed & paper.keys  # the paper's keys the index files
+    def _scratch(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """A flag for each slot, for matching papers one after another (one for each
+        call: no sharing between threads). All true between two papers."""
+        return np.ones(len(self._ids), dtype=np.bool_)
+
+    def _match(self, paper: _PaperKeys, alive: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
+        hits = paper.keys  # the paper's keys that the index looks up
         plus, pairs = self._plus, self._pairs
         parts = [plus[key] for key in plus.keys() & hits]
         for key in pairs.keys() & hits:
             sub = pairs[key]
             parts.extend([sub[key2] for key2 in sub.keys() & hits])
-        # No alert is in two of these dicts but the OR alerts the ranked dicts then fix,
-        # so merge them in any order: copying the biggest is much faster than inserting.
-        biggest = max(parts, key=len, default={})
-        result: dict[int, Match] = biggest.copy()
-        for part in parts:
-            if part is not biggest:
-                result.update(part)
-        for ranked in reversed(self._ranked):  # rank 0 last: the first OR term wins
-            for key in ranked.keys() & hits:
-                sub = ranked[key]
-                for key2 in sub.keys() & hits:
-                    result.update(sub[key2])
-        if result:
-            drop = self._drop
-            for key in drop.keys() & hits:
-                for alert_id in drop[key].keys() & result.keys():
-                    del result[alert_id]
+        # An alert found by verification is in none of the tables.
         if self._checked:
             candidates: dict[_Compiled, None] = {}
             for key in self._checked.keys() & hits:
                 candidates.update(dict.fromkeys(self._checked[key]))
             for comp in candidates:
-                found = comp.verify(paper)
-                if found is not None:
-                    result.update(found)
+                verified = comp.verify(paper, self._new_code)
+                if verified is not None:
+                    parts.append(verified)
         for comp in self._always:
-            found = comp.verify(paper)
-            if found is not None:
-                result.update(found)
-        return result
+            verified = comp.verify(paper, self._new_code)
+            if verified is not None:
+                parts.append(verified)
+        # No alert is in two parts (an alert's variants exclude each other), so the
+        # answer is the parts less the slots a drop key unfiles.
+        if not parts:
+            return Matches(_NONE, self._ids, self._table, self._of_code)
+        found = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        drop = self._drop
+        drops = [drop[key] for key in drop.keys() & hits]
+        if drops:
+            gone = drops[0] if len(drops) == 1 else np.concatenate(drops)
+            alive[gone] = False
+            keep = alive.take(found & _SLOT)
+            alive[gone] = True  # (all true again for the next paper)
+            found = found.compress(keep)
+        return Matches(found, self._ids, self._table, self._of_code)
 
-    def _file(self, comp: _Compiled, ids: dict[int, None]) -> None:
-        """File these alerts (all with the compiled query) in the dict tables."""
-        comp.count += len(ids)
+    def _file(self, comp: _Compiled, variants: list[list[int]], filings: _Filings | None) -> None:
+        """File these alerts (all with the compiled query; their slots for each variant)
+        in the dict tables: now, or with the build's other filings (then all at once)."""
+        slots = variants[0]
+        comp.count += len(slots)
         if comp.alerts is not None:
-            comp.alerts.update(ids)
+            comp.alerts.update(dict.fromkeys(slots))
             comp.matches = None
-        for rank, keys, match in comp.postings:
-            if rank is None and len(keys) == 1:
+        for (keys, code, drops), these in zip(
+            comp.postings, variants[: len(comp.postings)], strict=True
+        ):
+            if filings is not None:
+                filings.add(keys, these, code, drops)
+                continue
+            if len(keys) == 1:
                 node, last = self._plus, keys[0]
-            elif rank is None:
+            else:
                 node, last = self._pairs.setdefault(keys[0], {}), keys[1]
-            else:
-                while len(self._ranked) <= rank:
-                    self._ranked.append({})
-                node, last = self._ranked[rank].setdefault(keys[0], {}), keys[1]
-            alerts = node.get(last)
-            if alerts is None:
-                node[last] = dict.fromkeys(ids, match)
-            else:
-                alerts.update(dict.fromkeys(ids, match))
-        for key in comp.drops:
-            self._drop.setdefault(key, {}).update(ids)
+            new = _packed(these, code)
+            old = node.get(last)
+            node[last] = new if old is None else np.concatenate((old, new))
+            for key in drops:
+                new_slots = np.array(these, dtype=np.int32)
+                old_slots = self._drop.get(key)
+                self._drop[key] = (
+                    new_slots if old_slots is None else np.concatenate((old_slots, new_slots))
+                )
 
-    def _path(self, posting: _Posting) -> tuple[dict[Any, Any], tuple[Key, ...]]:
-        """The dict a posting is filed in, and the keys down to its alerts."""
-        rank, keys, _ = posting
-        if rank is not None:
-            return self._ranked[rank], keys
-        return (self._plus if len(keys) == 1 else self._pairs), keys
+    def _codes_array(self) -> None:
+        """Bring `_of_code` up to the table (a new array: Matches keep theirs)."""
+        if len(self._of_code) < len(self._table):
+            of_code = np.empty(len(self._table), dtype=np.object_)
+            of_code[:] = self._table
+            self._of_code = of_code
+
+    def _own_ids(self) -> _Postings:
+        """`_ids`, to change: a copy if a Matches may still read it."""
+        if self._ids_lent:
+            self._ids = self._ids.copy()
+            self._ids_lent = False
+        return self._ids
+
+    def _new_slot(self) -> int:
+        """A free slot."""
+        if self._free:
+            return self._free.pop()
+        if self._used == len(self._ids):
+            grown = np.full(max(16, 2 * self._used), -1, dtype=np.int64)
+            grown[: self._used] = self._ids
+            self._ids, self._ids_lent = grown, False
+        self._used += 1
+        return self._used - 1
+
+    def _new_code(self, match: Match) -> int:
+        """A code for a Match. Codes are never reused (a Matches may still read it), so the
+        table grows by the reasons of queries added after the build."""
+        self._table.append(match)
+        return len(self._table) - 1
 
     def _cterm(self, term: Term) -> _CTerm:
         key = (term.field, term.tokens)  # hashed in C, unlike a Term
@@ -535,6 +690,59 @@ class AlertIndex:
             self._terms.clear()  # a cache only: forget the terms of removed alerts
 
 
+class _Filings:
+    """A build's filings, stored at the end: every posting a slice of one shared array
+    (thousands of small arrays, made one by one, would cost more than the build)."""
+
+    def __init__(self) -> None:
+        self.postings: dict[tuple[Key, ...], tuple[list[int], list[int]]] = {}
+        self.drops: dict[Key, list[int]] = {}
+
+    def add(self, keys: tuple[Key, ...], slots: list[int], code: int, drops: Iterable[Key]) -> None:
+        """File `slots` under `keys` with their Match's code, and under each drop key."""
+        found = self.postings.get(keys)
+        if found is None:
+            found = self.postings[keys] = ([], [])
+        found[0].extend(slots)
+        found[1].extend([code] * len(slots))
+        for key in drops:
+            excluded = self.drops.get(key)
+            if excluded is None:
+                self.drops[key] = list(slots)
+            else:
+                excluded.extend(slots)
+
+    def store(
+        self,
+        plus: dict[Key, _Postings],
+        pairs: dict[Key, dict[Key, _Postings]],
+        drop: dict[Key, Any],
+    ) -> None:
+        """Put every posting in its dict."""
+        slots: list[int] = []
+        codes: list[int] = []
+        ends: list[int] = []
+        for these, their_codes in self.postings.values():
+            slots += these
+            codes += their_codes
+            ends.append(len(slots))
+        entries = np.array(slots, dtype=np.int64) | (np.array(codes, dtype=np.int64) << 32)
+        start = 0
+        for keys, end in zip(self.postings, ends, strict=True):
+            if len(keys) == 1:
+                plus[keys[0]] = entries[start:end]
+            else:
+                pairs.setdefault(keys[0], {})[keys[1]] = entries[start:end]
+            start = end
+        excluded = np.array(list(chain.from_iterable(self.drops.values())), dtype=np.int32)
+        start = 0
+        for key, these in self.drops.items():
+            drop[key] = excluded[start : start + len(these)]
+            start += len(these)
+        self.postings.clear()
+        self.drops.clear()
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cycle collector: a build makes ~10^5 acyclic objects it would rescan."""
@@ -547,13 +755,19 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _discard(root: dict[Any, Any], path: tuple[Any, ...], alert_id: int) -> None:
-    """Unfile an alert at root[path...], and drop the dicts that leaves empty."""
+def _unfile(root: dict[Any, Any], path: tuple[Any, ...], slot: int) -> None:
+    """Unfile an alert's slot at root[path...], and drop what that leaves empty."""
     nodes = [root]
     for key in path[:-1]:
         nodes.append(nodes[-1][key])
-    del nodes[-1][path[-1]][alert_id]
-    for node, key in zip(reversed(nodes), reversed(path), strict=True):
+    node, key = nodes[-1], path[-1]
+    filed = node[key]
+    kept = filed[((filed & _SLOT) if filed.dtype == np.int64 else filed) != slot]
+    if len(kept):
+        node[key] = kept
+        return
+    del node[key]
+    for node, key in zip(reversed(nodes[:-1]), reversed(path[:-1]), strict=True):
         if node[key]:
             break
         del node[key]

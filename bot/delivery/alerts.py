@@ -159,12 +159,12 @@ class AlertDelivery:
 
     def _match(
         self, papers: list[Paper], before: Mapping[str, Paper]
-    ) -> tuple[dict[str, dict[int, Match]], list[str]]:
+    ) -> tuple[dict[str, Mapping[int, Match]], list[str]]:
         """(In a worker thread.) Each paper's matches that may queue something: for a paper
         matched before (`before` holds its text then), those its old text did not have and
         the rising alerts'; and the papers a rising alert matched."""
         index = self.index
-        found = index.match_many(papers)
+        found: dict[str, Mapping[int, Match]] = dict(index.match_many(papers))
         by_id = {p.id: p for p in papers}
         rising_ids = {i for i, a in self._alerts.items() if a.min_upvotes}
         # Marked for its upvotes alone, a paper kept its text: only rising alerts may add.

@@ -53,3 +53,26 @@ def test_a_filed_query_is_forgotten_with_its_last_alert() -> None:
     assert index.match(PAPER) == {}
     index.add(5, parse_query("diffusion"))
     assert set(index.match(PAPER)) == {5}
+
+
+def test_matches_keep_their_alert_ids_when_slots_are_reused() -> None:
+    # A Matches reads its alert ids when asked: an index changed meanwhile (a freed slot
+    # given to a new alert) must not change them.
+    index = AlertIndex.build([(1, parse_query("diffusion")), (2, parse_query("grokking"))])
+    first = index.match(PAPER)
+    index.remove(1)
+    index.add(3, parse_query("diffusion"))  # takes the slot alert 1 had
+    assert set(first) == {1}
+    assert first == {1: Match((Term("text", ("diffusion",)),))}
+    assert set(index.match(PAPER)) == {3}
+
+
+def test_matches_is_a_read_only_mapping_of_alert_ids() -> None:
+    index = AlertIndex.build([(5, parse_query("diffusion")), (9, parse_query("video OR gan"))])
+    found = index.match(PAPER)
+    assert len(found) == 2
+    assert sorted(found) == sorted(found.ids().tolist()) == [5, 9]
+    assert 9 in found and 4 not in found
+    assert found[9] == Match((Term("text", ("video",)),))
+    assert dict(found.items()) == {5: found[5], 9: found[9]}
+    assert index.match(Paper(id="2401.00099", title="Nothing", abstract="here")) == {}
