@@ -49,6 +49,9 @@ T = TypeVar("T")
 _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts match
 
 
+_CATCH_UP_ON_LOOP = 200  # changed alerts applied on the loop; more go to a worker thread
+
+
 class AlertDelivery:
     """Matches every new paper against every active alert, then delivers the outbox."""
 
@@ -96,7 +99,15 @@ class AlertDelivery:
             return
         touched = await store.alerts_in(changes)
         self._synced_version = changes.version
-        gone = set(changes.alert_ids)  # removed alerts are not read back
+        if len(touched) > _CATCH_UP_ON_LOOP:  # thousands of adds would stall the loop
+            await asyncio.to_thread(_gc_paused(self._apply), touched, changes.alert_ids)
+        else:
+            self._apply(touched, changes.alert_ids)
+
+    def _apply(self, touched: list[tuple[Alert, bool]], changed: Iterable[int]) -> None:
+        """Apply changed alerts to the index (on the loop, or in a worker thread while the
+        run lock keeps every other reader and writer of the index out)."""
+        gone = set(changed)  # removed alerts are not read back
         for alert, active in touched:
             gone.discard(alert.id)
             old = self._alerts.get(alert.id)
@@ -114,7 +125,10 @@ class AlertDelivery:
         version = await self.store.alerts_version()
         active = {a.id: a for a in await self.store.active_alerts()}
         self._synced_version = version
-        self.index = AlertIndex.build((i, parse_query(a.query)) for i, a in active.items())
+        # A build over 100,000 alerts takes about half a second of CPU: off the event loop.
+        self.index = await asyncio.to_thread(
+            _gc_paused(AlertIndex.build), [(i, parse_query(a.query)) for i, a in active.items()]
+        )
         self._alerts = active
 
     def _forget(self, alert_id: int) -> None:

@@ -216,6 +216,22 @@ async def test_more_changes_than_the_store_remembers_fall_back_to_a_reload(
         assert store.full_reloads == 2  # the first load, and once the log ran out
 
 
+async def test_a_large_catch_up_is_applied_off_the_loop_and_leaves_the_index_in_line(
+    tmp_path: Path,
+) -> None:
+    store = CountingStore(tmp_path / "paperboy.db")
+    async with store:
+        engine = engine_on(store)
+        await store.add_alert(1, "grokking")
+        await assert_in_line(engine, store)
+        for user in range(2, 2 + 300):  # more than the loop applies itself
+            await store.add_alert(user, f"topic{user % 7} OR grokking")
+        await store.set_alerts_paused(5, True)
+        await assert_in_line(engine, store)
+        assert len(engine.index) == 300
+        assert store.full_reloads == 1  # the catch-up was incremental, not a reload
+
+
 # -- previews (/alert test, /alert add): asked of the store's index, fresh after a scrape ----
 
 
