@@ -122,9 +122,73 @@ class LagSampler:
         self._flushed = time.monotonic()
 
 
+MEMORY_REPORT_ENV = "PAPERBOY_SOAK_MEMORY_REPORT"  # set by --memory-report: a file path
+MEMORY_REPORT_EVERY = 20.0  # seconds between the report's heap snapshots
+MEMORY_REPORT_FRAMES = 4  # traceback depth tracemalloc keeps (more slows the bot a lot)
+
+
+def memory_reporter(path: str) -> None:
+    """Heap snapshots of this process (tracemalloc) every MEMORY_REPORT_EVERY s, from a
+    thread: the largest allocation sites, by line and by the first project frame, with RSS.
+
+    Opt-in (`--memory-report`): tracemalloc slows the bot and adds its own memory, so the
+    RSS and lag figures of such a run are not the soak's figures.
+    """
+    import threading
+    import tracemalloc
+
+    tracemalloc.start(MEMORY_REPORT_FRAMES)
+    root = str(Path(__file__).resolve().parent.parent)
+    ours = (f"{root}/bot/", f"{root}/cogs/")
+
+    def owner(trace: tracemalloc.Traceback) -> str:
+        """The innermost project frame that led to the allocation, else the innermost."""
+        for frame in reversed(trace):  # tracemalloc lists the oldest call first
+            if frame.filename.startswith(ours):
+                return f"{frame.filename[len(root) + 1 :]}:{frame.lineno}"
+        frame = trace[0]
+        return f"{frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}"
+
+    def write() -> None:
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        by_owner: Counter[str] = Counter()
+        counts: Counter[str] = Counter()
+        for stat in snapshot.statistics("traceback"):
+            key = owner(stat.traceback)
+            by_owner[key] += stat.size
+            counts[key] += stat.count
+        rss = {
+            k: v.strip()
+            for k, _, v in (
+                line.partition(":") for line in Path("/proc/self/status").read_text().splitlines()
+            )
+            if k in ("VmRSS", "VmHWM", "RssAnon")
+        }
+        traced, peak = tracemalloc.get_traced_memory()
+        lines = [
+            f"== {datetime.now(UTC):%H:%M:%S} traced {traced / 2**20:.1f} MB (peak "
+            f"{peak / 2**20:.1f} MB); {', '.join(f'{k} {v}' for k, v in rss.items())}"
+        ]
+        for key, size in by_owner.most_common(40):
+            lines.append(f"{size / 2**20:9.2f} MB {counts[key]:>9,} blocks  {key}")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n\n")
+
+    def loop() -> None:
+        while True:
+            time.sleep(MEMORY_REPORT_EVERY)
+            write()
+
+    threading.Thread(target=loop, name="memory-report", daemon=True).start()
+
+
 def bot_child(lag_path: str, bot_argv: list[str]) -> int:
     """`python -m bot <bot_argv>` with a lag sampler on the event loop asyncio.run creates."""
     samplers: list[LagSampler] = []
+    if report_path := os.environ.get(MEMORY_REPORT_ENV):
+        memory_reporter(report_path)
 
     class SampledLoops(asyncio.DefaultEventLoopPolicy):
         def new_event_loop(self) -> asyncio.AbstractEventLoop:
@@ -146,7 +210,7 @@ def bot_child(lag_path: str, bot_argv: list[str]) -> int:
 
 # -- the load generator and the fakes (this process) ------------------------------------------
 
-TARGET_RSS_MB = 250.0
+TARGET_RSS_MB = 150.0
 TARGET_LAG_P99_MS = 50.0
 STALL_MS = 50.0
 MAX_DF = 0.02  # bench.alerts' default: alert words are in at most 2% of the seed abstracts
@@ -637,6 +701,10 @@ async def drive(
     env = os.environ | {"DISCORD_TOKEN": fake.token, "PYTHONUNBUFFERED": "1"}
     env.pop("PAPERBOY_CONFIG", None)
     env.pop("PYTHONHASHSEED", None)  # the bot hashes as in production
+    env.pop(MEMORY_REPORT_ENV, None)
+    if args.memory_report:
+        env[MEMORY_REPORT_ENV] = str(Path(args.memory_report).resolve())
+        log(f"bot: heap snapshots every {MEMORY_REPORT_EVERY:g} s to {args.memory_report}")
     argv = [
         sys.executable,
         "-m",
@@ -1171,6 +1239,12 @@ def main() -> None:
     parser.add_argument("--lead", type=float, default=45.0, help="launch to M, at least (s)")
     parser.add_argument("--scrape-after", type=float, default=10.0, help="scrape at about M+ (s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--memory-report",
+        metavar="PATH",
+        help="the bot traces its allocations (tracemalloc) and appends its largest allocation "
+        "sites to PATH every 20 s; slows the bot, so its figures are not the soak's",
+    )
     args = parser.parse_args()
     sys.exit(asyncio.run(soak(args)))
 
