@@ -466,7 +466,7 @@ class ProcWatch:
 
     def sample(self) -> dict[str, float]:
         now = self.status()
-        if now:
+        if "VmRSS" in now:  # (an exited process's status has no memory lines)
             self.last = now
             self.samples.append((time.time(), now["VmRSS"]))
             self.hwm_mb = max(self.hwm_mb, now["VmHWM"])
@@ -827,7 +827,10 @@ async def drive(
                 task = asyncio.create_task(one_search(fake, user, channel, text))
                 in_flight.add(task)
                 task.add_done_callback(
-                    lambda t: (in_flight.discard(t), searches.append(t.result()))
+                    lambda t: (
+                        in_flight.discard(t),
+                        None if t.cancelled() else searches.append(t.result()),
+                    )
                 )
                 k += 1
 
