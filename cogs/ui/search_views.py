@@ -320,9 +320,10 @@ class SearchPager(discord.ui.View):
             wait = self.turns.take(interaction.user.id) if self.turns is not None else 0.0
             if wait > 0:
                 raise UserError(f"Slow down a little: try again in {math.ceil(wait)} s.")
-            offset, seen = await in_time(
+            offset, fetched = await in_time(
                 interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
             )
+            seen = fetched
         embed, papers = seen.open()
         self.offset, self.total = offset, seen.total
         self._update_buttons()

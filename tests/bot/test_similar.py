@@ -8,8 +8,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from bot.query import parse_query
 from bot.models import Paper
+from bot.query import parse_query
 from bot.similar import BUCKETS, Builder, SimilarIndex, SimilarPapers, build, paper_terms
 from bot.store import SQLiteStore
 from tests.bot.store.support import paper
