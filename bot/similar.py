@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import io
 import logging
 import mmap
 import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -160,7 +161,7 @@ class Builder:
                 self.papers, self.df, cap, np.array([], "S1"), empty, empty, empty.astype("f4")
             )
             # Open across calls, closed by `finish` (or with the builder).
-            self._spill = [tempfile.TemporaryFile() for _ in range(SPILL_PARTS)]  # noqa: SIM115
+            self._spill = [_temporary() for _ in range(SPILL_PARTS)]
         rows, buckets, weights = [], [], []
         for paper in papers:
             row = len(self._ids)
@@ -188,7 +189,7 @@ class Builder:
         assert self._shape is not None
         total = self._postings
         indptr = np.zeros(BUCKETS + 1, dtype=np.int32)
-        with tempfile.TemporaryFile() as out:  # unlinked; the mapping keeps its data
+        with _temporary() as out:  # unlinked; the mapping keeps its data
             out.truncate(8 * total)
             done = 0
             for spill in self._spill:  # ranges of buckets in order: the file in bucket order
@@ -214,12 +215,25 @@ class Builder:
         return _Built(self.papers, self.df, self._shape.cap, ids, indptr, rows, weights)
 
 
+def _temporary() -> IO[bytes]:
+    """An unlinked temporary file; in memory if no temporary directory is writable."""
+    try:
+        return tempfile.TemporaryFile()
+    except OSError as e:
+        log.warning("no temporary file for the similarity index (%s): it stays in memory", e)
+        return io.BytesIO()
+
+
 def _mapped(file: Any, postings: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
     """The rows and weights of `postings` postings, read-only from the file's mapping."""
     if postings == 0:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    file.flush()
-    mapping = mmap.mmap(file.fileno(), 8 * postings, access=mmap.ACCESS_READ)
+    mapping: Any
+    if isinstance(file, io.BytesIO):
+        mapping = file.getvalue()
+    else:
+        file.flush()
+        mapping = mmap.mmap(file.fileno(), 8 * postings, access=mmap.ACCESS_READ)
     rows = np.frombuffer(mapping, dtype=np.int32, count=postings)
     weights = np.frombuffer(mapping, dtype=np.float32, count=postings, offset=4 * postings)
     return rows, weights

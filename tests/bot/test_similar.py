@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from bot import similar as similar_module
 from bot.models import Paper
 from bot.query import parse_query
 from bot.similar import BUCKETS, Builder, SimilarIndex, SimilarPapers, build, paper_terms
@@ -113,3 +114,21 @@ async def test_a_build_in_pages_keeps_its_postings_in_a_mapped_file_in_bucket_or
         assert isinstance(array.base, memoryview) and isinstance(array.base.obj, mmap.mmap)
         assert not array.flags.writeable
     assert SimilarIndex(built).query(papers[0]) == SimilarIndex(build(papers)).query(papers[0])
+
+
+async def test_without_a_writable_temporary_directory_the_index_is_built_in_memory(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_temporary_files() -> None:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(similar_module.tempfile, "TemporaryFile", no_temporary_files)
+    papers = [p for _, p in await seeded_store.stored_since(0, 1000)]
+    built = build(papers)
+    indptr, rows, weights = reference_postings(papers)
+    assert (built.indptr.tolist(), built.rows.tolist(), built.weights.tolist()) == (
+        indptr,
+        rows,
+        weights,
+    )
+    assert SimilarIndex(built).query(papers[0])
