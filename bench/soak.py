@@ -123,56 +123,44 @@ class LagSampler:
 
 
 MEMORY_REPORT_ENV = "PAPERBOY_SOAK_MEMORY_REPORT"  # set by --memory-report: a file path
-MEMORY_REPORT_EVERY = 20.0  # seconds between the report's heap snapshots
-MEMORY_REPORT_FRAMES = 4  # traceback depth tracemalloc keeps (more slows the bot a lot)
+MEMORY_REPORT_EVERY = 30.0  # seconds between the report's censuses
 
 
 def memory_reporter(path: str) -> None:
-    """Heap snapshots of this process (tracemalloc) every MEMORY_REPORT_EVERY s, from a
-    thread: the largest allocation sites, by line and by the first project frame, with RSS.
+    """A census of this process's objects every MEMORY_REPORT_EVERY s, from a thread: the
+    garbage collector's objects by type (count, and their own size without what they refer
+    to, so a str or int held by them is not counted), with RSS and its parts.
 
-    Opt-in (`--memory-report`): tracemalloc slows the bot and adds its own memory, so the
-    RSS and lag figures of such a run are not the soak's figures.
+    Opt-in (`--memory-report`): each census holds the GIL for a second or more, so the lag
+    figures of such a run are not the soak's. (tracemalloc was tried first: with 100,000
+    alerts loaded the bot then did not start within the soak's minute.)
     """
+    import gc
     import threading
-    import tracemalloc
-
-    tracemalloc.start(MEMORY_REPORT_FRAMES)
-    root = str(Path(__file__).resolve().parent.parent)
-    ours = (f"{root}/bot/", f"{root}/cogs/")
-
-    def owner(trace: tracemalloc.Traceback) -> str:
-        """The innermost project frame that led to the allocation, else the innermost."""
-        for frame in reversed(trace):  # tracemalloc lists the oldest call first
-            if frame.filename.startswith(ours):
-                return f"{frame.filename[len(root) + 1 :]}:{frame.lineno}"
-        frame = trace[0]
-        return f"{frame.filename.rsplit('site-packages/', 1)[-1]}:{frame.lineno}"
 
     def write() -> None:
-        snapshot = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, tracemalloc.__file__)]
-        )
-        by_owner: Counter[str] = Counter()
+        sizes: Counter[str] = Counter()
         counts: Counter[str] = Counter()
-        for stat in snapshot.statistics("traceback"):
-            key = owner(stat.traceback)
-            by_owner[key] += stat.size
-            counts[key] += stat.count
-        rss = {
+        for obj in gc.get_objects():
+            name = type(obj).__qualname__
+            module = type(obj).__module__
+            key = name if module == "builtins" else f"{module}.{name}"
+            counts[key] += 1
+            sizes[key] += sys.getsizeof(obj)
+        status = {
             k: v.strip()
             for k, _, v in (
                 line.partition(":") for line in Path("/proc/self/status").read_text().splitlines()
             )
-            if k in ("VmRSS", "VmHWM", "RssAnon")
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile")
         }
-        traced, peak = tracemalloc.get_traced_memory()
         lines = [
-            f"== {datetime.now(UTC):%H:%M:%S} traced {traced / 2**20:.1f} MB (peak "
-            f"{peak / 2**20:.1f} MB); {', '.join(f'{k} {v}' for k, v in rss.items())}"
+            f"== {datetime.now(UTC):%H:%M:%S} {sum(counts.values()):,} GC objects, "
+            f"{sum(sizes.values()) / 2**20:.1f} MB own size; "
+            + ", ".join(f"{k} {v}" for k, v in status.items())
         ]
-        for key, size in by_owner.most_common(40):
-            lines.append(f"{size / 2**20:9.2f} MB {counts[key]:>9,} blocks  {key}")
+        for key, size in sizes.most_common(30):
+            lines.append(f"{size / 2**20:9.2f} MB {counts[key]:>10,}  {key}")
         with open(path, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n\n")
 
@@ -704,7 +692,7 @@ async def drive(
     env.pop(MEMORY_REPORT_ENV, None)
     if args.memory_report:
         env[MEMORY_REPORT_ENV] = str(Path(args.memory_report).resolve())
-        log(f"bot: heap snapshots every {MEMORY_REPORT_EVERY:g} s to {args.memory_report}")
+        log(f"bot: object census every {MEMORY_REPORT_EVERY:g} s to {args.memory_report}")
     argv = [
         sys.executable,
         "-m",
@@ -1245,8 +1233,8 @@ def main() -> None:
     parser.add_argument(
         "--memory-report",
         metavar="PATH",
-        help="the bot traces its allocations (tracemalloc) and appends its largest allocation "
-        "sites to PATH every 20 s; slows the bot, so its figures are not the soak's",
+        help="the bot appends a census of its objects by type (and its RSS) to PATH every 30 s;"
+        " each census stalls the bot, so the lag figures of such a run are not the soak's",
     )
     args = parser.parse_args()
     sys.exit(asyncio.run(soak(args)))
