@@ -141,7 +141,14 @@ def memory_reporter(path: str) -> None:
     def write() -> None:
         sizes: Counter[str] = Counter()
         counts: Counter[str] = Counter()
-        for obj in gc.get_objects():
+        # The bot freezes what start-up made (gc.freeze), and frozen objects are not listed:
+        # thaw, list, freeze again (which also freezes what came since: a diagnostic run).
+        frozen = gc.get_freeze_count()
+        gc.unfreeze()
+        objects = gc.get_objects()
+        if frozen:
+            gc.freeze()
+        for obj in objects:
             name = type(obj).__qualname__
             module = type(obj).__module__
             key = name if module == "builtins" else f"{module}.{name}"
@@ -159,6 +166,7 @@ def memory_reporter(path: str) -> None:
             f"{sum(sizes.values()) / 2**20:.1f} MB own size; "
             + ", ".join(f"{k} {v}" for k, v in status.items())
         ]
+        del objects
         for key, size in sizes.most_common(30):
             lines.append(f"{size / 2**20:9.2f} MB {counts[key]:>10,}  {key}")
         with open(path, "a", encoding="utf-8") as f:

@@ -57,7 +57,7 @@ Vector = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]  # (buckets, valu
 
 _SPILL_SHIFT = (BUCKETS // SPILL_PARTS).bit_length() - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_CACHE_LIMIT = 100_000  # words whose hash is kept (a bounded cache, ~10 MB)
+_CACHE_LIMIT = 50_000  # words whose hash is kept (a bounded cache, ~5 MB)
 _hashes: dict[str, int] = {}
 
 
