@@ -35,7 +35,9 @@ _ASCII_WORDS = bytes(
 )
 _SENTENCE_END = re.compile(r"[.?!]\s")
 _STEMMER = Stemmer.Stemmer("english")
-_CACHE_LIMIT = 200_000  # words; a bounded cache (a paper has ~150 distinct words)
+# Words; a bounded cache (a paper has ~150 distinct words, a day's list ~10,000). Full, it
+# holds ~7 MB; the similarity index's build reads every stored paper, so it does fill.
+_CACHE_LIMIT = 50_000
 _stems: dict[str, str] = {}  # plain word -> interned stem
 _plains: dict[str, tuple[str, ...]] = {}  # non-ASCII word -> its plain words
 

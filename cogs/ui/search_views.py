@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import math
 import re
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -216,6 +218,29 @@ async def reply(
     await interaction.response.send_message(**message)
 
 
+def _papers(page: SearchPage) -> list[tuple[str, str]]:
+    """The (id, title) of a page's papers: what its controls offer."""
+    return [(h.listing.paper.id, h.listing.paper.title) for h in page.hits]
+
+
+@dataclass(frozen=True, slots=True)
+class _SeenPage:
+    """A page of results as shown: its embed and its papers' (id, title), zlib-compressed."""
+
+    total: int
+    packed: bytes
+
+    @classmethod
+    def of(cls, embed: discord.Embed, page: SearchPage) -> _SeenPage:
+        shown = {"embed": fit(embed).to_dict(), "papers": _papers(page)}
+        return cls(page.total, zlib.compress(json.dumps(shown).encode(), 6))
+
+    def open(self) -> tuple[discord.Embed, list[tuple[str, str]]]:
+        """The embed (a fresh object each time) and the papers."""
+        shown = json.loads(zlib.decompress(self.packed))
+        return discord.Embed.from_dict(shown["embed"]), [(p[0], p[1]) for p in shown["papers"]]
+
+
 class SearchPager(discord.ui.View):
     """Previous/Next buttons; only the searcher may click.
 
@@ -247,10 +272,13 @@ class SearchPager(discord.ui.View):
         self.defer_after = defer_after
         self.offset = 0
         self.turns = turns
-        self._pages: dict[int, SearchPage] = {}
+        # Pages seen, as rendered (compressed): a pager lives VIEW_TIMEOUT s, and at ten
+        # searches a second thousands live at once; the store's SearchPage (five papers with
+        # their abstracts) is ~20 KB, its compressed rendering ~1.5 KB.
+        self._pages: dict[int, _SeenPage] = {}
         if first_page is not None:
+            self._set_controls(_papers(first_page))
             self._remember(0, first_page)
-            self._set_controls(first_page)
         # The latest interaction whose original response is the results message: it is the
         # one that can still edit the message when the view times out.
         self.anchor: discord.Interaction | None = None
@@ -260,12 +288,11 @@ class SearchPager(discord.ui.View):
         self.previous_page.disabled = self.offset <= 0
         self.next_page.disabled = self.offset + self.page_size >= self.total
 
-    def _set_controls(self, page: SearchPage) -> None:
-        """The paper controls (Save...) for the papers of the page shown."""
+    def _set_controls(self, papers: Sequence[tuple[str, str]]) -> None:
+        """The paper controls (Save...) for the (id, title) papers of the page shown."""
         for item in list(self.children):
             if isinstance(item, ActionButton | ActionSelect):
                 self.remove_item(item)
-        papers = [(h.listing.paper.id, h.listing.paper.title) for h in page.hits]
         add_controls(self, controls(self.actions, papers))
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
@@ -288,39 +315,40 @@ class SearchPager(discord.ui.View):
 
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
         offset = max(0, offset)
-        page = self._pages.get(offset)
-        if page is None:  # not seen yet: from the store, within the person's page budget
+        seen = self._pages.get(offset)
+        if seen is None:  # not seen yet: from the store, within the person's page budget
             wait = self.turns.take(interaction.user.id) if self.turns is not None else 0.0
             if wait > 0:
                 raise UserError(f"Slow down a little: try again in {math.ceil(wait)} s.")
             offset, fetched = await in_time(
                 interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
             )
-            page = fetched
-        self.offset, self.total = offset, page.total
+            seen = fetched
+        embed, papers = seen.open()
+        self.offset, self.total = offset, seen.total
         self._update_buttons()
-        self._set_controls(page)
+        self._set_controls(papers)
         self.anchor = interaction
-        embed = fit(results_embed(self.request, page, offset, self.page_size))
         if interaction.response.is_done():
             await interaction.edit_original_response(embed=embed, view=self)
         else:
             await interaction.response.edit_message(embed=embed, view=self)
 
-    async def _page(self, offset: int) -> tuple[int, SearchPage]:
+    async def _page(self, offset: int) -> tuple[int, _SeenPage]:
         page = await self.fetch(offset)
         if not page.hits and offset > 0:  # the results shrank since the search: show the last
             offset = max(0, (page.total - 1) // self.page_size * self.page_size)
             page = await self.fetch(offset)
-        self._remember(offset, page)
-        return offset, page
+        return offset, self._remember(offset, page)
 
-    def _remember(self, offset: int, page: SearchPage) -> None:
-        """Keep a fetched page, forgetting the oldest beyond PAGES_KEPT."""
+    def _remember(self, offset: int, page: SearchPage) -> _SeenPage:
+        """Keep a fetched page as rendered, forgetting the oldest beyond PAGES_KEPT."""
+        seen = _SeenPage.of(results_embed(self.request, page, offset, self.page_size), page)
         self._pages.pop(offset, None)
-        self._pages[offset] = page
+        self._pages[offset] = seen
         while len(self._pages) > PAGES_KEPT:
             del self._pages[next(iter(self._pages))]
+        return seen
 
     async def on_timeout(self) -> None:
         """Grey the buttons out; a message that is gone or too old is simply left alone."""

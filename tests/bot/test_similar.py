@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import mmap
 from datetime import date
 
+import numpy as np
 import pytest
 
+from bot import similar as similar_module
+from bot.models import Paper
 from bot.query import parse_query
-from bot.similar import SimilarIndex, SimilarPapers, build
+from bot.similar import BUCKETS, Builder, SimilarIndex, SimilarPapers, build, paper_terms
 from bot.store import SQLiteStore
 from tests.bot.store.support import paper
 
@@ -74,3 +78,57 @@ def test_an_empty_or_unrelated_index_finds_nothing() -> None:
     index = SimilarIndex(build([paper("2501.00001", "Quantum gravity", abstract="Strings.")]))
     assert index.query(paper("2501.00002", "Protein folding", abstract="Enzymes.")) == []
     assert index.query(paper("2501.00001", "Quantum gravity", abstract="Strings.")) == []
+
+
+def reference_postings(papers: list[Paper]) -> tuple[list[int], list[int], list[float]]:
+    """The postings as a plain in-memory build orders them: by bucket, then by row."""
+    built = build(papers)  # for its df and cap only
+    found = []
+    for row, one in enumerate(papers):
+        terms, values = built.vector(paper_terms(one))
+        for term, value in zip(terms.tolist(), values.tolist(), strict=True):
+            if built.df[term] >= 2:
+                found.append((term, row, float(np.float32(value))))
+    found.sort(key=lambda posting: posting[0])  # stable: rows stay in order
+    indptr = np.searchsorted([t for t, _, _ in found], np.arange(BUCKETS + 1)).tolist()
+    return indptr, [r for _, r, _ in found], [w for _, _, w in found]
+
+
+async def test_a_build_in_pages_keeps_its_postings_in_a_mapped_file_in_bucket_order(
+    seeded_store: SQLiteStore,
+) -> None:
+    papers = [p for _, p in await seeded_store.stored_since(0, 1000)]
+    builder = Builder()
+    pages = [papers[n : n + 20] for n in range(0, len(papers), 20)]
+    for page in pages:
+        builder.count(page)
+    for page in pages:
+        builder.weigh(page)
+    built = builder.finish()
+    indptr, rows, weights = reference_postings(papers)
+    assert built.indptr.tolist() == indptr
+    assert built.rows.tolist() == rows
+    assert built.weights.tolist() == weights
+    # Not in the process's own memory: read-only pages of a (deleted) temporary file.
+    for array in (built.rows, built.weights):
+        assert isinstance(array.base, memoryview) and isinstance(array.base.obj, mmap.mmap)
+        assert not array.flags.writeable
+    assert SimilarIndex(built).query(papers[0]) == SimilarIndex(build(papers)).query(papers[0])
+
+
+async def test_without_a_writable_temporary_directory_the_index_is_built_in_memory(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_temporary_files() -> None:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(similar_module.tempfile, "TemporaryFile", no_temporary_files)
+    papers = [p for _, p in await seeded_store.stored_since(0, 1000)]
+    built = build(papers)
+    indptr, rows, weights = reference_postings(papers)
+    assert (built.indptr.tolist(), built.rows.tolist(), built.weights.tolist()) == (
+        indptr,
+        rows,
+        weights,
+    )
+    assert SimilarIndex(built).query(papers[0])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot import similar as similar_module
+from bot import text as text_module
 from bot.models import Snippet
+from bot.similar import _hash as similar_hash
 from bot.text import analyze, analyze_words, plain_words, snippet, stem, words
 
 
@@ -70,6 +73,17 @@ def test_a_word_of_marks_alone_analyses_to_nothing() -> None:
 
 def test_stems_are_interned_and_cached() -> None:
     assert stem("models") is stem("".join(["mod", "els"]))
+
+
+def test_the_word_caches_stay_bounded_when_every_stored_paper_is_read() -> None:
+    # The similarity index's build analyses every stored paper: tens of thousands of words.
+    words = [f"zqx{n}words" for n in range(60_000)]
+    for word in words:
+        stem(word)
+        similar_hash(word)
+    assert len(text_module._stems) <= 50_001
+    assert len(similar_module._hashes) <= 50_001
+    assert stem(words[-1]) == "zqx59999word"
 
 
 def test_a_snippet_starts_at_the_sentence_and_highlights_every_form() -> None:

@@ -1,0 +1,52 @@
+"""A search pager lives 10 minutes and thousands live at once: it keeps its pages small."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.models import Listing, Paper, SearchHit, SearchPage, Snippet
+from bot.query import parse_query
+from cogs.ui.render import fit
+from cogs.ui.search_views import SearchPager, SearchRequest, results_embed
+
+
+def page_of(start: int, total: int) -> SearchPage:
+    """Five papers with long abstracts and many authors, as the store returns them."""
+    hits = tuple(
+        SearchHit(
+            Listing(
+                Paper(
+                    f"2401.{n:05d}",
+                    f"Paper number {n} on scaling laws of grokking",
+                    f"abstract {n} " + "words about models and data " * 400,
+                    tuple(f"Author {n}-{a}" for a in range(40)),
+                    upvotes=n,
+                ),
+                date(2025, 1, 7),
+                n,
+            ),
+            Snippet(f"about grokking {n}", ((6, 14),)),
+        )
+        for n in range(start, start + 5)
+    )
+    return SearchPage(hits, total)
+
+
+async def fetch_none(offset: int) -> SearchPage:
+    raise AssertionError("a page already seen is not fetched")
+
+
+async def test_a_pager_keeps_its_pages_as_shown_in_a_few_kilobytes() -> None:
+    request = SearchRequest(parse_query("grokking"))
+    first = page_of(1, 12)
+    pager = SearchPager(
+        owner_id=1, request=request, fetch=fetch_none, total=12, first_page=first, timeout=None
+    )
+    kept = pager._pages[0]
+    # The page's papers hold ~60 KB of text; what the pager keeps is the rendered page.
+    assert not isinstance(kept, SearchPage)
+    assert len(kept.packed) < 3000
+    embed, papers = kept.open()
+    assert embed.to_dict() == fit(results_embed(request, first, 0)).to_dict()
+    assert papers == [(h.listing.paper.id, h.listing.paper.title) for h in first.hits]
+    pager.stop()
