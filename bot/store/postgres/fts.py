@@ -10,9 +10,11 @@ weights make them count 1.0, 0.4, 0.2 and 0.1). A plain term searches A, B and D
 searches C only. A gap of one position separates two fields, two keywords and two authors,
 so that no phrase can span them (SQLite's index puts a separator token there).
 
-Matching runs on two vectors PostgreSQL derives from `search` (migration 0004): `text_words`
-(its A, B and D positions) and `author_words` (its C positions). A query over them needs
-no weights, so GIN answers a plain word from the index alone. `search` ranks the matches.
+Search reads `paper_search` (migration 0007: pk, list_date and `search`, kept by a trigger
+on `papers`). Matching runs on two vectors GIN indexes as expressions of `search`: TEXT_WORDS
+(its A, B and D positions, plus the paper's bucket lexeme) and AUTHOR_WORDS (its C positions).
+A query over them needs no weights, so GIN answers a plain word from the index alone.
+`search` ranks the matches.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from bot.text import analyze, analyze_words, plain_words
 TEXT_WEIGHTS = "ABD"
 AUTHOR_WEIGHT = "C"
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
+# The matching vectors, exactly as migration 0007 indexes them (the planner matches the text).
+TEXT_WORDS = "(ts_filter(d.search, '{a,b,d}') || ('''#' || (d.pk >> 12) || '''')::tsvector)"
+AUTHOR_WORDS = "(ts_filter(d.search, '{c}'))"
+BUCKET_BITS = 12  # TEXT_WORDS holds the lexeme '#' + str(pk >> BUCKET_BITS)
+BUCKET = "/*bucket*/"  # where compile_where's text condition may take a bucket restriction
 
 
 def search_vector(
@@ -72,17 +79,20 @@ def compile_tsquery(query: Query) -> str:
 
 
 def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
-    """A SQL condition on `p.text_words` and `p.author_words` that holds exactly where
-    `search @@ compile_tsquery(query)` does, and its tsquery parameters, numbered from
-    `first`. Words of one field go into one tsquery (GIN answers it in one pass); a group
-    that mixes fields is an OR of one tsquery per field."""
+    """A SQL condition on TEXT_WORDS and AUTHOR_WORDS (of `paper_search d`) that holds
+    exactly where `search @@ compile_tsquery(query)` does, and its tsquery parameters,
+    numbered from `first`. Words of one field go into one tsquery (GIN answers it in one
+    pass); a group that mixes fields is an OR of one tsquery per field. Where the text words
+    must match a positive tsquery, BUCKET follows its parameter: replacing it with
+    ` && $n::tsquery` (a `bucket_tsquery`) ANDs a restriction to some pk buckets into what
+    GIN looks up; replacing it with "" leaves the condition as it is."""
     if query.is_empty:
         raise ValueError("an empty query has no condition")
     params: list[str] = []
 
-    def on(column: str, tsquery: str) -> str:
+    def on(column: str, tsquery: str, bucket: str = "") -> str:
         params.append(tsquery)
-        return f"p.{column} @@ ${first + len(params) - 1}::tsquery"
+        return f"{column} @@ (${first + len(params) - 1}::tsquery{bucket})"
 
     single: dict[str, list[str]] = {_TEXT: [], _AUTHOR: []}
     mixed: list[tuple[Term, ...]] = []
@@ -99,7 +109,7 @@ def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
             positive = " & ".join(groups)
             if excluded:
                 positive = f"({positive}) & !({' | '.join(excluded)})"
-            conditions.append(on(column, positive))
+            conditions.append(on(column, positive, BUCKET if column == _TEXT else ""))
         elif excluded:
             conditions.append(f"NOT {on(column, ' | '.join(excluded))}")
     for group in mixed:
@@ -109,6 +119,13 @@ def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
         ]
         conditions.append("(" + " OR ".join(parts) + ")")
     return " AND ".join(conditions), params
+
+
+def bucket_tsquery(low: int, high: int) -> str:
+    """A tsquery that TEXT_WORDS matches for every paper with low < pk <= high (and some
+    papers next to them): an OR of their buckets' lexemes."""
+    first, last = max(low + 1, 0) >> BUCKET_BITS, max(high, 0) >> BUCKET_BITS
+    return " | ".join(_quote(f"#{b}") for b in range(first, last + 1))
 
 
 def compile_prefix(typed: str) -> str | None:
@@ -125,8 +142,8 @@ def compile_term(term: Term) -> str:
     return _phrase(term)
 
 
-_TEXT = "text_words"
-_AUTHOR = "author_words"
+_TEXT = TEXT_WORDS
+_AUTHOR = AUTHOR_WORDS
 
 
 def _column(term: Term) -> str:
