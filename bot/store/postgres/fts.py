@@ -12,7 +12,7 @@ so that no phrase can span them (SQLite's index puts a separator token there).
 
 Search reads `paper_search` (migration 0007: pk, list_date and `search`, kept by a trigger
 on `papers`). Matching runs on two vectors GIN indexes as expressions of `search`: TEXT_WORDS
-(its A, B and D positions, plus the paper's bucket lexeme) and AUTHOR_WORDS (its C positions).
+(its A, B and D positions, plus its pk block lexemes) and AUTHOR_WORDS (its C positions).
 A query over them needs no weights, so GIN answers a plain word from the index alone.
 `search` ranks the matches.
 """
@@ -28,9 +28,14 @@ TEXT_WEIGHTS = "ABD"
 AUTHOR_WEIGHT = "C"
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
 # The matching vectors, exactly as migration 0007 indexes them (the planner matches the text).
-TEXT_WORDS = "(ts_filter(d.search, '{a,b,d}') || ('''#' || (d.pk >> 12) || '''')::tsvector)"
+TEXT_WORDS = (
+    "(ts_filter(d.search, '{a,b,d}') || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
+    " || (d.pk >> 15) || '''')::tsvector)"
+)
 AUTHOR_WORDS = "(ts_filter(d.search, '{c}'))"
-BUCKET_BITS = 12  # TEXT_WORDS holds the lexeme '#' + str(pk >> BUCKET_BITS)
+# TEXT_WORDS holds a block lexeme per level: '#13_' + str(pk >> 13), '#15_' + str(pk >> 15).
+BLOCK_LEVELS = (13, 15)
+MAX_BLOCKS = 2  # more blocks ORed cost GIN more than they save (each is one more entry)
 BUCKET = "/*bucket*/"  # where compile_where's text condition may take a bucket restriction
 
 
@@ -84,7 +89,7 @@ def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
     numbered from `first`. Words of one field go into one tsquery (GIN answers it in one
     pass); a group that mixes fields is an OR of one tsquery per field. Where the text words
     must match a positive tsquery, BUCKET follows its parameter: replacing it with
-    ` && $n::tsquery` (a `bucket_tsquery`) ANDs a restriction to some pk buckets into what
+    ` && $n::tsquery` (a `bucket_tsquery`) ANDs a restriction to some pk blocks into what
     GIN looks up; replacing it with "" leaves the condition as it is."""
     if query.is_empty:
         raise ValueError("an empty query has no condition")
@@ -121,11 +126,15 @@ def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
     return " AND ".join(conditions), params
 
 
-def bucket_tsquery(low: int, high: int) -> str:
+def bucket_tsquery(low: int, high: int) -> str | None:
     """A tsquery that TEXT_WORDS matches for every paper with low < pk <= high (and some
-    papers next to them): an OR of their buckets' lexemes."""
-    first, last = max(low + 1, 0) >> BUCKET_BITS, max(high, 0) >> BUCKET_BITS
-    return " | ".join(_quote(f"#{b}") for b in range(first, last + 1))
+    papers next to them): an OR of at most MAX_BLOCKS blocks of the finest level that
+    covers the range with so few; None where no level does."""
+    for level in BLOCK_LEVELS:
+        first, last = max(low + 1, 0) >> level, max(high, 0) >> level
+        if last - first < MAX_BLOCKS:
+            return " | ".join(_quote(f"#{level}_{b}") for b in range(first, last + 1))
+    return None
 
 
 def compile_prefix(typed: str) -> str | None:

@@ -235,8 +235,8 @@ def window_statement(
     WINDOW_SLICES[1], ..., then the rest), and the LIMIT stops at the slice that fills the
     window (the slices cover every pk whatever `newest` is, so the window is exact): a common
     word reads a few thousand rows, not all its matches, and a rare one reads all its few.
-    Each bounded slice also asks GIN for its pk buckets only (`bucket_tsquery`), so GIN skips
-    a common word's older postings instead of collecting them all. The slices read pks and
+    A narrow slice also asks GIN for its pk blocks only (`bucket_tsquery`), so GIN skips a
+    common word's older postings instead of collecting them all. The slices read pks and
     row addresses only (so their sort holds no vectors); for relevance the window's rows are
     then read again by address (a TID scan, in the statement's own snapshot) and ranked: a
     term's rank is `ts_rank` on `search`, 0 where the term is absent (upvotes are not needed
@@ -256,8 +256,9 @@ def window_statement(
         within = f" AND d.pk <= $2::bigint - {newer}" if newer else ""
         within += f" AND d.pk > $2::bigint - {older}" if older else ""
         bucket = ""
-        if older and BUCKET in where:
-            params.append(bucket_tsquery(newest - older, newest - (newer or 0)))
+        blocks = bucket_tsquery(newest - older, newest - (newer or 0)) if older else None
+        if blocks and BUCKET in where:
+            params.append(blocks)
             bucket = f" && ${len(params)}::tsquery"
         slices.append(
             f"(SELECT d.pk, d.ctid FROM paper_search d WHERE {where.replace(BUCKET, bucket)}"

@@ -166,12 +166,13 @@ async def test_migration_3_credits_the_papers_already_stored(pg_server: PgServer
 async def test_search_finds_papers_spread_over_many_pk_buckets(
     pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each bounded slice of the window asks GIN for its pk buckets only (4096 pks a bucket):
-    # a paper on either side of every slice boundary, in the first or last pk of a bucket,
-    # is found, and newest first. Slices: (16382, 20480], (12288, 16382], (8192, 12288], rest.
+    # A narrow slice of the window asks GIN for its pk blocks only (8192 or 32768 pks a
+    # block): a paper on either side of every slice boundary, in the first or last pk of a
+    # block, is found, and newest first. Slices: (40958, 40960] and (32766, 40958] in blocks
+    # of 8192, (16382, 32766] in one of 32768, then the rest.
     monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
-    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (4098, 8192, 12288))
-    starts = [1, 8192, 8193, 12288, 12289, 16382, 16383, 20480]
+    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (2, 8194, 24578))
+    starts = [1, 16382, 16383, 32766, 32767, 40958, 40959, 40960]
     names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
     async with pg_server.database() as url, PostgresStore(url) as store:
         for n, start in enumerate(starts):

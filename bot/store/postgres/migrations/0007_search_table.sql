@@ -6,10 +6,11 @@
 --
 -- GIN indexes the matching vectors as expressions of `search` (nothing more is stored): the
 -- title's, keywords' and abstract's positions (weights A, B, D) and the authors' (C). The text
--- one also holds a "bucket" lexeme per paper, '#' and pk >> 12 (analysed words never hold a
--- '#'), so a search reading the newest pks asks GIN for `word & ('#48' | '#47')`: GIN walks
--- the bucket's few thousand postings and skips through the word's, instead of building a
--- bitmap of all of a common word's matches (bot/store/postgres/fts.py, BUCKET_BITS).
+-- one also holds two "block" lexemes per paper, '#13_' || pk >> 13 and '#15_' || pk >> 15
+-- (analysed words never hold a '#'), so a search reading the newest pks can ask GIN for
+-- `word & ('#13_23' | '#13_24')`: GIN walks those blocks' postings and skips through the
+-- word's, instead of building a bitmap of all of a common word's matches
+-- (bot/store/postgres/fts.py, bucket_tsquery).
 CREATE TABLE paper_search (
     pk        BIGINT PRIMARY KEY REFERENCES papers (pk) ON DELETE CASCADE,
     list_date DATE,
@@ -32,8 +33,9 @@ CREATE TRIGGER papers_search_update AFTER UPDATE OF search, list_date ON papers
     EXECUTE FUNCTION paper_search_sync();
 
 INSERT INTO paper_search (pk, list_date, search) SELECT pk, list_date, search FROM papers;
-CREATE INDEX paper_search_text ON paper_search USING gin (
-    (ts_filter(search, '{a,b,d}') || ('''#' || (pk >> 12) || '''')::tsvector));
+CREATE INDEX paper_search_text ON paper_search USING gin ((
+    ts_filter(search, '{a,b,d}')
+    || ('''#13_' || (pk >> 13) || ''' ''#15_' || (pk >> 15) || '''')::tsvector));
 CREATE INDEX paper_search_authors ON paper_search USING gin ((ts_filter(search, '{c}')));
 
 DROP INDEX papers_text_words;
