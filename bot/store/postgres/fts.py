@@ -86,11 +86,16 @@ def compile_tsquery(query: Query) -> str:
 def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
     """A SQL condition on TEXT_WORDS and AUTHOR_WORDS (of `paper_search d`) that holds
     exactly where `search @@ compile_tsquery(query)` does, and its tsquery parameters,
-    numbered from `first`. Words of one field go into one tsquery (GIN answers it in one
-    pass); a group that mixes fields is an OR of one tsquery per field. Where the text words
-    must match a positive tsquery, BUCKET follows its parameter: replacing it with
-    ` && $n::tsquery` (a `bucket_tsquery`) ANDs a restriction to some pk blocks into what
-    GIN looks up; replacing it with "" leaves the condition as it is."""
+    numbered from `first`.
+
+    GIN gets only what it answers exactly from its index, with no recheck of each match
+    (a recheck would compute the indexed expression again, row by row): words of one field
+    in one tsquery (GIN answers it in one pass; a group that mixes fields is an OR of one
+    tsquery per field), a phrase as all of its words. Where that finds more (phrases,
+    excluded terms), the condition adds `d.search @@ compile_tsquery(query)`, tested on the
+    rows GIN found. Where the text words must match a positive tsquery, BUCKET follows its
+    parameter: replacing it with ` && $n::tsquery` (a `bucket_tsquery`) ANDs a restriction
+    to some pk blocks into what GIN looks up; replacing it with "" leaves it as it is."""
     if query.is_empty:
         raise ValueError("an empty query has no condition")
     params: list[str] = []
@@ -104,25 +109,22 @@ def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
     for group in query.groups:
         columns = {_column(t) for t in group}
         if len(columns) == 1:
-            single[columns.pop()].append(_group(group, weights=False))
+            single[columns.pop()].append(_group(group, gin=True))
         else:
             mixed.append(group)
     conditions = []
     for column, groups in single.items():
-        excluded = [_phrase(t, weights=False) for t in query.excluded if _column(t) == column]
         if groups:
-            positive = " & ".join(groups)
-            if excluded:
-                positive = f"({positive}) & !({' | '.join(excluded)})"
-            conditions.append(on(column, positive, BUCKET if column == _TEXT else ""))
-        elif excluded:
-            conditions.append(f"NOT {on(column, ' | '.join(excluded))}")
+            conditions.append(on(column, " & ".join(groups), BUCKET if column == _TEXT else ""))
     for group in mixed:
         parts = [
-            on(column, " | ".join(_phrase(t, weights=False) for t in group if _column(t) == column))
+            on(column, " | ".join(_phrase(t, gin=True) for t in group if _column(t) == column))
             for column in (_TEXT, _AUTHOR)
         ]
         conditions.append("(" + " OR ".join(parts) + ")")
+    if query.excluded or any(len(analyze_words(t.tokens)) > 1 for t in query.terms()):
+        params.append(compile_tsquery(query))
+        conditions.append(f"d.search @@ ${first + len(params) - 1}::tsquery")
     return " AND ".join(conditions), params
 
 
@@ -159,17 +161,20 @@ def _column(term: Term) -> str:
     return _AUTHOR if term.field == "author" else _TEXT
 
 
-def _group(terms: tuple[Term, ...], *, weights: bool = True) -> str:
+def _group(terms: tuple[Term, ...], *, gin: bool = False) -> str:
     if len(terms) == 1:
-        return _phrase(terms[0], weights=weights)
-    return "(" + " | ".join(_phrase(t, weights=weights) for t in terms) + ")"
+        return _phrase(terms[0], gin=gin)
+    return "(" + " | ".join(_phrase(t, gin=gin) for t in terms) + ")"
 
 
-def _phrase(term: Term, *, weights: bool = True) -> str:
+def _phrase(term: Term, *, gin: bool = False) -> str:
+    """A term as tsquery text: its words in a row, in its field's weights; for GIN (`gin`),
+    all of its words anywhere, unweighted (a superset GIN decides with no recheck)."""
+    words = analyze_words(term.tokens)
+    if gin:
+        return "(" + " & ".join(_lexemes(words, "")) + ")"
     restrict = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
-    if not weights:
-        restrict = ""
-    return "(" + " <-> ".join(_lexemes(analyze_words(term.tokens), restrict)) + ")"
+    return "(" + " <-> ".join(_lexemes(words, restrict)) + ")"
 
 
 def _lexemes(words: Iterable[str], weights: str) -> list[str]:
