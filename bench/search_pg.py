@@ -207,4 +207,10 @@ async def run_postgres(
     print(_row("raw asyncpg, same statements", raw))
     broad = sum(1 for r in results if r.too_broad)
     print(f"  'too broad' QueryError: {broad} queries")
+    print("  slowest 10 through the store:")
+    for r in sorted(results, key=lambda r: statistics.median(r.store_ms), reverse=True)[:10]:
+        print(
+            f"    {statistics.median(r.store_ms):8.1f} ms store"
+            f" {statistics.median(r.raw_ms):8.1f} ms raw  {r.text!r}"
+        )
     return summarise("postgresql", store, raw, ingest_ms, broad)

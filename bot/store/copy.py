@@ -218,7 +218,9 @@ class _Postgres(_Side):
     async def tables(self) -> dict[str, dict[str, str]]:
         rows = await self.store._all(
             "SELECT table_name, column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name != 'schema_migrations'"
+            " WHERE table_schema = current_schema()"
+            # paper_search is written by a trigger on papers (migration 0007), like the vectors.
+            " AND table_name NOT IN ('schema_migrations', 'paper_search')"
             " AND is_generated = 'NEVER'"
             " ORDER BY table_name, ordinal_position"
         )

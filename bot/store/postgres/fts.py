@@ -10,9 +10,11 @@ weights make them count 1.0, 0.4, 0.2 and 0.1). A plain term searches A, B and D
 searches C only. A gap of one position separates two fields, two keywords and two authors,
 so that no phrase can span them (SQLite's index puts a separator token there).
 
-Matching runs on two vectors PostgreSQL derives from `search` (migration 0004): `text_words`
-(its A, B and D positions) and `author_words` (its C positions). A query over them needs
-no weights, so GIN answers a plain word from the index alone. `search` ranks the matches.
+Search reads `paper_search` (migration 0007: pk, list_date and `search`, kept by a trigger
+on `papers`). Matching runs on two vectors GIN indexes as expressions of `search`: TEXT_WORDS
+(its A, B and D positions, plus its pk block lexemes) and AUTHOR_WORDS (its C positions).
+A query over them needs no weights, so GIN answers a plain word from the index alone.
+`search` ranks the matches.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from bot.text import analyze, analyze_words, plain_words
 TEXT_WEIGHTS = "ABD"
 AUTHOR_WEIGHT = "C"
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
+# The matching vectors, exactly as migration 0007 indexes them (the planner matches the text).
+TEXT_WORDS = (
+    "(ts_filter(d.search, '{a,b,d}') || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
+    " || (d.pk >> 15) || '''')::tsvector)"
+)
+AUTHOR_WORDS = "(ts_filter(d.search, '{c}'))"
+# TEXT_WORDS holds a block lexeme per level: '#13_' + str(pk >> 13), '#15_' + str(pk >> 15).
+BLOCK_LEVELS = (13, 15)
+MAX_BLOCKS = 2  # more blocks ORed cost GIN more than they save (each is one more entry)
+BUCKET = "/*bucket*/"  # where compile_where's text condition may take a bucket restriction
 
 
 def search_vector(
@@ -72,43 +84,59 @@ def compile_tsquery(query: Query) -> str:
 
 
 def compile_where(query: Query, first: int) -> tuple[str, list[str]]:
-    """A SQL condition on `p.text_words` and `p.author_words` that holds exactly where
-    `search @@ compile_tsquery(query)` does, and its tsquery parameters, numbered from
-    `first`. Words of one field go into one tsquery (GIN answers it in one pass); a group
-    that mixes fields is an OR of one tsquery per field."""
+    """A SQL condition on TEXT_WORDS and AUTHOR_WORDS (of `paper_search d`) that holds
+    exactly where `search @@ compile_tsquery(query)` does, and its tsquery parameters,
+    numbered from `first`.
+
+    GIN gets only what it answers exactly from its index, with no recheck of each match
+    (a recheck would compute the indexed expression again, row by row): words of one field
+    in one tsquery (GIN answers it in one pass; a group that mixes fields is an OR of one
+    tsquery per field), a phrase as all of its words. Where that finds more (phrases,
+    excluded terms), the condition adds `d.search @@ compile_tsquery(query)`, tested on the
+    rows GIN found. Where the text words must match a positive tsquery, BUCKET follows its
+    parameter: replacing it with ` && $n::tsquery` (a `bucket_tsquery`) ANDs a restriction
+    to some pk blocks into what GIN looks up; replacing it with "" leaves it as it is."""
     if query.is_empty:
         raise ValueError("an empty query has no condition")
     params: list[str] = []
 
-    def on(column: str, tsquery: str) -> str:
+    def on(column: str, tsquery: str, bucket: str = "") -> str:
         params.append(tsquery)
-        return f"p.{column} @@ ${first + len(params) - 1}::tsquery"
+        return f"{column} @@ (${first + len(params) - 1}::tsquery{bucket})"
 
     single: dict[str, list[str]] = {_TEXT: [], _AUTHOR: []}
     mixed: list[tuple[Term, ...]] = []
     for group in query.groups:
         columns = {_column(t) for t in group}
         if len(columns) == 1:
-            single[columns.pop()].append(_group(group, weights=False))
+            single[columns.pop()].append(_group(group, gin=True))
         else:
             mixed.append(group)
     conditions = []
     for column, groups in single.items():
-        excluded = [_phrase(t, weights=False) for t in query.excluded if _column(t) == column]
         if groups:
-            positive = " & ".join(groups)
-            if excluded:
-                positive = f"({positive}) & !({' | '.join(excluded)})"
-            conditions.append(on(column, positive))
-        elif excluded:
-            conditions.append(f"NOT {on(column, ' | '.join(excluded))}")
+            conditions.append(on(column, " & ".join(groups), BUCKET if column == _TEXT else ""))
     for group in mixed:
         parts = [
-            on(column, " | ".join(_phrase(t, weights=False) for t in group if _column(t) == column))
+            on(column, " | ".join(_phrase(t, gin=True) for t in group if _column(t) == column))
             for column in (_TEXT, _AUTHOR)
         ]
         conditions.append("(" + " OR ".join(parts) + ")")
+    if query.excluded or any(len(analyze_words(t.tokens)) > 1 for t in query.terms()):
+        params.append(compile_tsquery(query))
+        conditions.append(f"d.search @@ ${first + len(params) - 1}::tsquery")
     return " AND ".join(conditions), params
+
+
+def bucket_tsquery(low: int, high: int) -> str | None:
+    """A tsquery that TEXT_WORDS matches for every paper with low < pk <= high (and some
+    papers next to them): an OR of at most MAX_BLOCKS blocks of the finest level that
+    covers the range with so few; None where no level does."""
+    for level in BLOCK_LEVELS:
+        first, last = max(low + 1, 0) >> level, max(high, 0) >> level
+        if last - first < MAX_BLOCKS:
+            return " | ".join(_quote(f"#{level}_{b}") for b in range(first, last + 1))
+    return None
 
 
 def compile_prefix(typed: str) -> str | None:
@@ -125,25 +153,28 @@ def compile_term(term: Term) -> str:
     return _phrase(term)
 
 
-_TEXT = "text_words"
-_AUTHOR = "author_words"
+_TEXT = TEXT_WORDS
+_AUTHOR = AUTHOR_WORDS
 
 
 def _column(term: Term) -> str:
     return _AUTHOR if term.field == "author" else _TEXT
 
 
-def _group(terms: tuple[Term, ...], *, weights: bool = True) -> str:
+def _group(terms: tuple[Term, ...], *, gin: bool = False) -> str:
     if len(terms) == 1:
-        return _phrase(terms[0], weights=weights)
-    return "(" + " | ".join(_phrase(t, weights=weights) for t in terms) + ")"
+        return _phrase(terms[0], gin=gin)
+    return "(" + " | ".join(_phrase(t, gin=gin) for t in terms) + ")"
 
 
-def _phrase(term: Term, *, weights: bool = True) -> str:
+def _phrase(term: Term, *, gin: bool = False) -> str:
+    """A term as tsquery text: its words in a row, in its field's weights; for GIN (`gin`),
+    all of its words anywhere, unweighted (a superset GIN decides with no recheck)."""
+    words = analyze_words(term.tokens)
+    if gin:
+        return "(" + " & ".join(_lexemes(words, "")) + ")"
     restrict = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
-    if not weights:
-        restrict = ""
-    return "(" + " <-> ".join(_lexemes(analyze_words(term.tokens), restrict)) + ")"
+    return "(" + " <-> ".join(_lexemes(words, restrict)) + ")"
 
 
 def _lexemes(words: Iterable[str], weights: str) -> list[str]:

@@ -26,7 +26,13 @@ from bot.store.postgres.connection import (
     vectors,
 )
 from bot.store.postgres.follows import write_credits
-from bot.store.postgres.fts import compile_prefix, compile_term, compile_where
+from bot.store.postgres.fts import (
+    BUCKET,
+    bucket_tsquery,
+    compile_prefix,
+    compile_term,
+    compile_where,
+)
 from bot.store.postgres.rows import (
     _PAPER_COLUMNS,
     _PAPER_FIELDS,
@@ -157,7 +163,7 @@ class Papers(PostgresBase):
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
         async with self._searching() as (con, newest, papers):
-            sql, params = window_statement(query, newest, since, until)
+            sql, params = window_statement(query, newest, since, until, sort)
             rows = list(await con.fetch(sql, *params))
             found = _scored(rows, max(papers or 0, len(rows)))
             found.sort(key=_SORT_KEYS[sort])
@@ -217,46 +223,64 @@ class Papers(PostgresBase):
 
 
 def window_statement(
-    query: Query, newest: int, since: date | None = None, until: date | None = None
+    query: Query,
+    newest: int,
+    since: date | None = None,
+    until: date | None = None,
+    sort: Sort = "relevance",
 ) -> tuple[str, list[Any]]:
     """The statement (and its parameters) that reads a search's window: the newest
     RANK_WINDOW matches as (pk, upvotes, list_date, [rank of each positive term]).
 
-    Matching runs on `text_words`/`author_words` (GIN alone decides a plain word). The
-    papers are searched in slices, newest first (the WINDOW_SLICES[0] pks up to `newest`,
-    then back to WINDOW_SLICES[1], ..., then the rest), and the LIMIT stops at the slice
-    that fills the window (the slices cover every pk whatever `newest` is, so the window is
-    exact): a common word reads a few thousand rows, not all its matches, and a rare one
-    reads all its few. A term's rank is `ts_rank` on the weighted `search` vector, 0 where
-    the term is absent; `search` is read once per ranked row (OFFSET 0 keeps the `||` from
-    being inlined into every use of `v`).
+    Matching runs on `paper_search` (GIN alone decides a plain word). The papers are
+    searched in slices, newest first (the WINDOW_SLICES[0] pks up to `newest`, then back to
+    WINDOW_SLICES[1], ..., then the rest), and the LIMIT stops at the slice that fills the
+    window (the slices cover every pk whatever `newest` is, so the window is exact): a common
+    word reads a few thousand rows, not all its matches, and a rare one reads all its few.
+    A narrow slice also asks GIN for its pk blocks only (`bucket_tsquery`), so GIN skips a
+    common word's older postings instead of collecting them all. The slices read pks and
+    row addresses only (so their sort holds no vectors); for relevance the window's rows are
+    then read again by address (a TID scan, in the statement's own snapshot) and ranked: a
+    term's rank is `ts_rank` on `search`, 0 where the term is absent (upvotes are not needed
+    and read as 0). The other orders read upvotes and dates from `papers` by pk, no ranks.
     """
     where, tsqueries = compile_where(query, 3)
     params: list[Any] = [RANK_WINDOW, newest, *tsqueries]
     if since:
         params.append(since)
-        where += f" AND p.list_date >= ${len(params)}"
+        where += f" AND d.list_date >= ${len(params)}"
     if until:
         params.append(until)
-        where += f" AND p.list_date <= ${len(params)}"
+        where += f" AND d.list_date <= ${len(params)}"
+    bounds = [None, *WINDOW_SLICES, None]
+    slices = []
+    for newer, older in itertools.pairwise(bounds):
+        within = f" AND d.pk <= $2::bigint - {newer}" if newer else ""
+        within += f" AND d.pk > $2::bigint - {older}" if older else ""
+        bucket = ""
+        blocks = bucket_tsquery(newest - older, newest - (newer or 0)) if older else None
+        if blocks and BUCKET in where:
+            params.append(blocks)
+            bucket = f" && ${len(params)}::tsquery"
+        slices.append(
+            f"(SELECT d.pk, d.ctid FROM paper_search d WHERE {where.replace(BUCKET, bucket)}"
+            f"{within} ORDER BY d.pk DESC)"
+        )
+    matches = f"FROM ({' UNION ALL '.join(slices)}) m LIMIT $1"
+    if sort != "relevance":
+        return (
+            "SELECT p.pk, p.upvotes, p.list_date, '{}'::real[] FROM papers p"
+            f" WHERE p.pk = ANY(ARRAY(SELECT m.pk {matches}))",
+            params,
+        )
     ranks = []
     for term in query.terms():
         params.append(compile_term(term))
         t = f"${len(params)}::tsquery"
-        ranks.append(f"CASE WHEN w.v @@ {t} THEN ts_rank(w.v, {t}) ELSE 0 END")
-    bounds = [None, *WINDOW_SLICES, None]
-    slices = []
-    for newer, older in itertools.pairwise(bounds):
-        within = f" AND p.pk <= $2::bigint - {newer}" if newer else ""
-        within += f" AND p.pk > $2::bigint - {older}" if older else ""
-        slices.append(
-            "(SELECT p.pk, p.upvotes, p.list_date, p.search FROM papers p"
-            f" WHERE {where}{within} ORDER BY p.pk DESC)"
-        )
+        ranks.append(f"CASE WHEN s.search @@ {t} THEN ts_rank(s.search, {t}) ELSE 0 END")
     sql = (
-        f"SELECT w.pk, w.upvotes, w.list_date, ARRAY[{', '.join(ranks)}]::real[] FROM"
-        " (SELECT m.pk, m.upvotes, m.list_date, m.search || ''::tsvector AS v FROM"
-        f" ({' UNION ALL '.join(slices)} LIMIT $1) m OFFSET 0) w"
+        f"SELECT s.pk, 0, s.list_date, ARRAY[{', '.join(ranks)}]::real[] FROM paper_search s"
+        f" WHERE s.ctid = ANY(ARRAY(SELECT m.ctid {matches}))"
     )
     return sql, params
 

@@ -14,7 +14,9 @@ from bot.models import Author, Paper
 from bot.query import parse_query
 from bot.store import make_store
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.connection import _migrations
+from bot.store.postgres import papers as pg_papers
+from bot.store.postgres.connection import _migrations, vectors
+from tests.bot.store.support import ids, paper
 from tests.support.postgres import CuttableProxy, PgServer
 
 pytestmark = pytest.mark.usefixtures("pg_server")
@@ -159,3 +161,75 @@ async def test_migration_3_credits_the_papers_already_stored(pg_server: PgServer
             )
             assert await store.authors_starting("Turi") == [Author("Alan Mathison Turing", None, 1)]
             assert await store.authors_starting("Love") == [Author("Ada Lovelace", None, 1)]
+
+
+async def test_search_finds_papers_spread_over_many_pk_buckets(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A narrow slice of the window asks GIN for its pk blocks only (8192 or 32768 pks a
+    # block): a paper on either side of every slice boundary, in the first or last pk of a
+    # block, is found, and newest first. Slices: (40958, 40960] and (32766, 40958] in blocks
+    # of 8192, (16382, 32766] in one of 32768, then the rest.
+    monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
+    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (2, 8194, 24578))
+    starts = [1, 16382, 16383, 32766, 32767, 40958, 40959, 40960]
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        for n, start in enumerate(starts):
+            await store.pool.execute(f"ALTER TABLE papers ALTER COLUMN pk RESTART WITH {start}")
+            await store.ingest_day(
+                date(2025, 1, n + 1),
+                [paper(f"2501.{n:05d}", f"Bucket walk {n}", abstract=f"spread pks {names[n]}")],
+            )
+        pks = [r[0] for r in await store.pool.fetch("SELECT pk FROM paper_search ORDER BY pk")]
+        assert pks == starts
+        everything = await store.search(parse_query("spread"), sort="newest", limit=10)
+        assert ids(everything.hits) == [f"2501.{n:05d}" for n in (7, 6, 5, 4)]
+        assert (everything.total, everything.capped) == (4, True)
+        for n in range(len(starts)):  # each paper alone, wherever its pk is
+            page = await store.search(parse_query(f"spread {names[n]}"))
+            assert ids(page.hits) == [f"2501.{n:05d}"], n
+        old = await store.search(
+            parse_query("spread -hotel -golf -foxtrot -echo -delta"), sort="newest"
+        )
+        assert ids(old.hits) == [f"2501.{n:05d}" for n in (2, 1, 0)]
+
+
+async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
+    # Migration 0007 copies the papers already stored; its trigger keeps the copy in step.
+    async with pg_server.database(migrated=False) as url:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "CREATE TABLE schema_migrations ("
+                " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            for number, script in _migrations():
+                if number < 7:
+                    await connection.execute(script)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations VALUES ($1, now())", number
+                    )
+            search, title_words = vectors("Grokking stored early", "Before the table.", "", "")
+            await connection.execute(
+                "INSERT INTO papers (id, title, first_seen_at, updated_at, search, title_words)"
+                " VALUES ('2501.00001', 'Grokking stored early', now(), now(), $1::tsvector,"
+                " $2::tsvector)",
+                search,
+                title_words,
+            )
+        finally:
+            await connection.close()
+        async with PostgresStore(url) as store:
+            assert ids((await store.search(parse_query("grokking"))).hits) == ["2501.00001"]
+            await store.ingest_day(date(2025, 1, 2), [paper("2501.00001", "Renamed at last")])
+            assert (await store.search(parse_query("grokking"))).hits == ()
+            assert ids((await store.search(parse_query("renamed"))).hits) == ["2501.00001"]
+            await store.ingest_day(date(2025, 1, 1), [paper("2501.00002", "Renamed too")])
+            found = await store.search(parse_query("renamed"), sort="newest")
+            assert ids(found.hits) == ["2501.00001", "2501.00002"]
+            assert ids(
+                (await store.search(parse_query("renamed"), until=date(2025, 1, 1))).hits
+            ) == ["2501.00002"]
+            await store.pool.execute("DELETE FROM papers WHERE id = '2501.00002'")
+            assert await store.pool.fetchval("SELECT count(*) FROM paper_search") == 1
