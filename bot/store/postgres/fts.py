@@ -10,7 +10,7 @@ weights make them count 1.0, 0.4, 0.2 and 0.1). A plain term searches A, B and D
 searches C only. A gap of one position separates two fields, two keywords and two authors,
 so that no phrase can span them (SQLite's index puts a separator token there).
 
-Search reads `paper_search` (migration 0007: pk, list_date and `search`, kept by a trigger
+Search reads `paper_search` (migration 0006: pk, list_date and `search`, kept by a trigger
 on `papers`). Matching runs on two vectors GIN indexes as expressions of `search`: TEXT_WORDS
 (its A, B and D positions, plus its pk block lexemes) and AUTHOR_WORDS (its C positions).
 A query over them needs no weights, so GIN answers a plain word from the index alone.
@@ -27,7 +27,7 @@ from bot.text import analyze, analyze_words, plain_words
 TEXT_WEIGHTS = "ABD"
 AUTHOR_WEIGHT = "C"
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
-# The matching vectors, exactly as migration 0007 indexes them (the planner matches the text).
+# The matching vectors, exactly as migration 0006 indexes them (the planner matches the text).
 TEXT_WORDS = (
     "(ts_filter(d.search, '{a,b,d}') || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
     " || (d.pk >> 15) || '''')::tsvector)"

@@ -196,7 +196,7 @@ async def test_search_finds_papers_spread_over_many_pk_buckets(
 
 
 async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
-    # Migration 0007 copies the papers already stored; its trigger keeps the copy in step.
+    # Migration 0006 copies the papers already stored; its trigger keeps the copy in step.
     async with pg_server.database(migrated=False) as url:
         connection = await asyncpg.connect(url)
         try:
