@@ -38,6 +38,42 @@ def index_row(
     )
 
 
+# FTS5's bm25 (its constants, and the column weights the stores rank with: title, abstract,
+# keywords, authors, title_words).
+BM25_K1 = 1.2
+BM25_B = 0.75
+COLUMN_WEIGHTS = (10.0, 1.0, 4.0, 2.0, 0.0)
+
+
+def head_weights(row: Sequence[str], average_length: float) -> dict[str, float]:
+    """Each title word's bm25 weight in one paper (its papers_fts `row`), as FTS5's bm25
+    scores a query of that word alone, less the word's IDF (the same for every paper).
+
+    A text term matches title, abstract and keywords, so its frequency is their weighted
+    count; the length is every column's token count, against the table's `average_length`.
+    """
+    title, abstract, keywords = row[0].split(), row[1].split(), row[2].split()
+    length = len(title) + len(abstract) + len(keywords) + sum(len(c.split()) for c in row[3:])
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length else 0.0
+    t, a, k = COLUMN_WEIGHTS[:3]
+    weights = {}
+    for stem in set(title):
+        freq = t * title.count(stem) + a * abstract.count(stem) + k * keywords.count(stem)
+        weights[stem] = freq * (BM25_K1 + 1) / (freq + norm)
+    return weights
+
+
+def single_word(query: Query) -> str | None:
+    """The analysed word of a query whose only positive term is one text word, else None."""
+    if len(query.groups) != 1 or len(query.groups[0]) != 1:
+        return None
+    (term,) = query.groups[0]
+    if term.field == "author":
+        return None
+    stems = analyze_words(term.tokens)
+    return stems[0] if len(stems) == 1 else None
+
+
 def compile_match(query: Query) -> str:
     """The MATCH expression for a non-empty query."""
     if query.is_empty:

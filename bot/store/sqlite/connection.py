@@ -21,6 +21,7 @@ import aiosqlite
 from aiosqlite import Connection
 
 from bot.errors import BackupError, StoreError
+from bot.store.fts import head_weights
 from bot.store.sqlite.rows import _FTS_COLUMNS, _SEARCHED, _index_row
 from bot.text import ANALYSIS_VERSION
 
@@ -178,26 +179,50 @@ class SQLiteBase:
             (count,) = await self._one("SELECT count(*) FROM papers", (), db)
             log.info("writing the search index of %d papers (%s)", count, ANALYSIS_VERSION)
             await db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")
-            last = 0
-            while True:
-                rows = await self._all(
-                    "SELECT pk, title, abstract, keywords, authors FROM papers WHERE pk > ?"
-                    " ORDER BY pk LIMIT 1000",
-                    (last,),
-                    db,
-                )
-                if not rows:
-                    break
+            # Migration 0014 makes the heads (a store stopped at an older one has none).
+            heads = await self._one(
+                "SELECT 1 FROM sqlite_master WHERE name = 'papers_fts_heads'", (), db
+            )
+            if heads:
+                await db.execute("DELETE FROM papers_fts_heads")
+            # Twice through the papers: the heads' weights need the average length of all.
+            tokens = 0
+            async for rows in self._indexed_papers(db):
                 await db.executemany(
                     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(r[0], *_index_row(dict(zip(_SEARCHED, r[1:], strict=True)))) for r in rows],
+                    [(pk, *row) for pk, row in rows],
                 )
-                last = rows[-1][0]
+                tokens += sum(len(" ".join(row).split()) for _, row in rows)
+            average = tokens / count if count else 0.0
+            async for rows in self._indexed_papers(db):
+                if not heads:
+                    break
+                await db.executemany(
+                    "INSERT INTO papers_fts_heads (stem, weight, pk) VALUES (?, ?, ?)",
+                    [(s, w, pk) for pk, row in rows for s, w in head_weights(row, average).items()],
+                )
             await db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (_ANALYSIS_KEY, ANALYSIS_VERSION),
             )
+
+    async def _indexed_papers(
+        self, db: aiosqlite.Connection
+    ) -> AsyncIterator[list[tuple[int, tuple[str, ...]]]]:
+        """Every paper's (pk, papers_fts values), a thousand at a time."""
+        last = 0
+        while True:
+            rows = await self._all(
+                "SELECT pk, title, abstract, keywords, authors FROM papers WHERE pk > ?"
+                " ORDER BY pk LIMIT 1000",
+                (last,),
+                db,
+            )
+            if not rows:
+                return
+            yield [(r[0], _index_row(dict(zip(_SEARCHED, r[1:], strict=True)))) for r in rows]
+            last = rows[-1][0]
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -24,7 +25,7 @@ from bot.models import (
 )
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
-from bot.store.fts import compile_match, compile_prefix
+from bot.store.fts import compile_match, compile_prefix, head_weights, single_word
 from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.follows import write_credits
@@ -44,6 +45,10 @@ from bot.text import snippet
 # (title_words, for title prefixes, is never searched by a query).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
+# By relevance, a query with at most this many matches has them all ranked by bm25 (about
+# 1 us a match in FTS5); a broader one, unless a one-word query, ranks the window.
+FULL_RANK_LIMIT = 20_000
+HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
     "relevance": lambda r: (r[1], -r[0]),
@@ -98,13 +103,17 @@ class Papers(SQLiteBase):
                 if any(merged[k] != old[k] for k in _SEARCHED):
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
+                    await write_heads(db, [(old["pk"], _index_row(merged))], [old["pk"]])
                 await write_credits(db, [paper])
                 return False
             await db.execute(
                 _INSERT_PAPER,
                 (paper.id, *row.values(), None, now, now),
             )
-            await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
+            indexed = _index_row(row)
+            await db.execute(_FTS_ADD, (*indexed, paper.id))
+            pks = await _pks(db, [paper.id])
+            await write_heads(db, [(pks[paper.id], indexed)])
             await write_credits(db, [paper])
             return True
 
@@ -146,25 +155,36 @@ class Papers(SQLiteBase):
     ) -> SearchPage:
         """Full-text search; QueryError for an empty query or one that runs too long.
 
-        Ranking looks at the newest RANK_WINDOW matches (in arrival order), so a query as
-        broad as "model" costs the same as a narrow one; `capped` says the window was full.
+        By relevance with no date filter, the page is bm25's best over every match: FTS5
+        ranks them all when there are at most FULL_RANK_LIMIT; a broader one-word query
+        reads the best papers with the word in their title from papers_fts_heads. Another
+        broad query, another order or a date filter ranks the newest RANK_WINDOW matches (in
+        arrival order), so a query as broad as "model OR learning" costs what a narrow one
+        does. `total` counts
+        matches up to RANK_WINDOW; `capped` says there are at least that many.
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
         match = compile_match(query)
         filters, params = _filters(since, until)
-        if filters or sort != "relevance":
-            sql = (
-                f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
-                f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
-                " ORDER BY papers_fts.rowid DESC LIMIT ?"
-            )
-        else:
-            sql = (
-                f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?"
-            )
         async with self._searching() as db:
+            if sort == "relevance" and not filters:
+                best = await _best(db, query, match, offset + limit)
+                if best is not None:
+                    pks, total = best
+                    hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
+                    return SearchPage(tuple(hits), total, capped=total >= RANK_WINDOW)
+            if filters or sort != "relevance":
+                sql = (
+                    f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
+                    f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
+                    " ORDER BY papers_fts.rowid DESC LIMIT ?"
+                )
+            else:
+                sql = (
+                    f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+                    " ORDER BY rowid DESC LIMIT ?"
+                )
             found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
             found.sort(key=_SORT_KEYS[sort])
             page = found[offset : offset + limit]
@@ -247,6 +267,68 @@ class Papers(SQLiteBase):
         return [_listing(r) for r in rows]
 
 
+async def _best(
+    db: aiosqlite.Connection, query: Query, match: str, wanted: int
+) -> tuple[list[int], int] | None:
+    """The pks of the `wanted` best matches by bm25 over all matches (ties: newest first),
+    and the number of matches up to RANK_WINDOW; None if there are too many to rank."""
+    count = await _count(db, match, FULL_RANK_LIMIT + 1)
+    if count > FULL_RANK_LIMIT:
+        stem = single_word(query)
+        if stem is None:
+            return None
+        pks = await _best_heads(db, stem, match if query.excluded else None, wanted)
+        return None if pks is None else (pks, RANK_WINDOW)
+    rows = await db.execute_fetchall(
+        f"SELECT rowid, {_BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
+        " ORDER BY score, rowid DESC LIMIT ?",
+        (match, wanted),
+    )
+    return [r[0] for r in rows], min(count, RANK_WINDOW)
+
+
+async def _best_heads(
+    db: aiosqlite.Connection, stem: str, match: str | None, wanted: int
+) -> list[int] | None:
+    """The `wanted` papers with `stem` in their title that bm25 ranks best for it, those
+    that `match` (a query excluding words) only; None if there are fewer.
+
+    bm25 ranks a paper with the word in its title (ten times an abstract's weight) above
+    those without it, as good as always: bench/search.py counts how often.
+    """
+    read = wanted if match is None else 4 * wanted
+    while True:
+        rows = await db.execute_fetchall(
+            "SELECT pk FROM papers_fts_heads WHERE stem = ? ORDER BY weight DESC, pk DESC LIMIT ?",
+            (stem, read),
+        )
+        pks = [r[0] for r in rows]
+        if match is not None:
+            kept = {
+                r[0]
+                for r in await db.execute_fetchall(
+                    "SELECT c.value FROM json_each(?) c WHERE EXISTS (SELECT 1 FROM papers_fts"
+                    " WHERE papers_fts MATCH ? AND rowid = c.value)",
+                    (json.dumps(pks), match),
+                )
+            }
+            pks = [pk for pk in pks if pk in kept]
+        if len(pks) >= wanted:
+            return pks[:wanted]
+        if len(rows) < read or read >= HEADS_READ_LIMIT:
+            return None
+        read *= 4
+
+
+async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
+    """How many papers match, counting no further than `cap`."""
+    rows = await db.execute_fetchall(
+        "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
+        (match, cap),
+    )
+    return int(next(iter(rows))[0])
+
+
 @dataclass(frozen=True, slots=True)
 class DayWrite:
     """What writing one day's list changed: the result, the papers whose searchable text
@@ -303,7 +385,9 @@ async def write_day(
         changed_rows,
     )
     await db.executemany(_FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed])
-    await db.executemany(_FTS_ADD_PK, [(pks[i], *_index_row(r)) for r, i in indexed])
+    added = [(pks[i], _index_row(r)) for r, i in indexed]
+    await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
+    await write_heads(db, added, [pks[i] for _, i in unindexed])
     await db.executemany(
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
@@ -335,6 +419,50 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
         [(i, since, old, new) for i, old, new in written.rises],
     )
     return db.total_changes - before
+
+
+async def write_heads(
+    db: aiosqlite.Connection,
+    rows: Sequence[tuple[int, Sequence[str]]],
+    removed: Collection[int] = (),
+) -> None:
+    """Write papers_fts_heads for papers just written to papers_fts as (pk, its values),
+    after dropping those of `removed` pks, inside the caller's transaction."""
+    await db.executemany("DELETE FROM papers_fts_heads WHERE pk = ?", [(pk,) for pk in removed])
+    if not rows:
+        return
+    average = await average_length(db)
+    if not average:  # an empty index: these papers are the whole table
+        average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
+    await db.executemany(
+        "INSERT OR REPLACE INTO papers_fts_heads (stem, weight, pk) VALUES (?, ?, ?)",
+        [(stem, w, pk) for pk, row in rows for stem, w in head_weights(row, average).items()],
+    )
+
+
+async def average_length(db: aiosqlite.Connection) -> float:
+    """Tokens per row of papers_fts as FTS5's bm25 reads it (its stored totals), 0 if empty."""
+    found = list(await db.execute_fetchall("SELECT block FROM papers_fts_data WHERE id = 1"))
+    if not found or not found[0][0]:
+        return 0.0
+    # The 'averages' record: varints (SQLite's format), the row count, then each column's
+    # token count.
+    block: bytes = found[0][0]
+    values, i = [], 0
+    while i < len(block):
+        value = 0
+        for n in range(9):
+            byte = block[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        values.append(value)
+    rows, tokens = values[0], sum(values[1:])
+    return tokens / rows if rows else 0.0
 
 
 async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
