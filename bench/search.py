@@ -79,12 +79,13 @@ AGREEMENT_K = 10
 
 def raw_search(conn: sqlite3.Connection, query: Query, match: str, wanted: frozenset[str]) -> None:
     """The store's search path in raw sqlite3 (same SQL, no asyncio, no dataclasses)."""
-    (count,) = conn.execute(COUNT_SQL, (match, FULL_RANK_LIMIT + 1)).fetchone()
     stem = single_word(query)
-    if count <= FULL_RANK_LIMIT:
-        pks = [r[0] for r in conn.execute(FULL_SQL, (match, LIMIT))]
-    elif stem is not None and not query.excluded:
+    cap = RANK_WINDOW if stem is not None and not query.excluded else FULL_RANK_LIMIT
+    (count,) = conn.execute(COUNT_SQL, (match, cap + 1)).fetchone()
+    if stem is not None and not query.excluded and count > RANK_WINDOW:
         pks = [r[0] for r in conn.execute(HEADS_SQL, (stem, LIMIT))]
+    elif count <= FULL_RANK_LIMIT:
+        pks = [r[0] for r in conn.execute(FULL_SQL, (match, LIMIT))]
     else:  # the window (or a one-word query excluding words, timed as the window)
         found = conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
         found.sort(key=lambda r: (r[1], -r[0]))

@@ -45,22 +45,29 @@ BM25_B = 0.75
 COLUMN_WEIGHTS = (10.0, 1.0, 4.0, 2.0, 0.0)
 
 
-def head_weights(row: Sequence[str], average_length: float) -> dict[str, float]:
-    """Each title word's bm25 weight in one paper (its papers_fts `row`), as FTS5's bm25
-    scores a query of that word alone, less the word's IDF (the same for every paper).
+def head_weights(row: Sequence[str], average_length: float) -> dict[str, tuple[float, float]]:
+    """Each title word's (bm25 weight, weighted frequency) in one paper (its papers_fts
+    `row`): the weight is what FTS5's bm25 scores for a query of that word alone, less the
+    word's IDF (the same for every paper), against the table's `average_length`.
 
     A text term matches title, abstract and keywords, so its frequency is their weighted
-    count; the length is every column's token count, against the table's `average_length`.
+    count; the length is every column's token count.
     """
     title, abstract, keywords = row[0].split(), row[1].split(), row[2].split()
     length = len(title) + len(abstract) + len(keywords) + sum(len(c.split()) for c in row[3:])
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length else 0.0
     t, a, k = COLUMN_WEIGHTS[:3]
     weights = {}
     for stem in set(title):
         freq = t * title.count(stem) + a * abstract.count(stem) + k * keywords.count(stem)
-        weights[stem] = freq * (BM25_K1 + 1) / (freq + norm)
+        weights[stem] = (bm25_weight(freq, length, average_length), freq)
     return weights
+
+
+def bm25_weight(freq: float, length: int, average_length: float) -> float:
+    """FTS5's bm25 for one term of weighted frequency `freq` in a row `length` tokens long,
+    less the term's IDF."""
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length else 0.0
+    return freq * (BM25_K1 + 1) / (freq + norm)
 
 
 def single_word(query: Query) -> str | None:

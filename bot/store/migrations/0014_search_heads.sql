@@ -10,6 +10,10 @@ CREATE TABLE papers_fts_heads (
     stem TEXT NOT NULL,
     weight REAL NOT NULL,
     pk INTEGER NOT NULL,
+    -- The weight's parts, to weigh it again against the average length of the day: the
+    -- word's weighted count in the paper and the paper's length in tokens.
+    freq REAL NOT NULL,
+    length INTEGER NOT NULL,
     PRIMARY KEY (stem, weight, pk)
 ) WITHOUT ROWID;
 CREATE INDEX papers_fts_heads_pk ON papers_fts_heads (pk);

@@ -21,8 +21,7 @@ import aiosqlite
 from aiosqlite import Connection
 
 from bot.errors import BackupError, StoreError
-from bot.store.fts import head_weights
-from bot.store.sqlite.rows import _FTS_COLUMNS, _SEARCHED, _index_row
+from bot.store.sqlite.rows import _FTS_COLUMNS, _HEADS_ADD, _SEARCHED, _index_row, head_rows
 from bot.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
@@ -197,10 +196,7 @@ class SQLiteBase:
             async for rows in self._indexed_papers(db):
                 if not heads:
                     break
-                await db.executemany(
-                    "INSERT INTO papers_fts_heads (stem, weight, pk) VALUES (?, ?, ?)",
-                    [(s, w, pk) for pk, row in rows for s, w in head_weights(row, average).items()],
-                )
+                await db.executemany(_HEADS_ADD, head_rows(rows, average))
             await db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

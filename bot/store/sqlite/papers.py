@@ -25,12 +25,13 @@ from bot.models import (
 )
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
-from bot.store.fts import compile_match, compile_prefix, head_weights, single_word
+from bot.store.fts import bm25_weight, compile_match, compile_prefix, single_word
 from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
+    _HEADS_ADD,
     _PAPER_COLUMNS,
     _PAPER_FIELDS,
     _REFRESHED,
@@ -38,6 +39,7 @@ from bot.store.sqlite.rows import (
     _index_row,
     _listing,
     _paper_row,
+    head_rows,
 )
 from bot.text import snippet
 
@@ -46,8 +48,9 @@ from bot.text import snippet
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
 # By relevance, a query with at most this many matches has them all ranked by bm25 (about
-# 1 us a match in FTS5); a broader one, unless a one-word query, ranks the window.
-FULL_RANK_LIMIT = 20_000
+# 1 us a match in FTS5); a broader one ranks the window. A one-word query with more than
+# RANK_WINDOW matches reads its heads instead.
+FULL_RANK_LIMIT = 10_000
 HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
@@ -155,13 +158,13 @@ class Papers(SQLiteBase):
     ) -> SearchPage:
         """Full-text search; QueryError for an empty query or one that runs too long.
 
-        By relevance with no date filter, the page is bm25's best over every match: FTS5
-        ranks them all when there are at most FULL_RANK_LIMIT; a broader one-word query
-        reads the best papers with the word in their title from papers_fts_heads. Another
-        broad query, another order or a date filter ranks the newest RANK_WINDOW matches (in
-        arrival order), so a query as broad as "model OR learning" costs what a narrow one
-        does. `total` counts
-        matches up to RANK_WINDOW; `capped` says there are at least that many.
+        By relevance with no date filter, the page is bm25's best over every match: a
+        one-word query with more than RANK_WINDOW matches reads the best papers with the
+        word in their title from papers_fts_heads; otherwise FTS5 ranks every match when
+        there are at most FULL_RANK_LIMIT. A broader query, another order or a date filter
+        ranks the newest RANK_WINDOW matches (in arrival order), so a query as broad as
+        "model OR learning" costs what a narrow one does. `total` counts matches up to
+        RANK_WINDOW; `capped` says there are at least that many.
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
@@ -272,13 +275,15 @@ async def _best(
 ) -> tuple[list[int], int] | None:
     """The pks of the `wanted` best matches by bm25 over all matches (ties: newest first),
     and the number of matches up to RANK_WINDOW; None if there are too many to rank."""
-    count = await _count(db, match, FULL_RANK_LIMIT + 1)
-    if count > FULL_RANK_LIMIT:
-        stem = single_word(query)
-        if stem is None:
-            return None
+    stem = single_word(query)
+    count = await _count(db, match, (RANK_WINDOW if stem else FULL_RANK_LIMIT) + 1)
+    if stem is not None and count > RANK_WINDOW:
         pks = await _best_heads(db, stem, match if query.excluded else None, wanted)
-        return None if pks is None else (pks, RANK_WINDOW)
+        if pks is not None:
+            return pks, RANK_WINDOW
+        count = await _count(db, match, FULL_RANK_LIMIT + 1)
+    if count > FULL_RANK_LIMIT:
+        return None
     rows = await db.execute_fetchall(
         f"SELECT rowid, {_BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
         " ORDER BY score, rowid DESC LIMIT ?",
@@ -296,10 +301,14 @@ async def _best_heads(
     bm25 ranks a paper with the word in its title (ten times an abstract's weight) above
     those without it, as good as always: bench/search.py counts how often.
     """
-    read = wanted if match is None else 4 * wanted
+    # The weights were written against the average length of their day: the papers read
+    # are weighed again against today's, with a margin for those that moved past the last.
+    average = await average_length(db)
+    read = 2 * wanted + 20 if match is None else 8 * wanted + 20
     while True:
         rows = await db.execute_fetchall(
-            "SELECT pk FROM papers_fts_heads WHERE stem = ? ORDER BY weight DESC, pk DESC LIMIT ?",
+            "SELECT pk, freq, length FROM papers_fts_heads WHERE stem = ?"
+            " ORDER BY weight DESC, pk DESC LIMIT ?",
             (stem, read),
         )
         pks = [r[0] for r in rows]
@@ -312,12 +321,17 @@ async def _best_heads(
                     (json.dumps(pks), match),
                 )
             }
-            pks = [pk for pk in pks if pk in kept]
-        if len(pks) >= wanted:
-            return pks[:wanted]
-        if len(rows) < read or read >= HEADS_READ_LIMIT:
+        if len(pks if match is None else kept) >= wanted or len(rows) < read:
+            break
+        if read >= HEADS_READ_LIMIT:
             return None
         read *= 4
+    ranked = sorted(
+        (r for r in rows if match is None or r[0] in kept),
+        key=lambda r: (-bm25_weight(r[1], r[2], average), -r[0]),
+    )
+    # Fewer than wanted: the rest have the word only outside their titles.
+    return [r[0] for r in ranked[:wanted]] if len(ranked) >= wanted else None
 
 
 async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
@@ -434,10 +448,7 @@ async def write_heads(
     average = await average_length(db)
     if not average:  # an empty index: these papers are the whole table
         average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
-    await db.executemany(
-        "INSERT OR REPLACE INTO papers_fts_heads (stem, weight, pk) VALUES (?, ?, ?)",
-        [(stem, w, pk) for pk, row in rows for stem, w in head_weights(row, average).items()],
-    )
+    await db.executemany(_HEADS_ADD, head_rows(rows, average))
 
 
 async def average_length(db: aiosqlite.Connection) -> float:

@@ -15,7 +15,7 @@ from bot.models import (
     QueuedAlert,
     Subscription,
 )
-from bot.store.fts import index_row
+from bot.store.fts import head_weights, index_row
 from bot.store.rules import REFRESHED, SEARCHED
 
 # A paper's own columns (what _listing reads first), then a list date and the rank there.
@@ -34,6 +34,24 @@ _REFRESHED = REFRESHED
 
 _SEARCHED = SEARCHED  # the fields papers_fts holds
 _FTS_COLUMNS = "title, abstract, keywords, authors, title_words"
+
+
+_HEADS_ADD = (
+    "INSERT OR REPLACE INTO papers_fts_heads (stem, weight, pk, freq, length)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def head_rows(
+    rows: Sequence[tuple[int, Sequence[str]]], average: float
+) -> list[tuple[str, float, int, float, int]]:
+    """papers_fts_heads rows for papers as (pk, papers_fts values)."""
+    out = []
+    for pk, row in rows:
+        length = len(" ".join(row).split())
+        for stem, (weight, freq) in head_weights(row, average).items():
+            out.append((stem, weight, pk, freq, length))
+    return out
 
 
 def _index_row(row: dict[str, Any]) -> tuple[str, ...]:
