@@ -92,6 +92,27 @@ def compile_match(query: Query) -> str:
     return f"({positive}) NOT ({excluded})"
 
 
+def compile_in_titles(query: Query) -> str | None:
+    """The MATCH for the papers `query` finds that hold one of its terms in their title;
+    None if it has an author term."""
+    terms = query.terms()
+    if any(t.field == "author" for t in terms):
+        return None
+    titles = " OR ".join(f"title : {_phrase(t).split(' : ', 1)[1]}" for t in terms)
+    return f"({compile_match(query)}) AND ({titles})"
+
+
+def phrases(query: Query) -> list[tuple[str, ...]]:
+    """The analysed words of each positive text term, in order."""
+    return [analyze_words(t.tokens) for t in query.terms() if t.field == "text"]
+
+
+def compile_phrase(words: tuple[str, ...]) -> str:
+    """The MATCH for one phrase of analysed words in the text columns."""
+    text = " ".join(words).replace('"', '""')
+    return f'{TEXT_COLUMNS} : "{text}"'
+
+
 def compile_prefix(typed: str) -> str | None:
     """A MATCH for titles with every typed word, the last one as a prefix; None if no word."""
     tokens = plain_words(typed)

@@ -63,6 +63,9 @@ class SQLiteBase:
         self._reads: aiosqlite.Connection | None = None  # every other read
         self._write_lock = asyncio.Lock()
         self._search_lock = asyncio.Lock()
+        # A phrase's IDF as bm25 reads it, by (its words, the papers indexed): counting a
+        # common word's papers costs more than the rest of a search (see papers._idf).
+        self._idfs: dict[tuple[tuple[str, ...], int], float] = {}
         self._deadline_at = float("inf")
 
     async def __aenter__(self) -> Self:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -25,7 +26,16 @@ from bot.models import (
 )
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
-from bot.store.fts import bm25_weight, compile_match, compile_prefix, single_word
+from bot.store.fts import (
+    COLUMN_WEIGHTS,
+    bm25_weight,
+    compile_in_titles,
+    compile_match,
+    compile_phrase,
+    compile_prefix,
+    phrases,
+    single_word,
+)
 from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.follows import write_credits
@@ -50,7 +60,8 @@ RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
 # By relevance, a query with at most this many matches has them all ranked by bm25 (about
 # 1 us a match in FTS5); a broader one ranks the window. A one-word query with more than
 # RANK_WINDOW matches reads its heads instead.
-FULL_RANK_LIMIT = 10_000
+FULL_RANK_LIMIT = 5_000
+IDF_CACHE_SIZE = 4096  # phrases
 HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
@@ -172,7 +183,7 @@ class Papers(SQLiteBase):
         filters, params = _filters(since, until)
         async with self._searching() as db:
             if sort == "relevance" and not filters:
-                best = await _best(db, query, match, offset + limit)
+                best = await _best(db, query, match, offset + limit, self._idfs)
                 if best is not None:
                     pks, total = best
                     hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
@@ -271,7 +282,11 @@ class Papers(SQLiteBase):
 
 
 async def _best(
-    db: aiosqlite.Connection, query: Query, match: str, wanted: int
+    db: aiosqlite.Connection,
+    query: Query,
+    match: str,
+    wanted: int,
+    idfs: dict[tuple[tuple[str, ...], int], float],
 ) -> tuple[list[int], int] | None:
     """The pks of the `wanted` best matches by bm25 over all matches (ties: newest first),
     and the number of matches up to RANK_WINDOW; None if there are too many to rank."""
@@ -283,7 +298,8 @@ async def _best(
             return pks, RANK_WINDOW
         count = await _count(db, match, FULL_RANK_LIMIT + 1)
     if count > FULL_RANK_LIMIT:
-        return None
+        pks = await _best_in_titles(db, query, wanted, idfs)
+        return None if pks is None else (pks, RANK_WINDOW)
     rows = await db.execute_fetchall(
         f"SELECT rowid, {_BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
         " ORDER BY score, rowid DESC LIMIT ?",
@@ -303,13 +319,15 @@ async def _best_heads(
     """
     # The weights were written against the average length of their day: the papers read
     # are weighed again against today's, with a margin for those that moved past the last.
-    average = await average_length(db)
-    read = 2 * wanted + 20 if match is None else 8 * wanted + 20
+    _, average = await fts_totals(db)
+    read = 2 * wanted + 20
     while True:
-        rows = await db.execute_fetchall(
-            "SELECT pk, freq, length FROM papers_fts_heads WHERE stem = ?"
-            " ORDER BY weight DESC, pk DESC LIMIT ?",
-            (stem, read),
+        rows = list(
+            await db.execute_fetchall(
+                "SELECT pk, freq, length FROM papers_fts_heads WHERE stem = ?"
+                " ORDER BY weight DESC, pk DESC LIMIT ?",
+                (stem, read),
+            )
         )
         pks = [r[0] for r in rows]
         if match is not None:
@@ -332,6 +350,80 @@ async def _best_heads(
     )
     # Fewer than wanted: the rest have the word only outside their titles.
     return [r[0] for r in ranked[:wanted]] if len(ranked) >= wanted else None
+
+
+async def _best_in_titles(
+    db: aiosqlite.Connection,
+    query: Query,
+    wanted: int,
+    idfs: dict[tuple[tuple[str, ...], int], float],
+) -> list[int] | None:
+    """bm25's `wanted` best among the matches with a query term in their title, or None if
+    there are more of those than FULL_RANK_LIMIT too (or fewer than wanted).
+
+    FTS5 picks candidates by bm25 over that narrower MATCH (its title terms count twice);
+    they are then scored exactly as bm25 scores the query, from their analysed text.
+    """
+    match = compile_in_titles(query)
+    if match is None or await _count(db, match, FULL_RANK_LIMIT + 1) > FULL_RANK_LIMIT:
+        return None
+    rows = await db.execute_fetchall(
+        f"SELECT rowid, {_BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
+        " ORDER BY score, rowid DESC LIMIT ?",
+        (match, 3 * wanted + 30),
+    )
+    pks = [r[0] for r in rows]
+    if len(pks) < wanted:
+        return None
+    texts = await db.execute_fetchall(
+        f"SELECT pk, title, abstract, keywords, authors FROM papers"
+        f" WHERE pk IN ({', '.join('?' * len(pks))})",
+        pks,
+    )
+    terms = phrases(query)
+    rows_total, average = await fts_totals(db)
+    idf = [await _idf(db, words, rows_total, idfs) for words in terms]
+    scored = []
+    for pk, *fields in texts:
+        row = _index_row(dict(zip(_SEARCHED, fields, strict=True)))
+        columns = [c.split() for c in row[:3]]  # title, abstract, keywords
+        length = len(" ".join(row).split())
+        score = 0.0
+        for words, weight in zip(terms, idf, strict=True):
+            freq = sum(
+                w * _occurrences(c, words) for w, c in zip(COLUMN_WEIGHTS, columns, strict=False)
+            )
+            if freq:
+                score += weight * bm25_weight(freq, length, average)
+        scored.append((-score, -pk))
+    scored.sort()
+    return [-pk for _, pk in scored[:wanted]]
+
+
+async def _idf(
+    db: aiosqlite.Connection,
+    words: tuple[str, ...],
+    rows: int,
+    idfs: dict[tuple[tuple[str, ...], int], float],
+) -> float:
+    """A phrase's IDF as FTS5's bm25 computes it, kept in `idfs` while `rows` holds."""
+    found = idfs.get((words, rows))
+    if found is None:
+        if len(idfs) >= IDF_CACHE_SIZE:
+            idfs.clear()
+        # Past half the papers bm25 gives the floor, so counting stops there.
+        n = await _count(db, compile_phrase(words), rows // 2 + 1)
+        value = math.log((rows - n + 0.5) / (n + 0.5))
+        found = idfs[(words, rows)] = value if value > 0 else 1e-6
+    return found
+
+
+def _occurrences(tokens: list[str], words: tuple[str, ...]) -> int:
+    """How often `words` run consecutively in `tokens`."""
+    if len(words) == 1:
+        return tokens.count(words[0])
+    n = len(words)
+    return sum(1 for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n]) == words)
 
 
 async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
@@ -445,17 +537,17 @@ async def write_heads(
     await db.executemany("DELETE FROM papers_fts_heads WHERE pk = ?", [(pk,) for pk in removed])
     if not rows:
         return
-    average = await average_length(db)
+    _, average = await fts_totals(db)
     if not average:  # an empty index: these papers are the whole table
         average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
     await db.executemany(_HEADS_ADD, head_rows(rows, average))
 
 
-async def average_length(db: aiosqlite.Connection) -> float:
-    """Tokens per row of papers_fts as FTS5's bm25 reads it (its stored totals), 0 if empty."""
+async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:
+    """papers_fts's rows and tokens per row as FTS5's bm25 reads them (its stored totals)."""
     found = list(await db.execute_fetchall("SELECT block FROM papers_fts_data WHERE id = 1"))
     if not found or not found[0][0]:
-        return 0.0
+        return 0, 0.0
     # The 'averages' record: varints (SQLite's format), the row count, then each column's
     # token count.
     block: bytes = found[0][0]
@@ -473,7 +565,7 @@ async def average_length(db: aiosqlite.Connection) -> float:
                 break
         values.append(value)
     rows, tokens = values[0], sum(values[1:])
-    return tokens / rows if rows else 0.0
+    return rows, (tokens / rows if rows else 0.0)
 
 
 async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:

@@ -11,9 +11,9 @@ import pytest
 
 from bot.query import parse_query
 from bot.store import SQLiteStore
-from bot.store.fts import compile_match, head_weights
+from bot.store.fts import compile_in_titles, compile_match, head_weights
 from bot.store.sqlite import papers as sqlite_papers
-from bot.store.sqlite.papers import _BM25, average_length
+from bot.store.sqlite.papers import _BM25, fts_totals
 from bot.store.sqlite.rows import _index_row
 from bot.text import analyze
 from tests.bot.store.support import ids, paper
@@ -71,11 +71,31 @@ async def test_a_broad_word_excluding_another_skips_its_papers_in_the_heads(
     assert ids(page.hits) == (await by_bm25(seeded_store, "model -language"))[:8]
 
 
+async def count(store: SQLiteStore, match: str) -> int:
+    (n,) = await store._one("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?", (match,))
+    return int(n)
+
+
+@pytest.mark.parametrize("text", ["model OR learning", '"language model" -video', "model data"])
+async def test_a_broad_query_ranks_the_matches_with_a_term_in_their_title(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    query = parse_query(text)
+    in_titles = await count(seeded_store, compile_in_titles(query) or "")
+    assert 10 <= in_titles < await count(seeded_store, compile_match(query))
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 5)
+    monkeypatch.setattr(sqlite_papers, "FULL_RANK_LIMIT", in_titles)  # all: too many
+    page = await seeded_store.search(query, limit=5)
+    assert ids(page.hits) == (await by_bm25(seeded_store, text))[:5]
+    assert (page.total, page.capped) == (5, True)
+
+
 async def test_a_broad_query_of_several_words_ranks_the_newest_window(
     seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
-    monkeypatch.setattr(sqlite_papers, "FULL_RANK_LIMIT", 5)
+    monkeypatch.setattr(sqlite_papers, "FULL_RANK_LIMIT", 5)  # with a title term: more
+    assert await count(seeded_store, compile_in_titles(parse_query("model OR learning")) or "") > 5
     page = await seeded_store.search(parse_query("model OR learning"), limit=200)
     newest = await seeded_store._all(
         "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
@@ -99,7 +119,7 @@ async def test_head_weights_are_what_fts5_bm25_gives_one_word(seeded_store: SQLi
         )
     )
     assert len(heads) >= 3
-    average = await average_length(seeded_store.db)
+    _, average = await fts_totals(seeded_store.db)
     for pk, score in rows:
         if pk in heads:  # written as the days came; the average has moved a little since
             assert heads[pk] == pytest.approx(-score / idf, rel=0.05)
