@@ -51,15 +51,19 @@ def head_weights(row: Sequence[str], average_length: float) -> dict[str, tuple[f
     word's IDF (the same for every paper), against the table's `average_length`.
 
     A text term matches title, abstract and keywords, so its frequency is their weighted
-    count; the length is every column's token count.
+    count; the length is every column's token count (the values are single-spaced words).
     """
-    title, abstract, keywords = row[0].split(), row[1].split(), row[2].split()
-    length = len(title) + len(abstract) + len(keywords) + sum(len(c.split()) for c in row[3:])
+    title = row[0].split()
+    length = len(title) + sum(c.count(" ") + 1 for c in row[1:] if c)
     t, a, k = COLUMN_WEIGHTS[:3]
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length else 0.0
+    # Whole words only: counts of " stem " in the padded texts.
+    abstract, keywords = f" {row[1]} ", f" {row[2]} "
     weights = {}
     for stem in set(title):
-        freq = t * title.count(stem) + a * abstract.count(stem) + k * keywords.count(stem)
-        weights[stem] = (bm25_weight(freq, length, average_length), freq)
+        word = f" {stem} "
+        freq = t * title.count(stem) + a * abstract.count(word) + k * keywords.count(word)
+        weights[stem] = (freq * (BM25_K1 + 1) / (freq + norm), freq)  # as bm25_weight
     return weights
 
 

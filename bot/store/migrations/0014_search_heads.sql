@@ -16,6 +16,5 @@ CREATE TABLE papers_fts_heads (
     length INTEGER NOT NULL,
     PRIMARY KEY (stem, weight, pk)
 ) WITHOUT ROWID;
-CREATE INDEX papers_fts_heads_pk ON papers_fts_heads (pk);
 
 DELETE FROM meta WHERE key = 'search_analysis';

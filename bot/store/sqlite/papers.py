@@ -117,7 +117,8 @@ class Papers(SQLiteBase):
                 if any(merged[k] != old[k] for k in _SEARCHED):
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
-                    await write_heads(db, [(old["pk"], _index_row(merged))], [old["pk"]])
+                    pk = old["pk"]
+                    await write_heads(db, [(pk, _index_row(merged))], [(pk, _index_row(old))])
                 await write_credits(db, [paper])
                 return False
             await db.execute(
@@ -490,10 +491,11 @@ async def write_day(
         " updated_at = ? WHERE id = ?",
         changed_rows,
     )
-    await db.executemany(_FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed])
+    removed = [(pks[i], _index_row(r)) for r, i in unindexed]
+    await db.executemany(_FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
     added = [(pks[i], _index_row(r)) for r, i in indexed]
     await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
-    await write_heads(db, added, [pks[i] for _, i in unindexed])
+    await write_heads(db, added, removed)
     await db.executemany(
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
@@ -530,11 +532,16 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
 async def write_heads(
     db: aiosqlite.Connection,
     rows: Sequence[tuple[int, Sequence[str]]],
-    removed: Collection[int] = (),
+    removed: Sequence[tuple[int, Sequence[str]]] = (),
 ) -> None:
     """Write papers_fts_heads for papers just written to papers_fts as (pk, its values),
-    after dropping those of `removed` pks, inside the caller's transaction."""
-    await db.executemany("DELETE FROM papers_fts_heads WHERE pk = ?", [(pk,) for pk in removed])
+    after dropping those of `removed` ones (pk, the values they were written with), inside
+    the caller's transaction."""
+    # By title word and pk: no index by pk to keep up at every ingest for a rare update.
+    await db.executemany(
+        "DELETE FROM papers_fts_heads WHERE stem = ? AND pk = ?",
+        [(stem, pk) for pk, row in removed for stem in set(row[0].split())],
+    )
     if not rows:
         return
     _, average = await fts_totals(db)

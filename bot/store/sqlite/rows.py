@@ -48,7 +48,7 @@ def head_rows(
     """papers_fts_heads rows for papers as (pk, papers_fts values)."""
     out = []
     for pk, row in rows:
-        length = len(" ".join(row).split())
+        length = sum(c.count(" ") + 1 for c in row if c)
         for stem, (weight, freq) in head_weights(row, average).items():
             out.append((stem, weight, pk, freq, length))
     return out
