@@ -547,7 +547,8 @@ async def write_heads(
     _, average = await fts_totals(db)
     if not average:  # an empty index: these papers are the whole table
         average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
-    await db.executemany(_HEADS_ADD, head_rows(rows, average))
+    # In key order: each B-tree page is then visited once for its rows.
+    await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average)))
 
 
 async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:

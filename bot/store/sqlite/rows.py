@@ -36,10 +36,7 @@ _SEARCHED = SEARCHED  # the fields papers_fts holds
 _FTS_COLUMNS = "title, abstract, keywords, authors, title_words"
 
 
-_HEADS_ADD = (
-    "INSERT OR REPLACE INTO papers_fts_heads (stem, weight, pk, freq, length)"
-    " VALUES (?, ?, ?, ?, ?)"
-)
+_HEADS_ADD = "INSERT INTO papers_fts_heads (stem, weight, pk, freq, length) VALUES (?, ?, ?, ?, ?)"
 
 
 def head_rows(
