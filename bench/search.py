@@ -39,7 +39,6 @@ from bot.query import Query, parse_query
 from bot.store import SQLiteStore
 from bot.store.fts import compile_match, single_word
 from bot.store.sqlite import RANK_WINDOW, _migrations
-from bot.store.sqlite.papers import FULL_RANK_LIMIT
 from bot.text import snippet, words
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -63,10 +62,6 @@ RAW_SQL = f"SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY {BM25
 
 
 COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
-FULL_SQL = (
-    f"SELECT rowid, {BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
-    " ORDER BY score, rowid DESC LIMIT ?"
-)
 HEADS_SQL = "SELECT pk FROM papers_fts_heads WHERE stem = ? ORDER BY weight DESC, pk DESC LIMIT ?"
 # The reference ranking: the same analysis and column weights, bm25 over every match.
 REFERENCE_SQL = (
@@ -80,13 +75,13 @@ AGREEMENT_K = 10
 def raw_search(conn: sqlite3.Connection, query: Query, match: str, wanted: frozenset[str]) -> None:
     """The store's search path in raw sqlite3 (same SQL, no asyncio, no dataclasses)."""
     stem = single_word(query)
-    cap = RANK_WINDOW if stem is not None and not query.excluded else FULL_RANK_LIMIT
-    (count,) = conn.execute(COUNT_SQL, (match, cap + 1)).fetchone()
-    if stem is not None and not query.excluded and count > RANK_WINDOW:
+    broad = False
+    if stem is not None:
+        (count,) = conn.execute(COUNT_SQL, (match, RANK_WINDOW + 1)).fetchone()
+        broad = count > RANK_WINDOW and not query.excluded
+    if broad:
         pks = [r[0] for r in conn.execute(HEADS_SQL, (stem, LIMIT))]
-    elif count <= FULL_RANK_LIMIT:
-        pks = [r[0] for r in conn.execute(FULL_SQL, (match, LIMIT))]
-    else:  # the window (or a one-word query excluding words, timed as the window)
+    else:  # the window: every match when it holds them all
         found = conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
         found.sort(key=lambda r: (r[1], -r[0]))
         pks = [r[0] for r in found[:LIMIT]]

@@ -11,7 +11,7 @@ types can reach FTS5's own syntax (NEAR, column filters, `*`, `^`, quotes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.query import Query, Term
 from bot.text import analyze, analyze_words, plain_words
@@ -45,10 +45,13 @@ BM25_B = 0.75
 COLUMN_WEIGHTS = (10.0, 1.0, 4.0, 2.0, 0.0)
 
 
-def head_weights(row: Sequence[str], average_length: float) -> dict[str, tuple[float, float]]:
-    """Each title word's (bm25 weight, weighted frequency) in one paper (its papers_fts
-    `row`): the weight is what FTS5's bm25 scores for a query of that word alone, less the
-    word's IDF (the same for every paper), against the table's `average_length`.
+def head_weights(
+    row: Sequence[str], average_length: float, words: Collection[str]
+) -> dict[str, tuple[float, float]]:
+    """Each title word's (of those in `words`) (bm25 weight, weighted frequency) in one
+    paper (its papers_fts `row`): the weight is what FTS5's bm25 scores for a query of that
+    word alone, less the word's IDF (the same for every paper), against the table's
+    `average_length`.
 
     A text term matches title, abstract and keywords, so its frequency is their weighted
     count; the length is every column's token count (the values are single-spaced words).
@@ -60,7 +63,7 @@ def head_weights(row: Sequence[str], average_length: float) -> dict[str, tuple[f
     # Whole words only: counts of " stem " in the padded texts.
     abstract, keywords = f" {row[1]} ", f" {row[2]} "
     weights = {}
-    for stem in set(title):
+    for stem in set(title).intersection(words):
         word = f" {stem} "
         freq = t * title.count(stem) + a * abstract.count(word) + k * keywords.count(word)
         weights[stem] = (freq * (BM25_K1 + 1) / (freq + norm), freq)  # as bm25_weight
@@ -96,25 +99,10 @@ def compile_match(query: Query) -> str:
     return f"({positive}) NOT ({excluded})"
 
 
-def compile_in_titles(query: Query) -> str | None:
-    """The MATCH for the papers `query` finds that hold one of its terms in their title;
-    None if it has an author term."""
-    terms = query.terms()
-    if any(t.field == "author" for t in terms):
-        return None
-    titles = " OR ".join(f"title : {_phrase(t).split(' : ', 1)[1]}" for t in terms)
-    return f"({compile_match(query)}) AND ({titles})"
-
-
-def phrases(query: Query) -> list[tuple[str, ...]]:
-    """The analysed words of each positive text term, in order."""
-    return [analyze_words(t.tokens) for t in query.terms() if t.field == "text"]
-
-
-def compile_phrase(words: tuple[str, ...]) -> str:
-    """The MATCH for one phrase of analysed words in the text columns."""
+def compile_phrase(words: tuple[str, ...], columns: str = TEXT_COLUMNS) -> str:
+    """The MATCH for one phrase of analysed words in `columns` (the text columns)."""
     text = " ".join(words).replace('"', '""')
-    return f'{TEXT_COLUMNS} : "{text}"'
+    return f'{columns} : "{text}"'
 
 
 def compile_prefix(typed: str) -> str | None:

@@ -21,7 +21,7 @@ import aiosqlite
 from aiosqlite import Connection
 
 from bot.errors import BackupError, StoreError
-from bot.store.sqlite.rows import _FTS_COLUMNS, _HEADS_ADD, _SEARCHED, _index_row, head_rows
+from bot.store.sqlite.rows import _FTS_COLUMNS, _SEARCHED, _index_row
 from bot.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,8 @@ class SQLiteBase:
         self._reads: aiosqlite.Connection | None = None  # every other read
         self._write_lock = asyncio.Lock()
         self._search_lock = asyncio.Lock()
-        # A phrase's IDF as bm25 reads it, by (its words, the papers indexed): counting a
-        # common word's papers costs more than the rest of a search (see papers._idf).
-        self._idfs: dict[tuple[tuple[str, ...], int], float] = {}
+        # The words papers_fts_heads is written for (papers_fts_heads_words), read on open.
+        self._heads_words: set[str] = set()
         self._deadline_at = float("inf")
 
     async def __aenter__(self) -> Self:
@@ -167,6 +166,11 @@ class SQLiteBase:
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
         await self._index_search()
+        # Migration 0014 makes them (a store stopped at an older one has none).
+        found = "SELECT 1 FROM sqlite_master WHERE name = 'papers_fts_heads_words'"
+        if await self._one(found, (), self.db):
+            words = await self._all("SELECT stem FROM papers_fts_heads_words", (), self.db)
+            self._heads_words = {r[0] for r in words}
 
     async def _index_search(self) -> None:
         """Write papers_fts afresh unless it holds this version's analysis of every paper.
@@ -181,25 +185,18 @@ class SQLiteBase:
             (count,) = await self._one("SELECT count(*) FROM papers", (), db)
             log.info("writing the search index of %d papers (%s)", count, ANALYSIS_VERSION)
             await db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")
-            # Migration 0014 makes the heads (a store stopped at an older one has none).
-            heads = await self._one(
+            # Migration 0014 makes the heads (a store stopped at an older one has none):
+            # written again for a word when a search next asks for them.
+            if await self._one(
                 "SELECT 1 FROM sqlite_master WHERE name = 'papers_fts_heads'", (), db
-            )
-            if heads:
+            ):
                 await db.execute("DELETE FROM papers_fts_heads")
-            # Twice through the papers: the heads' weights need the average length of all.
-            tokens = 0
+                await db.execute("DELETE FROM papers_fts_heads_words")
             async for rows in self._indexed_papers(db):
                 await db.executemany(
                     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                     [(pk, *row) for pk, row in rows],
                 )
-                tokens += sum(len(" ".join(row).split()) for _, row in rows)
-            average = tokens / count if count else 0.0
-            async for rows in self._indexed_papers(db):
-                if not heads:
-                    break
-                await db.executemany(_HEADS_ADD, head_rows(rows, average))
             await db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -27,13 +27,10 @@ from bot.models import (
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import (
-    COLUMN_WEIGHTS,
     bm25_weight,
-    compile_in_titles,
     compile_match,
     compile_phrase,
     compile_prefix,
-    phrases,
     single_word,
 )
 from bot.store.rules import merge
@@ -57,11 +54,6 @@ from bot.text import snippet
 # (title_words, for title prefixes, is never searched by a query).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
-# By relevance, a query with at most this many matches has them all ranked by bm25 (about
-# 1 us a match in FTS5); a broader one ranks the window. A one-word query with more than
-# RANK_WINDOW matches reads its heads instead.
-FULL_RANK_LIMIT = 5_000
-IDF_CACHE_SIZE = 4096  # phrases
 HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
@@ -96,7 +88,7 @@ class Papers(SQLiteBase):
     async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
         """Upsert one day's list in one transaction; say which papers are new."""
         async with self._transaction() as db:
-            written = await write_day(db, list_date, papers, self._now())
+            written = await write_day(db, list_date, papers, self._now(), heads=self._heads_words)
             await mark_rematch(db, written, self._clock())
         return written.result
 
@@ -118,7 +110,9 @@ class Papers(SQLiteBase):
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
                     pk = old["pk"]
-                    await write_heads(db, [(pk, _index_row(merged))], [(pk, _index_row(old))])
+                    await write_heads(
+                        db, self._heads_words, [(pk, _index_row(merged))], [(pk, _index_row(old))]
+                    )
                 await write_credits(db, [paper])
                 return False
             await db.execute(
@@ -128,7 +122,7 @@ class Papers(SQLiteBase):
             indexed = _index_row(row)
             await db.execute(_FTS_ADD, (*indexed, paper.id))
             pks = await _pks(db, [paper.id])
-            await write_heads(db, [(pks[paper.id], indexed)])
+            await write_heads(db, self._heads_words, [(pks[paper.id], indexed)])
             await write_credits(db, [paper])
             return True
 
@@ -172,23 +166,30 @@ class Papers(SQLiteBase):
 
         By relevance with no date filter, the page is bm25's best over every match: a
         one-word query with more than RANK_WINDOW matches reads the best papers with the
-        word in their title from papers_fts_heads; otherwise FTS5 ranks every match when
-        there are at most FULL_RANK_LIMIT. A broader query, another order or a date filter
-        ranks the newest RANK_WINDOW matches (in arrival order), so a query as broad as
-        "model OR learning" costs what a narrow one does. `total` counts matches up to
-        RANK_WINDOW; `capped` says there are at least that many.
+        word in their title from papers_fts_heads (written for the word the first time it
+        is asked for so broadly, kept up at ingest from then on). Otherwise the newest
+        RANK_WINDOW matches (in arrival order) are ranked: all of them when there are fewer,
+        so a query as broad as "model OR learning" costs what a narrow one does. `total`
+        counts matches up to RANK_WINDOW; `capped` says there are at least that many.
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
         match = compile_match(query)
         filters, params = _filters(since, until)
+        stem = single_word(query) if sort == "relevance" and not filters else None
+        if stem is not None:
+            async with self._searching() as db:
+                broad = await _count(db, match, RANK_WINDOW + 1) > RANK_WINDOW
+            if broad:
+                if stem not in self._heads_words:
+                    await self._write_heads_of(stem)
+                async with self._searching() as db:
+                    excluding = match if query.excluded else None
+                    pks = await _best_heads(db, stem, excluding, offset + limit)
+                    if pks is not None:
+                        hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
+                        return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
         async with self._searching() as db:
-            if sort == "relevance" and not filters:
-                best = await _best(db, query, match, offset + limit, self._idfs)
-                if best is not None:
-                    pks, total = best
-                    hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
-                    return SearchPage(tuple(hits), total, capped=total >= RANK_WINDOW)
             if filters or sort != "relevance":
                 sql = (
                     f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
@@ -205,6 +206,35 @@ class Papers(SQLiteBase):
             page = found[offset : offset + limit]
             hits = await self._hits(db, query, page)
         return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
+
+    async def _write_heads_of(self, stem: str) -> None:
+        """papers_fts_heads for one word, from then on kept up at ingest: one bm25 pass of
+        FTS5 over the word's matches, those with it in their title kept."""
+        async with self._transaction() as db:
+            if stem in self._heads_words:  # another search wrote them meanwhile
+                return
+            rows_total, _ = await fts_totals(db)
+            n = await _count(db, compile_phrase((stem,)), rows_total + 1)
+            idf = max(math.log((rows_total - n + 0.5) / (n + 0.5)), 1e-6)
+            titled = {
+                r[0]
+                for r in await db.execute_fetchall(
+                    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?",
+                    (compile_phrase((stem,), "title"),),
+                )
+            }
+            scored = await db.execute_fetchall(
+                f"SELECT rowid, {_BM25} FROM papers_fts WHERE papers_fts MATCH ?",
+                (compile_phrase((stem,)),),
+            )
+            # bm25 of one word is its IDF times the weight head_weights gives; the frequency
+            # and length are not known here (-1: read the weight as it is).
+            await db.executemany(
+                _HEADS_ADD,
+                sorted((stem, -score / idf, pk, -1.0, -1) for pk, score in scored if pk in titled),
+            )
+            await db.execute("INSERT INTO papers_fts_heads_words (stem) VALUES (?)", (stem,))
+        self._heads_words.add(stem)
 
     async def _hits(
         self, db: aiosqlite.Connection, query: Query, page: Sequence[Any]
@@ -282,33 +312,6 @@ class Papers(SQLiteBase):
         return [_listing(r) for r in rows]
 
 
-async def _best(
-    db: aiosqlite.Connection,
-    query: Query,
-    match: str,
-    wanted: int,
-    idfs: dict[tuple[tuple[str, ...], int], float],
-) -> tuple[list[int], int] | None:
-    """The pks of the `wanted` best matches by bm25 over all matches (ties: newest first),
-    and the number of matches up to RANK_WINDOW; None if there are too many to rank."""
-    stem = single_word(query)
-    count = await _count(db, match, (RANK_WINDOW if stem else FULL_RANK_LIMIT) + 1)
-    if stem is not None and count > RANK_WINDOW:
-        pks = await _best_heads(db, stem, match if query.excluded else None, wanted)
-        if pks is not None:
-            return pks, RANK_WINDOW
-        count = await _count(db, match, FULL_RANK_LIMIT + 1)
-    if count > FULL_RANK_LIMIT:
-        pks = await _best_in_titles(db, query, wanted, idfs)
-        return None if pks is None else (pks, RANK_WINDOW)
-    rows = await db.execute_fetchall(
-        f"SELECT rowid, {_BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
-        " ORDER BY score, rowid DESC LIMIT ?",
-        (match, wanted),
-    )
-    return [r[0] for r in rows], min(count, RANK_WINDOW)
-
-
 async def _best_heads(
     db: aiosqlite.Connection, stem: str, match: str | None, wanted: int
 ) -> list[int] | None:
@@ -325,7 +328,7 @@ async def _best_heads(
     while True:
         rows = list(
             await db.execute_fetchall(
-                "SELECT pk, freq, length FROM papers_fts_heads WHERE stem = ?"
+                "SELECT pk, freq, length, weight FROM papers_fts_heads WHERE stem = ?"
                 " ORDER BY weight DESC, pk DESC LIMIT ?",
                 (stem, read),
             )
@@ -347,84 +350,10 @@ async def _best_heads(
         read *= 4
     ranked = sorted(
         (r for r in rows if match is None or r[0] in kept),
-        key=lambda r: (-bm25_weight(r[1], r[2], average), -r[0]),
+        key=lambda r: (-(bm25_weight(r[1], r[2], average) if r[2] >= 0 else r[3]), -r[0]),
     )
     # Fewer than wanted: the rest have the word only outside their titles.
     return [r[0] for r in ranked[:wanted]] if len(ranked) >= wanted else None
-
-
-async def _best_in_titles(
-    db: aiosqlite.Connection,
-    query: Query,
-    wanted: int,
-    idfs: dict[tuple[tuple[str, ...], int], float],
-) -> list[int] | None:
-    """bm25's `wanted` best among the matches with a query term in their title, or None if
-    there are more of those than FULL_RANK_LIMIT too (or fewer than wanted).
-
-    FTS5 picks candidates by bm25 over that narrower MATCH (its title terms count twice);
-    they are then scored exactly as bm25 scores the query, from their analysed text.
-    """
-    match = compile_in_titles(query)
-    if match is None or await _count(db, match, FULL_RANK_LIMIT + 1) > FULL_RANK_LIMIT:
-        return None
-    rows = await db.execute_fetchall(
-        f"SELECT rowid, {_BM25} AS score FROM papers_fts WHERE papers_fts MATCH ?"
-        " ORDER BY score, rowid DESC LIMIT ?",
-        (match, 3 * wanted + 30),
-    )
-    pks = [r[0] for r in rows]
-    if len(pks) < wanted:
-        return None
-    texts = await db.execute_fetchall(
-        f"SELECT pk, title, abstract, keywords, authors FROM papers"
-        f" WHERE pk IN ({', '.join('?' * len(pks))})",
-        pks,
-    )
-    terms = phrases(query)
-    rows_total, average = await fts_totals(db)
-    idf = [await _idf(db, words, rows_total, idfs) for words in terms]
-    scored = []
-    for pk, *fields in texts:
-        row = _index_row(dict(zip(_SEARCHED, fields, strict=True)))
-        columns = [c.split() for c in row[:3]]  # title, abstract, keywords
-        length = len(" ".join(row).split())
-        score = 0.0
-        for words, weight in zip(terms, idf, strict=True):
-            freq = sum(
-                w * _occurrences(c, words) for w, c in zip(COLUMN_WEIGHTS, columns, strict=False)
-            )
-            if freq:
-                score += weight * bm25_weight(freq, length, average)
-        scored.append((-score, -pk))
-    scored.sort()
-    return [-pk for _, pk in scored[:wanted]]
-
-
-async def _idf(
-    db: aiosqlite.Connection,
-    words: tuple[str, ...],
-    rows: int,
-    idfs: dict[tuple[tuple[str, ...], int], float],
-) -> float:
-    """A phrase's IDF as FTS5's bm25 computes it, kept in `idfs` while `rows` holds."""
-    found = idfs.get((words, rows))
-    if found is None:
-        if len(idfs) >= IDF_CACHE_SIZE:
-            idfs.clear()
-        # Past half the papers bm25 gives the floor, so counting stops there.
-        n = await _count(db, compile_phrase(words), rows // 2 + 1)
-        value = math.log((rows - n + 0.5) / (n + 0.5))
-        found = idfs[(words, rows)] = value if value > 0 else 1e-6
-    return found
-
-
-def _occurrences(tokens: list[str], words: tuple[str, ...]) -> int:
-    """How often `words` run consecutively in `tokens`."""
-    if len(words) == 1:
-        return tokens.count(words[0])
-    n = len(words)
-    return sum(1 for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n]) == words)
 
 
 async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
@@ -453,6 +382,7 @@ async def write_day(
     now: str,
     *,
     clear: Collection[str] = (),
+    heads: Collection[str] = frozenset(),
 ) -> DayWrite:
     """Upsert one day's list inside the caller's transaction. A stored paper is merged (None
     or empty keeps the old value) except the `clear` columns, which take the new value."""
@@ -495,7 +425,7 @@ async def write_day(
     await db.executemany(_FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
     added = [(pks[i], _index_row(r)) for r, i in indexed]
     await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
-    await write_heads(db, added, removed)
+    await write_heads(db, heads, added, removed)
     await db.executemany(
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
@@ -531,24 +461,28 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
 
 async def write_heads(
     db: aiosqlite.Connection,
+    words: Collection[str],
     rows: Sequence[tuple[int, Sequence[str]]],
     removed: Sequence[tuple[int, Sequence[str]]] = (),
 ) -> None:
-    """Write papers_fts_heads for papers just written to papers_fts as (pk, its values),
-    after dropping those of `removed` ones (pk, the values they were written with), inside
-    the caller's transaction."""
+    """Write papers_fts_heads of `words` (those it is kept for) for papers just written to
+    papers_fts as (pk, its values), after dropping those of `removed` ones (pk, the values
+    they were written with), inside the caller's transaction."""
+    if not words:
+        return
     # By title word and pk: no index by pk to keep up at every ingest for a rare update.
     await db.executemany(
         "DELETE FROM papers_fts_heads WHERE stem = ? AND pk = ?",
-        [(stem, pk) for pk, row in removed for stem in set(row[0].split())],
+        [(stem, pk) for pk, row in removed for stem in set(row[0].split()) if stem in words],
     )
+    rows = [(pk, row) for pk, row in rows if any(w in words for w in row[0].split())]
     if not rows:
         return
     _, average = await fts_totals(db)
     if not average:  # an empty index: these papers are the whole table
         average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
     # In key order: each B-tree page is then visited once for its rows.
-    await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average)))
+    await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average, words)))
 
 
 async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,13 +40,13 @@ _HEADS_ADD = "INSERT INTO papers_fts_heads (stem, weight, pk, freq, length) VALU
 
 
 def head_rows(
-    rows: Sequence[tuple[int, Sequence[str]]], average: float
+    rows: Sequence[tuple[int, Sequence[str]]], average: float, words: Collection[str]
 ) -> list[tuple[str, float, int, float, int]]:
-    """papers_fts_heads rows for papers as (pk, papers_fts values)."""
+    """papers_fts_heads rows of `words` for papers as (pk, papers_fts values)."""
     out = []
     for pk, row in rows:
         length = sum(c.count(" ") + 1 for c in row if c)
-        for stem, (weight, freq) in head_weights(row, average).items():
+        for stem, (weight, freq) in head_weights(row, average, words).items():
             out.append((stem, weight, pk, freq, length))
     return out
 
