@@ -99,11 +99,6 @@ def compile_match(query: Query) -> str:
     return f"({positive}) NOT ({excluded})"
 
 
-def phrases(query: Query) -> list[tuple[str, ...]]:
-    """The analysed words of each positive text term, in order."""
-    return [analyze_words(t.tokens) for t in query.terms() if t.field == "text"]
-
-
 def compile_phrase(words: tuple[str, ...], columns: str = TEXT_COLUMNS) -> str:
     """The MATCH for one phrase of analysed words in `columns` (the text columns)."""
     text = " ".join(words).replace('"', '""')

@@ -65,9 +65,6 @@ class SQLiteBase:
         self._search_lock = asyncio.Lock()
         # The words papers_fts_heads is written for (papers_fts_heads_words), read on open.
         self._heads_words: set[str] = set()
-        # A phrase's IDF as bm25 reads it, by (its words, the papers indexed): counting a
-        # common word's papers costs as much as a search (see papers._idf).
-        self._idfs: dict[tuple[tuple[str, ...], int], float] = {}
         self._deadline_at = float("inf")
 
     async def __aenter__(self) -> Self:

@@ -27,12 +27,10 @@ from bot.models import (
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
 from bot.store.fts import (
-    COLUMN_WEIGHTS,
     bm25_weight,
     compile_match,
     compile_phrase,
     compile_prefix,
-    phrases,
     single_word,
 )
 from bot.store.rules import merge
@@ -56,8 +54,6 @@ from bot.text import snippet
 # (title_words, for title prefixes, is never searched by a query).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
-HEADS_PER_WORD = 30  # best titles of each word a broad query of several words scores too
-IDF_CACHE_SIZE = 4096  # phrases
 HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
@@ -207,27 +203,9 @@ class Papers(SQLiteBase):
                 )
             found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
             found.sort(key=_SORT_KEYS[sort])
-            broad = len(found) >= RANK_WINDOW and sort == "relevance" and not filters
-            stems = _head_stems(query) if broad else set()
-            if not stems:
-                page = found[offset : offset + limit]
-                hits = await self._hits(db, query, page)
-                return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
-        # Several words: the window's best and the best titles of each word (their heads),
-        # these scored as bm25 scores them, the better of both.
-        for stem in stems - self._heads_words:
-            await self._write_heads_of(stem)
-        async with self._searching() as db:
-            wanted = offset + limit
-            more = await _heads_scored(db, query, match, stems, wanted, self._idfs)
-            seen = {r[0] for r in found}
-            merged = sorted(
-                [(r[1], -r[0]) for r in found[:wanted]]
-                + [(score, -pk) for score, pk in more if pk not in seen]
-            )
-            pks = [-pk for _, pk in merged[offset:wanted]]
-            hits = await self._hits(db, query, [(pk,) for pk in pks])
-        return SearchPage(tuple(hits), len(found), capped=True, newest_only=False)
+            page = found[offset : offset + limit]
+            hits = await self._hits(db, query, page)
+        return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
 
     async def _write_heads_of(self, stem: str) -> None:
         """papers_fts_heads for one word, from then on kept up at ingest: one bm25 pass of
@@ -376,94 +354,6 @@ async def _best_heads(
     )
     # Fewer than wanted: the rest have the word only outside their titles.
     return [r[0] for r in ranked[:wanted]] if len(ranked) >= wanted else None
-
-
-def _head_stems(query: Query) -> set[str]:
-    """The words whose heads a broad query of several text words reads; none if it has an
-    author term."""
-    if any(t.field == "author" for t in query.terms()):
-        return set()
-    return {w for words in phrases(query) for w in words}
-
-
-async def _heads_scored(
-    db: aiosqlite.Connection,
-    query: Query,
-    match: str,
-    stems: set[str],
-    wanted: int,
-    idfs: dict[tuple[tuple[str, ...], int], float],
-) -> list[tuple[float, int]]:
-    """(bm25 as FTS5 scores it, pk) of the papers `match` finds among the HEADS_PER_WORD
-    best titles of each of `stems`."""
-    pks: set[int] = set()
-    for stem in stems:
-        pks.update(
-            r[0]
-            for r in await db.execute_fetchall(
-                "SELECT pk FROM papers_fts_heads WHERE stem = ? ORDER BY weight DESC, pk DESC"
-                " LIMIT ?",
-                (stem, max(HEADS_PER_WORD, wanted)),
-            )
-        )
-    kept = [
-        r[0]
-        for r in await db.execute_fetchall(
-            "SELECT c.value FROM json_each(?) c WHERE EXISTS (SELECT 1 FROM papers_fts"
-            " WHERE papers_fts MATCH ? AND rowid = c.value)",
-            (json.dumps(sorted(pks)), match),
-        )
-    ]
-    if not kept:
-        return []
-    texts = await db.execute_fetchall(
-        f"SELECT pk, title, abstract, keywords, authors FROM papers"
-        f" WHERE pk IN ({', '.join('?' * len(kept))})",
-        kept,
-    )
-    terms = phrases(query)
-    rows_total, average = await fts_totals(db)
-    idf = [await _idf(db, words, rows_total, idfs) for words in terms]
-    scored = []
-    for pk, *fields in texts:
-        row = _index_row(dict(zip(_SEARCHED, fields, strict=True)))
-        columns = [c.split() for c in row[:3]]  # title, abstract, keywords
-        length = len(" ".join(row).split())
-        score = 0.0
-        for words, weight in zip(terms, idf, strict=True):
-            freq = sum(
-                w * _occurrences(c, words) for w, c in zip(COLUMN_WEIGHTS, columns, strict=False)
-            )
-            if freq:
-                score += weight * bm25_weight(freq, length, average)
-        scored.append((-score, pk))
-    return scored
-
-
-async def _idf(
-    db: aiosqlite.Connection,
-    words: tuple[str, ...],
-    rows: int,
-    idfs: dict[tuple[tuple[str, ...], int], float],
-) -> float:
-    """A phrase's IDF as FTS5's bm25 computes it, kept in `idfs` while `rows` holds."""
-    found = idfs.get((words, rows))
-    if found is None:
-        if len(idfs) >= IDF_CACHE_SIZE:
-            idfs.clear()
-        # Past half the papers bm25 gives the floor, so counting stops there.
-        n = await _count(db, compile_phrase(words), rows // 2 + 1)
-        value = math.log((rows - n + 0.5) / (n + 0.5))
-        found = idfs[(words, rows)] = value if value > 0 else 1e-6
-    return found
-
-
-def _occurrences(tokens: list[str], words: tuple[str, ...]) -> int:
-    """How often `words` run consecutively in `tokens`."""
-    if len(words) == 1:
-        return tokens.count(words[0])
-    n = len(words)
-    return sum(1 for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n]) == words)
 
 
 async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
