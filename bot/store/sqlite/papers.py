@@ -184,7 +184,9 @@ class Papers(SQLiteBase):
                 if stem not in self._heads_words:
                     await self._write_heads_of(stem)
                 async with self._searching() as db:
-                    excluding = match if query.excluded else None
+                    # Every paper read holds the word: only the excluded terms are checked.
+                    excluded = Query(groups=(query.excluded,))
+                    excluding = compile_match(excluded) if query.excluded else None
                     pks = await _best_heads(db, stem, excluding, offset + limit)
                     if pks is not None:
                         hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
@@ -315,8 +317,8 @@ class Papers(SQLiteBase):
 async def _best_heads(
     db: aiosqlite.Connection, stem: str, match: str | None, wanted: int
 ) -> list[int] | None:
-    """The `wanted` papers with `stem` in their title that bm25 ranks best for it, those
-    that `match` (a query excluding words) only; None if there are fewer.
+    """The `wanted` papers with `stem` in their title that bm25 ranks best for it, but for
+    those that `match` (the words a query excludes); None if there are fewer.
 
     bm25 ranks a paper with the word in its title (ten times an abstract's weight) above
     those without it, as good as always: bench/search.py counts how often.
@@ -335,14 +337,14 @@ async def _best_heads(
         )
         pks = [r[0] for r in rows]
         if match is not None:
-            kept = {
+            kept = set(pks).difference(
                 r[0]
                 for r in await db.execute_fetchall(
                     "SELECT c.value FROM json_each(?) c WHERE EXISTS (SELECT 1 FROM papers_fts"
                     " WHERE papers_fts MATCH ? AND rowid = c.value)",
                     (json.dumps(pks), match),
                 )
-            }
+            )
         if len(pks if match is None else kept) >= wanted or len(rows) < read:
             break
         if read >= HEADS_READ_LIMIT:
