@@ -35,9 +35,9 @@ from pathlib import Path
 from bench.corpus import CorpusGenerator, seed_papers, weekdays
 from bot.errors import QueryError
 from bot.matching import highlights
-from bot.query import parse_query
+from bot.query import Query, parse_query
 from bot.store import SQLiteStore
-from bot.store.fts import compile_match
+from bot.store.fts import compile_match, single_word
 from bot.store.sqlite import RANK_WINDOW, _migrations
 from bot.text import snippet, words
 
@@ -61,11 +61,30 @@ PAGE_SQL = "SELECT *, abstract FROM papers WHERE pk IN ({marks})"
 RAW_SQL = f"SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY {BM25} LIMIT {LIMIT}"
 
 
-def raw_search(conn: sqlite3.Connection, match: str, wanted: frozenset[str]) -> None:
+COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
+HEADS_SQL = "SELECT pk FROM papers_fts_heads WHERE stem = ? ORDER BY weight DESC, pk DESC LIMIT ?"
+# The reference ranking: the same analysis and column weights, bm25 over every match.
+REFERENCE_SQL = (
+    f"SELECT p.id FROM (SELECT rowid AS pk, {BM25} AS score FROM papers_fts"
+    " WHERE papers_fts MATCH ? ORDER BY score, rowid DESC LIMIT ?) AS t"
+    " JOIN papers p ON p.pk = t.pk ORDER BY t.score, t.pk DESC"
+)
+AGREEMENT_K = 10
+
+
+def raw_search(conn: sqlite3.Connection, query: Query, match: str, wanted: frozenset[str]) -> None:
     """The store's search path in raw sqlite3 (same SQL, no asyncio, no dataclasses)."""
-    found = conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
-    found.sort(key=lambda r: (r[1], -r[0]))
-    pks = [r[0] for r in found[:LIMIT]]
+    stem = single_word(query)
+    broad = False
+    if stem is not None:
+        (count,) = conn.execute(COUNT_SQL, (match, RANK_WINDOW + 1)).fetchone()
+        broad = count > RANK_WINDOW and not query.excluded
+    if broad:
+        pks = [r[0] for r in conn.execute(HEADS_SQL, (stem, LIMIT))]
+    else:  # the window: every match when it holds them all
+        found = conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
+        found.sort(key=lambda r: (r[1], -r[0]))
+        pks = [r[0] for r in found[:LIMIT]]
     if pks:
         rows = conn.execute(PAGE_SQL.format(marks=", ".join("?" * len(pks))), pks).fetchall()
         for row in rows:
@@ -312,7 +331,7 @@ async def time_queries(
 
     def via_raw(r: QueryTimes) -> None:
         t0 = time.perf_counter()
-        raw_search(raw, r.match, r.wanted)
+        raw_search(raw, parse_query(r.query.text), r.match, r.wanted)
         r.raw_ms.append((time.perf_counter() - t0) * 1000)
 
     for round_ in range(rounds):
@@ -436,6 +455,52 @@ def breakdown(path: Path, results: Sequence[QueryTimes]) -> None:
     )
 
 
+# -- agreement --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    kind: str
+    top1: bool  # the store's first hit is the reference's
+    overlap: float  # share of the reference's top AGREEMENT_K on the store's first page
+
+
+async def agreement(
+    store: SQLiteStore, raw: sqlite3.Connection, results: Sequence[QueryTimes]
+) -> list[Agreement]:
+    """The store's first page against bm25 over every match (REFERENCE_SQL), per query."""
+    out = []
+    for r in results:
+        reference = [row[0] for row in raw.execute(REFERENCE_SQL, (r.match, AGREEMENT_K))]
+        if not reference:
+            continue
+        try:
+            page = await store.search(parse_query(r.query.text), limit=AGREEMENT_K)
+        except QueryError:
+            out.append(Agreement(r.query.kind, False, 0.0))
+            continue
+        got = [h.listing.paper.id for h in page.hits]
+        overlap = len(set(got) & set(reference)) / len(reference)
+        out.append(Agreement(r.query.kind, bool(got) and got[0] == reference[0], overlap))
+    return out
+
+
+def report_agreement(found: Sequence[Agreement]) -> None:
+    n = len(found)
+    top1 = sum(a.top1 for a in found)
+    print(
+        f"\nagreement with bm25 over every match (same analysis and weights), {n} queries"
+        f" with hits: top hit {top1}/{n} ({top1 / n:.1%}, target >= 95%), top-{AGREEMENT_K}"
+        f" overlap mean {statistics.mean(a.overlap for a in found):.1%} (target >= 90%)"
+    )
+    for kind in QUERY_MIX:
+        group = [a for a in found if a.kind == kind]
+        if group:
+            top1 = sum(a.top1 for a in group) / len(group)
+            overlap = statistics.mean(a.overlap for a in group)
+            print(f"  {kind:<16}{len(group):>5}  top hit {top1:6.1%}  overlap {overlap:6.1%}")
+
+
 # -- report -----------------------------------------------------------------------------------
 
 
@@ -553,10 +618,12 @@ async def run(args: argparse.Namespace) -> None:
                     pass
             await time_queries(store, raw, queries[:50], 1)
             results = await time_queries(store, raw, queries, args.rounds)
+            agreed = await agreement(store, raw, results)
         finally:
             raw.close()
         budget = store.search_budget
     report_search(results, args.rounds, budget, stats.papers)
+    report_agreement(agreed)
     if args.breakdown:
         breakdown(path, results[: args.breakdown_queries])
     if args.store:

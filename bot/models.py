@@ -141,11 +141,13 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
-    """One page of results; `capped` means `total` is a floor (very broad query)."""
+    """One page of results; `capped` means `total` is a floor (very broad query), and
+    `newest_only` that only the newest matches were ranked then (False: all of them)."""
 
     hits: tuple[SearchHit, ...]
     total: int
     capped: bool = False
+    newest_only: bool = True
 
 
 @dataclass(frozen=True, slots=True)

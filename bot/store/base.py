@@ -95,11 +95,13 @@ class PaperStore(Protocol):
         """One page of the papers matching `query` (as bot.text analyses words), filtered by
         first list date within [since, until].
 
-        Only the newest RANK_WINDOW matches (by when stored) are ranked: `total` counts them,
-        `capped` says there may be more. Orders: relevance (title > keywords > authors >
-        abstract), upvotes (then newest), newest (by first list date, then upvotes); papers
-        on no list come last. Raises QueryError for an empty query or one that runs past the
-        store's time budget ("too broad").
+        At least the newest RANK_WINDOW matches (by when stored) are ranked; by relevance a
+        backend may rank older matches too (SQLite ranks every match by bm25 where it can
+        afford to: see its `search`). `total` counts matches up to RANK_WINDOW, `capped`
+        says there may be more (then a page may hold matches past `total`). Orders:
+        relevance (title > keywords > authors > abstract), upvotes (then newest), newest (by
+        first list date, then upvotes); papers on no list come last. Raises QueryError for
+        an empty query or one that runs past the store's time budget ("too broad").
         """
 
     async def top_papers(self, since: date, until: date, limit: int = 10) -> list[Listing]:

@@ -11,7 +11,7 @@ types can reach FTS5's own syntax (NEAR, column filters, `*`, `^`, quotes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from bot.query import Query, Term
 from bot.text import analyze, analyze_words, plain_words
@@ -38,6 +38,56 @@ def index_row(
     )
 
 
+# FTS5's bm25 (its constants, and the column weights the stores rank with: title, abstract,
+# keywords, authors, title_words).
+BM25_K1 = 1.2
+BM25_B = 0.75
+COLUMN_WEIGHTS = (10.0, 1.0, 4.0, 2.0, 0.0)
+
+
+def head_weights(
+    row: Sequence[str], average_length: float, words: Collection[str]
+) -> dict[str, tuple[float, float]]:
+    """Each title word's (of those in `words`) (bm25 weight, weighted frequency) in one
+    paper (its papers_fts `row`): the weight is what FTS5's bm25 scores for a query of that
+    word alone, less the word's IDF (the same for every paper), against the table's
+    `average_length`.
+
+    A text term matches title, abstract and keywords, so its frequency is their weighted
+    count; the length is every column's token count (the values are single-spaced words).
+    """
+    title = row[0].split()
+    length = len(title) + sum(c.count(" ") + 1 for c in row[1:] if c)
+    t, a, k = COLUMN_WEIGHTS[:3]
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length else 0.0
+    # Whole words only: counts of " stem " in the padded texts.
+    abstract, keywords = f" {row[1]} ", f" {row[2]} "
+    weights = {}
+    for stem in set(title).intersection(words):
+        word = f" {stem} "
+        freq = t * title.count(stem) + a * abstract.count(word) + k * keywords.count(word)
+        weights[stem] = (freq * (BM25_K1 + 1) / (freq + norm), freq)  # as bm25_weight
+    return weights
+
+
+def bm25_weight(freq: float, length: int, average_length: float) -> float:
+    """FTS5's bm25 for one term of weighted frequency `freq` in a row `length` tokens long,
+    less the term's IDF."""
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average_length) if average_length else 0.0
+    return freq * (BM25_K1 + 1) / (freq + norm)
+
+
+def single_word(query: Query) -> str | None:
+    """The analysed word of a query whose only positive term is one text word, else None."""
+    if len(query.groups) != 1 or len(query.groups[0]) != 1:
+        return None
+    (term,) = query.groups[0]
+    if term.field == "author":
+        return None
+    stems = analyze_words(term.tokens)
+    return stems[0] if len(stems) == 1 else None
+
+
 def compile_match(query: Query) -> str:
     """The MATCH expression for a non-empty query."""
     if query.is_empty:
@@ -47,6 +97,12 @@ def compile_match(query: Query) -> str:
         return positive
     excluded = " OR ".join(_phrase(t) for t in query.excluded)
     return f"({positive}) NOT ({excluded})"
+
+
+def compile_phrase(words: tuple[str, ...], columns: str = TEXT_COLUMNS) -> str:
+    """The MATCH for one phrase of analysed words in `columns` (the text columns)."""
+    text = " ".join(words).replace('"', '""')
+    return f'{columns} : "{text}"'
 
 
 def compile_prefix(typed: str) -> str | None:

@@ -126,8 +126,11 @@ def results_embed(
     )
     pages = max(1, math.ceil(page.total / page_size))
     shown = f"{offset + 1}–{offset + len(page.hits)}" if page.hits else "none"
-    # A capped total is a floor: the store ranked only the newest matches of a broad query.
-    of = f"{page.total:,}+ (the newest matches)" if page.capped else f"{page.total:,}"
+    # A capped total is a floor: the store ranked only the newest matches of a broad query
+    # (unless it could rank them all).
+    of = f"{page.total:,}" + ("+" if page.capped else "")
+    if page.capped and page.newest_only:
+        of += " (the newest matches)"
     footer = [f"Results {shown} of {of}", f"page {offset // page_size + 1}/{pages}"]
     footer.append(f"sorted by {request.sort}")
     if request.since:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
+from bot.store import SQLiteStore
 from bot.store.postgres import papers as postgres_papers
 from bot.store.sqlite import papers as sqlite_papers
 from cogs.search import Search
@@ -299,8 +300,19 @@ async def test_a_capped_total_is_shown_as_a_floor(
 ) -> None:
     monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 20)  # "model" has 110 matches
     monkeypatch.setattr(postgres_papers, "RANK_WINDOW", 20)
-    message = await run(seeded, "search", query="model")
+    message = await run(seeded, "search", query="model OR learning")
     assert footer(message).startswith("Results 1–5 of 20+ (the newest matches) · page 1/4")
+
+
+async def test_a_capped_total_ranked_in_full_is_not_called_the_newest(
+    seeded: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 20)  # "model" has 110 matches
+    monkeypatch.setattr(postgres_papers, "RANK_WINDOW", 20)
+    message = await run(seeded, "search", query="model")
+    # SQLite ranks every title match of one broad word (its heads); PostgreSQL the newest.
+    newest = "" if isinstance(seeded.store, SQLiteStore) else " (the newest matches)"
+    assert footer(message).startswith(f"Results 1–5 of 20+{newest} · page 1/4")
 
 
 TYPABLE = st.characters(blacklist_categories=("Cs",))  # Discord carries UTF-8: no lone surrogates

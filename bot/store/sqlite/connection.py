@@ -63,6 +63,8 @@ class SQLiteBase:
         self._reads: aiosqlite.Connection | None = None  # every other read
         self._write_lock = asyncio.Lock()
         self._search_lock = asyncio.Lock()
+        # The words papers_fts_heads is written for (papers_fts_heads_words), read on open.
+        self._heads_words: set[str] = set()
         self._deadline_at = float("inf")
 
     async def __aenter__(self) -> Self:
@@ -164,6 +166,11 @@ class SQLiteBase:
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
             )
         await self._index_search()
+        # Migration 0013 makes them (a store stopped at an older one has none).
+        found = "SELECT 1 FROM sqlite_master WHERE name = 'papers_fts_heads_words'"
+        if await self._one(found, (), self.db):
+            words = await self._all("SELECT stem FROM papers_fts_heads_words", (), self.db)
+            self._heads_words = {r[0] for r in words}
 
     async def _index_search(self) -> None:
         """Write papers_fts afresh unless it holds this version's analysis of every paper.
@@ -178,26 +185,40 @@ class SQLiteBase:
             (count,) = await self._one("SELECT count(*) FROM papers", (), db)
             log.info("writing the search index of %d papers (%s)", count, ANALYSIS_VERSION)
             await db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")
-            last = 0
-            while True:
-                rows = await self._all(
-                    "SELECT pk, title, abstract, keywords, authors FROM papers WHERE pk > ?"
-                    " ORDER BY pk LIMIT 1000",
-                    (last,),
-                    db,
-                )
-                if not rows:
-                    break
+            # Migration 0013 makes the heads (a store stopped at an older one has none):
+            # written again for a word when a search next asks for them.
+            if await self._one(
+                "SELECT 1 FROM sqlite_master WHERE name = 'papers_fts_heads'", (), db
+            ):
+                await db.execute("DELETE FROM papers_fts_heads")
+                await db.execute("DELETE FROM papers_fts_heads_words")
+            async for rows in self._indexed_papers(db):
                 await db.executemany(
                     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(r[0], *_index_row(dict(zip(_SEARCHED, r[1:], strict=True)))) for r in rows],
+                    [(pk, *row) for pk, row in rows],
                 )
-                last = rows[-1][0]
             await db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (_ANALYSIS_KEY, ANALYSIS_VERSION),
             )
+
+    async def _indexed_papers(
+        self, db: aiosqlite.Connection
+    ) -> AsyncIterator[list[tuple[int, tuple[str, ...]]]]:
+        """Every paper's (pk, papers_fts values), a thousand at a time."""
+        last = 0
+        while True:
+            rows = await self._all(
+                "SELECT pk, title, abstract, keywords, authors FROM papers WHERE pk > ?"
+                " ORDER BY pk LIMIT 1000",
+                (last,),
+                db,
+            )
+            if not rows:
+                return
+            yield [(r[0], _index_row(dict(zip(_SEARCHED, r[1:], strict=True)))) for r in rows]
+            last = rows[-1][0]
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -49,7 +49,9 @@ class Lifecycle(SQLiteBase):
         points: dict[str, int] = {}
         async with self._transaction() as db:
             for day, papers in lists:
-                written = await write_day(db, day, papers, now, clear=CLEARED)
+                written = await write_day(
+                    db, day, papers, now, clear=CLEARED, heads=self._heads_words
+                )
                 rematch += await mark_rematch(db, written, at)
                 changed += written.result.updated
                 found += written.result.found

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
@@ -24,12 +26,19 @@ from bot.models import (
 )
 from bot.query import Query
 from bot.store.base import RISING_WATCH_DAYS, Sort
-from bot.store.fts import compile_match, compile_prefix
+from bot.store.fts import (
+    bm25_weight,
+    compile_match,
+    compile_phrase,
+    compile_prefix,
+    single_word,
+)
 from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
+    _HEADS_ADD,
     _PAPER_COLUMNS,
     _PAPER_FIELDS,
     _REFRESHED,
@@ -37,6 +46,7 @@ from bot.store.sqlite.rows import (
     _index_row,
     _listing,
     _paper_row,
+    head_rows,
 )
 from bot.text import snippet
 
@@ -44,6 +54,7 @@ from bot.text import snippet
 # (title_words, for title prefixes, is never searched by a query).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
+HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
     "relevance": lambda r: (r[1], -r[0]),
@@ -77,7 +88,7 @@ class Papers(SQLiteBase):
     async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
         """Upsert one day's list in one transaction; say which papers are new."""
         async with self._transaction() as db:
-            written = await write_day(db, list_date, papers, self._now())
+            written = await write_day(db, list_date, papers, self._now(), heads=self._heads_words)
             await mark_rematch(db, written, self._clock())
         return written.result
 
@@ -101,13 +112,20 @@ class Papers(SQLiteBase):
                 if searched:
                     await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
                     await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
+                    pk = old["pk"]
+                    await write_heads(
+                        db, self._heads_words, [(pk, _index_row(merged))], [(pk, _index_row(old))]
+                    )
                 await write_credits(db, [paper])
                 return False
             await db.execute(
                 _INSERT_PAPER,
                 (paper.id, *row.values(), None, now, now),
             )
-            await db.execute(_FTS_ADD, (*_index_row(row), paper.id))
+            indexed = _index_row(row)
+            await db.execute(_FTS_ADD, (*indexed, paper.id))
+            pks = await _pks(db, [paper.id])
+            await write_heads(db, self._heads_words, [(pks[paper.id], indexed)])
             await write_credits(db, [paper])
             return True
 
@@ -149,30 +167,79 @@ class Papers(SQLiteBase):
     ) -> SearchPage:
         """Full-text search; QueryError for an empty query or one that runs too long.
 
-        Ranking looks at the newest RANK_WINDOW matches (in arrival order), so a query as
-        broad as "model" costs the same as a narrow one; `capped` says the window was full.
+        By relevance with no date filter, the page is bm25's best over every match: a
+        one-word query with more than RANK_WINDOW matches reads the best papers with the
+        word in their title from papers_fts_heads (written for the word the first time it
+        is asked for so broadly, kept up at ingest from then on). Otherwise the newest
+        RANK_WINDOW matches (in arrival order) are ranked: all of them when there are fewer,
+        so a query as broad as "model OR learning" costs what a narrow one does. `total`
+        counts matches up to RANK_WINDOW; `capped` says there are at least that many.
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
         match = compile_match(query)
         filters, params = _filters(since, until)
-        if filters or sort != "relevance":
-            sql = (
-                f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
-                f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
-                " ORDER BY papers_fts.rowid DESC LIMIT ?"
-            )
-        else:
-            sql = (
-                f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?"
-            )
+        stem = single_word(query) if sort == "relevance" and not filters else None
+        if stem is not None:
+            async with self._searching() as db:
+                broad = await _count(db, match, RANK_WINDOW + 1) > RANK_WINDOW
+            if broad:
+                if stem not in self._heads_words:
+                    await self._write_heads_of(stem)
+                async with self._searching() as db:
+                    # Every paper read holds the word: only the excluded terms are checked.
+                    excluded = Query(groups=(query.excluded,))
+                    excluding = compile_match(excluded) if query.excluded else None
+                    pks = await _best_heads(db, stem, excluding, offset + limit)
+                    if pks is not None:
+                        hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
+                        return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
         async with self._searching() as db:
+            if filters or sort != "relevance":
+                sql = (
+                    f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
+                    f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
+                    " ORDER BY papers_fts.rowid DESC LIMIT ?"
+                )
+            else:
+                sql = (
+                    f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+                    " ORDER BY rowid DESC LIMIT ?"
+                )
             found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
             found.sort(key=_SORT_KEYS[sort])
             page = found[offset : offset + limit]
             hits = await self._hits(db, query, page)
         return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
+
+    async def _write_heads_of(self, stem: str) -> None:
+        """papers_fts_heads for one word, from then on kept up at ingest: one bm25 pass of
+        FTS5 over the word's matches, those with it in their title kept."""
+        async with self._transaction() as db:
+            if stem in self._heads_words:  # another search wrote them meanwhile
+                return
+            rows_total, _ = await fts_totals(db)
+            n = await _count(db, compile_phrase((stem,)), rows_total + 1)
+            idf = max(math.log((rows_total - n + 0.5) / (n + 0.5)), 1e-6)
+            titled = {
+                r[0]
+                for r in await db.execute_fetchall(
+                    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?",
+                    (compile_phrase((stem,), "title"),),
+                )
+            }
+            scored = await db.execute_fetchall(
+                f"SELECT rowid, {_BM25} FROM papers_fts WHERE papers_fts MATCH ?",
+                (compile_phrase((stem,)),),
+            )
+            # bm25 of one word is its IDF times the weight head_weights gives; the frequency
+            # and length are not known here (-1: read the weight as it is).
+            await db.executemany(
+                _HEADS_ADD,
+                sorted((stem, -score / idf, pk, -1.0, -1) for pk, score in scored if pk in titled),
+            )
+            await db.execute("INSERT INTO papers_fts_heads_words (stem) VALUES (?)", (stem,))
+        self._heads_words.add(stem)
 
     async def _hits(
         self, db: aiosqlite.Connection, query: Query, page: Sequence[Any]
@@ -250,6 +317,59 @@ class Papers(SQLiteBase):
         return [_listing(r) for r in rows]
 
 
+async def _best_heads(
+    db: aiosqlite.Connection, stem: str, match: str | None, wanted: int
+) -> list[int] | None:
+    """The `wanted` papers with `stem` in their title that bm25 ranks best for it, but for
+    those that `match` (the words a query excludes); None if there are fewer.
+
+    bm25 ranks a paper with the word in its title (ten times an abstract's weight) above
+    those without it, as good as always: bench/search.py counts how often.
+    """
+    # The weights were written against the average length of their day: the papers read
+    # are weighed again against today's, with a margin for those that moved past the last.
+    _, average = await fts_totals(db)
+    read = 2 * wanted + 20
+    while True:
+        rows = list(
+            await db.execute_fetchall(
+                "SELECT pk, freq, length, weight FROM papers_fts_heads WHERE stem = ?"
+                " ORDER BY weight DESC, pk DESC LIMIT ?",
+                (stem, read),
+            )
+        )
+        pks = [r[0] for r in rows]
+        if match is not None:
+            kept = set(pks).difference(
+                r[0]
+                for r in await db.execute_fetchall(
+                    "SELECT c.value FROM json_each(?) c WHERE EXISTS (SELECT 1 FROM papers_fts"
+                    " WHERE papers_fts MATCH ? AND rowid = c.value)",
+                    (json.dumps(pks), match),
+                )
+            )
+        if len(pks if match is None else kept) >= wanted or len(rows) < read:
+            break
+        if read >= HEADS_READ_LIMIT:
+            return None
+        read *= 4
+    ranked = sorted(
+        (r for r in rows if match is None or r[0] in kept),
+        key=lambda r: (-(bm25_weight(r[1], r[2], average) if r[2] >= 0 else r[3]), -r[0]),
+    )
+    # Fewer than wanted: the rest have the word only outside their titles.
+    return [r[0] for r in ranked[:wanted]] if len(ranked) >= wanted else None
+
+
+async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
+    """How many papers match, counting no further than `cap`."""
+    rows = await db.execute_fetchall(
+        "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
+        (match, cap),
+    )
+    return int(next(iter(rows))[0])
+
+
 @dataclass(frozen=True, slots=True)
 class DayWrite:
     """What writing one day's list changed: the result, the papers whose searchable text
@@ -267,6 +387,7 @@ async def write_day(
     now: str,
     *,
     clear: Collection[str] = (),
+    heads: Collection[str] = frozenset(),
 ) -> DayWrite:
     """Upsert one day's list inside the caller's transaction. A stored paper is merged (None
     or empty keeps the old value) except the `clear` columns, which take the new value."""
@@ -306,8 +427,11 @@ async def write_day(
         " updated_at = ? WHERE id = ?",
         changed_rows,
     )
-    await db.executemany(_FTS_DELETE_PK, [(pks[i], *_index_row(r)) for r, i in unindexed])
-    await db.executemany(_FTS_ADD_PK, [(pks[i], *_index_row(r)) for r, i in indexed])
+    removed = [(pks[i], _index_row(r)) for r, i in unindexed]
+    await db.executemany(_FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
+    added = [(pks[i], _index_row(r)) for r, i in indexed]
+    await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
+    await write_heads(db, heads, added, removed)
     await db.executemany(
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
@@ -360,6 +484,57 @@ async def keep_matched_text(db: aiosqlite.Connection, paper_ids: Sequence[str]) 
         " WHERE id = ? AND list_date IS NOT NULL AND alerts_matched = 1",
         [(i,) for i in paper_ids],
     )
+
+
+async def write_heads(
+    db: aiosqlite.Connection,
+    words: Collection[str],
+    rows: Sequence[tuple[int, Sequence[str]]],
+    removed: Sequence[tuple[int, Sequence[str]]] = (),
+) -> None:
+    """Write papers_fts_heads of `words` (those it is kept for) for papers just written to
+    papers_fts as (pk, its values), after dropping those of `removed` ones (pk, the values
+    they were written with), inside the caller's transaction."""
+    if not words:
+        return
+    # By title word and pk: no index by pk to keep up at every ingest for a rare update.
+    await db.executemany(
+        "DELETE FROM papers_fts_heads WHERE stem = ? AND pk = ?",
+        [(stem, pk) for pk, row in removed for stem in set(row[0].split()) if stem in words],
+    )
+    rows = [(pk, row) for pk, row in rows if any(w in words for w in row[0].split())]
+    if not rows:
+        return
+    _, average = await fts_totals(db)
+    if not average:  # an empty index: these papers are the whole table
+        average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
+    # In key order: each B-tree page is then visited once for its rows.
+    await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average, words)))
+
+
+async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:
+    """papers_fts's rows and tokens per row as FTS5's bm25 reads them (its stored totals)."""
+    found = list(await db.execute_fetchall("SELECT block FROM papers_fts_data WHERE id = 1"))
+    if not found or not found[0][0]:
+        return 0, 0.0
+    # The 'averages' record: varints (SQLite's format), the row count, then each column's
+    # token count.
+    block: bytes = found[0][0]
+    values, i = [], 0
+    while i < len(block):
+        value = 0
+        for n in range(9):
+            byte = block[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        values.append(value)
+    rows, tokens = values[0], sum(values[1:])
+    return rows, (tokens / rows if rows else 0.0)
 
 
 async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:

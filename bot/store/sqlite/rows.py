@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from bot.models import (
     QueuedAlert,
     Subscription,
 )
-from bot.store.fts import index_row
+from bot.store.fts import head_weights, index_row
 from bot.store.rules import REFRESHED, SEARCHED
 
 # A paper's own columns (what _listing reads first), then a list date and the rank there.
@@ -34,6 +34,21 @@ _REFRESHED = REFRESHED
 
 _SEARCHED = SEARCHED  # the fields papers_fts holds
 _FTS_COLUMNS = "title, abstract, keywords, authors, title_words"
+
+
+_HEADS_ADD = "INSERT INTO papers_fts_heads (stem, weight, pk, freq, length) VALUES (?, ?, ?, ?, ?)"
+
+
+def head_rows(
+    rows: Sequence[tuple[int, Sequence[str]]], average: float, words: Collection[str]
+) -> list[tuple[str, float, int, float, int]]:
+    """papers_fts_heads rows of `words` for papers as (pk, papers_fts values)."""
+    out = []
+    for pk, row in rows:
+        length = sum(c.count(" ") + 1 for c in row if c)
+        for stem, (weight, freq) in head_weights(row, average, words).items():
+            out.append((stem, weight, pk, freq, length))
+    return out
 
 
 def _index_row(row: dict[str, Any]) -> tuple[str, ...]:

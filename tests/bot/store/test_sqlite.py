@@ -189,13 +189,14 @@ async def test_upsert_single_paper(store: SQLiteStore) -> None:
     assert stored is not None and stored.paper.upvotes == 4 and stored.list_date is None
 
 
-async def test_broad_queries_rank_only_the_newest_window(
+async def test_broad_queries_in_another_order_rank_only_the_newest_window(
     seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    everything = await seeded_store.search(parse_query("learning"), limit=200)
+    # By relevance every match is ranked (tests/bot/store/test_sqlite_search_rank.py).
+    everything = await seeded_store.search(parse_query("learning"), sort="upvotes", limit=200)
     assert not everything.capped
     monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
-    window = await seeded_store.search(parse_query("learning"), limit=200)
+    window = await seeded_store.search(parse_query("learning"), sort="upvotes", limit=200)
     assert window.capped and window.total == 10
     newest_pks = await seeded_store._all(
         "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"

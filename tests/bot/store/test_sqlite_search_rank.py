@@ -1,0 +1,174 @@
+"""SQLite ranks a relevance search by bm25 over every match when the window holds them all,
+by the title heads (papers_fts_heads) for a broad one-word query, the newest window else."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.query import parse_query
+from bot.store import SQLiteStore
+from bot.store.fts import compile_match, head_weights
+from bot.store.sqlite import papers as sqlite_papers
+from bot.store.sqlite.papers import _BM25, fts_totals
+from bot.store.sqlite.rows import _index_row
+from bot.text import analyze
+from tests.bot.store.support import ids, paper
+
+
+async def by_bm25(store: SQLiteStore, text: str, limit: int = 200) -> list[str]:
+    """The reference: bm25 over every match, ties newest first."""
+    rows = await store._all(
+        f"SELECT p.id FROM (SELECT rowid AS pk, {_BM25} AS score FROM papers_fts"
+        " WHERE papers_fts MATCH ? ORDER BY score, rowid DESC LIMIT ?) AS t"
+        " JOIN papers p ON p.pk = t.pk ORDER BY t.score, t.pk DESC",
+        (compile_match(parse_query(text)), limit),
+    )
+    return [r[0] for r in rows]
+
+
+async def test_relevance_ranks_every_match_when_the_window_holds_them(
+    seeded_store: SQLiteStore,
+) -> None:
+    page = await seeded_store.search(parse_query("language model"), limit=200)
+    expected = await by_bm25(seeded_store, "language model")
+    assert len(expected) > 10
+    assert ids(page.hits) == expected
+    assert (page.total, page.capped) == (len(expected), False)
+
+
+async def test_a_broad_one_word_query_reads_the_title_heads(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)  # "model" has 110 matches
+    page = await seeded_store.search(parse_query("model"), limit=8)
+    assert ids(page.hits) == (await by_bm25(seeded_store, "model"))[:8]
+    assert (page.total, page.capped) == (10, True)
+    # The heads decide: a paper made the best for "model" there (read first, and weighed
+    # again from its frequency and length) comes first.
+    last = await seeded_store._one(
+        "SELECT pk, p.id FROM papers_fts_heads JOIN papers p USING (pk) WHERE stem = 'model'"
+        " ORDER BY weight LIMIT 1"
+    )
+    await seeded_store.db.execute(
+        "UPDATE papers_fts_heads SET weight = 99, freq = 1000, length = 1"
+        " WHERE stem = 'model' AND pk = ?",
+        (last[0],),
+    )
+    await seeded_store.db.commit()
+    assert ids((await seeded_store.search(parse_query("model"), limit=8)).hits)[0] == last[1]
+
+
+async def test_a_broad_word_excluding_another_skips_its_papers_in_the_heads(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
+    page = await seeded_store.search(parse_query("model -language"), limit=8)
+    assert ids(page.hits) == (await by_bm25(seeded_store, "model -language"))[:8]
+
+
+async def count(store: SQLiteStore, match: str) -> int:
+    (n,) = await store._one("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?", (match,))
+    return int(n)
+
+
+async def test_a_broad_query_of_several_words_ranks_the_newest_window(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
+    assert await count(seeded_store, compile_match(parse_query("model OR learning"))) > 10
+    page = await seeded_store.search(parse_query("model OR learning"), limit=200)
+    newest = await seeded_store._all(
+        "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
+        " WHERE papers_fts MATCH ? ORDER BY papers_fts.rowid DESC LIMIT 10",
+        (compile_match(parse_query("model OR learning")),),
+    )
+    assert set(ids(page.hits)) == {r[0] for r in newest}
+    assert (page.total, page.capped) == (10, True)
+
+
+async def test_head_weights_are_what_fts5_bm25_gives_one_word(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stem = analyze("diffusion")[0]
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 3)
+    await seeded_store.search(parse_query("diffusion"))  # broad: writes the word's heads
+    (n,) = await seeded_store._one("SELECT count(*) FROM papers")
+    match = compile_match(parse_query("diffusion"))
+    rows = await seeded_store._all(
+        f"SELECT rowid, {_BM25} FROM papers_fts WHERE papers_fts MATCH ?", (match,)
+    )
+    idf = math.log((n - len(rows) + 0.5) / (len(rows) + 0.5))
+    heads = dict(
+        await seeded_store._all("SELECT pk, weight FROM papers_fts_heads WHERE stem = ?", (stem,))
+    )
+    assert len(heads) >= 3
+    _, average = await fts_totals(seeded_store.db)
+    for pk, score in rows:
+        if pk in heads:
+            assert heads[pk] == pytest.approx(-score / idf, rel=1e-9)
+            row = await seeded_store._one(
+                "SELECT title, abstract, keywords, authors FROM papers WHERE pk = ?", (pk,)
+            )
+            fields = dict(zip(("title", "abstract", "keywords", "authors"), row, strict=True))
+            weights = head_weights(_index_row(fields), average, {stem})
+            assert weights[stem][0] == pytest.approx(-score / idf, rel=1e-9)
+
+
+async def heads_of(store: SQLiteStore, pk: int) -> set[str]:
+    return {r[0] for r in await store._all("SELECT stem FROM papers_fts_heads WHERE pk = ?", (pk,))}
+
+
+async def test_heads_are_kept_only_for_the_words_searched_broadly(store: SQLiteStore) -> None:
+    for stem in analyze("Sparse attention kernels dense"):
+        await store._write_heads_of(stem)
+    await store.upsert_paper(paper("2401.00001", title="Sparse attention kernels"))
+    (pk,) = await store._one("SELECT pk FROM papers WHERE id = '2401.00001'")
+    assert await heads_of(store, pk) == set(analyze("Sparse attention kernels"))
+    await store.upsert_paper(paper("2401.00001", title="Dense retrieval"))
+    assert await heads_of(store, pk) == set(analyze("dense"))
+    await store.ingest_day(date(2024, 1, 2), [paper("2401.00001", title="Graph networks")])
+    assert await heads_of(store, pk) == set()
+
+
+async def test_a_broad_search_writes_its_word_heads_once_and_they_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 1)
+    path = str(tmp_path / "s.db")
+    titles = ["Graph model", "Model kernels", "Sparse model"]
+    async with SQLiteStore(path) as store:
+        await store.ingest_day(
+            date(2024, 1, 1), [paper(f"2401.0000{i}", title=t) for i, t in enumerate(titles)]
+        )
+        assert await store._all("SELECT * FROM papers_fts_heads") == []  # none at ingest
+        page = await store.search(parse_query("model"), limit=2)
+        assert ids(page.hits) == (await by_bm25(store, "model"))[:2]
+        assert await store._all("SELECT stem FROM papers_fts_heads_words") == [("model",)]
+        assert len(await store._all("SELECT * FROM papers_fts_heads")) == 3
+    async with SQLiteStore(path) as store:
+        assert store._heads_words == {"model"}
+        await store.ingest_day(date(2024, 1, 2), [paper("2401.00009", title="Model graph")])
+        assert len(await store._all("SELECT * FROM papers_fts_heads")) == 4  # kept up
+        ranked = ids((await store.search(parse_query("model"), limit=3)).hits)
+        assert ranked == (await by_bm25(store, "model"))[:3]
+
+
+async def test_writing_the_index_again_empties_the_heads(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
+    first = ids((await seeded_store.search(parse_query("model"), limit=8)).hits)
+    written = set(await seeded_store._all("SELECT stem, pk FROM papers_fts_heads"))
+    assert written
+    async with seeded_store._transaction() as db:
+        await db.execute("DELETE FROM meta WHERE key = 'search_analysis'")
+    await seeded_store._index_search()
+    assert await seeded_store._all("SELECT * FROM papers_fts_heads_words") == []
+    assert await seeded_store._all("SELECT * FROM papers_fts_heads") == []
+    seeded_store._heads_words.clear()  # as on open
+    assert ids((await seeded_store.search(parse_query("model"), limit=8)).hits) == first
+    assert set(await seeded_store._all("SELECT stem, pk FROM papers_fts_heads")) == written
