@@ -539,6 +539,17 @@ class SettingsStore(Protocol):
         """Every server's health channel, by server."""
 
 
+class GatewayStore(Protocol):
+    """Discord gateway bookkeeping every process of the bot shares."""
+
+    async def identify_turn(self, bucket: int, interval: float) -> None:
+        """Wait for this identify bucket's turn (Discord lets each bucket, `shard_id %
+        max_concurrency`, start one session per few seconds, counted for the whole bot):
+        return no sooner than `interval` seconds after the last turn of `bucket` returned,
+        in any process sharing the store; turns of one bucket are taken one at a time.
+        SQLite serves one process, so its turns are kept in memory."""
+
+
 class Store(
     PaperStore,
     DigestStore,
@@ -548,6 +559,7 @@ class Store(
     CorpusStore,
     FollowStore,
     SettingsStore,
+    GatewayStore,
     Protocol,
 ):
     """Where every paper lives. All methods are safe to call from one event loop."""

@@ -22,6 +22,7 @@ from bot.store.postgres.connection import SEARCH_BUDGET_SECONDS, redacted, serve
 from bot.store.postgres.corpus import Corpus
 from bot.store.postgres.digests import Digests
 from bot.store.postgres.follows import Follows
+from bot.store.postgres.gateway import Gateway
 from bot.store.postgres.library import Library
 from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
@@ -29,7 +30,16 @@ from bot.store.postgres.rematch import Rematch
 
 
 class PostgresStore(
-    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch
+    Papers,
+    Bookkeeping,
+    Digests,
+    Alerts,
+    Library,
+    Lifecycle,
+    Corpus,
+    Follows,
+    Rematch,
+    Gateway,
 ):
     """The shared store: one PostgreSQL database, any number of bot processes.
 

@@ -5,7 +5,7 @@ migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats
 server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
 library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author
-credits, followed authors).
+credits, followed authors), gateway (identify turns).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bot.store.sqlite.connection import (
 from bot.store.sqlite.corpus import Corpus
 from bot.store.sqlite.digests import Digests
 from bot.store.sqlite.follows import Follows
+from bot.store.sqlite.gateway import Gateway
 from bot.store.sqlite.library import Library
 from bot.store.sqlite.lifecycle import Lifecycle
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
@@ -28,7 +29,16 @@ from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
 class SQLiteStore(
-    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch
+    Papers,
+    Bookkeeping,
+    Digests,
+    Alerts,
+    Library,
+    Lifecycle,
+    Corpus,
+    Follows,
+    Rematch,
+    Gateway,
 ):
     """The embedded default store: one file, no server."""
 
