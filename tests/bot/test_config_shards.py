@@ -71,12 +71,12 @@ def test_shard_ids_from_the_environment_win(
 def test_bad_shard_ids_in_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "c.toml").write_text("[discord]\nshard_count = 2\n")
     monkeypatch.setenv(SHARD_IDS_ENV, "zero")
-    with pytest.raises(ConfigError, match="PAPERBOY_SHARD_IDS must be shard ids like 0,1"):
+    with pytest.raises(ConfigError, match=r"PAPERBOY_SHARD_IDS must be shard ids like 0,1"):
         load_config(str(tmp_path / "c.toml"))
     monkeypatch.setenv(SHARD_IDS_ENV, "5")
-    with pytest.raises(ConfigError, match="discord.shard_ids: 5 is not a shard of 2"):
+    with pytest.raises(ConfigError, match=r"discord\.shard_ids: 5 is not a shard of 2"):
         load_config(str(tmp_path / "c.toml"))
     (tmp_path / "d.toml").write_text("")
     monkeypatch.setenv(SHARD_IDS_ENV, "0")
-    with pytest.raises(ConfigError, match="needs discord.shard_count"):
+    with pytest.raises(ConfigError, match=r"needs discord\.shard_count"):
         load_config(str(tmp_path / "d.toml"))

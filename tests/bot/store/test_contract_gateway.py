@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from bot.store import Store
@@ -30,7 +31,7 @@ async def test_the_first_turn_is_at_once(store: Store) -> None:
 
 async def test_turns_of_one_bucket_are_an_interval_apart(store: Store) -> None:
     given = await turns(store, 0, 3)
-    gaps = [b - a for a, b in zip(given, given[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(given)]
     assert all(gap >= INTERVAL * 0.95 for gap in gaps), gaps
 
 

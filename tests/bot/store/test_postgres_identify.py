@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from bot.store.postgres import PostgresStore
@@ -23,5 +24,5 @@ async def test_two_stores_on_one_database_take_turns(pg_server: object) -> None:
 
             await asyncio.gather(turn(first), turn(second), turn(first), turn(second))
             given.sort()
-            gaps = [b - a for a, b in zip(given, given[1:], strict=False)]
+            gaps = [b - a for a, b in itertools.pairwise(given)]
             assert all(gap >= INTERVAL * 0.95 for gap in gaps), gaps
