@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import discord
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -22,6 +23,7 @@ from bot.lookups import PaperLookups
 from bot.ratelimit import Pacer
 from bot.refresh import RefreshJob
 from bot.scraper import ScrapeJob, Scraper, ScrapeReport
+from bot.shards import identify_bucket
 from bot.store import Store
 from bot.tree import PaperboyTree
 
@@ -39,6 +41,9 @@ BULK_SENDS_PER_SECOND = 47.0
 HEARTBEAT_SECONDS = 60
 HEARTBEAT_KEY = "heartbeat"
 WELCOMED_KEY = "first_start_logged"  # meta: the first-start hint has been logged
+# Added to Discord's identify interval: the IDENTIFY leaves a moment after its turn is given,
+# and another process's may leave sooner after its own.
+IDENTIFY_MARGIN_SECONDS = 0.25
 SCOPES = ("bot", "applications.commands")
 
 
@@ -87,6 +92,7 @@ class Paperboy(commands.Bot):
         )
         self.config = config
         self.store = store
+        self.sharding = config.discord.shards  # which servers this process owns
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self.health = Health()
         self.scraper = Scraper(source, store, self.clock)
@@ -296,3 +302,42 @@ class Paperboy(commands.Bot):
         await super().close()  # unloads the extensions, whose services drain their deliveries
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
+
+
+class ShardedPaperboy(Paperboy, commands.AutoShardedBot):
+    """paperboy over its shard range (`[discord] shard_count` set): discord.py's
+    AutoShardedBot, taking identify turns with every other process of the bot."""
+
+    def __init__(self, *, config: Config, **options: object) -> None:
+        shards = config.discord.shards
+        super().__init__(
+            config=config,
+            shard_count=shards.count,
+            shard_ids=list(shards.held),
+            **options,  # type: ignore[arg-type]
+        )
+        self._max_concurrency: int | None = None
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's identify bucket's turn, shared through the store with every
+        process (discord.py's default only spaces this process's shards)."""
+        bucket = identify_bucket(shard_id, await self.max_concurrency())
+        interval = self.config.discord.identify_seconds + IDENTIFY_MARGIN_SECONDS
+        await self.store.identify_turn(bucket, interval)
+        log.info("identifying shard %s of %s (bucket %d)", shard_id, self.shard_count, bucket)
+
+    async def max_concurrency(self) -> int:
+        """How many identify buckets Discord gives the bot (GET /gateway/bot; 1 if unknown)."""
+        if self._max_concurrency is None:
+            try:
+                limits = await self.fetch_session_start_limits()
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as e:
+                log.warning("could not read the identify limits (%s); one bucket assumed", e)
+                return 1
+            self._max_concurrency = max(1, limits.max_concurrency)
+        return self._max_concurrency
+
+
+def bot_class(config: Config) -> type[Paperboy]:
+    """The bot for this configuration: sharded when `[discord] shard_count` is set."""
+    return ShardedPaperboy if config.discord.shards.sharded else Paperboy

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from bot.config import DigestConfig
-from bot.delivery import Clock
+from bot.delivery import Clock, Owns, owns_every_server
 from bot.delivery.courier import (
     Courier,
     DeliveryError,
@@ -63,7 +63,8 @@ class DigestDelivery:
     """Posts each (channel, list) once: planned in the store first, then sent part by part.
 
     `refresh(day)` re-scrapes a list shortly before it is posted (False: it failed, and the
-    stored counts are posted); `report_health` sets or clears a channel's problem.
+    stored counts are posted); `report_health` sets or clears a channel's problem; `owns`
+    says which servers' digests this process posts (those on its shards).
     """
 
     def __init__(
@@ -75,10 +76,12 @@ class DigestDelivery:
         settings: DigestConfig,
         refresh: Callable[[date], Awaitable[bool]],
         report_health: ReportHealth,
+        owns: Owns = owns_every_server,
     ) -> None:
         self.store = store
         self.courier = courier
         self.clock = clock
+        self.owns = owns
         self.settings = settings
         self.refresh = refresh
         self.report_health = report_health
@@ -122,9 +125,9 @@ class DigestDelivery:
         return week_starting(self.clock(), sub.timezone)
 
     async def run_due(self, slot: Slot | None = None) -> list[Outcome]:
-        """Deliver every due digest (all channels, or those posting at one slot); resumes
-        half-sent ones."""
-        subs = await self.store.subscriptions()
+        """Deliver every due digest (all channels of the servers this process owns, or those
+        posting at one slot); resumes half-sent ones."""
+        subs = [s for s in await self.store.subscriptions() if self.owns(s.guild_id)]
         if slot is not None:
             subs = [s for s in subs if slot_of(s) == slot]
         now = self.clock()

@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, timedelta
 
-from bot.delivery import Clock
+from bot.delivery import Clock, Owns, owns_every_server
 from bot.delivery.courier import Courier, Gone, Refused, Rejected, TryLater, stable_nonce
 from bot.health import ReportHealth
 from bot.matching import matches
@@ -41,14 +41,22 @@ def rising_nonce(channel_id: int, paper_id: str) -> str:
 
 
 class RisingDelivery:
-    """Plans and posts rising papers; runs take turns (a lock), so nothing is planned twice."""
+    """Plans and posts rising papers; runs take turns (a lock), so nothing is planned twice.
+    `owns` says which servers' channels this process posts in (those on its shards)."""
 
     def __init__(
-        self, store: Store, courier: Courier, *, clock: Clock, report_health: ReportHealth
+        self,
+        store: Store,
+        courier: Courier,
+        *,
+        clock: Clock,
+        report_health: ReportHealth,
+        owns: Owns = owns_every_server,
     ) -> None:
         self.store = store
         self.courier = courier
         self.clock = clock
+        self.owns = owns
         self.report_health = report_health
         self._lock = asyncio.Lock()
         self._busy = 0
@@ -91,12 +99,14 @@ class RisingDelivery:
         return len(already)
 
     async def run(self) -> int:
-        """Plan the posts due in every rising channel, then send every planned one (those
-        left by an earlier run first). Returns how many were posted."""
+        """Plan the posts due in every rising channel of the servers this process owns, then
+        send every planned one there (those left by an earlier run first). Returns how many
+        were posted."""
         async with self._working():
             channels = {c.channel_id: c for c in await self.store.rising_channels()}
             for channel in channels.values():
-                await self._plan(channel)
+                if self.owns(channel.guild_id):
+                    await self._plan(channel)
             return await self._send(channels)
 
     async def _due(self, channel: RisingChannel) -> list[Listing]:
@@ -126,6 +136,8 @@ class RisingDelivery:
         gone: set[int] = set()
         for post in await self.store.rising_outbox():
             channel = channels.get(post.channel_id)
+            if channel is not None and not self.owns(channel.guild_id):
+                continue  # the process holding its server's shard posts it
             if channel is None or post.channel_id in gone:
                 # The channel was removed (or is gone) after the post was planned.
                 await self.store.finish_rising_post(post.channel_id, post.paper_id, None)

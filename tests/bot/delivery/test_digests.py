@@ -13,6 +13,7 @@ from bot.config import DigestConfig
 from bot.delivery.courier import Gone, Rejected, TryLater, part_nonce
 from bot.delivery.digests import DigestDelivery, health_key
 from bot.models import Paper, Subscription
+from bot.shards import Shards
 from bot.store import SQLiteStore
 from tests.bot.delivery.support import Clock, HealthLog
 from tests.fakes.fake_courier import FakeCourier
@@ -190,3 +191,37 @@ async def test_threads_open_under_the_first_part_and_a_failed_refresh_still_post
         )
     assert outcome.state == "sent" and len(courier.sent) == 3
     assert courier.threads == [(CHANNEL, 1, "Daily Papers 2025-01-08")]
+
+
+async def test_a_process_posts_only_the_digests_of_servers_on_its_shards(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    """Two processes over one store, shard 0 and shard 1 of 2: each posts its servers' digest."""
+    on_0, on_1 = (0 << 22) | 7, (1 << 22) | 7  # server ids on shard 0 and shard 1 of 2
+    path = tmp_path / "sharded.db"
+    async with SQLiteStore(path, clock=clock) as store:
+        await store.ingest_day(JAN8, papers(JAN8))
+        await store.save_subscription(Subscription(CHANNEL, on_0, "09:00", "UTC", 25))
+        await store.save_subscription(Subscription(OTHER, on_1, "09:00", "UTC", 25))
+        clock.now = POST_TIME
+        couriers = {0: FakeCourier(), 1: FakeCourier()}
+
+        async def refresh(_day: date) -> bool:
+            return True
+
+        for shard, courier in couriers.items():
+            service = DigestDelivery(
+                store,
+                courier,
+                clock=clock,
+                settings=DigestConfig(),
+                refresh=refresh,
+                report_health=health,
+                owns=Shards(2, (shard,)).owns,
+            )
+            outcomes = await service.run_due()
+            assert [(o.channel_id, o.state) for o in outcomes] == [
+                ({0: CHANNEL, 1: OTHER}[shard], "sent")
+            ]
+        assert {s.channel_id for s in couriers[0].sent} == {CHANNEL}
+        assert {s.channel_id for s in couriers[1].sent} == {OTHER}
