@@ -169,7 +169,7 @@ def shard_of(guild_id: str | int | None, shard_count: int) -> int:
     return 0 if guild_id is None else (int(guild_id) >> 22) % shard_count
 
 
-def _valid_shard(value: Any) -> tuple[int, int] | None | Literal[False]:
+def _valid_shard(value: Any) -> tuple[int, int] | Literal[False] | None:
     """IDENTIFY's `shard` as (id, count); None when absent; False when Discord would close
     with 4010 (not two integers, a count below 1, an id outside 0..count-1)."""
     if value is None:
@@ -1711,16 +1711,16 @@ class FakeDiscord:
         bucket = (shard[0] if shard else 0) % max(1, self.max_concurrency)
         now = time.monotonic()
         last = self._last_identify.get(bucket)
-        if self.identify_window is not None and last is not None:
-            if now - last < self.identify_window:
-                self.identifies.append(IdentifyRecord(shard, bucket, now, False))
-                self._violate(
-                    f"IDENTIFY of shard {shard} in bucket {bucket} {now - last:.3f}s after the"
-                    f" bucket's last one (at most {self.max_concurrency} per"
-                    f" {self.identify_window}s, one per bucket)"
-                )
-                conn.send({"op": 9, "d": False})
-                return
+        window = self.identify_window
+        if window is not None and last is not None and now - last < window:
+            self.identifies.append(IdentifyRecord(shard, bucket, now, False))
+            self._violate(
+                f"IDENTIFY of shard {shard} in bucket {bucket} {now - last:.3f}s after the"
+                f" bucket's last one (at most {self.max_concurrency} per"
+                f" {self.identify_window}s, one per bucket)"
+            )
+            conn.send({"op": 9, "d": False})
+            return
         session = _Session(secrets.token_hex(16), intents, shard)
         guilds = [g for g in self.guilds.values() if session.covers(g.id)]
         if len(guilds) > self.max_guilds_per_session:
