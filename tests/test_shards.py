@@ -1,0 +1,92 @@
+"""One bot process over several shards, against the fake gateway speaking shards.
+
+The bot runs as discord.py's AutoShardedBot over `[discord] shard_ids`; Discord (the fake)
+sends each server's interactions to the session holding its shard, and the process posts
+digests only for the servers on its own shards.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from bot.client import ShardedPaperboy
+from bot.delivery.digests import DigestDelivery
+from bot.models import Subscription
+from tests.conftest import seed_papers
+from tests.fakes.fake_discord import FakeDiscord, shard_of
+from tests.support.harness import Harness, running_bot
+
+IDENTIFY = 0.3  # seconds between IDENTIFYs of one bucket, bot and fake alike
+GUILDS = 6
+
+
+def sharded(count: int, ids: list[int] | None = None) -> dict[str, Any]:
+    section: dict[str, Any] = {"shard_count": count, "identify_seconds": IDENTIFY}
+    if ids is not None:
+        section["shard_ids"] = ids
+    return section
+
+
+def servers(fake: FakeDiscord, count: int) -> list[tuple[str, str]]:
+    """GUILDS servers spread over the shards, each with a #digest channel: (guild, channel)."""
+    made = []
+    for n in range(GUILDS):
+        guild = fake.add_guild(f"server {n}", shard=(n % count, count))
+        made.append((guild, fake.add_text_channel(guild, "digest")))
+    return made
+
+
+def engine(h: Harness) -> DigestDelivery:
+    cog = h.bot.get_cog("Digest")
+    assert cog is not None
+    return cast(DigestDelivery, cog.engine)  # type: ignore[attr-defined]
+
+
+async def start(h: Harness) -> None:
+    h.discord.identify_window = IDENTIFY  # Discord's identify rule, checked
+    await h.start_bot()
+    assert isinstance(h.bot, ShardedPaperboy)
+
+
+async def test_one_process_holding_both_shards_answers_every_server(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, start=False, discord=sharded(2)) as h:
+        made = servers(h.discord, 2)
+        await start(h)
+        assert sorted(r.shard for r in h.discord.identifies if r.accepted) == [(0, 2), (1, 2)]
+        first, second = (r.at for r in h.discord.identifies)
+        assert second - first >= IDENTIFY
+        assert {g.shard_id for g in h.bot.guilds} == {0, 1}
+        for guild, channel in made:
+            member = h.discord.add_member(guild, f"reader of {guild}")
+            inter = await h.discord.invoke(
+                "search", {"query": "diffusion"}, user=member, channel=channel
+            )
+            await inter.response()
+            assert [shard for _, shard in inter.sessions] == [(shard_of(guild, 2), 2)]
+
+
+async def test_a_process_holding_shard_0_posts_only_its_servers_digests(tmp_path: Path) -> None:
+    async with running_bot(
+        tmp_path, start=False, now=datetime(2025, 1, 8, 10, tzinfo=UTC), discord=sharded(2, [0])
+    ) as h:
+        made = servers(h.discord, 2)
+        for day, papers in seed_papers().items():
+            await h.store.ingest_day(day, papers)
+        for guild, channel in made:
+            await h.store.save_subscription(
+                Subscription(int(channel), int(guild), "09:00", "UTC", 5)
+            )
+        h.clock.now = datetime(2025, 1, 9, 9, tzinfo=UTC)  # the next 09:00: all are due
+        await start(h)
+        assert [r.shard for r in h.discord.identifies] == [(0, 2)]
+        assert {shard_of(g.id, 2) for g in h.bot.guilds} == {0}
+        owned = [(g, c) for g, c in made if shard_of(g, 2) == 0]
+        await h.discord.wait_for(  # the start-up catch-up posts what is due
+            lambda: all(h.discord.messages_in(c) for _, c in owned), 10, "the digests"
+        )
+        assert await engine(h).run_due() == []  # and nothing is left for this process
+        for guild, channel in made:
+            posted = h.discord.messages_in(channel)
+            assert bool(posted) == (shard_of(guild, 2) == 0), guild
