@@ -7,16 +7,22 @@ digests only for the servers on its own shards.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
+
+import pytest
 
 from bot.client import ShardedPaperboy
 from bot.delivery.digests import DigestDelivery
 from bot.models import Subscription
 from tests.conftest import seed_papers
 from tests.fakes.fake_discord import FakeDiscord, shard_of
+from tests.fakes.fake_hf import FakeHF
+from tests.support.faults import write_config
 from tests.support.harness import Harness, running_bot
+from tests.support.process import spawn
 
 IDENTIFY = 0.3  # seconds between IDENTIFYs of one bucket, bot and fake alike
 GUILDS = 6
@@ -90,3 +96,21 @@ async def test_a_process_holding_shard_0_posts_only_its_servers_digests(tmp_path
         for guild, channel in made:
             posted = h.discord.messages_in(channel)
             assert bool(posted) == (shard_of(guild, 2) == 0), guild
+
+
+@pytest.mark.slow
+async def test_a_bot_in_too_many_servers_for_one_connection_says_to_shard(tmp_path: Path) -> None:
+    """Discord closes an unsharded session of a bot past its guild limit with 4011: the
+    process exits with one line naming the fix."""
+    async with FakeDiscord() as discord, FakeHF() as hf:
+        discord.max_guilds_per_session = 1
+        discord.add_guild("a second server")
+        config = write_config(tmp_path / "config.toml", discord, hf, tmp_path / "paperboy.db")
+        proc = await spawn("--config", str(config), "run", token=discord.token)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert err.decode().strip().splitlines()[-1] == (
+        "paperboy: Discord requires sharding (4011): the bot is in too many servers for one"
+        " connection; set [discord] shard_count"
+    )
+    assert "Traceback" not in err.decode()

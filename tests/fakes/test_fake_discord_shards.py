@@ -226,6 +226,10 @@ async def test_each_guilds_interactions_reach_only_the_bot_holding_its_shard(
             assert [s for _, s in inter.sessions] == [(shard, 2)]
             assert int(inter.id) in bots[shard].answered
             assert int(inter.id) not in bots[1 - shard].answered
+        in_dm = await fake.invoke("search", {"query": "y"}, user=fake.alice, dm=True)
+        assert (await in_dm.response()).content == "results for y (limit 3)"
+        assert [s for _, s in in_dm.sessions] == [(0, 2)]
+        assert int(in_dm.id) in bots[0].answered and int(in_dm.id) not in bots[1].answered
     finally:
         for bot, task in zip(bots.values(), tasks, strict=True):
             await stop_bot(bot, task)
