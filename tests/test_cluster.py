@@ -223,3 +223,26 @@ async def test_forty_digests_due_together_are_posted_once_while_a_process_is_kil
         await c.wait_delivered(60)
         await c.stop()
         await c.assert_each_digest_once()
+
+
+async def test_servers_of_a_dead_process_wait_for_a_process_holding_their_shards(
+    tmp_path: Path,
+) -> None:
+    """b is down (dead for good) when the digests fall due: a posts its own servers' digests
+    and none of b's; they wait, and go out once a process holding b's shards starts."""
+    async with cluster(
+        tmp_path, {"a": "0-1", "b": "2-3"}, shard_count=4, guilds=8, digests=True
+    ) as c:
+        mine = {c.channels[g] for g in c.guilds if shard_of(g, 4) < 2}
+        await c.start("a")
+        sql = "SELECT count(*) FROM digest_deliveries WHERE state = 'sent'"
+        await wait_count(c.db, sql, len(mine), 30)
+        posted = {int(m.channel_id) for m in c.digests()}
+        async with open_store(c.db) as store:
+            assert c.day is not None
+            started = {ch for ch in c.channels.values() if await store.get_delivery(ch, c.day)}
+        assert posted == mine and started == mine, "a touched b's servers"
+        await c.bots["b"].start()  # b is back (or another process with its shards)
+        await c.wait_delivered(30)
+        await c.stop()
+        await c.assert_each_digest_once()
