@@ -73,6 +73,22 @@ async def test_one_process_holding_both_shards_answers_every_server(tmp_path: Pa
             assert [shard for _, shard in inter.sessions] == [(shard_of(guild, 2), 2)]
 
 
+async def test_shards_in_different_identify_buckets_identify_together(tmp_path: Path) -> None:
+    """max_concurrency 2 (read from /gateway/bot): shards 0 and 1 are in buckets 0 and 1 and
+    need not wait for each other, while Discord's window per bucket is long."""
+    section = sharded(2) | {"identify_seconds": 3.0}
+    async with running_bot(tmp_path, start=False, discord=section) as h:
+        h.discord.max_concurrency = 2
+        h.discord.identify_window = 30.0
+        await h.start_bot()
+        first, second = h.discord.identifies
+        assert {(r.shard, r.bucket, r.accepted) for r in (first, second)} == {
+            ((0, 2), 0, True),
+            ((1, 2), 1, True),
+        }
+        assert second.at - first.at < 3.0  # the second did not wait for the first's bucket
+
+
 async def test_a_process_holding_shard_0_posts_only_its_servers_digests(tmp_path: Path) -> None:
     async with running_bot(
         tmp_path, start=False, now=datetime(2025, 1, 8, 10, tzinfo=UTC), discord=sharded(2, [0])
