@@ -5,13 +5,14 @@ migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats
 server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
 library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author
-credits, followed authors).
+credits, followed authors), cluster (processes, leadership, leases, health problems).
 """
 
 from __future__ import annotations
 
 from bot.store.sqlite.alerts import Alerts
 from bot.store.sqlite.bookkeeping import Bookkeeping
+from bot.store.sqlite.cluster import Cluster
 from bot.store.sqlite.connection import (
     BUSY_TIMEOUT_MS,
     SEARCH_BUDGET_SECONDS,
@@ -28,7 +29,7 @@ from bot.store.sqlite.rows import _PAPER_COLUMNS, _paper_row
 
 
 class SQLiteStore(
-    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch
+    Papers, Bookkeeping, Digests, Alerts, Library, Lifecycle, Corpus, Follows, Rematch, Cluster
 ):
     """The embedded default store: one file, no server."""
 
