@@ -55,7 +55,7 @@ async def test_registered_processes_are_listed_with_their_shards(store: Store) -
 
 async def test_a_process_with_another_shard_count_is_refused(store: Store) -> None:
     await store.register_process(process(1, shard_count=4), live_within=30)
-    with pytest.raises(ClusterConfigError, match="host:1.*shard_count = 4.*shard_count = 8"):
+    with pytest.raises(ClusterConfigError, match=r"host:1.*shard_count = 4.*shard_count = 8"):
         await store.register_process(process(2, shard_count=8), live_within=30)
     assert [p.id for p in await store.cluster_processes()] == ["host:1"]
 
