@@ -111,8 +111,9 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The pape
             DiscordCourier(bot, bot.pacer),
             clock=bot.clock,
             settings=bot.config.digest,
-            refresh=bot.scraper.refresh,
+            refresh=bot.refresh_list,
             report_health=bot.report_health,
+            leases=bot.leases,
         )
 
     async def cog_load(self) -> None:

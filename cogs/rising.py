@@ -75,6 +75,7 @@ class Rising(commands.GroupCog, group_name="rising", group_description="Rising p
             DiscordCourier(bot, bot.pacer),
             clock=bot.clock,
             report_health=bot.report_health,
+            leases=bot.leases,
         )
 
     async def cog_load(self) -> None:
