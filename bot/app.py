@@ -14,7 +14,7 @@ import yarl
 
 from bot.client import Paperboy, bot_class
 from bot.config import Config, DiscordConfig
-from bot.errors import StoreError
+from bot.errors import ClusterConfigError, StoreError
 from bot.hf.source import HFSource
 from bot.store import make_store
 
@@ -91,7 +91,7 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
     point_discord_at(config.discord)
     try:
         return asyncio.run(_main(config, sync_only=sync_only))
-    except StoreError as e:
+    except (StoreError, ClusterConfigError) as e:
         print(f"paperboy: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except discord.LoginFailure:

@@ -83,6 +83,14 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Processes sharing one PostgreSQL store (docs/deploy.md); the defaults suit one."""
+
+    heartbeat_seconds: float = 5.0  # heartbeat, and how often a follower tries to lead
+    lease_seconds: float = 60.0  # a delivery left by a dead process is taken over after this
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -95,6 +103,7 @@ class Config:
     store: StoreConfig = StoreConfig()
     digest: DigestConfig = DigestConfig()
     logging: LoggingConfig = LoggingConfig()
+    cluster: ClusterConfig = ClusterConfig()
     source: Path | None = None  # the file it was read from, if any
 
 
@@ -104,6 +113,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreConfig,
     "digest": DigestConfig,
     "logging": LoggingConfig,
+    "cluster": ClusterConfig,
 }
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
@@ -267,6 +277,16 @@ def _validate(config: Config) -> None:
         raise ConfigError("digest.top must be between 1 and 25")
     if not 0 <= dg.complete_after_hours <= 48:
         raise ConfigError("digest.complete_after_hours must be between 0 and 48")
+    cl = config.cluster
+    if not 0.5 <= cl.heartbeat_seconds <= 10:
+        # A process unseen for 30 s is gone: heartbeats must come well within that.
+        raise ConfigError(
+            f"cluster.heartbeat_seconds must be between 0.5 and 10, not {cl.heartbeat_seconds}"
+        )
+    if not 1 <= cl.lease_seconds <= 600:
+        raise ConfigError(
+            f"cluster.lease_seconds must be between 1 and 600, not {cl.lease_seconds}"
+        )
     if config.logging.level.upper() not in _LOG_LEVELS:
         raise ConfigError(f"logging.level must be one of {sorted(_LOG_LEVELS)}")
 

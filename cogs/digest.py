@@ -111,9 +111,10 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The pape
             DiscordCourier(bot, bot.pacer),
             clock=bot.clock,
             settings=bot.config.digest,
-            refresh=bot.scraper.refresh,
+            refresh=bot.refresh_list,
             report_health=bot.report_health,
             owns=bot.sharding.owns,
+            leases=bot.leases,
         )
 
     async def cog_load(self) -> None:

@@ -22,8 +22,10 @@ from bot.delivery.courier import (
     part_nonce,
 )
 from bot.digest import WEEK_DAYS, DigestSelection, is_complete, newest_complete, select, select_week
+from bot.errors import LeaseLost
 from bot.health import ReportHealth
-from bot.models import Delivery, Listing, PeriodKind, Subscription
+from bot.leases import Leases, digest_key
+from bot.models import Delivery, Fence, Listing, PeriodKind, Subscription
 from bot.query import parse_query
 from bot.schedule import Slot, due_lists, due_weeks, slot_of, week_starting
 from bot.store import Store
@@ -64,7 +66,9 @@ class DigestDelivery:
 
     `refresh(day)` re-scrapes a list shortly before it is posted (False: it failed, and the
     stored counts are posted); `report_health` sets or clears a channel's problem; `owns`
-    says which servers' digests this process posts (those on its shards).
+    says which servers' digests this process posts (those on its shards). Each delivery is
+    made under its lease (`leases`, bot.leases): another process holding it means "pending
+    here", and a lease lost mid-send stops this process's sending.
     """
 
     def __init__(
@@ -77,11 +81,13 @@ class DigestDelivery:
         refresh: Callable[[date], Awaitable[bool]],
         report_health: ReportHealth,
         owns: Owns = owns_every_server,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
         self.courier = courier
         self.clock = clock
         self.owns = owns
+        self.leases = leases or Leases(store)
         self.settings = settings
         self.refresh = refresh
         self.report_health = report_health
@@ -254,22 +260,57 @@ class DigestDelivery:
             delivery = await self.store.get_delivery(channel_id, day, kind=kind)
             if delivery is not None and delivery.state != "sending":
                 return Outcome(channel_id, day, "already", delivery.error or "", kind=kind)
-            if delivery is None:
-                payloads = await self._payloads(day, settings, kind)
-                delivery = await self.store.start_delivery(
-                    channel_id, day, planned_parts(channel_id, day, payloads, kind), kind=kind
-                )
-                if not payloads:
-                    await self.store.finish_delivery(
-                        channel_id, day, "sent", "no papers", kind=kind
+            async with self.leases.held(digest_key(channel_id, day, kind)) as fence:
+                if fence is None:
+                    return Outcome(
+                        channel_id, day, "pending", "another process is posting it", kind=kind
+                    )
+                try:
+                    return await self._deliver_held(
+                        channel_id, day, settings, guild_id, kind, fence
+                    )
+                except LeaseLost:
+                    log.warning(
+                        "another process took over the %s %s digest in %s; this one stops",
+                        kind,
+                        day,
+                        channel_id,
                     )
                     return Outcome(
-                        channel_id, day, "empty", "no papers passed the filters", kind=kind
+                        channel_id, day, "pending", "another process took it over", kind=kind
                     )
-            return await self._send(delivery, settings, guild_id)
+
+    async def _deliver_held(
+        self,
+        channel_id: int,
+        day: date,
+        settings: Subscription | None,
+        guild_id: int | None,
+        kind: PeriodKind,
+        fence: Fence,
+    ) -> Outcome:
+        # Read again under the lease: another process may have finished it meanwhile.
+        delivery = await self.store.get_delivery(channel_id, day, kind=kind)
+        if delivery is not None and delivery.state != "sending":
+            return Outcome(channel_id, day, "already", delivery.error or "", kind=kind)
+        if delivery is None:
+            payloads = await self._payloads(day, settings, kind)
+            delivery = await self.store.start_delivery(
+                channel_id,
+                day,
+                planned_parts(channel_id, day, payloads, kind),
+                kind=kind,
+                fence=fence,
+            )
+            if not payloads:
+                await self.store.finish_delivery(
+                    channel_id, day, "sent", "no papers", kind=kind, fence=fence
+                )
+                return Outcome(channel_id, day, "empty", "no papers passed the filters", kind=kind)
+        return await self._send(delivery, settings, guild_id, fence)
 
     async def _send(
-        self, delivery: Delivery, settings: Subscription | None, guild_id: int | None
+        self, delivery: Delivery, settings: Subscription | None, guild_id: int | None, fence: Fence
     ) -> Outcome:
         store, channel_id, day = self.store, delivery.channel_id, delivery.list_date
         kind = delivery.kind
@@ -277,6 +318,7 @@ class DigestDelivery:
         posted = sum(1 for p in delivery.parts if p.message_id is not None)
         try:
             for part in delivery.pending:
+                await self.leases.check(fence)  # taken over: LeaseLost, nothing sent
                 try:
                     sent = await self.courier.post(
                         channel_id, part.payload, part.nonce, guild_id=guild_id
@@ -284,32 +326,42 @@ class DigestDelivery:
                 except Rejected as e:
                     # This message only: it is left out (never sent again), the rest goes out.
                     refused.append(f"message {part.part + 1} was refused ({e.reason})")
-                    await store.record_part_refused(channel_id, day, part.part, kind=kind)
+                    await store.record_part_refused(
+                        channel_id, day, part.part, kind=kind, fence=fence
+                    )
                     continue
-                await store.record_part_sent(channel_id, day, part.part, sent.message_id, kind=kind)
+                await store.record_part_sent(
+                    channel_id, day, part.part, sent.message_id, kind=kind, fence=fence
+                )
                 posted += 1
                 if sent.left_out:
                     refused.append(f"message {part.part + 1}: {sent.left_out}")
                 if part.part == 0 and settings is not None and settings.threads:
                     await self._open_thread(channel_id, sent.message_id, day, kind, guild_id)
         except Gone as e:
-            return await self._fail(delivery, e.reason, mark_channel=True, guild_id=guild_id)
+            return await self._fail(
+                delivery, e.reason, mark_channel=True, guild_id=guild_id, fence=fence
+            )
         except Refused as e:
             reason = f"Discord refused the digest ({e.reason})"
-            return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
+            return await self._fail(
+                delivery, reason, mark_channel=False, guild_id=guild_id, fence=fence
+            )
         except TryLater as e:
             # Our token, rate limits, Discord's servers, the network: the retry job resumes it.
             log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
             return Outcome(channel_id, day, "pending", e.reason, kind=kind)
         if not posted:
             reason = "Discord refused every message of it: " + ("; ".join(refused) or "see the log")
-            return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
+            return await self._fail(
+                delivery, reason, mark_channel=False, guild_id=guild_id, fence=fence
+            )
         problem = None
         if refused:
             problem = (
                 f"Part of the {day} digest in <#{channel_id}> was left out: " + "; ".join(refused)
             )[:900]
-        await store.finish_delivery(channel_id, day, "sent", problem, kind=kind)
+        await store.finish_delivery(channel_id, day, "sent", problem, kind=kind, fence=fence)
         self.report_health(health_key(channel_id), problem, guild_id)
         log.info("posted the %s %s digest to channel %s", kind, day, channel_id)
         return Outcome(
@@ -326,11 +378,19 @@ class DigestDelivery:
             log.warning("could not open a discussion thread in %s: %s", channel_id, e)
 
     async def _fail(
-        self, delivery: Delivery, reason: str, *, mark_channel: bool, guild_id: int | None
+        self,
+        delivery: Delivery,
+        reason: str,
+        *,
+        mark_channel: bool,
+        guild_id: int | None,
+        fence: Fence,
     ) -> Outcome:
         channel_id, day = delivery.channel_id, delivery.list_date
         log.warning("digest for %s in channel %s failed: %s", day, channel_id, reason)
-        await self.store.finish_delivery(channel_id, day, "failed", reason, kind=delivery.kind)
+        await self.store.finish_delivery(
+            channel_id, day, "failed", reason, kind=delivery.kind, fence=fence
+        )
         if mark_channel:
             await self.store.set_subscription_failing(channel_id, reason)
             self.report_health(

@@ -5,13 +5,15 @@ migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats
 server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
 library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author
-credits, followed authors), gateway (identify turns).
+credits, followed authors), cluster (processes, leadership, leases, health
+problems), gateway (identify turns).
 """
 
 from __future__ import annotations
 
 from bot.store.sqlite.alerts import Alerts
 from bot.store.sqlite.bookkeeping import Bookkeeping
+from bot.store.sqlite.cluster import Cluster
 from bot.store.sqlite.connection import (
     BUSY_TIMEOUT_MS,
     SEARCH_BUDGET_SECONDS,
@@ -38,6 +40,7 @@ class SQLiteStore(
     Corpus,
     Follows,
     Rematch,
+    Cluster,
     Gateway,
 ):
     """The embedded default store: one file, no server."""

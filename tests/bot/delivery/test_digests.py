@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import DigestConfig
-from bot.delivery.courier import Gone, Rejected, TryLater, part_nonce
+from bot.delivery.courier import Gone, Posted, Rejected, TryLater, part_nonce
 from bot.delivery.digests import DigestDelivery, health_key
-from bot.models import Paper, Subscription
+from bot.leases import Leases, digest_key
+from bot.models import Fence, Paper, Subscription
 from bot.shards import Shards
 from bot.store import SQLiteStore
 from tests.bot.delivery.support import Clock, HealthLog
@@ -191,6 +192,89 @@ async def test_threads_open_under_the_first_part_and_a_failed_refresh_still_post
         )
     assert outcome.state == "sent" and len(courier.sent) == 3
     assert courier.threads == [(CHANNEL, 1, "Daily Papers 2025-01-08")]
+
+
+# -- leases: two processes on one store ---------------------------------------------------
+
+
+async def test_a_digest_leased_by_another_process_is_left_to_it(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        held = await store.claim_lease(digest_key(CHANNEL, JAN8), "other:1", 60)
+        assert held is not None
+        (outcome,) = await service.run_due()
+        assert (outcome.state, outcome.detail) == ("pending", "another process is posting it")
+        assert courier.sent == [] and await store.get_delivery(CHANNEL, JAN8) is None
+        await store.release_lease(held)
+        (outcome,) = await service.run_due()
+        assert outcome.state == "sent" and len(courier.sent) == 3
+
+
+class TakenOver(FakeCourier):
+    """After its first message, another process takes the lease over (this one was paused
+    past its lease, say): `then` runs once, after that message left."""
+
+    def __init__(self, then: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.then: Callable[[], Awaitable[None]] | None = then
+
+    async def post(
+        self, channel_id: int, payload: str, nonce: str, *, guild_id: int | None = None
+    ) -> Posted:
+        posted = await super().post(channel_id, payload, nonce, guild_id=guild_id)
+        then, self.then = self.then, None
+        if then is not None:
+            await then()
+        return posted
+
+
+async def test_a_process_whose_lease_was_taken_over_sends_and_records_nothing_more(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    async with SQLiteStore(db, clock=clock) as other_store:
+        taken: list[Fence] = []
+
+        async def take_over() -> None:
+            fence = await other_store.claim_lease(digest_key(CHANNEL, JAN8), "other:1", 60)
+            assert fence is not None  # the first process's lease has expired
+            taken.append(fence)
+
+        courier = TakenOver(take_over)
+
+        async def refresh(_day: date) -> bool:
+            return True
+
+        async with SQLiteStore(db, clock=clock) as store:
+            service = DigestDelivery(
+                store,
+                courier,
+                clock=clock,
+                settings=DigestConfig(),
+                refresh=refresh,
+                report_health=health,
+                leases=Leases(store, "paused:1", seconds=0),  # expires at once
+            )
+            (outcome,) = await service.run_due()
+            assert (outcome.state, outcome.detail) == ("pending", "another process took it over")
+            assert len(courier.sent) == 1  # the message that left before the takeover
+            delivery = await store.get_delivery(CHANNEL, JAN8)
+            assert delivery is not None and delivery.state == "sending"
+            assert [p.message_id for p in delivery.parts] == [None, None, None]
+            # The new holder resumes with the stored nonces: the first message is not repeated.
+            other = DigestDelivery(
+                other_store,
+                courier,
+                clock=clock,
+                settings=DigestConfig(),
+                refresh=refresh,
+                report_health=health,
+                leases=Leases(other_store, "other:1"),
+            )
+            (outcome,) = await other.run_due()
+            assert outcome.state == "sent"
+            assert len(courier.sent) == 3 and courier.attempts == 4
 
 
 async def test_a_process_posts_only_the_digests_of_servers_on_its_shards(

@@ -13,6 +13,7 @@ import pytest
 
 from bot.delivery.courier import Gone, Rejected, TryLater
 from bot.delivery.rising import RisingDelivery, health_key, rising_nonce
+from bot.leases import rising_key
 from bot.models import Paper, RisingChannel
 from bot.shards import Shards
 from bot.store import SQLiteStore
@@ -124,6 +125,22 @@ async def test_refused_passing_and_gone(tmp_path: Path, clock: Clock, health: He
         assert key == health_key(CHANNEL) and guild == GUILD
         assert problem is not None and "the channel was deleted" in problem
         assert await store.rising_outbox() == []  # its other planned post is dropped too
+
+
+async def test_a_post_leased_by_another_process_is_left_to_it(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        await engine.set_channel(RisingChannel(CHANNEL, GUILD, 1))
+        await store.ingest_day(JAN8, papers(JAN8, [5, 6]))
+        held = await store.claim_lease(rising_key(CHANNEL, "2501.08001"), "other:1", 60)
+        assert held is not None
+        assert await engine.run() == 1  # the other paper; this one is the other process's
+        assert posted(courier) == ["2501.08000"]
+        await store.release_lease(held)
+        assert await engine.run() == 1
+        assert sorted(posted(courier)) == ["2501.08000", "2501.08001"]
 
 
 async def test_a_process_posts_rising_papers_only_in_servers_on_its_shards(
