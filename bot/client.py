@@ -439,6 +439,36 @@ class ShardedPaperboy(Paperboy, commands.AutoShardedBot):
             **options,  # type: ignore[arg-type]
         )
         self._max_concurrency: int | None = None
+        self._launching: asyncio.Task[object] | None = None  # connect(), while shards launch
+        self._launch_cut = False
+
+    async def launch_shards(self) -> None:
+        """discord.py's, remembered: a close while shards are still launching must end it."""
+        self._launching = asyncio.current_task()
+        try:
+            await super().launch_shards()
+        finally:
+            self._launching = None
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """discord.py's, except that a close while the shards launch returns (discord.py
+        keeps retrying a shard's launch after close, every 5 s, so it would never return and
+        SIGTERM would hang the process while a shard waits for its identify turn)."""
+        try:
+            await super().connect(reconnect=reconnect)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._launch_cut or task is None:
+                raise
+            task.uncancel()  # the cancel came from close(), below: a clean stop
+
+    async def close(self) -> None:
+        """Close as the unsharded bot does, then end a shard launch still under way."""
+        await super().close()
+        launching = self._launching
+        if launching is not None and not launching.done():
+            self._launch_cut = True
+            launching.cancel()
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Wait for this shard's identify bucket's turn, shared through the store with every

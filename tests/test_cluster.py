@@ -11,23 +11,29 @@ import asyncio
 import contextlib
 import copy
 import random
+import re
+import signal
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bot.hf.parse import parse_items
+from bot.matching import matches
 from bot.models import Subscription
+from bot.query import parse_query
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscord, RecordedMessage, shard_of
 from tests.fakes.fake_hf import FakeHF
 from tests.support.faults import BotProcess, kill_repeatedly, write_config
 from tests.support.harness import open_store, store_location
-from tests.test_faults import SEED_DAY, real_days, wait_count
+from tests.support.process import paperboy
+from tests.test_faults import ALERT_DAY, SEED_DAY, few_match_words, real_days, wait_count
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("pg_server")]
 
@@ -246,3 +252,240 @@ async def test_servers_of_a_dead_process_wait_for_a_process_holding_their_shards
         await c.wait_delivered(30)
         await c.stop()
         await c.assert_each_digest_once()
+
+
+# ------------------------------------------------------------ with the leader (bot/cluster.py)
+
+FAST_CLUSTER = {"heartbeat_seconds": 0.5}
+LEASE = 2.0  # seconds: a killed process's deliveries are free again this long after it died
+
+
+async def leader_pids(db: str) -> set[int]:
+    """The pids of the processes holding the leader lock now (asked of PostgreSQL)."""
+    connection = await asyncpg.connect(db)
+    try:
+        rows = await connection.fetch(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted"
+            " AND a.application_name LIKE 'paperboy leader %'"
+        )
+    finally:
+        await connection.close()
+    return {int(r[0].rsplit(":", 1)[1]) for r in rows}
+
+
+async def wait_leader(c: Cluster, timeout: float = 30) -> BotProcess:
+    """The process that leads, once one does."""
+    async with asyncio.timeout(timeout):
+        while True:
+            pids = await leader_pids(c.db)
+            found = [b for b in c.bots.values() if b.running and b.proc and b.proc.pid in pids]
+            if found:
+                (bot,) = found
+                return bot
+            await asyncio.sleep(0.1)
+
+
+async def kill_the_leader_repeatedly(
+    c: Cluster,
+    progress: Callable[[], int],
+    *,
+    kills: int,
+    most_per_run: int,
+    seed: int,
+    down: float,
+    timeout: float = 30,
+) -> list[int]:
+    """Kill -9 whichever process leads, `kills` times, each once `k` more units of progress
+    were seen (k random in 0..most_per_run), and restart it `down` seconds later (as a
+    supervisor would: by then the leases it held ran out); returns progress at each kill."""
+    rng = random.Random(seed)
+    at_kill = []
+    for _ in range(kills):
+        victim = await wait_leader(c)
+        wanted, before = rng.randint(0, most_per_run), progress()
+
+        def arrived(
+            victim: BotProcess = victim, before: int = before, wanted: int = wanted
+        ) -> bool:
+            return progress() - before >= wanted or not victim.running
+
+        await c.discord.wait_for(arrived, timeout, f"{wanted} more before kill {len(at_kill) + 1}")
+        await asyncio.sleep(max(0.0, rng.uniform(-0.02, 0.02)))
+        assert victim.running, victim.tail()
+        await victim.kill()
+        at_kill.append(progress())
+        await asyncio.sleep(down)
+        await victim.start()
+    return at_kill
+
+
+async def test_a_process_with_another_shard_count_is_refused(tmp_path: Path) -> None:
+    async with cluster(tmp_path, {"a": "0"}, shard_count=2, guilds=2) as c:
+        await c.start()
+        await c.discord.wait_for(lambda: c.discord.sessions_of((0, 2)), 30, "a's session")
+        other = write_config(
+            tmp_path / "other.toml",
+            c.discord,
+            c.hf,
+            c.db,
+            discord={"shard_count": 4, "identify_seconds": IDENTIFY},
+        )
+        result = await paperboy("--config", str(other), "run", token=c.discord.token)
+        assert result.code == 1
+        last = result.err.strip().splitlines()[-1]
+        assert last.startswith("paperboy: ") and "shard_count" in last, result.err
+        assert "Traceback" not in result.err
+        assert c.bots["a"].running
+        await c.stop()
+
+
+async def test_forty_digests_due_together_are_posted_once_while_the_leader_is_killed(
+    tmp_path: Path,
+) -> None:
+    """2 processes x 2 shards, 40 servers: the leader (whichever process it is at the time)
+    is kill -9'd 10 times during the fan-out and restarted at once; every channel gets
+    exactly one complete digest."""
+    async with cluster(
+        tmp_path,
+        {"a": "0-1", "b": "2-3"},
+        shard_count=4,
+        guilds=40,
+        digests=True,
+        cluster={**FAST_CLUSTER, "lease_seconds": LEASE},
+    ) as c:
+        await c.start()
+        at_kill = await kill_the_leader_repeatedly(
+            c, lambda: len(c.digests()), kills=10, most_per_run=8, seed=15, down=LEASE
+        )
+        assert at_kill[-1] < len(c.channels) * PARTS, "the kills came too late"
+        await c.wait_delivered(90)
+        await c.stop()
+        await c.assert_each_digest_once()
+
+
+async def test_a_process_paused_past_its_lease_posts_nothing_twice(tmp_path: Path) -> None:
+    """a is SIGSTOP'd in the middle of its fan-out; past its lease a process holding the same
+    shards (a rolling restart's new one) starts and takes a's digests over. Resumed, a finds
+    its leases taken: every digest is posted once, complete, and a sends at most what it had
+    in flight."""
+    async with cluster(
+        tmp_path,
+        {"a": "0-1", "a2": "0-1", "b": "2-3"},
+        shard_count=4,
+        guilds=40,
+        digests=True,
+        cluster={**FAST_CLUSTER, "lease_seconds": LEASE},
+    ) as c:
+        a, a2 = c.bots["a"], c.bots["a2"]
+        mine = {str(c.channels[g]) for g in c.guilds if shard_of(g, 4) < 2}
+
+        def a_side() -> int:
+            return sum(m.channel_id in mine for m in c.digests())
+
+        await c.start("a", "b")
+        await c.discord.wait_for(lambda: a_side() >= 6, 30, "a's fan-out")
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            paused = a_side()
+            assert paused < len(mine) * PARTS, "a finished before the pause"
+            await asyncio.sleep(LEASE + 1)  # a's leases run out (no event: a is asleep)
+            await a2.start()
+            # a2 takes over what it can (a write a was paused in holds its row until a runs)
+            await c.discord.wait_for(lambda: a_side() > paused, 30, "a2 to take over")
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        await c.wait_delivered(60)
+        await c.discord.wait_for(lambda: "digests: " in a.log.read_text(), 30, "a's run to end")
+        await c.stop()
+        await c.assert_each_digest_once()
+        assert message_posts(c.discord) - len(c.digests()) <= 8, "resends beyond a's in-flight"
+
+
+def message_posts(discord: FakeDiscord) -> int:
+    """Message POSTs the fake received (resends it deduplicated by nonce included)."""
+    return sum(1 for r in discord.requests if r.method == "POST" and r.path.endswith("/messages"))
+
+
+async def test_alerts_are_delivered_once_while_the_leader_is_killed(tmp_path: Path) -> None:
+    """A new list appears; the leader matches it and sends the alert DMs. It is kill -9'd
+    10 times during the delivery (whichever process leads then) and restarted: each reader
+    gets each matching paper once."""
+    yesterday, long_ago = real_days()
+    items = copy.deepcopy(seed_items()[ALERT_DAY])
+    papers = parse_items(items, "seed")
+    words = few_match_words(papers, 3)
+    async with cluster(
+        tmp_path,
+        {"a": "0", "b": "1"},
+        shard_count=2,
+        guilds=2,
+        cluster={**FAST_CLUSTER, "lease_seconds": LEASE},
+        huggingface={"backfill_days": 3},
+    ) as c:
+        c.hf.days.clear()
+        c.hf.set_day(yesterday.isoformat(), items)
+        readers = [c.discord.add_member(c.guilds[n % 2], f"reader{n:02d}") for n in range(60)]
+        wanted: dict[str, set[str]] = {}
+        async with open_store(c.db, clock=lambda: long_ago) as store:
+            old = parse_items(seed_items()[SEED_DAY], "seed")  # matched long ago
+            await store.ingest_day(long_ago.date(), old)
+            await store.queue_alert_matches([p.id for p in old], [])
+            for n, reader in enumerate(readers):
+                queries = [words[n % len(words)]]
+                if n % 3 == 0:
+                    queries.append(words[(7 * n + 3) % len(words)])
+                for query in queries:
+                    await store.add_alert(int(reader.id), query)
+                wanted[reader.id] = {
+                    p.id for p in papers if any(matches(parse_query(q), p) for q in queries)
+                }
+        pairs = sum(len(ids) for ids in wanted.values())
+
+        def dms() -> int:
+            return sum(1 for m in c.discord.messages if m.guild_id is None)
+
+        await c.start()
+        # The new leader resumes the alerts once the dead one's lease ran out, at its next
+        # retry (every minute): hence few kills and long waits.
+        at_kill = await kill_the_leader_repeatedly(
+            c, dms, kills=3, most_per_run=3, seed=11, down=LEASE, timeout=120
+        )
+        assert at_kill[-1] < len(readers), "the kills came too late to hit the delivery"
+        sent = "SELECT count(*) FROM alert_outbox WHERE state = 'sent'"
+        await wait_count(c.db, sent, pairs, 150)
+        await c.stop()
+    for reader in readers:
+        got: Counter[str] = Counter()
+        for message in c.discord.dms_to(reader):
+            ids = re.findall(r"huggingface\.co/papers/(\d{4}\.\d{4,5})", message.text)
+            got.update(ids)
+        assert got == Counter(wanted[reader.id]), reader.name
+
+
+async def test_when_the_leader_dies_for_good_another_leads_within_30_s(tmp_path: Path) -> None:
+    """Default heartbeat: the leader is kill -9'd and not restarted; the other process leads
+    within 30 s, and `paperboy status` says the dead one's shards have no process (their
+    servers' digests wait) once it is gone."""
+    async with cluster(tmp_path, {"a": "0-1", "b": "2-3"}, shard_count=4, guilds=8) as c:
+        await c.start()
+        await c.ready()
+        dead = await wait_leader(c)
+        survivor = next(b for b in c.bots.values() if b is not dead)
+        held = "0, 1" if dead is c.bots["a"] else "2, 3"
+        await dead.kill()
+        killed_at = asyncio.get_running_loop().time()
+        assert await wait_leader(c, timeout=30) is survivor
+        took = asyncio.get_running_loop().time() - killed_at
+        assert took <= 30
+        config = str(survivor.config)
+        async with asyncio.timeout(60):
+            while True:  # the dead process is shown as gone after 30 s without a heartbeat
+                status = await paperboy("--config", config, "status")
+                assert status.code == 0, status.err
+                if f"no live process holds shards {held}" in status.out:
+                    break
+                await asyncio.sleep(2)
+        assert "(leader)" in status.out and "(gone)" in status.out
+        await c.stop()

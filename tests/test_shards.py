@@ -20,7 +20,7 @@ from bot.models import Subscription
 from tests.conftest import seed_papers
 from tests.fakes.fake_discord import FakeDiscord, shard_of
 from tests.fakes.fake_hf import FakeHF
-from tests.support.faults import write_config
+from tests.support.faults import BotProcess, write_config
 from tests.support.harness import Harness, running_bot
 from tests.support.process import spawn
 
@@ -138,3 +138,25 @@ async def test_a_bot_in_too_many_servers_for_one_connection_says_to_shard(tmp_pa
         " connection; set [discord] shard_count"
     )
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+async def test_sigterm_while_a_shard_waits_for_its_identify_turn_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    """discord.py retries a shard's launch after close; the sharded bot ends the launch, so
+    a SIGTERM between two shards' IDENTIFYs stops the process at once, status 0."""
+    async with FakeDiscord() as discord, FakeHF() as hf:
+        config = write_config(
+            tmp_path / "config.toml",
+            discord,
+            hf,
+            tmp_path / "paperboy.db",
+            discord={"shard_count": 2, "identify_seconds": 10},
+        )
+        async with BotProcess(config, tmp_path / "bot.log", discord.token) as bot:
+            await bot.start()
+            await discord.wait_for(lambda: discord.identifies, 30, "shard 0's IDENTIFY")
+            assert await bot.stop(timeout=8) == 0, bot.tail()
+            assert len(discord.identifies) == 1  # shard 1 was still waiting for its turn
+            assert "Traceback" not in bot.log.read_text()
