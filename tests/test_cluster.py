@@ -30,7 +30,7 @@ from bot.query import parse_query
 from tests.conftest import seed_items
 from tests.fakes.fake_discord import FakeDiscord, RecordedMessage, shard_of
 from tests.fakes.fake_hf import FakeHF
-from tests.support.faults import BotProcess, kill_repeatedly, write_config
+from tests.support.faults import BotProcess, write_config
 from tests.support.harness import open_store, store_location
 from tests.support.process import paperboy
 from tests.test_faults import ALERT_DAY, SEED_DAY, few_match_words, real_days, wait_count
@@ -88,9 +88,17 @@ class Cluster:
         await wait_count(self.db, sql, len(self.channels), timeout)
 
     async def stop(self) -> None:
-        for bot in self.bots.values():
-            if bot.running:
-                assert await bot.stop() == 0, bot.tail()
+        """SIGTERM every running process, once it is far enough to handle it (connecting);
+        each exits with status 0."""
+
+        def connecting(bot: BotProcess) -> bool:
+            this_run = bot.log.read_text().rsplit("----- run", 1)[-1]
+            return "identifying shard" in this_run or not bot.running
+
+        running = [b for b in self.bots.values() if b.running]
+        await self.discord.wait_for(lambda: all(map(connecting, running)), 30, "start-ups")
+        for bot in running:
+            assert await bot.stop() == 0, bot.tail()
 
     async def assert_each_digest_once(self) -> None:
         """Every planned part in its channel exactly once, in order, as recorded."""
@@ -204,31 +212,6 @@ async def test_two_processes_of_two_shards_answer_forty_servers(tmp_path: Path) 
         assert owners == {(0, "a"): 10, (1, "a"): 10, (2, "b"): 10, (3, "b"): 10}
         await ask_every_server(c)
         await c.stop()
-
-
-async def test_forty_digests_due_together_are_posted_once_while_a_process_is_killed(
-    tmp_path: Path,
-) -> None:
-    """40 servers on 4 shards, 2 processes; one is kill -9'd 10 times during the fan-out
-    and restarted: every channel gets its digest exactly once, complete."""
-    async with cluster(
-        tmp_path, {"a": "0-1", "b": "2-3"}, shard_count=4, guilds=40, digests=True
-    ) as c:
-        await c.start("b")
-        victim = c.bots["a"]
-        at_kill = await kill_repeatedly(
-            victim,
-            c.discord,
-            lambda: len(c.digests()),
-            kills=10,
-            most_per_run=6,
-            rng=random.Random(15),
-        )
-        assert at_kill[-1] < len(c.channels) * PARTS, "the kills came too late"
-        await victim.start()
-        await c.wait_delivered(60)
-        await c.stop()
-        await c.assert_each_digest_once()
 
 
 async def test_servers_of_a_dead_process_wait_for_a_process_holding_their_shards(
