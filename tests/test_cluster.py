@@ -1,8 +1,10 @@
 """Several real `python -m bot run` processes sharing one PostgreSQL store, each holding some
 shards, against the fake gateway speaking shards (identify concurrency checked).
 
-Cost: each test starts two or three bot processes (about a second each to log in); the kill
-tests restart one of them ten times.
+Cost: about 6 minutes in all. Each test starts two or three bot processes (about a second
+each to log in); the digest kill test restarts the leader ten times, and the alert kill test
+waits after each kill for the new leader's next alert retry (every minute) once the dead
+one's lease ran out, hence its three kills.
 """
 
 from __future__ import annotations
