@@ -15,9 +15,10 @@ the store per message, which a shared token bucket in PostgreSQL would need (one
 per send, and a hot row at 47 updates/s). It is conservative on changes: a new process
 lowers everyone's share within one heartbeat, and a process counts as alive for
 PROCESS_GONE_SECONDS after its last heartbeat, so N is overcounted (slower, never faster)
-while a process dies, and briefly undercounted only in the first heartbeat after a new one
-starts (the budget then has the 47-vs-50 margin, and Discord's global 429 is honoured by
-discord.py as the backstop). The price: an idle process's share is unused while another is
+while a process dies, and undercounted only in the first heartbeat after a new one starts,
+which a joining process covers by holding its bulk sends for 1.5 heartbeats (the
+others have lowered their share by then); Discord's global 429, which discord.py honours,
+stays the backstop. The price: an idle process's share is unused while another is
 busy; sending digests of guilds spread evenly over shards keeps the shares busy together.
 """
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0  # heartbeat, and a follower's next try to lead
 PRUNE_EVERY = 60  # heartbeats between prunes of long-gone processes
+NEWCOMER_WAIT = 1.5  # heartbeats a joining process waits before bulk sends (others adjust)
 
 Transition = Callable[[bool], Awaitable[None]]
 
@@ -95,6 +97,10 @@ class Member:
         to lead once, before any job starts."""
         await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
         await self.beat()
+        if self.live > 1 and self.pacer is not None:
+            # The others learn of this process at their next heartbeat; until then they
+            # still pace at their old share, so this one waits before its first bulk send.
+            self.pacer.hold(self.heartbeat_seconds * NEWCOMER_WAIT)
 
     def start(self) -> None:
         """Heartbeat (and try to lead) every few seconds until stop()."""
