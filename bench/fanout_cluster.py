@@ -94,6 +94,7 @@ async def _run(server: PgServer, channels: int, processes: int, tmp: Path) -> No
     async with server.database() as url, FakeDiscord() as fake, FakeHF(days={}) as hf:
         await _seed(url, fake, channels)
         fake.global_rate_limit = GLOBAL_LIMIT
+        fake.nonce_window = 0.0  # no help from Discord's nonce check: the leases alone
         config = _config(tmp / f"config{processes}.toml", fake, hf, url)
         procs = []
         logs = []
@@ -135,11 +136,14 @@ async def _run(server: PgServer, channels: int, processes: int, tmp: Path) -> No
             msgs = [m for m in fake.messages if m.kind == "channel" and m.nonce]
             stamps = sorted(datetime.fromisoformat(m.created_at) for m in msgs)
             span = (stamps[-1] - stamps[0]).total_seconds() if stamps else float("nan")
-            nonces = [m.nonce for m in msgs]
+            per_channel: dict[str, int] = {}
+            for m in msgs:
+                per_channel[m.channel_id] = per_channel.get(m.channel_id, 0) + 1
             floor = len(msgs) / GLOBAL_LIMIT
             print(f"processes:           {processes}")
             print(f"digests delivered:   {done}/{channels}, messages {expected}")
-            print(f"duplicate nonces:    {len(nonces) - len(set(nonces))}")
+            twice = sum(1 for n in per_channel.values() if n > 1)
+            print(f"channels posted to more than once: {twice}   (nonce check off; target 0)")
             print(f"first to last digest message: {span:.2f} s")
             print(f"floor (msgs / 50/s): {floor:.2f} s")
             print(f"ratio to floor:      {span / max(floor, 1e-9):.2f}x   (target <= 1.5x)")

@@ -1,5 +1,5 @@
-"""Health problems across processes: kept in the store, so one problem is reported once and
-cleared once, whichever processes see it."""
+"""The bot among several processes: leader-only work, and health problems kept in the store,
+so one problem is reported once and cleared once, whichever processes see it."""
 
 from __future__ import annotations
 
@@ -57,3 +57,21 @@ async def test_two_processes_report_a_problem_once_and_its_end_once(tmp_path: Pa
         assert await a.active_problems(7) == []
         await a.__aexit__(None, None, None)
         await b.__aexit__(None, None, None)
+
+
+async def test_leader_only_jobs_run_only_while_this_process_leads(tmp_path: Path) -> None:
+    config = Config()
+    async with SQLiteStore(tmp_path / "p.db") as store, aiohttp.ClientSession() as session:
+        bot = Paperboy(config=config, store=store, source=HFSource(session, config.huggingface))
+        runs: list[str] = []
+
+        async def scrape() -> None:
+            runs.append("scrape")
+
+        job = bot._leader_only(scrape)
+        bot.member.leading = False
+        await job()
+        assert runs == []
+        bot.member.leading = True
+        await job()
+        assert runs == ["scrape"]
