@@ -9,8 +9,8 @@ are fenced by leases (bot/leases.py), so two leaders for a moment cost a request
 duplicate message.
 
 The shared rate limit. Discord allows 50 requests/s per bot token, whatever the number of
-processes. Each process paces its bulk sends at BULK / N, N being the processes seen alive in
-the registry (this one included). That keeps the sum under the limit without a request to
+processes. Each process paces its bulk sends at its share of BULK, (BULK + 1) / N - 1 (see
+`share`), N being the processes seen alive in the registry (this one included). That keeps the sum under the limit without a request to
 the store per message, which a shared token bucket in PostgreSQL would need (one round trip
 per send, and a hot row at 47 updates/s). It is conservative on changes: a new process
 lowers everyone's share within one heartbeat, and a process counts as alive for
@@ -44,6 +44,14 @@ PRUNE_EVERY = 60  # heartbeats between prunes of long-gone processes
 NEWCOMER_WAIT = 1.5  # heartbeats a joining process waits before bulk sends (others adjust)
 
 Transition = Callable[[bool], Awaitable[None]]
+
+
+def share(rate: float, processes: int) -> float:
+    """One process's bulk rate when `processes` share `rate`. A Pacer at rate r lets at most
+    r + 1 requests through in any second (its grid, plus one a late wake-up catches up), so
+    N pacers at (rate + 1) / N - 1 let through at most rate + 1 together: the same bound as
+    one process alone at `rate`, whatever N."""
+    return max(1.0, (rate + 1) / processes - 1)
 
 
 class Member:
@@ -142,7 +150,7 @@ class Member:
             log.info("%d processes share the bot now", live)
         self.live = live
         if self.pacer is not None:
-            self.pacer.set_rate(self.bulk_rate / live)
+            self.pacer.set_rate(share(self.bulk_rate, live))
         self._beats += 1
         if self._beats % PRUNE_EVERY == 0:
             await self.store.prune_processes(PROCESS_PRUNE_SECONDS)
