@@ -11,7 +11,8 @@ With --processes N (issue 15), real `python -m bot run` processes share one Post
 Every process sees every guild (the fake gateway is not sharded here), so each delivery goes
 to whichever process claims its lease first; the figures are the time from the first digest
 message to the last, global 429s, channels posted to twice (the fake's nonce check is off, so
-only the leases prevent it), each process's peak RSS, and, with N > 1, the leader fail-over time after a kill -9.
+only the leases prevent it), each process's peak RSS, and, with N > 1, the leader fail-over
+time after a kill -9.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ duplicate message.
 
 The shared rate limit. Discord allows 50 requests/s per bot token, whatever the number of
 processes. Each process paces its bulk sends at its share of BULK, (BULK + 1) / N - 1 (see
-`share`), N being the processes seen alive in the registry (this one included). That keeps the sum under the limit without a request to
-the store per message, which a shared token bucket in PostgreSQL would need (one round trip
+`share`), N being the processes seen alive in the registry (this one included). That keeps
+the sum under the limit without a request to the store per message, which a shared token bucket in PostgreSQL would need (one round trip
 per send, and a hot row at 47 updates/s). It is conservative on changes: a new process
 lowers everyone's share within one heartbeat, and a process counts as alive for
 PROCESS_GONE_SECONDS after its last heartbeat, so N is overcounted (slower, never faster)
