@@ -11,15 +11,14 @@ duplicate message.
 The shared rate limit. Discord allows 50 requests/s per bot token, whatever the number of
 processes. Each process paces its bulk sends at its share of BULK, (BULK + 1) / N - 1 (see
 `share`), N being the processes seen alive in the registry (this one included). That keeps
-the sum under the limit without a request to the store per message, which a shared token bucket in PostgreSQL would need (one round trip
-per send, and a hot row at 47 updates/s). It is conservative on changes: a new process
-lowers everyone's share within one heartbeat, and a process counts as alive for
-PROCESS_GONE_SECONDS after its last heartbeat, so N is overcounted (slower, never faster)
-while a process dies, and undercounted only in the first heartbeat after a new one starts,
-which a joining process covers by holding its bulk sends for 1.5 heartbeats (the
-others have lowered their share by then); Discord's global 429, which discord.py honours,
-stays the backstop. The price: an idle process's share is unused while another is
-busy; sending digests of guilds spread evenly over shards keeps the shares busy together.
+the sum under the limit without a store round trip per message, which a shared token bucket
+in PostgreSQL would need (and a hot row updated 47 times a second). It is conservative on
+changes: a process counts as alive for PROCESS_GONE_SECONDS after its last heartbeat, so N
+is overcounted (slower, never faster) while a process dies; a new process would be
+undercounted by the others until their next heartbeat, so it holds its own bulk sends for
+1.5 heartbeats after joining. Discord's global 429, which discord.py honours, stays the
+backstop. The price: an idle process's share is unused while another is busy; guilds
+spread evenly over shards keep the shares busy together at a digest slot.
 """
 
 from __future__ import annotations
