@@ -42,6 +42,22 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def is_dead(owner: str) -> bool:
+    """Whether a lease owner is a process of this host that no longer runs (its pid is
+    gone). Another host's process, or a pid now in use (maybe reused), counts as alive:
+    its leases are waited out."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def digest_key(channel_id: int, day: date, kind: PeriodKind = "day") -> str:
     """The lease key of one digest delivery."""
     return f"digest:{kind}:{day.isoformat()}:{channel_id}"
@@ -69,6 +85,15 @@ class Leases:
         (a lease left behind by a crash simply expires)."""
         asked = time.monotonic()
         fence = await self.store.claim_lease(key, self.owner, self.seconds)
+        if fence is None:
+            holder = await self.store.lease_holder(key)
+            if holder is not None and is_dead(holder):
+                # A process of this host that is gone (killed, then restarted as this one):
+                # it can write nothing more, so its deliveries resume now, not at expiry.
+                log.info("taking over the lease on %s from %s, which is gone", key, holder)
+                fence = await self.store.claim_lease(
+                    key, self.owner, self.seconds, take_from=holder
+                )
         if fence is not None:
             self._confirmed[(fence.key, fence.token)] = asked
         try:
