@@ -9,16 +9,16 @@ are fenced by leases (bot/leases.py), so two leaders for a moment cost a request
 duplicate message.
 
 The shared rate limit. Discord allows 50 requests/s per bot token, whatever the number of
-processes. Each process paces its bulk sends at BULK / N, N being the processes seen alive in
-the registry (this one included). That keeps the sum under the limit without a request to
-the store per message, which a shared token bucket in PostgreSQL would need (one round trip
-per send, and a hot row at 47 updates/s). It is conservative on changes: a new process
-lowers everyone's share within one heartbeat, and a process counts as alive for
-PROCESS_GONE_SECONDS after its last heartbeat, so N is overcounted (slower, never faster)
-while a process dies, and briefly undercounted only in the first heartbeat after a new one
-starts (the budget then has the 47-vs-50 margin, and Discord's global 429 is honoured by
-discord.py as the backstop). The price: an idle process's share is unused while another is
-busy; sending digests of guilds spread evenly over shards keeps the shares busy together.
+processes. Each process paces its bulk sends at its share of BULK, (BULK + 1) / N - 1 (see
+`share`), N being the processes seen alive in the registry (this one included). That keeps
+the sum under the limit without a store round trip per message, which a shared token bucket
+in PostgreSQL would need (and a hot row updated 47 times a second). It is conservative on
+changes: a process counts as alive for PROCESS_GONE_SECONDS after its last heartbeat, so N
+is overcounted (slower, never faster) while a process dies; a new process would be
+undercounted by the others until their next heartbeat, so it holds its own bulk sends for
+1.5 heartbeats after joining. Discord's global 429, which discord.py honours, stays the
+backstop. The price: an idle process's share is unused while another is busy; guilds
+spread evenly over shards keep the shares busy together at a digest slot.
 """
 
 from __future__ import annotations
@@ -40,8 +40,17 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0  # heartbeat, and a follower's next try to lead
 PRUNE_EVERY = 60  # heartbeats between prunes of long-gone processes
+NEWCOMER_WAIT = 1.5  # heartbeats a joining process waits before bulk sends (others adjust)
 
 Transition = Callable[[bool], Awaitable[None]]
+
+
+def share(rate: float, processes: int) -> float:
+    """One process's bulk rate when `processes` share `rate`. A Pacer at rate r lets at most
+    r + 1 requests through in any second (its grid, plus one a late wake-up catches up), so
+    N pacers at (rate + 1) / N - 1 let through at most rate + 1 together: the same bound as
+    one process alone at `rate`, whatever N."""
+    return max(1.0, (rate + 1) / processes - 1)
 
 
 class Member:
@@ -95,6 +104,10 @@ class Member:
         to lead once, before any job starts."""
         await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
         await self.beat()
+        if self.live > 1 and self.pacer is not None:
+            # The others learn of this process at their next heartbeat; until then they
+            # still pace at their old share, so this one waits before its first bulk send.
+            self.pacer.hold(self.heartbeat_seconds * NEWCOMER_WAIT)
 
     def start(self) -> None:
         """Heartbeat (and try to lead) every few seconds until stop()."""
@@ -136,7 +149,7 @@ class Member:
             log.info("%d processes share the bot now", live)
         self.live = live
         if self.pacer is not None:
-            self.pacer.set_rate(self.bulk_rate / live)
+            self.pacer.set_rate(share(self.bulk_rate, live))
         self._beats += 1
         if self._beats % PRUNE_EVERY == 0:
             await self.store.prune_processes(PROCESS_PRUNE_SECONDS)

@@ -34,6 +34,10 @@ class Pacer:
         """Callers let through per second."""
         return 1.0 / self.interval
 
+    def hold(self, seconds: float) -> None:
+        """Let nobody through for `seconds` from now (then the grid goes on from there)."""
+        self._next = max(self._next, self._clock() + seconds)
+
     def set_rate(self, rate: float) -> None:
         """Change the rate from the next caller on (callers already given a slot keep it)."""
         if rate <= 0:

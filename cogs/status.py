@@ -72,7 +72,7 @@ class Status(commands.Cog):
             inline=False,
         )
         processes = await self.bot.store.cluster_processes()
-        if len(processes) > 1 or any(p.shard_count for p in processes):
+        if processes:
             embed.add_field(
                 name="Processes", value="\n".join(process_lines(processes))[:1024], inline=False
             )

@@ -267,7 +267,7 @@ class DigestDelivery:
                     )
                 try:
                     return await self._deliver_held(
-                        channel_id, day, settings, guild_id, kind, fence
+                        channel_id, day, settings, guild_id, kind, fence, delivery is not None
                     )
                 except LeaseLost:
                     log.warning(
@@ -288,12 +288,11 @@ class DigestDelivery:
         guild_id: int | None,
         kind: PeriodKind,
         fence: Fence,
+        resuming: bool,
     ) -> Outcome:
-        # Read again under the lease: another process may have finished it meanwhile.
-        delivery = await self.store.get_delivery(channel_id, day, kind=kind)
-        if delivery is not None and delivery.state != "sending":
-            return Outcome(channel_id, day, "already", delivery.error or "", kind=kind)
-        if delivery is None:
+        if resuming:  # read again under the lease: another process may have finished it
+            delivery = await self.store.get_delivery(channel_id, day, kind=kind)
+        else:  # a record another process made meanwhile wins (and comes back)
             payloads = await self._payloads(day, settings, kind)
             delivery = await self.store.start_delivery(
                 channel_id,
@@ -302,11 +301,14 @@ class DigestDelivery:
                 kind=kind,
                 fence=fence,
             )
-            if not payloads:
+            if delivery.state == "sending" and not delivery.parts:
                 await self.store.finish_delivery(
                     channel_id, day, "sent", "no papers", kind=kind, fence=fence
                 )
                 return Outcome(channel_id, day, "empty", "no papers passed the filters", kind=kind)
+        if delivery is None or delivery.state != "sending":
+            error = delivery.error or "" if delivery else ""
+            return Outcome(channel_id, day, "already", error, kind=kind)
         return await self._send(delivery, settings, guild_id, fence)
 
     async def _send(

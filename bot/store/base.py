@@ -615,11 +615,17 @@ class ClusterStore(Protocol):
     async def resign(self) -> None:
         """Stop leading (release the lock, close its connection); safe when not leading."""
 
-    async def claim_lease(self, key: str, owner: str, seconds: float) -> Fence | None:
+    async def claim_lease(
+        self, key: str, owner: str, seconds: float, *, take_from: str | None = None
+    ) -> Fence | None:
         """Take the lease on `key` (e.g. one digest delivery) for `seconds`, or None if
-        another owner holds it unexpired. Granted when there is none, when it expired, or
-        when `owner` already holds it; each grant's token is greater than every token any
-        lease had before, so a write fenced by an older grant fails (LeaseLost)."""
+        another owner holds it unexpired. Granted when there is none, when it expired, when
+        `owner` already holds it, or when `take_from` (an owner known to be dead) holds it;
+        each grant's token is greater than every token any lease had before, so a write
+        fenced by an older grant fails (LeaseLost)."""
+
+    async def lease_holder(self, key: str) -> str | None:
+        """The owner of the unexpired lease on `key`, or None."""
 
     async def renew_lease(self, fence: Fence) -> bool:
         """Extend the lease by fence.seconds if fence.token is still current (even if it

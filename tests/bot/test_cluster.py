@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.cluster import Member, orphan_shards, process_lines
+from bot.cluster import Member, orphan_shards, process_lines, share
 from bot.errors import ClusterConfigError
 from bot.models import ClusterProcess
 from bot.ratelimit import Pacer
@@ -35,6 +35,12 @@ def test_status_lines_name_the_leader_the_gone_and_shards_nobody_holds() -> None
     assert lines[2].startswith("c (gone): shard 3 of 4") and "90 s ago" in lines[2]
     assert lines[3].startswith("no live process holds shard 3: digests of those servers wait")
     assert orphan_shards([proc("a", (0, 1, 2, 3))]) == []
+
+
+def test_shares_of_the_limit_together_stay_within_one_process_bound() -> None:
+    assert share(47, 1) == 47
+    for n in range(2, 9):  # each pacer may let one more through in a second
+        assert n * (share(47, n) + 1) <= 47 + 1 + 1e-9
 
 
 def test_status_says_when_nobody_leads() -> None:
@@ -101,7 +107,7 @@ class TestOnPostgres:
             assert pacers[0].rate == pytest.approx(47)
             await second.join()
             await first.beat()
-            assert [p.rate for p in pacers] == [pytest.approx(23.5), pytest.approx(23.5)]
+            assert [p.rate for p in pacers] == [pytest.approx(23), pytest.approx(23)]
             await second.stop()
             await first.beat()
             assert pacers[0].rate == pytest.approx(47)

@@ -185,7 +185,9 @@ class Cluster(PostgresBase):
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
                 con.terminate()
 
-    async def claim_lease(self, key: str, owner: str, seconds: float) -> Fence | None:
+    async def claim_lease(
+        self, key: str, owner: str, seconds: float, *, take_from: str | None = None
+    ) -> Fence | None:
         """Take the lease on `key` unless another owner holds it unexpired: one statement,
         so two claims at once cannot both win (the row lock orders them)."""
         token = await self.pool.fetchval(
@@ -193,13 +195,21 @@ class Cluster(PostgresBase):
             " VALUES ($1, $2, nextval('lease_tokens'), now() + make_interval(secs => $3))"
             " ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, token = excluded.token,"
             " expires_at = excluded.expires_at"
-            " WHERE l.owner = excluded.owner OR l.expires_at <= now()"
+            " WHERE l.owner = excluded.owner OR l.owner = $4 OR l.expires_at <= now()"
             " RETURNING token",
             key,
             owner,
             float(seconds),
+            take_from,
         )
         return None if token is None else Fence(key, int(token), seconds)
+
+    async def lease_holder(self, key: str) -> str | None:
+        """The owner of the unexpired lease on `key`."""
+        owner = await self.pool.fetchval(
+            "SELECT owner FROM leases WHERE key = $1 AND expires_at > now()", key
+        )
+        return None if owner is None else str(owner)
 
     async def renew_lease(self, fence: Fence) -> bool:
         """Extend the lease while its token is current."""

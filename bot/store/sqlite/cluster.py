@@ -119,12 +119,14 @@ class Cluster(SQLiteBase):
     async def resign(self) -> None:
         """Nothing to release on SQLite."""
 
-    async def claim_lease(self, key: str, owner: str, seconds: float) -> Fence | None:
-        """Take the lease on `key` unless another owner holds it unexpired."""
+    async def claim_lease(
+        self, key: str, owner: str, seconds: float, *, take_from: str | None = None
+    ) -> Fence | None:
+        """Take the lease on `key` unless another (live) owner holds it unexpired."""
         now = self._clock()
         async with self._transaction() as db:
             row = await self._one("SELECT owner, expires_at FROM leases WHERE key = ?", (key,), db)
-            if row is not None and row[0] != owner and row[1] > _iso(now):
+            if row is not None and row[0] not in (owner, take_from) and row[1] > _iso(now):
                 return None
             await db.execute("UPDATE lease_tokens SET last = last + 1 WHERE id = 1")
             token = (await self._one("SELECT last FROM lease_tokens WHERE id = 1", (), db))[0]
@@ -135,6 +137,13 @@ class Cluster(SQLiteBase):
                 (key, owner, token, _iso(now + timedelta(seconds=seconds))),
             )
         return Fence(key, int(token), seconds)
+
+    async def lease_holder(self, key: str) -> str | None:
+        """The owner of the unexpired lease on `key`."""
+        row = await self._one(
+            "SELECT owner FROM leases WHERE key = ? AND expires_at > ?", (key, self._now())
+        )
+        return str(row[0]) if row else None
 
     async def renew_lease(self, fence: Fence) -> bool:
         """Extend the lease while its token is current."""

@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import DigestConfig
 from bot.delivery.courier import Gone, Posted, Rejected, TryLater, part_nonce
-from bot.delivery.digests import DigestDelivery, health_key
+from bot.delivery.digests import DigestDelivery, Outcome, health_key
 from bot.leases import Leases, digest_key
 from bot.models import Fence, Paper, Subscription
 from bot.shards import Shards
@@ -309,3 +309,27 @@ async def test_a_process_posts_only_the_digests_of_servers_on_its_shards(
             ]
         assert {s.channel_id for s in couriers[0].sent} == {CHANNEL}
         assert {s.channel_id for s in couriers[1].sent} == {OTHER}
+
+
+async def test_a_lease_left_by_a_dead_process_of_this_host_is_taken_at_once(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    import asyncio
+    import socket
+    import sys
+
+    gone = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import os; print(os.getpid())", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await gone.communicate()
+    dead = f"{socket.gethostname()}:{out.decode().strip()}"  # killed mid-digest, say
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        assert await store.claim_lease(digest_key(CHANNEL, JAN8), dead, 600) is not None
+        (outcome,) = await service.run_due()
+        assert outcome.state == "sent" and len(courier.sent) == 3
+        # A live holder (another host's, or this one's) is waited out.
+        assert await store.claim_lease(digest_key(OTHER, JAN8), "elsewhere:1", 600)
+        assert await service.deliver(OTHER, JAN8, None) == Outcome(
+            OTHER, JAN8, "pending", "another process is posting it"
+        )

@@ -207,3 +207,15 @@ async def test_a_problem_is_reported_once_and_cleared_once(store: Store) -> None
         assert cleared is not None and cleared.message == "it fails"
         assert await store.clear_problem("digest:10") is None
         assert await store.health_problems() == []
+
+
+async def test_a_lease_of_a_dead_owner_can_be_taken_and_its_holder_is_named(store: Store) -> None:
+    first = await store.claim_lease("digest:1", "host:1", 60)
+    assert first is not None
+    assert await store.lease_holder("digest:1") == "host:1"
+    assert await store.claim_lease("digest:1", "host:2", 60, take_from="host:9") is None
+    taken = await store.claim_lease("digest:1", "host:2", 60, take_from="host:1")
+    assert taken is not None and taken.token > first.token
+    assert await store.lease_holder("digest:1") == "host:2"
+    await store.release_lease(taken)
+    assert await store.lease_holder("digest:1") is None
