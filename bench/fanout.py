@@ -4,6 +4,15 @@ Prints the time until every digest is posted against the floor of messages / 50 
 global limit of 50 requests per second), and how many global 429s the bot provoked.
 
     .venv/bin/python -m bench.fanout [--channels 1000]
+    .venv/bin/python -m bench.fanout --processes 2 [--channels 1000]
+
+With --processes N (issue 15), real `python -m bot run` processes share one PostgreSQL store
+(a throwaway server, as the tests start one): first one process alone, then N, in one run.
+Every process sees every guild (the fake gateway is not sharded here), so each delivery goes
+to whichever process claims its lease first; the figures are the time from the first digest
+message to the last, global 429s, channels posted to twice (the fake's nonce check is off, so
+only the leases prevent it), each process's peak RSS, and, with N > 1, the leader fail-over
+time after a kill -9.
 """
 
 from __future__ import annotations
@@ -71,9 +80,15 @@ async def fanout(channels: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--channels", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=0, help="real processes on PostgreSQL")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(fanout(args.channels))
+    if args.processes:
+        from bench.fanout_cluster import cluster_fanout
+
+        asyncio.run(cluster_fanout(args.channels, args.processes))
+    else:
+        asyncio.run(fanout(args.channels))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ import aiohttp
 import discord
 import yarl
 
-from bot.client import Paperboy
+from bot.client import Paperboy, bot_class
 from bot.config import Config, DiscordConfig
-from bot.errors import StoreError
+from bot.errors import ClusterConfigError, StoreError
 from bot.hf.source import HFSource
 from bot.store import make_store
 
@@ -91,7 +91,7 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
     point_discord_at(config.discord)
     try:
         return asyncio.run(_main(config, sync_only=sync_only))
-    except StoreError as e:
+    except (StoreError, ClusterConfigError) as e:
         print(f"paperboy: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except discord.LoginFailure:
@@ -102,6 +102,18 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
         if e.code == 4004:
             print(
                 "paperboy: Discord rejected the token (4004 authentication failed)", file=sys.stderr
+            )
+        elif e.code == 4010:
+            print(
+                f"paperboy: Discord refused shard {e.shard_id} (4010 invalid shard): check"
+                " [discord] shard_count and shard_ids",
+                file=sys.stderr,
+            )
+        elif e.code == 4011:
+            print(
+                "paperboy: Discord requires sharding (4011): the bot is in too many servers"
+                " for one connection; set [discord] shard_count",
+                file=sys.stderr,
             )
         else:
             print(
@@ -127,7 +139,7 @@ async def _main(config: Config, *, sync_only: bool) -> int:
             headers={"User-Agent": config.huggingface.user_agent}
         ) as session:
             source = HFSource(session, config.huggingface)
-            bot = Paperboy(
+            bot = bot_class(config)(
                 config=config,
                 store=store,
                 source=source,

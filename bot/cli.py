@@ -294,10 +294,13 @@ async def cmd_digest(config: Config, args: argparse.Namespace) -> int:
 
 
 async def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    """Papers stored, dates covered, last scrape, store path and size."""
+    """Papers stored, dates covered, last scrape, store path and size; the bot processes."""
+    from bot.cluster import process_lines
+
     store = await _open_store(config)
     try:
         stats = await store.stats()
+        processes = await store.cluster_processes()
     finally:
         await store.close()
     covered = (
@@ -310,6 +313,10 @@ async def cmd_status(config: Config, args: argparse.Namespace) -> int:
     print(f"dates covered:   {covered}")
     print(f"last scrape:     {_run_line(stats.last_scrape)}")
     print(f"last success:    {_run_line(stats.last_success)}")
+    lines = process_lines(processes)
+    print(f"processes:       {lines[0] if lines else 'none running'}")
+    for line in lines[1:]:
+        print(f"                 {line}")
     return 0
 
 

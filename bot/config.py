@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import PROJECT_URL, __version__
 from bot.errors import ConfigError, without_userinfo
+from bot.shards import IDENTIFY_SECONDS, Shards, parse_shard_ids
 
 DEFAULT_USER_AGENT = f"paperboy/{__version__} (+{PROJECT_URL})"
 STORE_URL_ENV = "PAPERBOY_STORE_URL"
+SHARD_IDS_ENV = "PAPERBOY_SHARD_IDS"
 SHUTDOWN_GRACE_SECONDS = 10.0  # how long shutdown waits for work in flight (scrape, deliveries)
 
 
@@ -24,6 +26,17 @@ class DiscordConfig:
     api_base_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
     dev_guild_id: int | None = None
+    # Sharding: unset, one process and no sharding. `shard_count` is the total across every
+    # process (the same in all); `shard_ids` the ones this process runs (unset: all of them).
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    # Discord lets each identify bucket start one session per 5 s; test servers may be faster.
+    identify_seconds: float = IDENTIFY_SECONDS
+
+    @property
+    def shards(self) -> Shards:
+        """The shards this process holds."""
+        return Shards(self.shard_count, self.shard_ids)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,14 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Processes sharing one PostgreSQL store (docs/deploy.md); the defaults suit one."""
+
+    heartbeat_seconds: float = 5.0  # heartbeat, and how often a follower tries to lead
+    lease_seconds: float = 60.0  # a delivery left by a dead process is taken over after this
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = False
@@ -82,6 +103,7 @@ class Config:
     store: StoreConfig = StoreConfig()
     digest: DigestConfig = DigestConfig()
     logging: LoggingConfig = LoggingConfig()
+    cluster: ClusterConfig = ClusterConfig()
     source: Path | None = None  # the file it was read from, if any
 
 
@@ -91,6 +113,7 @@ _SECTIONS: dict[str, type] = {
     "store": StoreConfig,
     "digest": DigestConfig,
     "logging": LoggingConfig,
+    "cluster": ClusterConfig,
 }
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
@@ -123,6 +146,15 @@ def load_config(cli_path: str | None = None) -> Config:
         # built-in config can be pointed at a server)
         store = {k: v for k, v in raw.get("store", {}).items() if k != "path"}
         raw = {**raw, "store": {**store, "url": store_url}}
+    shard_ids = os.environ.get(SHARD_IDS_ENV, "").strip()
+    if shard_ids:  # one config file for every process; each gets its shards from the env
+        try:
+            ids = list(parse_shard_ids(shard_ids))
+        except ValueError:
+            raise ConfigError(
+                f"{SHARD_IDS_ENV} must be shard ids like 0,1 or 0-3, not {shard_ids!r}"
+            ) from None
+        raw = {**raw, "discord": {**raw.get("discord", {}), "shard_ids": ids}}
     config = parse_config(raw)
     token = os.environ.get("DISCORD_TOKEN") or config.discord.token
     return replace(config, discord=replace(config.discord, token=token or None), source=path)
@@ -161,6 +193,19 @@ def _build_section(name: str, cls: type, values: dict[str, Any]) -> Any:
 
 def _coerce(key: str, type_: Any, value: Any) -> Any:
     expected = str(type_)
+    if expected.startswith("tuple[int"):
+        if isinstance(value, str):  # "0-3" or "0,1", as in $PAPERBOY_SHARD_IDS
+            try:
+                return parse_shard_ids(value)
+            except ValueError:
+                raise ConfigError(
+                    f'{key} must be shard ids like [0, 1] or "0-3", not {value!r}'
+                ) from None
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{key} must be a list of whole numbers, not {value!r}")
+        return tuple(value)
     if "bool" in expected:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, not {value!r}")
@@ -190,6 +235,7 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{key} must be an http(s) URL, not {url!r}")
     if not d.gateway_url.startswith(("ws://", "wss://")):
         raise ConfigError(f"discord.gateway_url must be a ws(s) URL, not {d.gateway_url!r}")
+    _validate_shards(d)
     if hf.poll_seconds < 1:
         raise ConfigError("huggingface.poll_seconds must be at least 1")
     if not 0 <= hf.backfill_days <= 366:
@@ -231,8 +277,47 @@ def _validate(config: Config) -> None:
         raise ConfigError("digest.top must be between 1 and 25")
     if not 0 <= dg.complete_after_hours <= 48:
         raise ConfigError("digest.complete_after_hours must be between 0 and 48")
+    cl = config.cluster
+    if not 0.5 <= cl.heartbeat_seconds <= 10:
+        # A process unseen for 30 s is gone: heartbeats must come well within that.
+        raise ConfigError(
+            f"cluster.heartbeat_seconds must be between 0.5 and 10, not {cl.heartbeat_seconds}"
+        )
+    if not 1 <= cl.lease_seconds <= 600:
+        raise ConfigError(
+            f"cluster.lease_seconds must be between 1 and 600, not {cl.lease_seconds}"
+        )
     if config.logging.level.upper() not in _LOG_LEVELS:
         raise ConfigError(f"logging.level must be one of {sorted(_LOG_LEVELS)}")
+
+
+def _validate_shards(d: DiscordConfig) -> None:
+    if not 0 < d.identify_seconds <= 60:
+        raise ConfigError(
+            f"discord.identify_seconds must be above 0 and at most 60, not {d.identify_seconds}"
+        )
+    if d.shard_count is None:
+        if d.shard_ids is not None:
+            raise ConfigError(
+                f"discord.shard_ids {list(d.shard_ids)} needs discord.shard_count"
+                " (the number of shards across every process)"
+            )
+        return
+    if not 1 <= d.shard_count <= 100_000:
+        raise ConfigError(f"discord.shard_count must be between 1 and 100000, not {d.shard_count}")
+    if d.shard_ids is None:
+        return
+    if not d.shard_ids:
+        raise ConfigError("discord.shard_ids must name at least one shard (or be left out)")
+    for shard in d.shard_ids:
+        if not 0 <= shard < d.shard_count:
+            raise ConfigError(
+                f"discord.shard_ids: {shard} is not a shard of {d.shard_count}"
+                f" (ids run from 0 to {d.shard_count - 1})"
+            )
+    repeated = sorted({s for s in d.shard_ids if d.shard_ids.count(s) > 1})
+    if repeated:
+        raise ConfigError(f"discord.shard_ids names shard {repeated[0]} twice")
 
 
 def parse_hhmm(text: str) -> time:

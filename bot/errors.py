@@ -68,3 +68,13 @@ _USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@", re.IGNORECASE)
 def without_userinfo(text: str) -> str:
     """The text with any `user:password@` taken out of the URLs in it (for logs and errors)."""
     return _USERINFO.sub(r"\1", text)
+
+
+class ClusterConfigError(PaperboyError):
+    """This process cannot join the processes sharing the store (e.g. another shard_count);
+    the message says which process disagrees and how."""
+
+
+class LeaseLost(PaperboyError):
+    """A delivery's lease was taken over by another process (or released): the write it
+    fenced did not happen, and this process must not send anything more for it."""

@@ -424,3 +424,39 @@ class FollowMatch:
     user_id: int
     paper_id: str
     author: Author
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterProcess:
+    """One bot process sharing the store: who it is, which shards it holds, when it was last
+    seen (`age`: seconds since, by the store's clock, so hosts' clocks do not matter)."""
+
+    id: str
+    host: str
+    pid: int
+    shard_count: int | None  # None: Discord's recommended count (one process only)
+    shard_ids: tuple[int, ...]  # empty: every shard
+    started_at: datetime
+    last_seen: datetime
+    leader: bool = False
+    age: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A delivery's lease as its holder knows it: writes made under it happen only while
+    `token` is still the lease's current token (each write also extends it by `seconds`)."""
+
+    key: str
+    token: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProblem:
+    """A health problem kept in the store (reported once for every process)."""
+
+    key: str
+    message: str
+    since: datetime
+    guild_id: int | None = None

@@ -29,6 +29,21 @@ class Pacer:
         self._next = -float("inf")
         self._lock = asyncio.Lock()
 
+    @property
+    def rate(self) -> float:
+        """Callers let through per second."""
+        return 1.0 / self.interval
+
+    def hold(self, seconds: float) -> None:
+        """Let nobody through for `seconds` from now (then the grid goes on from there)."""
+        self._next = max(self._next, self._clock() + seconds)
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate from the next caller on (callers already given a slot keep it)."""
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+
     async def wait(self) -> None:
         """Wait for this caller's slot."""
         async with self._lock:

@@ -67,6 +67,7 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
             DiscordCourier(bot, bot.pacer),
             clock=bot.clock,
             report_health=bot.report_health,
+            leases=bot.leases,
         )
         self.book = AlertBook(bot.store, clock=bot.clock)
 
@@ -75,8 +76,13 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         self.bot.scrape.add_hook(self._after_scrape)
         self.bot.refresh.add_hook(self._after_refresh)
         # Start-up: match papers that arrived before a crash, resend what was queued.
+        # Matching and sending run on the leader only (one index, one sender for the bot).
         self.bot.schedule_catch_up(
-            self.engine.run, "alerts", "alert", timedelta(seconds=RETRY_SECONDS)
+            self.engine.run,
+            "alerts",
+            "alert",
+            timedelta(seconds=RETRY_SECONDS),
+            leader_only=True,
         )
 
     async def cog_unload(self) -> None:
@@ -84,6 +90,13 @@ class Alerts(commands.GroupCog, group_name="alert", group_description="Your keyw
         self.bot.refresh.remove_hook(self._after_refresh)
         self.bot.remove_dynamic_items(MuteButton, PauseButton)
         await self.engine.drain(SHUTDOWN_GRACE_SECONDS)
+
+    @commands.Cog.listener()
+    async def on_lead_change(self, leading: bool) -> None:
+        """A new leader resumes from the store: match what is unmatched, send what is queued
+        (the index reads every alert change made meanwhile, by any process)."""
+        if leading:
+            await self.engine.run()
 
     async def _after_scrape(self, _report: ScrapeReport) -> None:
         """After every scrape: new papers are matched and the matches delivered."""

@@ -111,8 +111,10 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The pape
             DiscordCourier(bot, bot.pacer),
             clock=bot.clock,
             settings=bot.config.digest,
-            refresh=bot.scraper.refresh,
+            refresh=bot.refresh_list,
             report_health=bot.report_health,
+            owns=bot.sharding.owns,
+            leases=bot.leases,
         )
 
     async def cog_load(self) -> None:
@@ -131,7 +133,8 @@ class Digest(commands.GroupCog, group_name="digest", group_description="The pape
         scheduler = self.bot.scheduler
         if scheduler is None:
             return
-        slots = {slot_of(s) for s in await self.bot.store.subscriptions()}
+        subs = await self.bot.store.subscriptions()
+        slots = {slot_of(s) for s in subs if self.bot.sharding.owns(s.guild_id)}
         wanted: dict[str, Slot] = {slot_job_id(*slot): slot for slot in slots}
         for job in scheduler.get_jobs():
             if job.id.startswith(SLOT_PREFIX) and job.id not in wanted:

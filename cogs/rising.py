@@ -76,6 +76,8 @@ class Rising(commands.GroupCog, group_name="rising", group_description="Rising p
             DiscordCourier(bot, bot.pacer),
             clock=bot.clock,
             report_health=bot.report_health,
+            owns=bot.sharding.owns,
+            leases=bot.leases,
         )
 
     async def cog_load(self) -> None:

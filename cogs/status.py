@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cluster import process_lines
 from cogs.ui.render import fit
 
 if TYPE_CHECKING:
@@ -64,12 +65,17 @@ class Status(commands.Cog):
                     f"<#{s.channel_id}> ({s.failing_reason})" for s in failing
                 )
             embed.add_field(name="Digest", value=digest[:1024], inline=False)
-        problems = self.bot.health.active(interaction.guild_id)
+        problems = await self.bot.active_problems(interaction.guild_id)
         embed.add_field(
             name="Problems",
             value="\n".join(f"⚠️ {p.message}" for p in problems)[:1024] or "none",
             inline=False,
         )
+        processes = await self.bot.store.cluster_processes()
+        if processes:
+            embed.add_field(
+                name="Processes", value="\n".join(process_lines(processes))[:1024], inline=False
+            )
         jobs = "\n".join(f"{name}: {_when(when)}" for name, when in self.bot.next_runs())
         embed.add_field(name="Next jobs", value=jobs or "none", inline=False)
         if self.bot.failed_extensions:

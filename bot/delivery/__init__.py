@@ -10,3 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 Clock = Callable[[], datetime]
+# Whether this process posts for a server: the one holding its shard does (bot/shards.py).
+Owns = Callable[[int | None], bool]
+
+
+def owns_every_server(_guild_id: int | None) -> bool:
+    """One unsharded process posts for every server."""
+    return True

@@ -21,7 +21,9 @@ from typing import ParamSpec, TypeVar
 
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
+from bot.errors import LeaseLost
 from bot.health import ReportHealth
+from bot.leases import Leases
 from bot.models import (
     Alert,
     FollowMatch,
@@ -38,6 +40,8 @@ from bot.store import Store
 from bot.store.base import RISING_WATCH_DAYS
 
 log = logging.getLogger(__name__)
+
+ALERTS_LEASE = "alerts:deliver"  # the lease whoever sends the alert outbox holds
 
 MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
@@ -56,9 +60,16 @@ class AlertDelivery:
     """Matches every new paper against every active alert, then delivers the outbox."""
 
     def __init__(
-        self, store: Store, courier: Courier, *, clock: Clock, report_health: ReportHealth
+        self,
+        store: Store,
+        courier: Courier,
+        *,
+        clock: Clock,
+        report_health: ReportHealth,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
+        self.leases = leases or Leases(store)
         self.courier = courier
         self.clock = clock
         self.report_health = report_health
@@ -274,8 +285,20 @@ class AlertDelivery:
                 row
             )
         self._refused = self._delivered = 0
-        for (user_id, target, batch), rows in groups.items():
-            await self._send(user_id, target, batch, rows)
+        if groups:
+            # One sender at a time for the whole bot (the leader; a paused leader that wakes
+            # up after another took over finds the lease gone and sends nothing more).
+            async with self.leases.held(ALERTS_LEASE) as fence:
+                if fence is None:
+                    log.info("another process is sending the alerts")
+                    return
+                try:
+                    for (user_id, target, batch), rows in groups.items():
+                        await self.leases.check(fence)
+                        await self._send(user_id, target, batch, rows)
+                except LeaseLost:
+                    log.warning("another process took over sending the alerts; this one stops")
+                    return
         if self._refused >= BULK_DM_REFUSALS:
             self.report_health(
                 DM_HEALTH,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from bot.config import DigestConfig
-from bot.delivery import Clock
+from bot.delivery import Clock, Owns, owns_every_server
 from bot.delivery.courier import (
     Courier,
     DeliveryError,
@@ -22,8 +22,10 @@ from bot.delivery.courier import (
     part_nonce,
 )
 from bot.digest import WEEK_DAYS, DigestSelection, is_complete, newest_complete, select, select_week
+from bot.errors import LeaseLost
 from bot.health import ReportHealth
-from bot.models import Delivery, Listing, PeriodKind, Subscription
+from bot.leases import Leases, digest_key
+from bot.models import Delivery, Fence, Listing, PeriodKind, Subscription
 from bot.query import parse_query
 from bot.schedule import Slot, due_lists, due_weeks, slot_of, week_starting
 from bot.store import Store
@@ -63,7 +65,10 @@ class DigestDelivery:
     """Posts each (channel, list) once: planned in the store first, then sent part by part.
 
     `refresh(day)` re-scrapes a list shortly before it is posted (False: it failed, and the
-    stored counts are posted); `report_health` sets or clears a channel's problem.
+    stored counts are posted); `report_health` sets or clears a channel's problem; `owns`
+    says which servers' digests this process posts (those on its shards). Each delivery is
+    made under its lease (`leases`, bot.leases): another process holding it means "pending
+    here", and a lease lost mid-send stops this process's sending.
     """
 
     def __init__(
@@ -75,10 +80,14 @@ class DigestDelivery:
         settings: DigestConfig,
         refresh: Callable[[date], Awaitable[bool]],
         report_health: ReportHealth,
+        owns: Owns = owns_every_server,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
         self.courier = courier
         self.clock = clock
+        self.owns = owns
+        self.leases = leases or Leases(store)
         self.settings = settings
         self.refresh = refresh
         self.report_health = report_health
@@ -122,9 +131,9 @@ class DigestDelivery:
         return week_starting(self.clock(), sub.timezone)
 
     async def run_due(self, slot: Slot | None = None) -> list[Outcome]:
-        """Deliver every due digest (all channels, or those posting at one slot); resumes
-        half-sent ones."""
-        subs = await self.store.subscriptions()
+        """Deliver every due digest (all channels of the servers this process owns, or those
+        posting at one slot); resumes half-sent ones."""
+        subs = [s for s in await self.store.subscriptions() if self.owns(s.guild_id)]
         if slot is not None:
             subs = [s for s in subs if slot_of(s) == slot]
         now = self.clock()
@@ -251,22 +260,59 @@ class DigestDelivery:
             delivery = await self.store.get_delivery(channel_id, day, kind=kind)
             if delivery is not None and delivery.state != "sending":
                 return Outcome(channel_id, day, "already", delivery.error or "", kind=kind)
-            if delivery is None:
-                payloads = await self._payloads(day, settings, kind)
-                delivery = await self.store.start_delivery(
-                    channel_id, day, planned_parts(channel_id, day, payloads, kind), kind=kind
-                )
-                if not payloads:
-                    await self.store.finish_delivery(
-                        channel_id, day, "sent", "no papers", kind=kind
+            async with self.leases.held(digest_key(channel_id, day, kind)) as fence:
+                if fence is None:
+                    return Outcome(
+                        channel_id, day, "pending", "another process is posting it", kind=kind
+                    )
+                try:
+                    return await self._deliver_held(
+                        channel_id, day, settings, guild_id, kind, fence, delivery is not None
+                    )
+                except LeaseLost:
+                    log.warning(
+                        "another process took over the %s %s digest in %s; this one stops",
+                        kind,
+                        day,
+                        channel_id,
                     )
                     return Outcome(
-                        channel_id, day, "empty", "no papers passed the filters", kind=kind
+                        channel_id, day, "pending", "another process took it over", kind=kind
                     )
-            return await self._send(delivery, settings, guild_id)
+
+    async def _deliver_held(
+        self,
+        channel_id: int,
+        day: date,
+        settings: Subscription | None,
+        guild_id: int | None,
+        kind: PeriodKind,
+        fence: Fence,
+        resuming: bool,
+    ) -> Outcome:
+        if resuming:  # read again under the lease: another process may have finished it
+            delivery = await self.store.get_delivery(channel_id, day, kind=kind)
+        else:  # a record another process made meanwhile wins (and comes back)
+            payloads = await self._payloads(day, settings, kind)
+            delivery = await self.store.start_delivery(
+                channel_id,
+                day,
+                planned_parts(channel_id, day, payloads, kind),
+                kind=kind,
+                fence=fence,
+            )
+            if delivery.state == "sending" and not delivery.parts:
+                await self.store.finish_delivery(
+                    channel_id, day, "sent", "no papers", kind=kind, fence=fence
+                )
+                return Outcome(channel_id, day, "empty", "no papers passed the filters", kind=kind)
+        if delivery is None or delivery.state != "sending":
+            error = delivery.error or "" if delivery else ""
+            return Outcome(channel_id, day, "already", error, kind=kind)
+        return await self._send(delivery, settings, guild_id, fence)
 
     async def _send(
-        self, delivery: Delivery, settings: Subscription | None, guild_id: int | None
+        self, delivery: Delivery, settings: Subscription | None, guild_id: int | None, fence: Fence
     ) -> Outcome:
         store, channel_id, day = self.store, delivery.channel_id, delivery.list_date
         kind = delivery.kind
@@ -274,6 +320,7 @@ class DigestDelivery:
         posted = sum(1 for p in delivery.parts if p.message_id is not None)
         try:
             for part in delivery.pending:
+                await self.leases.check(fence)  # taken over: LeaseLost, nothing sent
                 try:
                     sent = await self.courier.post(
                         channel_id, part.payload, part.nonce, guild_id=guild_id
@@ -281,32 +328,42 @@ class DigestDelivery:
                 except Rejected as e:
                     # This message only: it is left out (never sent again), the rest goes out.
                     refused.append(f"message {part.part + 1} was refused ({e.reason})")
-                    await store.record_part_refused(channel_id, day, part.part, kind=kind)
+                    await store.record_part_refused(
+                        channel_id, day, part.part, kind=kind, fence=fence
+                    )
                     continue
-                await store.record_part_sent(channel_id, day, part.part, sent.message_id, kind=kind)
+                await store.record_part_sent(
+                    channel_id, day, part.part, sent.message_id, kind=kind, fence=fence
+                )
                 posted += 1
                 if sent.left_out:
                     refused.append(f"message {part.part + 1}: {sent.left_out}")
                 if part.part == 0 and settings is not None and settings.threads:
                     await self._open_thread(channel_id, sent.message_id, day, kind, guild_id)
         except Gone as e:
-            return await self._fail(delivery, e.reason, mark_channel=True, guild_id=guild_id)
+            return await self._fail(
+                delivery, e.reason, mark_channel=True, guild_id=guild_id, fence=fence
+            )
         except Refused as e:
             reason = f"Discord refused the digest ({e.reason})"
-            return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
+            return await self._fail(
+                delivery, reason, mark_channel=False, guild_id=guild_id, fence=fence
+            )
         except TryLater as e:
             # Our token, rate limits, Discord's servers, the network: the retry job resumes it.
             log.warning("digest for %s in %s will be retried: %s", day, channel_id, e)
             return Outcome(channel_id, day, "pending", e.reason, kind=kind)
         if not posted:
             reason = "Discord refused every message of it: " + ("; ".join(refused) or "see the log")
-            return await self._fail(delivery, reason, mark_channel=False, guild_id=guild_id)
+            return await self._fail(
+                delivery, reason, mark_channel=False, guild_id=guild_id, fence=fence
+            )
         problem = None
         if refused:
             problem = (
                 f"Part of the {day} digest in <#{channel_id}> was left out: " + "; ".join(refused)
             )[:900]
-        await store.finish_delivery(channel_id, day, "sent", problem, kind=kind)
+        await store.finish_delivery(channel_id, day, "sent", problem, kind=kind, fence=fence)
         self.report_health(health_key(channel_id), problem, guild_id)
         log.info("posted the %s %s digest to channel %s", kind, day, channel_id)
         return Outcome(
@@ -323,11 +380,19 @@ class DigestDelivery:
             log.warning("could not open a discussion thread in %s: %s", channel_id, e)
 
     async def _fail(
-        self, delivery: Delivery, reason: str, *, mark_channel: bool, guild_id: int | None
+        self,
+        delivery: Delivery,
+        reason: str,
+        *,
+        mark_channel: bool,
+        guild_id: int | None,
+        fence: Fence,
     ) -> Outcome:
         channel_id, day = delivery.channel_id, delivery.list_date
         log.warning("digest for %s in channel %s failed: %s", day, channel_id, reason)
-        await self.store.finish_delivery(channel_id, day, "failed", reason, kind=delivery.kind)
+        await self.store.finish_delivery(
+            channel_id, day, "failed", reason, kind=delivery.kind, fence=fence
+        )
         if mark_channel:
             await self.store.set_subscription_failing(channel_id, reason)
             self.report_health(

@@ -16,11 +16,13 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, date, timedelta
 
-from bot.delivery import Clock
+from bot.delivery import Clock, Owns, owns_every_server
 from bot.delivery.courier import Courier, Gone, Refused, Rejected, TryLater, stable_nonce
+from bot.errors import LeaseLost
 from bot.health import ReportHealth
+from bot.leases import Leases, rising_key
 from bot.matching import matches
-from bot.models import Listing, RisingChannel, RisingPost
+from bot.models import Fence, Listing, RisingChannel, RisingPost
 from bot.query import parse_query
 from bot.store import Store
 
@@ -41,14 +43,24 @@ def rising_nonce(channel_id: int, paper_id: str) -> str:
 
 
 class RisingDelivery:
-    """Plans and posts rising papers; runs take turns (a lock), so nothing is planned twice."""
+    """Plans and posts rising papers; runs take turns (a lock), so nothing is planned twice.
+    `owns` says which servers' channels this process posts in (those on its shards)."""
 
     def __init__(
-        self, store: Store, courier: Courier, *, clock: Clock, report_health: ReportHealth
+        self,
+        store: Store,
+        courier: Courier,
+        *,
+        clock: Clock,
+        report_health: ReportHealth,
+        owns: Owns = owns_every_server,
+        leases: Leases | None = None,
     ) -> None:
         self.store = store
+        self.leases = leases or Leases(store)
         self.courier = courier
         self.clock = clock
+        self.owns = owns
         self.report_health = report_health
         self._lock = asyncio.Lock()
         self._busy = 0
@@ -91,12 +103,14 @@ class RisingDelivery:
         return len(already)
 
     async def run(self) -> int:
-        """Plan the posts due in every rising channel, then send every planned one (those
-        left by an earlier run first). Returns how many were posted."""
+        """Plan the posts due in every rising channel of the servers this process owns, then
+        send every planned one there (those left by an earlier run first). Returns how many
+        were posted."""
         async with self._working():
             channels = {c.channel_id: c for c in await self.store.rising_channels()}
             for channel in channels.values():
-                await self._plan(channel)
+                if self.owns(channel.guild_id):
+                    await self._plan(channel)
             return await self._send(channels)
 
     async def _due(self, channel: RisingChannel) -> list[Listing]:
@@ -126,37 +140,67 @@ class RisingDelivery:
         gone: set[int] = set()
         for post in await self.store.rising_outbox():
             channel = channels.get(post.channel_id)
-            if channel is None or post.channel_id in gone:
-                # The channel was removed (or is gone) after the post was planned.
+            if channel is not None and not self.owns(channel.guild_id):
+                continue  # the process holding its server's shard posts it
+            if post.channel_id in gone:
                 await self.store.finish_rising_post(post.channel_id, post.paper_id, None)
                 continue
-            try:
-                sent = await self.courier.post(
-                    post.channel_id, post.payload, post.nonce, guild_id=channel.guild_id
-                )
-            except (Rejected, Refused) as e:
-                log.warning(
-                    "Discord refused rising paper %s in %s: %s", post.paper_id, post.channel_id, e
-                )
-                await self.store.finish_rising_post(post.channel_id, post.paper_id, None)
-                continue
-            except Gone as e:
-                await self._gone(post, channel, e.reason)
+            # Each post under its lease: another process holding it posts it, not this one.
+            async with self.leases.held(rising_key(post.channel_id, post.paper_id)) as fence:
+                if fence is None:
+                    continue
+                try:
+                    outcome = await self._send_one(post, channel, fence)
+                except LeaseLost:
+                    log.warning("another process took over rising post %s", post.paper_id)
+                    continue
+            if outcome == "posted":
+                posted += 1
+            elif outcome == "gone":
                 gone.add(post.channel_id)
-                continue
-            except TryLater as e:
-                log.warning("rising posts will be retried: %s", e)
+            elif outcome == "later":
                 break
-            await self.store.finish_rising_post(post.channel_id, post.paper_id, sent.message_id)
-            posted += 1
         if posted:
             log.info("posted %d rising papers", posted)
         return posted
 
-    async def _gone(self, post: RisingPost, channel: RisingChannel, reason: str) -> None:
+    async def _send_one(self, post: RisingPost, channel: RisingChannel | None, fence: Fence) -> str:
+        """Send one planned post under its lease: posted, dropped, gone, done or later."""
+        store = self.store
+        if channel is None:
+            # The channel was removed (or is gone) after the post was planned.
+            await store.finish_rising_post(post.channel_id, post.paper_id, None, fence=fence)
+            return "dropped"
+        if not any(
+            p.paper_id == post.paper_id for p in await store.rising_outbox()
+        ):  # another process finished it before this one took the lease
+            return "done"
+        await self.leases.check(fence)
+        try:
+            sent = await self.courier.post(
+                post.channel_id, post.payload, post.nonce, guild_id=channel.guild_id
+            )
+        except (Rejected, Refused) as e:
+            log.warning(
+                "Discord refused rising paper %s in %s: %s", post.paper_id, post.channel_id, e
+            )
+            await store.finish_rising_post(post.channel_id, post.paper_id, None, fence=fence)
+            return "dropped"
+        except Gone as e:
+            await self._gone(post, channel, e.reason, fence)
+            return "gone"
+        except TryLater as e:
+            log.warning("rising posts will be retried: %s", e)
+            return "later"
+        await store.finish_rising_post(post.channel_id, post.paper_id, sent.message_id, fence=fence)
+        return "posted"
+
+    async def _gone(
+        self, post: RisingPost, channel: RisingChannel, reason: str, fence: Fence
+    ) -> None:
         """The channel cannot be posted in: stop its rising posts and tell the server."""
         log.warning("rising posts in channel %s stop: %s", post.channel_id, reason)
-        await self.store.finish_rising_post(post.channel_id, post.paper_id, None)
+        await self.store.finish_rising_post(post.channel_id, post.paper_id, None, fence=fence)
         await self.store.remove_rising(post.channel_id)
         self.report_health(
             health_key(post.channel_id),

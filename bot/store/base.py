@@ -20,8 +20,10 @@ from bot.models import (
     AlertUser,
     Author,
     Climb,
+    ClusterProcess,
     Delivery,
     DeliveryState,
+    Fence,
     Follow,
     FollowMatch,
     IngestResult,
@@ -39,6 +41,7 @@ from bot.models import (
     ScrapeRun,
     SearchPage,
     Sort,
+    StoredProblem,
     StoreStats,
     Subscription,
     Watch,
@@ -162,6 +165,11 @@ class DigestStore(Protocol):
     # The outbox: one delivery per (channel, kind, list_date). `kind` 'day' is the digest of
     # one day's list, 'week' the weekly digest of the 7 days starting at `list_date`; the two
     # kinds never share a record, whatever the dates.
+    # Fenced writes: every outbox write below takes an optional `fence` (a lease from
+    # ClusterStore.claim_lease). With one, the write happens only if the fence's token is
+    # still the lease's current token, checked and the lease extended in the write's own
+    # transaction (the lease row stays locked to its end, so a takeover waits); otherwise
+    # LeaseLost and nothing is written.
 
     async def delivery_states(
         self, list_date: date, *, kind: PeriodKind = "day"
@@ -182,6 +190,7 @@ class DigestStore(Protocol):
         parts: Sequence[tuple[str, str]],
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> Delivery:
         """Record the planned (payload, nonce) messages, state 'sending', before any is sent.
 
@@ -197,11 +206,18 @@ class DigestStore(Protocol):
         message_id: int,
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """One planned message reached Discord as `message_id`: it is done, never sent again."""
 
     async def record_part_refused(
-        self, channel_id: int, list_date: date, part: int, *, kind: PeriodKind = "day"
+        self,
+        channel_id: int,
+        list_date: date,
+        part: int,
+        *,
+        kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Discord refused this one message: it is done (`refused`), never sent again."""
 
@@ -213,6 +229,7 @@ class DigestStore(Protocol):
         error: str | None = None,
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Close a delivery: 'sending' moves to 'sent' (`error` may say what was left out) or
         'failed' (`error` says why). A closed delivery is never sent again."""
@@ -492,10 +509,11 @@ class LifecycleStore(Protocol):
         """Planned posts not yet done ('sending'), oldest first: resend them as recorded."""
 
     async def finish_rising_post(
-        self, channel_id: int, paper_id: str, message_id: int | None
+        self, channel_id: int, paper_id: str, message_id: int | None, *, fence: Fence | None = None
     ) -> None:
         """A planned post is done: 'sent' as `message_id`, or 'dropped' (None: refused, or the
-        channel is gone). Never sent again."""
+        channel is gone). Never sent again. With `fence`: only while its token is current, as
+        the digest outbox's fenced writes (LeaseLost otherwise, nothing written)."""
 
 
 class CorpusStore(Protocol):
@@ -588,6 +606,97 @@ class SettingsStore(Protocol):
         """Every server's health channel, by server."""
 
 
+class GatewayStore(Protocol):
+    """Discord gateway bookkeeping every process of the bot shares."""
+
+    async def identify_turn(self, bucket: int, interval: float) -> None:
+        """Wait for this identify bucket's turn (Discord lets each bucket, `shard_id %
+        max_concurrency`, start one session per few seconds, counted for the whole bot):
+        return no sooner than `interval` seconds after the last turn of `bucket` returned,
+        in any process sharing the store; turns of one bucket are taken one at a time.
+        SQLite serves one process, so its turns are kept in memory."""
+
+
+PROCESS_GONE_SECONDS = 30.0  # a process not seen for this long is shown as gone
+PROCESS_PRUNE_SECONDS = 24 * 3600.0  # and its row is deleted after this long
+
+
+class ClusterStore(Protocol):
+    """The bot processes sharing this store, which one leads, delivery leases, and the health
+    problems they report.
+
+    Times that decide liveness and expiry are read on the store's clock (PostgreSQL's `now()`,
+    the SQLite store's clock), so processes on hosts with different clocks agree.
+    """
+
+    async def register_process(self, process: ClusterProcess, *, live_within: float) -> None:
+        """Record a starting process (a row of the same id is replaced; started_at and
+        last_seen are the store's now). ClusterConfigError, nothing written, if a process
+        seen within `live_within` seconds has another shard_count (checked in the same
+        transaction, so two processes starting at once cannot both pass)."""
+
+    async def process_heartbeat(self, process_id: str, *, leader: bool) -> bool:
+        """The process is alive now and does (not) lead; False if its row is gone (pruned,
+        or removed by `paperboy`): the caller registers again."""
+
+    async def cluster_processes(self) -> list[ClusterProcess]:
+        """Every registered process with its `age` (seconds since last seen), oldest start
+        first. A process older than PROCESS_GONE_SECONDS is gone (its `leader` is stale)."""
+
+    async def remove_process(self, process_id: str) -> None:
+        """A process stops cleanly: forget it."""
+
+    async def prune_processes(self, older_than: float) -> int:
+        """Forget processes not seen for `older_than` seconds; returns how many."""
+
+    async def lead(self, process_id: str) -> bool:
+        """Become or stay the leader; True while this process leads (cheap enough to ask
+        before each piece of leader-only work).
+
+        PostgreSQL: a session-level advisory lock held on a connection of its own, never
+        one of the pool's (the pool's reset would release it); each call checks that
+        connection, and if it dropped, leadership is lost at once (False), and the next call
+        tries again on a new connection. One process leads at a time; a killed leader's lock
+        goes with its connection. SQLite (one process): always True. Never raises for a
+        lost connection: False.
+        """
+
+    async def resign(self) -> None:
+        """Stop leading (release the lock, close its connection); safe when not leading."""
+
+    async def claim_lease(
+        self, key: str, owner: str, seconds: float, *, take_from: str | None = None
+    ) -> Fence | None:
+        """Take the lease on `key` (e.g. one digest delivery) for `seconds`, or None if
+        another owner holds it unexpired. Granted when there is none, when it expired, when
+        `owner` already holds it, or when `take_from` (an owner known to be dead) holds it;
+        each grant's token is greater than every token any lease had before, so a write
+        fenced by an older grant fails (LeaseLost)."""
+
+    async def lease_holder(self, key: str) -> str | None:
+        """The owner of the unexpired lease on `key`, or None."""
+
+    async def renew_lease(self, fence: Fence) -> bool:
+        """Extend the lease by fence.seconds if fence.token is still current (even if it
+        expired meanwhile: nobody took it); False if it was taken over or released."""
+
+    async def release_lease(self, fence: Fence) -> None:
+        """Give the lease up if fence.token is still current (others may claim it at once)."""
+
+    async def report_problem(
+        self, key: str, message: str, guild_id: int | None, since: datetime
+    ) -> bool:
+        """Record an ongoing problem; True only for the call that started it (the one that
+        reports it), False while the same key is already recorded (its message is kept)."""
+
+    async def clear_problem(self, key: str) -> StoredProblem | None:
+        """End a problem: the one this call removed (the one call that reports it cleared),
+        or None if it was not recorded."""
+
+    async def health_problems(self) -> list[StoredProblem]:
+        """Ongoing problems, oldest first."""
+
+
 class Store(
     PaperStore,
     DigestStore,
@@ -597,6 +706,8 @@ class Store(
     CorpusStore,
     FollowStore,
     SettingsStore,
+    GatewayStore,
+    ClusterStore,
     Protocol,
 ):
     """Where every paper lives. All methods are safe to call from one event loop."""
@@ -615,10 +726,13 @@ __all__ = [
     "MAX_READING",
     "MAX_SAVED",
     "MAX_WATCHES",
+    "PROCESS_GONE_SECONDS",
+    "PROCESS_PRUNE_SECONDS",
     "RISING_WATCH_DAYS",
     "SORTS",
     "WATCH_DAYS",
     "AlertStore",
+    "ClusterStore",
     "CorpusStore",
     "DigestStore",
     "FollowStore",

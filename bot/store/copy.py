@@ -45,6 +45,9 @@ ORDER = (
     "follows",
 )
 SKIPPED_META = "search_analysis"  # the target writes its own search index
+# What running processes keep (who runs, delivery leases, ongoing problems): a store is
+# copied while no bot runs, and each backend keeps its fencing tokens its own way.
+RUNTIME_TABLES = frozenset({"cluster_processes", "leases", "lease_tokens", "health_problems"})
 _MS_COLUMNS = {"published_at", "submitted_at"}  # kept to the millisecond, others to the second
 BATCH = 1000
 Progress = Callable[[str, int, int], None]  # table, rows copied so far, rows in all
@@ -63,7 +66,7 @@ async def copy_store(
     not set (with `force` its rows are deleted first), or if the counts differ afterwards.
     """
     src, dst = _side(source), _side(target)
-    tables = await src.tables()
+    tables = {t: c for t, c in (await src.tables()).items() if t not in RUNTIME_TABLES}
     target_tables = await dst.tables()
     missing = [t for t in tables if t not in target_tables]
     if missing:

@@ -4,10 +4,11 @@ changes read back."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.models import AlertChanges
+from bot.errors import ClusterConfigError
+from bot.models import AlertChanges, ClusterProcess
 
 # A paper's stored fields, in column order: what a new sighting may change.
 REFRESHED = (
@@ -68,3 +69,29 @@ def changes_since(
     return AlertChanges(
         version, frozenset(keys["alert"]), frozenset(keys["user"]), frozenset(keys["guild"])
     )
+
+
+def shard_text(shard_ids: tuple[int, ...]) -> str:
+    """Shard ids as stored: comma-separated, '' for every shard."""
+    return ",".join(str(s) for s in shard_ids)
+
+
+def shard_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(s) for s in text.split(",") if s)
+
+
+def check_shard_agreement(process: ClusterProcess, live: Sequence[Sequence[object]]) -> None:
+    """ClusterConfigError naming the first live process whose shard_count differs."""
+    for other_id, host, pid, count in live:
+        if count != process.shard_count:
+            theirs = "Discord's recommended count" if count is None else f"shard_count = {count}"
+            ours = (
+                "Discord's recommended count"
+                if process.shard_count is None
+                else f"shard_count = {process.shard_count}"
+            )
+            raise ClusterConfigError(
+                f"process {other_id} (pid {pid} on {host}) runs with {theirs}, this one with"
+                f" {ours}: every process sharing the store must use the same shard_count"
+                " (stop them all to change it)"
+            )

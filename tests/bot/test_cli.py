@@ -93,3 +93,23 @@ async def test_run_without_a_token_says_so(tmp_path: Path) -> None:
     assert result.err.strip().splitlines() == [
         "paperboy: DISCORD_TOKEN is not set; export your bot token and try again"
     ]
+
+
+async def test_status_lists_the_bot_processes(config: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.models import ClusterProcess
+    from bot.store import SQLiteStore
+
+    idle = await paperboy("status", "--config", str(config))
+    assert "processes:       none running" in idle.out
+    now = datetime.now(UTC)
+    async with SQLiteStore(tmp_path / "p.db") as store:
+        await store.register_process(
+            ClusterProcess("host:1", "host", 1, 2, (0,), now, now), live_within=30
+        )
+        await store.process_heartbeat("host:1", leader=True)
+    status = await paperboy("status", "--config", str(config))
+    assert status.code == 0, status.err
+    assert "processes:       host:1 (leader): shard 0 of 2" in status.out
+    assert "no live process holds shard 1" in status.out

@@ -47,6 +47,8 @@ def test_file_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         ("[digest]\ntop = 99\n", "digest.top"),
         ("[discord]\ngateway_url = 'https://x'\n", "discord.gateway_url"),
         ("[logging]\njson = 'yes'\n", "logging.json"),
+        ("[cluster]\nheartbeat_seconds = 30\n", "cluster.heartbeat_seconds"),
+        ("[cluster]\nlease_seconds = 0\n", "cluster.lease_seconds"),
     ],
 )
 def test_bad_config_names_the_key(toml: str, named: str) -> None:

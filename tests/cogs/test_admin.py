@@ -60,6 +60,7 @@ async def test_a_failing_scraper_is_reported_once_and_its_recovery_once(tmp_path
         status = await (await h.discord.invoke("status", {}, user=h.discord.admin)).response()
         fields = {f["name"]: f["value"] for f in status.embeds[0]["fields"]}
         assert "Scraping Hugging Face fails" in fields["Problems"]
+        assert "(leader): every shard" in fields["Processes"]  # one process, leading
         await h.discord.wait_for(lambda: len(reports(h)) >= 2, 15, "the recovery report")
         assert reports(h)[1].startswith("✅ **Resolved**")
         await h.wait_for_scrape(runs=2)

@@ -21,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import discord
 import pytest
@@ -162,6 +162,28 @@ COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 class FakeDiscordError(AssertionError):
     """A test used the fake in a way a real Discord user could not (or the bot never answered)."""
+
+
+def shard_of(guild_id: str | int | None, shard_count: int) -> int:
+    """Discord's formula: the shard a guild's events go to (no guild: shard 0)."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % shard_count
+
+
+def _valid_shard(value: Any) -> tuple[int, int] | Literal[False] | None:
+    """IDENTIFY's `shard` as (id, count); None when absent; False when Discord would close
+    with 4010 (not two integers, a count below 1, an id outside 0..count-1)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return False
+    shard_id, count = value
+    if count < 1 or not 0 <= shard_id < count:
+        return False
+    return shard_id, count
 
 
 def _now_iso() -> str:
@@ -636,6 +658,8 @@ class FakeInteraction:
         self.rejected: list[Violation] = []
         self.original: RecordedMessage | None = None
         self.expired = False  # Discord's acknowledgement deadline has passed
+        # (session id, shard) of each gateway session it was sent to
+        self.sessions: list[tuple[str, tuple[int, int] | None]] = []
         self._timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
@@ -1089,6 +1113,18 @@ class _Session:
 
 
 @dataclass(frozen=True)
+class IdentifyRecord:
+    """One IDENTIFY the fake received: its shard (None: unsharded), its identify bucket, when
+    (monotonic seconds), and whether it started a session (False: refused)."""
+
+    shard: tuple[int, int] | None
+    bucket: int
+    at: float
+    accepted: bool
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ResumeRecord:
     """One successful RESUME."""
 
@@ -1166,6 +1202,13 @@ class FakeDiscord:
         self.global_rate_window = 1.0
         self.allowed_privileged_intents = int(PRIVILEGED_INTENTS)
         self.recommended_shards = 1
+        # Identify concurrency: each bucket (shard_id % max_concurrency) may IDENTIFY once per
+        # `identify_window` seconds (Discord: 5 s); None leaves it unchecked. Going over is a
+        # violation and is answered with op 9 INVALID_SESSION, as Discord does.
+        self.max_concurrency = 1
+        self.identify_window: float | None = None
+        # A session holding more guilds than this is closed with 4011 (sharding required).
+        self.max_guilds_per_session = 2500
         self.dm_refusing: set[str] = set()
         # recordings
         self.requests: list[RecordedRequest] = []
@@ -1174,6 +1217,7 @@ class FakeDiscord:
         self.messages: list[RecordedMessage] = []
         self.interaction_log: list[FakeInteraction] = []
         self.identify_payloads: list[JSON] = []
+        self.identifies: list[IdentifyRecord] = []
         self.resumes: list[ResumeRecord] = []
         self.gateway_connections: list[str] = []
         self.gateway_ops: list[JSON] = []
@@ -1194,6 +1238,7 @@ class FakeDiscord:
         self._command_ids: dict[tuple[str, str, int], str] = {}
         self._forced: list[_Forced429] = []
         self._recent: deque[float] = deque()
+        self._last_identify: dict[int, float] = {}  # bucket -> when its last session started
         self._change = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
         self._routes = self._route_table()
@@ -1292,9 +1337,14 @@ class FakeDiscord:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, owner: FakeUser | None = None) -> str:
-        """Create a guild (the bot is a member, with its managed role); return its id."""
+    def add_guild(
+        self, name: str, *, owner: FakeUser | None = None, shard: tuple[int, int] | None = None
+    ) -> str:
+        """Create a guild (the bot is a member, with its managed role); return its id.
+        `shard` (id, count): an id that Discord's formula puts on that shard."""
         guild_id = self._guild_ids.next()
+        while shard is not None and shard_of(guild_id, shard[1]) != shard[0]:
+            guild_id = self._guild_ids.next()
         owner = owner or self.owner
         guild = FakeGuild(guild_id, name, owner.id)
         guild.roles[guild_id] = FakeRole(guild_id, "@everyone", int(EVERYONE_PERMISSIONS))
@@ -1576,6 +1626,14 @@ class FakeDiscord:
             session.emit(event, data)
         return len(sessions)
 
+    def _covering(self, guild_id: str | None) -> list[tuple[str, tuple[int, int] | None]]:
+        """(session id, shard) of every live session that receives this guild's events."""
+        return [(s.id, s.shard) for s in self._sessions.values() if s.alive and s.covers(guild_id)]
+
+    def sessions_of(self, shard: tuple[int, int] | None) -> list[str]:
+        """The ids of the live sessions holding a shard (None: unsharded sessions)."""
+        return [s.id for s in self._sessions.values() if s.alive and s.shard == shard]
+
     async def drop_gateway(self, close_code: int = 4000, *, resumable: bool = True) -> int:
         """Close every gateway connection with close_code; sessions stay resumable unless told."""
         connections = list(self._connections)
@@ -1646,11 +1704,33 @@ class FakeDiscord:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
         self.identify_payloads.append(data)
-        shard = (int(data["shard"][0]), int(data["shard"][1])) if data.get("shard") else None
+        shard = _valid_shard(data.get("shard"))
+        if shard is False:
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        bucket = (shard[0] if shard else 0) % max(1, self.max_concurrency)
+        now = time.monotonic()
+        last = self._last_identify.get(bucket)
+        window = self.identify_window
+        if window is not None and last is not None and now - last < window:
+            self.identifies.append(IdentifyRecord(shard, bucket, now, False))
+            self._violate(
+                f"IDENTIFY of shard {shard} in bucket {bucket} {now - last:.3f}s after the"
+                f" bucket's last one (at most {self.max_concurrency} per"
+                f" {self.identify_window}s, one per bucket)"
+            )
+            conn.send({"op": 9, "d": False})
+            return
         session = _Session(secrets.token_hex(16), intents, shard)
+        guilds = [g for g in self.guilds.values() if session.covers(g.id)]
+        if len(guilds) > self.max_guilds_per_session:
+            await conn.ws.close(code=4011, message=b"Sharding required.")
+            return
+        self._last_identify[bucket] = now
+        self.identifies.append(IdentifyRecord(shard, bucket, now, True, session.id))
         self._sessions[session.id] = session
         conn.session, session.conn = session, conn
-        guilds = [g for g in self.guilds.values() if session.covers(g.id)]
+        self._notify()
         session.emit("READY", self._ready_payload(session, guilds))
         if intents & Intent.GUILDS:
             for guild in guilds:
@@ -1956,7 +2036,7 @@ class FakeDiscord:
                 "total": 1000,
                 "remaining": 1000,
                 "reset_after": 0,
-                "max_concurrency": 1,
+                "max_concurrency": self.max_concurrency,
             }
         return _json_response(data)
 
@@ -2836,6 +2916,7 @@ class FakeDiscord:
         self._by_token[inter.token] = inter
         self.interaction_log.append(inter)
         guild_id = where.guild.id if where.guild else None
+        inter.sessions = self._covering(guild_id)
         if not self.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id):
             raise FakeDiscordError("no bot session is connected to the fake gateway")
         loop = asyncio.get_running_loop()

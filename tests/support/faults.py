@@ -107,7 +107,7 @@ def revoke_token(fake: FakeDiscord) -> None:
 
 
 def write_config(
-    path: Path, discord: FakeDiscord, hf: FakeHF, db: Path | str, **sections: Any
+    path: Path, discord: FakeDiscord, hf: FakeHF, db: Path | str, /, **sections: Any
 ) -> Path:
     """A config.toml for `python -m bot` pointing at the fakes; `sections` add or override."""
     raw: dict[str, dict[str, Any]] = {
@@ -132,6 +132,7 @@ class BotProcess:
     config: Path
     log: Path
     token: str
+    env: dict[str, str] = field(default_factory=dict)  # more environment (PAPERBOY_SHARD_IDS)
     runs: int = 0
     proc: asyncio.subprocess.Process | None = None
 
@@ -160,7 +161,7 @@ class BotProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env={**os.environ, "DISCORD_TOKEN": self.token},
+                env={**os.environ, "DISCORD_TOKEN": self.token, **self.env},
             )
         return self.proc
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from bot.app import EXTENSIONS, point_discord_at
-from bot.client import Paperboy
+from bot.client import Paperboy, ShardedPaperboy
 from bot.config import Config, parse_config
 from bot.hf.source import HFSource
 from bot.scraper import ScrapeReport
@@ -54,6 +54,11 @@ class BotUnderTest(Paperboy):
         return None
 
 
+class ShardedBotUnderTest(ShardedPaperboy):
+    """The real sharded bot ([discord] shard_count set), identify turns as shipped: the fake
+    checks them when its identify_window is set."""
+
+
 @dataclass
 class Harness:
     """Everything a test needs: the running bot, both fakes, the store and the clock."""
@@ -71,7 +76,8 @@ class Harness:
 
     async def start_bot(self, **options: Any) -> Paperboy:
         """Build and log in a fresh bot on the same store; wait until it is ready."""
-        self.bot = BotUnderTest(
+        cls = ShardedBotUnderTest if self.config.discord.shards.sharded else BotUnderTest
+        self.bot = cls(
             config=self.config,
             store=self.store,
             source=HFSource(self.session, self.config.huggingface),
@@ -120,7 +126,7 @@ class Harness:
 
 
 def make_config(
-    discord: FakeDiscord, hf: FakeHF, db: Path | str, **sections: dict[str, Any]
+    discord: FakeDiscord, hf: FakeHF, db: Path | str, /, **sections: dict[str, Any]
 ) -> Config:
     """A config pointing every base URL at the fakes, and [store] at `db` (a SQLite path or
     a PostgreSQL URL)."""

@@ -5,8 +5,9 @@ migrations, backup, checks), papers (papers, lists, search), bookkeeping (scrape
 meta, server settings), digests (subscriptions, digest outbox), alerts (alerts, alert
 outbox), library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author credits,
-followed authors), preview (what a query matches among recent papers). A new role is a new
-module and one more base of PostgresStore.
+followed authors), preview (what a query matches among recent papers), cluster (processes,
+leadership, leases, health problems), gateway (identify turns). A new role is a new module
+and one more base of PostgresStore.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any, Generic, Protocol
 from bot.store.base import Store
 from bot.store.postgres.alerts import Alerts
 from bot.store.postgres.bookkeeping import Bookkeeping
+from bot.store.postgres.cluster import Cluster
 from bot.store.postgres.connection import SEARCH_BUDGET_SECONDS, redacted, server_address
 from bot.store.postgres.corpus import Corpus
 from bot.store.postgres.digests import Digests
 from bot.store.postgres.follows import Follows
+from bot.store.postgres.gateway import Gateway
 from bot.store.postgres.library import Library
 from bot.store.postgres.lifecycle import Lifecycle
 from bot.store.postgres.papers import RANK_WINDOW, Papers
@@ -41,6 +44,8 @@ class PostgresStore(
     Follows,
     Rematch,
     Preview,
+    Cluster,
+    Gateway,
 ):
     """The shared store: one PostgreSQL database, any number of bot processes.
 
@@ -57,13 +62,15 @@ def _retried(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[A
     return retried
 
 
+_NOT_RETRIED = ("open", "close", "backup", "lead", "resign")
 # Every coroutine of the Store protocol's roles (a role added later is covered too), but
-# not opening, closing or a backup (pg_dump connects by itself).
+# not opening, closing or a backup (pg_dump connects by itself), nor leading: a lost leader
+# connection must answer False at once, not after retries.
 for _role in Store.__mro__:
     if _role in (Store, Protocol, Generic, object):
         continue
     for _name, _member in vars(_role).items():
-        if inspect.iscoroutinefunction(_member) and _name not in ("open", "close", "backup"):
+        if inspect.iscoroutinefunction(_member) and _name not in _NOT_RETRIED:
             setattr(PostgresStore, _name, _retried(getattr(PostgresStore, _name)))
 
 

@@ -45,6 +45,8 @@ LIBRARY_LOCK = 5  # per person: the library cap holds under concurrent saves
 READING_LOCK = 6  # per server: the reading list cap holds under concurrent adds
 WATCH_LOCK = 7  # per person: the code watch cap holds under concurrent watches
 FOLLOW_LOCK = 8  # per person: the follow cap holds under concurrent follows
+LEADER_LOCK = 9  # session lock on the leader's own connection: held by the one leader
+REGISTRY_LOCK = 10  # processes register one at a time: the shard_count check holds
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis `search` was written with
 
 

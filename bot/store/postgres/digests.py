@@ -8,7 +8,8 @@ from typing import Literal
 
 import asyncpg
 
-from bot.models import Delivery, DeliveryState, PeriodKind, Subscription
+from bot.models import Delivery, DeliveryState, Fence, PeriodKind, Subscription
+from bot.store.postgres.cluster import hold_fence
 from bot.store.postgres.connection import PostgresBase, row_count
 from bot.store.postgres.rows import _SUBSCRIPTION_SELECT, REFUSED_ID, _part, _subscription
 
@@ -125,10 +126,13 @@ class Digests(PostgresBase):
         parts: Sequence[tuple[str, str]],
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> Delivery:
         """Record the planned (payload, nonce) messages before sending; an existing record
         wins (resume, with its stored nonces)."""
         async with self._transaction() as con:
+            if fence is not None:
+                await hold_fence(con, fence)
             status = await con.execute(
                 "INSERT INTO digest_deliveries (channel_id, kind, list_date, state, started_at)"
                 " VALUES ($1, $2, $3, 'sending', $4) ON CONFLICT DO NOTHING",
@@ -158,23 +162,33 @@ class Digests(PostgresBase):
         message_id: int,
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Remember that one planned message reached Discord."""
-        await self.pool.execute(
-            "UPDATE digest_parts SET message_id = $1"
-            " WHERE channel_id = $2 AND kind = $3 AND list_date = $4 AND part = $5",
-            message_id,
-            channel_id,
-            kind,
-            list_date,
-            part,
-        )
+        async with self._transaction() as con:
+            if fence is not None:
+                await hold_fence(con, fence)
+            await con.execute(
+                "UPDATE digest_parts SET message_id = $1"
+                " WHERE channel_id = $2 AND kind = $3 AND list_date = $4 AND part = $5",
+                message_id,
+                channel_id,
+                kind,
+                list_date,
+                part,
+            )
 
     async def record_part_refused(
-        self, channel_id: int, list_date: date, part: int, *, kind: PeriodKind = "day"
+        self,
+        channel_id: int,
+        list_date: date,
+        part: int,
+        *,
+        kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Discord refused this one message: stored as message id REFUSED_ID, not sent again."""
-        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID, kind=kind)
+        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID, kind=kind, fence=fence)
 
     async def finish_delivery(
         self,
@@ -184,15 +198,19 @@ class Digests(PostgresBase):
         error: str | None = None,
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Close a delivery as sent or failed."""
-        await self.pool.execute(
-            "UPDATE digest_deliveries SET state = $1, error = $2, finished_at = $3"
-            " WHERE channel_id = $4 AND kind = $5 AND list_date = $6",
-            state,
-            error,
-            self._now(),
-            channel_id,
-            kind,
-            list_date,
-        )
+        async with self._transaction() as con:
+            if fence is not None:
+                await hold_fence(con, fence)
+            await con.execute(
+                "UPDATE digest_deliveries SET state = $1, error = $2, finished_at = $3"
+                " WHERE channel_id = $4 AND kind = $5 AND list_date = $6",
+                state,
+                error,
+                self._now(),
+                channel_id,
+                kind,
+                list_date,
+            )

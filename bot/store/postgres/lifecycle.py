@@ -12,6 +12,7 @@ from bot.models import (
     CODE_SUFFIX,
     DM,
     Climb,
+    Fence,
     Listing,
     Paper,
     RefreshResult,
@@ -20,6 +21,7 @@ from bot.models import (
     Watch,
 )
 from bot.store.base import HISTORY_DAYS, MAX_WATCHES, WATCH_DAYS
+from bot.store.postgres.cluster import hold_fence
 from bot.store.postgres.connection import (
     LOCK_NAMESPACE,
     PAPERS_LOCK,
@@ -275,14 +277,17 @@ class Lifecycle(PostgresBase):
         return [RisingPost(*r) for r in rows]
 
     async def finish_rising_post(
-        self, channel_id: int, paper_id: str, message_id: int | None
+        self, channel_id: int, paper_id: str, message_id: int | None, *, fence: Fence | None = None
     ) -> None:
         """Close a planned post: sent, or dropped."""
-        await self.pool.execute(
-            "UPDATE rising_posts SET state = $1, message_id = $2"
-            " WHERE channel_id = $3 AND paper_id = $4 AND state = 'sending'",
-            "sent" if message_id is not None else "dropped",
-            message_id,
-            channel_id,
-            paper_id,
-        )
+        async with self._transaction() as con:
+            if fence is not None:
+                await hold_fence(con, fence)
+            await con.execute(
+                "UPDATE rising_posts SET state = $1, message_id = $2"
+                " WHERE channel_id = $3 AND paper_id = $4 AND state = 'sending'",
+                "sent" if message_id is not None else "dropped",
+                message_id,
+                channel_id,
+                paper_id,
+            )

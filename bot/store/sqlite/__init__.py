@@ -5,13 +5,15 @@ migrations, backup), papers (papers, lists, search), bookkeeping (scrapes, stats
 server settings), digests (subscriptions, digest outbox), alerts (alerts, alert outbox),
 library (saved papers, reading lists), lifecycle (refreshes, upvote history, code
 watches, rising channels and posts), corpus (papers in stored order), follows (author
-credits, followed authors), preview (what a query matches among recent papers).
+credits, followed authors), preview (what a query matches among recent papers), cluster
+(processes, leadership, leases, health problems), gateway (identify turns).
 """
 
 from __future__ import annotations
 
 from bot.store.sqlite.alerts import Alerts
 from bot.store.sqlite.bookkeeping import Bookkeeping
+from bot.store.sqlite.cluster import Cluster
 from bot.store.sqlite.connection import (
     BUSY_TIMEOUT_MS,
     SEARCH_BUDGET_SECONDS,
@@ -20,6 +22,7 @@ from bot.store.sqlite.connection import (
 from bot.store.sqlite.corpus import Corpus
 from bot.store.sqlite.digests import Digests
 from bot.store.sqlite.follows import Follows
+from bot.store.sqlite.gateway import Gateway
 from bot.store.sqlite.library import Library
 from bot.store.sqlite.lifecycle import Lifecycle
 from bot.store.sqlite.papers import _BM25, _INSERT_PAPER, RANK_WINDOW, Papers
@@ -39,6 +42,8 @@ class SQLiteStore(
     Follows,
     Rematch,
     Preview,
+    Cluster,
+    Gateway,
 ):
     """The embedded default store: one file, no server."""
 

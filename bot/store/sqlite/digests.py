@@ -11,9 +11,11 @@ from aiosqlite import Connection
 from bot.models import (
     Delivery,
     DeliveryState,
+    Fence,
     PeriodKind,
     Subscription,
 )
+from bot.store.sqlite.cluster import hold_fence
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import _SUBSCRIPTION_SELECT, REFUSED_ID, _part, _subscription
 
@@ -134,11 +136,14 @@ class Digests(SQLiteBase):
         parts: Sequence[tuple[str, str]],
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> Delivery:
         """Record the planned (payload, nonce) messages before sending; an existing record
         wins (resume, with its stored nonces)."""
         day = list_date.isoformat()
         async with self._transaction() as db:
+            if fence is not None:
+                await hold_fence(db, fence, self._clock())
             cursor = await db.execute(
                 "INSERT INTO digest_deliveries (channel_id, kind, list_date, state, started_at)"
                 " VALUES (?, ?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
@@ -166,9 +171,12 @@ class Digests(SQLiteBase):
         message_id: int,
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Remember that one planned message reached Discord."""
         async with self._transaction() as db:
+            if fence is not None:
+                await hold_fence(db, fence, self._clock())
             await db.execute(
                 "UPDATE digest_parts SET message_id = ?"
                 " WHERE channel_id = ? AND kind = ? AND list_date = ? AND part = ?",
@@ -176,10 +184,16 @@ class Digests(SQLiteBase):
             )
 
     async def record_part_refused(
-        self, channel_id: int, list_date: date, part: int, *, kind: PeriodKind = "day"
+        self,
+        channel_id: int,
+        list_date: date,
+        part: int,
+        *,
+        kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Discord refused this one message: stored as message id REFUSED_ID, not sent again."""
-        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID, kind=kind)
+        await self.record_part_sent(channel_id, list_date, part, REFUSED_ID, kind=kind, fence=fence)
 
     async def finish_delivery(
         self,
@@ -189,9 +203,12 @@ class Digests(SQLiteBase):
         error: str | None = None,
         *,
         kind: PeriodKind = "day",
+        fence: Fence | None = None,
     ) -> None:
         """Close a delivery as sent or failed."""
         async with self._transaction() as db:
+            if fence is not None:
+                await hold_fence(db, fence, self._clock())
             await db.execute(
                 "UPDATE digest_deliveries SET state = ?, error = ?, finished_at = ?"
                 " WHERE channel_id = ? AND kind = ? AND list_date = ?",

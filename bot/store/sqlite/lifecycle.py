@@ -13,6 +13,7 @@ from bot.models import (
     CODE_SUFFIX,
     DM,
     Climb,
+    Fence,
     Listing,
     Paper,
     RefreshResult,
@@ -22,6 +23,7 @@ from bot.models import (
 )
 from bot.store.base import HISTORY_DAYS, MAX_WATCHES, WATCH_DAYS
 from bot.store.rules import CLEARED
+from bot.store.sqlite.cluster import hold_fence
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.papers import mark_rematch, write_day
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _dt, _listing
@@ -264,10 +266,12 @@ class Lifecycle(SQLiteBase):
         return [RisingPost(*r) for r in rows]
 
     async def finish_rising_post(
-        self, channel_id: int, paper_id: str, message_id: int | None
+        self, channel_id: int, paper_id: str, message_id: int | None, *, fence: Fence | None = None
     ) -> None:
         """Close a planned post: sent, or dropped."""
         async with self._transaction() as db:
+            if fence is not None:
+                await hold_fence(db, fence, self._clock())
             await db.execute(
                 "UPDATE rising_posts SET state = ?, message_id = ?"
                 " WHERE channel_id = ? AND paper_id = ? AND state = 'sending'",

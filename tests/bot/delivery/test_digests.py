@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import DigestConfig
-from bot.delivery.courier import Gone, Rejected, TryLater, part_nonce
-from bot.delivery.digests import DigestDelivery, health_key
-from bot.models import Paper, Subscription
+from bot.delivery.courier import Gone, Posted, Rejected, TryLater, part_nonce
+from bot.delivery.digests import DigestDelivery, Outcome, health_key
+from bot.leases import Leases, digest_key
+from bot.models import Fence, Paper, Subscription
+from bot.shards import Shards
 from bot.store import SQLiteStore
 from tests.bot.delivery.support import Clock, HealthLog
 from tests.fakes.fake_courier import FakeCourier
@@ -190,3 +192,144 @@ async def test_threads_open_under_the_first_part_and_a_failed_refresh_still_post
         )
     assert outcome.state == "sent" and len(courier.sent) == 3
     assert courier.threads == [(CHANNEL, 1, "Daily Papers 2025-01-08")]
+
+
+# -- leases: two processes on one store ---------------------------------------------------
+
+
+async def test_a_digest_leased_by_another_process_is_left_to_it(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        held = await store.claim_lease(digest_key(CHANNEL, JAN8), "other:1", 60)
+        assert held is not None
+        (outcome,) = await service.run_due()
+        assert (outcome.state, outcome.detail) == ("pending", "another process is posting it")
+        assert courier.sent == [] and await store.get_delivery(CHANNEL, JAN8) is None
+        await store.release_lease(held)
+        (outcome,) = await service.run_due()
+        assert outcome.state == "sent" and len(courier.sent) == 3
+
+
+class TakenOver(FakeCourier):
+    """After its first message, another process takes the lease over (this one was paused
+    past its lease, say): `then` runs once, after that message left."""
+
+    def __init__(self, then: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self.then: Callable[[], Awaitable[None]] | None = then
+
+    async def post(
+        self, channel_id: int, payload: str, nonce: str, *, guild_id: int | None = None
+    ) -> Posted:
+        posted = await super().post(channel_id, payload, nonce, guild_id=guild_id)
+        then, self.then = self.then, None
+        if then is not None:
+            await then()
+        return posted
+
+
+async def test_a_process_whose_lease_was_taken_over_sends_and_records_nothing_more(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    async with SQLiteStore(db, clock=clock) as other_store:
+        taken: list[Fence] = []
+
+        async def take_over() -> None:
+            fence = await other_store.claim_lease(digest_key(CHANNEL, JAN8), "other:1", 60)
+            assert fence is not None  # the first process's lease has expired
+            taken.append(fence)
+
+        courier = TakenOver(take_over)
+
+        async def refresh(_day: date) -> bool:
+            return True
+
+        async with SQLiteStore(db, clock=clock) as store:
+            service = DigestDelivery(
+                store,
+                courier,
+                clock=clock,
+                settings=DigestConfig(),
+                refresh=refresh,
+                report_health=health,
+                leases=Leases(store, "paused:1", seconds=0),  # expires at once
+            )
+            (outcome,) = await service.run_due()
+            assert (outcome.state, outcome.detail) == ("pending", "another process took it over")
+            assert len(courier.sent) == 1  # the message that left before the takeover
+            delivery = await store.get_delivery(CHANNEL, JAN8)
+            assert delivery is not None and delivery.state == "sending"
+            assert [p.message_id for p in delivery.parts] == [None, None, None]
+            # The new holder resumes with the stored nonces: the first message is not repeated.
+            other = DigestDelivery(
+                other_store,
+                courier,
+                clock=clock,
+                settings=DigestConfig(),
+                refresh=refresh,
+                report_health=health,
+                leases=Leases(other_store, "other:1"),
+            )
+            (outcome,) = await other.run_due()
+            assert outcome.state == "sent"
+            assert len(courier.sent) == 3 and courier.attempts == 4
+
+
+async def test_a_process_posts_only_the_digests_of_servers_on_its_shards(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    """Two processes over one store, shard 0 and shard 1 of 2: each posts its servers' digest."""
+    on_0, on_1 = (0 << 22) | 7, (1 << 22) | 7  # server ids on shard 0 and shard 1 of 2
+    path = tmp_path / "sharded.db"
+    async with SQLiteStore(path, clock=clock) as store:
+        await store.ingest_day(JAN8, papers(JAN8))
+        await store.save_subscription(Subscription(CHANNEL, on_0, "09:00", "UTC", 25))
+        await store.save_subscription(Subscription(OTHER, on_1, "09:00", "UTC", 25))
+        clock.now = POST_TIME
+        couriers = {0: FakeCourier(), 1: FakeCourier()}
+
+        async def refresh(_day: date) -> bool:
+            return True
+
+        for shard, courier in couriers.items():
+            service = DigestDelivery(
+                store,
+                courier,
+                clock=clock,
+                settings=DigestConfig(),
+                refresh=refresh,
+                report_health=health,
+                owns=Shards(2, (shard,)).owns,
+            )
+            outcomes = await service.run_due()
+            assert [(o.channel_id, o.state) for o in outcomes] == [
+                ({0: CHANNEL, 1: OTHER}[shard], "sent")
+            ]
+        assert {s.channel_id for s in couriers[0].sent} == {CHANNEL}
+        assert {s.channel_id for s in couriers[1].sent} == {OTHER}
+
+
+async def test_a_lease_left_by_a_dead_process_of_this_host_is_taken_at_once(
+    db: Path, clock: Clock, health: HealthLog
+) -> None:
+    import asyncio
+    import socket
+    import sys
+
+    gone = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import os; print(os.getpid())", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await gone.communicate()
+    dead = f"{socket.gethostname()}:{out.decode().strip()}"  # killed mid-digest, say
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        assert await store.claim_lease(digest_key(CHANNEL, JAN8), dead, 600) is not None
+        (outcome,) = await service.run_due()
+        assert outcome.state == "sent" and len(courier.sent) == 3
+        # A live holder (another host's, or this one's) is waited out.
+        assert await store.claim_lease(digest_key(OTHER, JAN8), "elsewhere:1", 600)
+        assert await service.deliver(OTHER, JAN8, None) == Outcome(
+            OTHER, JAN8, "pending", "another process is posting it"
+        )

@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from bot.delivery.courier import Gone, Rejected, TryLater
 from bot.delivery.rising import RisingDelivery, health_key, rising_nonce
+from bot.leases import rising_key
 from bot.models import Paper, RisingChannel
+from bot.shards import Shards
 from bot.store import SQLiteStore
 from tests.bot.delivery.support import Clock, HealthLog
 from tests.fakes.fake_courier import Crash, FakeCourier
@@ -122,3 +125,52 @@ async def test_refused_passing_and_gone(tmp_path: Path, clock: Clock, health: He
         assert key == health_key(CHANNEL) and guild == GUILD
         assert problem is not None and "the channel was deleted" in problem
         assert await store.rising_outbox() == []  # its other planned post is dropped too
+
+
+async def test_a_post_leased_by_another_process_is_left_to_it(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    courier = FakeCourier()
+    async with running(tmp_path, clock, courier, health) as (engine, store):
+        await engine.set_channel(RisingChannel(CHANNEL, GUILD, 1))
+        await store.ingest_day(JAN8, papers(JAN8, [5, 6]))
+        held = await store.claim_lease(rising_key(CHANNEL, "2501.08001"), "other:1", 60)
+        assert held is not None
+        assert await engine.run() == 1  # the other paper; this one is the other process's
+        assert posted(courier) == ["2501.08000"]
+        await store.release_lease(held)
+        assert await engine.run() == 1
+        assert sorted(posted(courier)) == ["2501.08000", "2501.08001"]
+
+
+async def test_a_process_posts_rising_papers_only_in_servers_on_its_shards(
+    tmp_path: Path, clock: Clock, health: HealthLog
+) -> None:
+    """Shard 1's process plans and sends nothing for a server on shard 0, and leaves what
+    shard 0's process planned for it alone (not marked done)."""
+    on_0, on_1 = (0 << 22) | 7, (1 << 22) | 7
+    listed = papers(JAN8, [10, 20])
+    async with SQLiteStore(tmp_path / "paperboy.db", clock=clock) as store:
+        first = RisingDelivery(
+            store, FakeCourier(), clock=clock, report_health=health, owns=Shards(2, (0,)).owns
+        )
+        second_courier = FakeCourier()
+        second = RisingDelivery(
+            store, second_courier, clock=clock, report_health=health, owns=Shards(2, (1,)).owns
+        )
+        await first.set_channel(RisingChannel(CHANNEL, on_0, 50))
+        await second.set_channel(RisingChannel(OTHER, on_1, 50))
+        await refresh(store, clock, JAN8, [replace(p, upvotes=80) for p in listed])
+        assert await second.run() == 2
+        assert {s.channel_id for s in second_courier.sent} == {OTHER}
+        assert {p.channel_id for p in await store.rising_outbox()} == set()  # not planned yet
+        first_courier = cast(FakeCourier, first.courier)
+        first_courier.crash_after = 1
+        with pytest.raises(Crash):
+            await first.run()  # planned both for CHANNEL, died after sending one
+        assert await second.run() == 0  # not its server: left for shard 0's process
+        assert [p.channel_id for p in await store.rising_outbox()] == [CHANNEL, CHANNEL]
+        first_courier.crash_after = None
+        assert await first.run() == 2  # the first again, with its nonce: Discord keeps one
+        assert [s.channel_id for s in first_courier.sent] == [CHANNEL, CHANNEL]
+        assert await store.rising_outbox() == []

@@ -1,0 +1,121 @@
+"""This process among the processes sharing a store: who leads, the fail-over, the share of
+the rate limit, and how /status and `paperboy status` describe them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.cluster import Member, orphan_shards, process_lines, share
+from bot.errors import ClusterConfigError
+from bot.models import ClusterProcess
+from bot.ratelimit import Pacer
+from bot.store import SQLiteStore
+from bot.store.postgres import PostgresStore
+from tests.support.postgres import PgServer
+
+AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def proc(
+    name: str, shards: tuple[int, ...], *, leader: bool = False, age: float = 1.0
+) -> ClusterProcess:
+    return ClusterProcess(name, "host", 1, 4, shards, AT, AT, leader, age)
+
+
+def test_status_lines_name_the_leader_the_gone_and_shards_nobody_holds() -> None:
+    lines = process_lines(
+        [proc("a", (0, 1), leader=True), proc("b", (2,)), proc("c", (3,), leader=True, age=90)]
+    )
+    assert lines[0].startswith("a (leader): shards 0, 1 of 4") and "1 s ago" in lines[0]
+    assert lines[1].startswith("b (follower): shard 2 of 4")
+    assert lines[2].startswith("c (gone): shard 3 of 4") and "90 s ago" in lines[2]
+    assert lines[3].startswith("no live process holds shard 3: digests of those servers wait")
+    assert orphan_shards([proc("a", (0, 1, 2, 3))]) == []
+
+
+def test_shares_of_the_limit_together_stay_within_one_process_bound() -> None:
+    assert share(47, 1) == 47
+    for n in range(2, 9):  # each pacer may let one more through in a second
+        assert n * (share(47, n) + 1) <= 47 + 1 + 1e-9
+
+
+def test_status_says_when_nobody_leads() -> None:
+    lines = process_lines([proc("a", (0, 1, 2, 3), leader=False)])
+    assert lines[-1].startswith("no live process leads right now")
+
+
+async def test_on_sqlite_the_one_process_leads(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "p.db") as store:
+        member = Member(store, process_id="only")
+        await member.join()
+        assert member.leading and member.live == 1
+        await member.stop()
+        assert await store.cluster_processes() == []
+
+
+@pytest.mark.usefixtures("pg_server")
+class TestOnPostgres:
+    async def test_one_leads_the_other_takes_over_when_it_stops(self, pg_server: PgServer) -> None:
+        async with pg_server.database() as url, PostgresStore(url) as a, PostgresStore(url) as b:
+            first = Member(a, shard_count=4, shard_ids=(0, 1), process_id="a")
+            second = Member(b, shard_count=4, shard_ids=(2, 3), process_id="b")
+            changes: list[tuple[str, bool]] = []
+
+            async def noted(name: str, leading: bool) -> None:
+                changes.append((name, leading))
+
+            first.on_change(lambda leading: noted("a", leading))
+            second.on_change(lambda leading: noted("b", leading))
+            await first.join()
+            await second.join()
+            assert (first.leading, second.leading) == (True, False)
+            await first.beat()
+            listed = {p.id: p.leader for p in await b.cluster_processes()}
+            assert listed == {"a": True, "b": False}
+            await first.stop()  # SIGTERM: gives the lead up and leaves the registry
+            await second.beat()
+            assert second.leading and changes == [("a", True), ("b", True)]
+            assert [p.id for p in await b.cluster_processes()] == ["b"]
+
+    async def test_a_killed_leaders_lock_goes_with_its_connection(
+        self, pg_server: PgServer
+    ) -> None:
+        async with pg_server.database() as url, PostgresStore(url) as a, PostgresStore(url) as b:
+            assert await a.lead("a")
+            assert not await b.lead("b")
+            admin = await asyncpg.connect(url)
+            try:  # what the server sees of a kill -9: the leader's session ends
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = 'paperboy leader a'"
+                )
+            finally:
+                await admin.close()
+            assert await b.lead("b")
+            assert not await a.lead("a")  # it finds out at once, and follows
+
+    async def test_each_process_paces_at_its_share_of_the_limit(self, pg_server: PgServer) -> None:
+        async with pg_server.database() as url, PostgresStore(url) as a, PostgresStore(url) as b:
+            pacers = Pacer(47), Pacer(47)
+            first = Member(a, shard_count=2, shard_ids=(0,), pacer=pacers[0], process_id="a")
+            second = Member(b, shard_count=2, shard_ids=(1,), pacer=pacers[1], process_id="b")
+            await first.join()
+            assert pacers[0].rate == pytest.approx(47)
+            await second.join()
+            await first.beat()
+            assert [p.rate for p in pacers] == [pytest.approx(23), pytest.approx(23)]
+            await second.stop()
+            await first.beat()
+            assert pacers[0].rate == pytest.approx(47)
+
+    async def test_a_process_with_another_shard_count_is_refused_at_start(
+        self, pg_server: PgServer
+    ) -> None:
+        async with pg_server.database() as url, PostgresStore(url) as a, PostgresStore(url) as b:
+            await Member(a, shard_count=4, process_id="a").join()
+            with pytest.raises(ClusterConfigError, match=r"process a .*shard_count = 4"):
+                await Member(b, shard_count=8, process_id="b").join()
