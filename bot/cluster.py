@@ -82,6 +82,7 @@ class Member:
         self.pacer = pacer
         self.bulk_rate = bulk_rate or (pacer.rate if pacer else 1.0)
         self.leading = False
+        self.joined = False
         self.live = 1
         self._listeners: list[Transition] = []
         self._task: asyncio.Task[None] | None = None
@@ -106,13 +107,24 @@ class Member:
 
     async def join(self) -> None:
         """Register (ClusterConfigError if a live process disagrees on shard_count) and try
-        to lead once, before any job starts."""
+        to lead once, before any job starts; once only."""
+        if self.joined:
+            return
         await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
+        self.joined = True
         await self.beat()
         if self.live > 1 and self.pacer is not None:
             # The others learn of this process at their next heartbeat; until then they
             # still pace at their old share, so this one waits before its first bulk send.
             self.pacer.hold(self.heartbeat_seconds * NEWCOMER_WAIT)
+
+    async def join_before_login(self) -> None:
+        """Join before any request to Discord: with other processes alive, wait until they
+        have seen this one (and lowered their share), so even its start-up calls, which no
+        pacer sees, find the room."""
+        await self.join()
+        if self.live > 1:
+            await asyncio.sleep(self.heartbeat_seconds * NEWCOMER_WAIT)
 
     def start(self) -> None:
         """Heartbeat (and try to lead) every few seconds until stop()."""
