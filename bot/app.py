@@ -147,6 +147,8 @@ async def _main(config: Config, *, sync_only: bool) -> int:
                 run_jobs=not sync_only,
             )
             async with bot:
+                if not sync_only:  # refused here if another process disagrees on shards
+                    await bot.member.join_before_login()
                 await login(bot, token, config.discord.api_base_url)
                 if sync_only:
                     await bot.sync_commands(force=True)

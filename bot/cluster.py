@@ -9,16 +9,17 @@ are fenced by leases (bot/leases.py), so two leaders for a moment cost a request
 duplicate message.
 
 The shared rate limit. Discord allows 50 requests/s per bot token, whatever the number of
-processes. Each process paces its bulk sends at its share of BULK, (BULK + 1) / N - 1 (see
-`share`), N being the processes seen alive in the registry (this one included). That keeps
-the sum under the limit without a store round trip per message, which a shared token bucket
-in PostgreSQL would need (and a hot row updated 47 times a second). It is conservative on
-changes: a process counts as alive for PROCESS_GONE_SECONDS after its last heartbeat, so N
-is overcounted (slower, never faster) while a process dies; a new process would be
-undercounted by the others until their next heartbeat, so it holds its own bulk sends for
-1.5 heartbeats after joining. Discord's global 429, which discord.py honours, stays the
-backstop. The price: an idle process's share is unused while another is busy; guilds
-spread evenly over shards keep the shares busy together at a digest slot.
+processes. Each process paces its bulk sends at its share of BULK: all of it alone, else
+(BULK + 1 - 4) / N - 1 (see `share`; 21/s each for two), N being the processes seen alive
+in the registry (this one included). That keeps the sum under the limit without a store
+round trip per message, which a shared token bucket in PostgreSQL would need (and a hot
+row updated 47 times a second). It is conservative on changes: a process counts as alive
+for PROCESS_GONE_SECONDS after its last heartbeat, so N is overcounted (slower, never
+faster) while a process dies; a new process would be undercounted by the others until
+their next heartbeat, so it holds its own bulk sends for 1.5 heartbeats after joining.
+Discord's global 429, which discord.py honours, stays the backstop. The price: an idle
+process's share is unused while another is busy; guilds spread evenly over shards keep the
+shares busy together at a digest slot.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 5.0  # heartbeat, and a follower's next try to lead
 PRUNE_EVERY = 60  # heartbeats between prunes of long-gone processes
+SHARED_RESERVE = 4.0  # requests/s kept free when several processes share the limit
 NEWCOMER_WAIT = 1.5  # heartbeats a joining process waits before bulk sends (others adjust)
 
 Transition = Callable[[bool], Awaitable[None]]
@@ -48,9 +50,12 @@ Transition = Callable[[bool], Awaitable[None]]
 def share(rate: float, processes: int) -> float:
     """One process's bulk rate when `processes` share `rate`. A Pacer at rate r lets at most
     r + 1 requests through in any second (its grid, plus one a late wake-up catches up), so
-    N pacers at (rate + 1) / N - 1 let through at most rate + 1 together: the same bound as
-    one process alone at `rate`, whatever N."""
-    return max(1.0, (rate + 1) / processes - 1)
+    N pacers at (rate + 1 - SHARED_RESERVE) / N - 1 let through at most rate + 1 together,
+    less SHARED_RESERVE: room for what several processes add that no pacer sees (the others'
+    start-up and command-sync calls, their requests bunching up on the way to Discord)."""
+    if processes <= 1:
+        return rate
+    return max(1.0, (rate + 1 - SHARED_RESERVE) / processes - 1)
 
 
 class Member:
@@ -77,6 +82,7 @@ class Member:
         self.pacer = pacer
         self.bulk_rate = bulk_rate or (pacer.rate if pacer else 1.0)
         self.leading = False
+        self.joined = False
         self.live = 1
         self._listeners: list[Transition] = []
         self._task: asyncio.Task[None] | None = None
@@ -101,13 +107,24 @@ class Member:
 
     async def join(self) -> None:
         """Register (ClusterConfigError if a live process disagrees on shard_count) and try
-        to lead once, before any job starts."""
+        to lead once, before any job starts; once only."""
+        if self.joined:
+            return
         await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
+        self.joined = True
         await self.beat()
         if self.live > 1 and self.pacer is not None:
             # The others learn of this process at their next heartbeat; until then they
             # still pace at their old share, so this one waits before its first bulk send.
             self.pacer.hold(self.heartbeat_seconds * NEWCOMER_WAIT)
+
+    async def join_before_login(self) -> None:
+        """Join before any request to Discord: with other processes alive, wait until they
+        have seen this one (and lowered their share), so even its start-up calls, which no
+        pacer sees, find the room."""
+        await self.join()
+        if self.live > 1:
+            await asyncio.sleep(self.heartbeat_seconds * NEWCOMER_WAIT)
 
     def start(self) -> None:
         """Heartbeat (and try to lead) every few seconds until stop()."""

@@ -40,7 +40,7 @@ def test_status_lines_name_the_leader_the_gone_and_shards_nobody_holds() -> None
 def test_shares_of_the_limit_together_stay_within_one_process_bound() -> None:
     assert share(47, 1) == 47
     for n in range(2, 9):  # each pacer may let one more through in a second
-        assert n * (share(47, n) + 1) <= 47 + 1 + 1e-9
+        assert n * (share(47, n) + 1) <= 47 + 1 - 4 + 1e-9
 
 
 def test_status_says_when_nobody_leads() -> None:
@@ -107,7 +107,7 @@ class TestOnPostgres:
             assert pacers[0].rate == pytest.approx(47)
             await second.join()
             await first.beat()
-            assert [p.rate for p in pacers] == [pytest.approx(23), pytest.approx(23)]
+            assert [p.rate for p in pacers] == [pytest.approx(21), pytest.approx(21)]
             await second.stop()
             await first.beat()
             assert pacers[0].rate == pytest.approx(47)
