@@ -32,7 +32,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from bot.leases import process_name
+from bot.leases import is_dead, process_name
 from bot.models import ClusterProcess
 from bot.ratelimit import Pacer
 from bot.store.base import PROCESS_GONE_SECONDS, PROCESS_PRUNE_SECONDS, ClusterStore
@@ -161,7 +161,7 @@ class Member:
             await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
             await self.store.process_heartbeat(self.id, leader=leads)
         processes = await self.store.cluster_processes()
-        live = max(1, sum(1 for p in processes if p.age < PROCESS_GONE_SECONDS))
+        live = max(1, sum(1 for p in processes if is_live(p)))
         if live != self.live:
             log.info("%d processes share the bot now", live)
         self.live = live
@@ -188,8 +188,9 @@ class Member:
 
 
 def is_live(process: ClusterProcess) -> bool:
-    """Seen within PROCESS_GONE_SECONDS: still running (as far as the store knows)."""
-    return process.age < PROCESS_GONE_SECONDS
+    """Seen within PROCESS_GONE_SECONDS and not a process of this host whose pid is gone
+    (one killed and restarted here is not waited for, nor given a share of the limit)."""
+    return process.age < PROCESS_GONE_SECONDS and not is_dead(process.id)
 
 
 def shards_text(process: ClusterProcess) -> str:

@@ -3,14 +3,19 @@ the rate limit, and how /status and `paperboy status` describe them."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bot.cluster import Member, orphan_shards, process_lines, share
+from bot.cluster import Member, is_live, orphan_shards, process_lines, share
 from bot.errors import ClusterConfigError
+from bot.leases import process_name
 from bot.models import ClusterProcess
 from bot.ratelimit import Pacer
 from bot.store import SQLiteStore
@@ -55,6 +60,26 @@ async def test_on_sqlite_the_one_process_leads(tmp_path: Path) -> None:
         assert member.leading and member.live == 1
         await member.stop()
         assert await store.cluster_processes() == []
+
+
+async def test_a_killed_process_of_this_host_is_not_waited_for_nor_given_a_share(
+    tmp_path: Path,
+) -> None:
+    """A process restarted after kill -9 finds its predecessor still in the registry: with
+    its pid gone it counts as gone at once (no newcomer wait, the whole rate limit)."""
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()
+    async with SQLiteStore(tmp_path / "p.db") as store:
+        killed = ClusterProcess(
+            f"{socket.gethostname()}:{dead.pid}", socket.gethostname(), dead.pid, None, (), AT, AT
+        )
+        await store.register_process(killed, live_within=30)
+        assert is_live(replace(killed, age=1.0)) is False
+        pacer = Pacer(47)
+        member = Member(store, process_id=process_name(), pacer=pacer)
+        await member.join()
+        assert member.live == 1 and pacer.rate == 47
+        await member.stop()
 
 
 @pytest.mark.usefixtures("pg_server")

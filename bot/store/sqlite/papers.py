@@ -180,36 +180,49 @@ class Papers(SQLiteBase):
         match = compile_match(query)
         filters, params = _filters(since, until)
         stem = single_word(query) if sort == "relevance" and not filters else None
-        if stem is not None:
-            async with self._searching() as db:
-                broad = await _count(db, match, RANK_WINDOW + 1) > RANK_WINDOW
-            if broad:
-                if stem not in self._heads_words:
-                    await self._write_heads_of(stem)
-                async with self._searching() as db:
-                    # Every paper read holds the word: only the excluded terms are checked.
-                    excluded = Query(groups=(query.excluded,))
-                    excluding = compile_match(excluded) if query.excluded else None
-                    pks = await _best_heads(db, stem, excluding, offset + limit)
-                    if pks is not None:
-                        hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
-                        return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
         async with self._searching() as db:
-            if filters or sort != "relevance":
-                sql = (
-                    f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
-                    f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
-                    " ORDER BY papers_fts.rowid DESC LIMIT ?"
-                )
-            else:
-                sql = (
-                    f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
-                    " ORDER BY rowid DESC LIMIT ?"
-                )
-            found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
-            found.sort(key=_SORT_KEYS[sort])
-            page = found[offset : offset + limit]
-            hits = await self._hits(db, query, page)
+            # One visit to the search connection for all but a broad one-word query.
+            if stem is None or await _count(db, match, RANK_WINDOW + 1) <= RANK_WINDOW:
+                return await self._window(db, query, match, filters, params, sort, limit, offset)
+        if stem not in self._heads_words:
+            await self._write_heads_of(stem)
+        async with self._searching() as db:
+            # Every paper read holds the word: only the excluded terms are checked.
+            excluded = Query(groups=(query.excluded,))
+            excluding = compile_match(excluded) if query.excluded else None
+            pks = await _best_heads(db, stem, excluding, offset + limit)
+            if pks is None:  # fewer heads than the page needs: the window, as before
+                return await self._window(db, query, match, filters, params, sort, limit, offset)
+            hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
+            return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
+
+    async def _window(
+        self,
+        db: aiosqlite.Connection,
+        query: Query,
+        match: str,
+        filters: str,
+        params: Sequence[Any],
+        sort: Sort,
+        limit: int,
+        offset: int,
+    ) -> SearchPage:
+        """The newest RANK_WINDOW matches, ranked (all of them when there are fewer)."""
+        if filters or sort != "relevance":
+            sql = (
+                f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
+                f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
+                " ORDER BY papers_fts.rowid DESC LIMIT ?"
+            )
+        else:
+            sql = (
+                f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+                " ORDER BY rowid DESC LIMIT ?"
+            )
+        found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
+        found.sort(key=_SORT_KEYS[sort])
+        page = found[offset : offset + limit]
+        hits = await self._hits(db, query, page)
         return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
 
     async def _write_heads_of(self, stem: str) -> None:
