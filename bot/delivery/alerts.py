@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from itertools import compress
 from operator import attrgetter, not_
-from typing import ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.health import ReportHealth
 from bot.models import (
     Alert,
+    AlertTarget,
     FollowMatch,
     Listing,
     OutboxRow,
@@ -52,6 +53,19 @@ _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts
 _CATCH_UP_ON_LOOP = 200  # changed alerts applied on the loop; more go to a worker thread
 
 
+class Route(NamedTuple):
+    """What matching and the outbox rows need of an active alert (its query is in the index;
+    the rest is read from the store when a message is sent)."""
+
+    user_id: int
+    target: AlertTarget
+    min_upvotes: int  # a rising alert: matches wait until the paper has this many
+
+    @classmethod
+    def of(cls, alert: Alert) -> Route:
+        return cls(alert.user_id, alert.target, alert.min_upvotes)
+
+
 class AlertDelivery:
     """Matches every new paper against every active alert, then delivers the outbox."""
 
@@ -63,7 +77,9 @@ class AlertDelivery:
         self.clock = clock
         self.report_health = report_health
         self.index = AlertIndex()
-        self._alerts: dict[int, Alert] = {}
+        # Active alert id -> its Route: one shared tuple for a person's alerts that go to the
+        # same place (100,000 `Alert`s as the store returns them weighed about 35 MB).
+        self._alerts: dict[int, Route] = {}
         self._lock = asyncio.Lock()
         self._refused = self._delivered = 0
         self._synced_version = -1
@@ -110,26 +126,25 @@ class AlertDelivery:
         gone = set(changed)  # removed alerts are not read back
         for alert, active in touched:
             gone.discard(alert.id)
-            old = self._alerts.get(alert.id)
             if not active:
                 self._forget(alert.id)
                 continue
-            if old is None or old.query != alert.query:
-                self.index.add(alert.id, parse_query(alert.query))
-            self._alerts[alert.id] = alert
+            self.index.add(alert.id, parse_query(alert.query))  # (an equal query: no change)
+            self._alerts[alert.id] = Route.of(alert)
         for alert_id in gone:
             self._forget(alert_id)
 
     async def _load_all(self) -> None:
         """Build the index from every active alert: one bulk build is faster than many adds."""
         version = await self.store.alerts_version()
-        active = {a.id: a for a in await self.store.active_alerts()}
+        active = await self.store.active_alerts()
         self._synced_version = version
         # A build over 100,000 alerts takes about half a second of CPU: off the event loop.
         self.index = await asyncio.to_thread(
-            _gc_paused(AlertIndex.build), [(i, parse_query(a.query)) for i, a in active.items()]
+            _gc_paused(AlertIndex.build), [(a.id, parse_query(a.query)) for a in active]
         )
-        self._alerts = active
+        routes: dict[Route, Route] = {}  # equal routes kept once
+        self._alerts = {a.id: routes.setdefault(r, r) for a in active for r in (Route.of(a),)}
 
     def _forget(self, alert_id: int) -> None:
         self.index.remove(alert_id)
