@@ -74,7 +74,7 @@ _ASCII_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 1) else 32
     for c in range(256)
 )
-_STEM_CACHE_LIMIT = 300_000
+_STEM_CACHE_LIMIT = 50_000  # per cache, as bot.text bounds its own (a day has ~10,000 words)
 _text_stems: dict[str, str] = {_SEP: _SEP}  # plain word -> interned stem
 _author_stems: dict[str, str] = {_SEP: _SEP}  # plain word -> interned "@" + stem
 

@@ -189,7 +189,7 @@ class Search(commands.Cog):
                 turns=self.page_turns,
                 actions=actions,
             )
-            view.anchor = interaction
+            view.anchor_to(interaction)
         embed = results_embed(request, page, 0, self.page_size)
         await reply(interaction, embed=embed, view=view, ephemeral=private)
         forget(view)  # (a pager has a timeout: it is not persistent, so it stays)

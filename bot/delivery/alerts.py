@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from itertools import compress
 from operator import attrgetter, not_
-from typing import ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar
 
 from bot.delivery import Clock
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
@@ -26,6 +27,7 @@ from bot.health import ReportHealth
 from bot.leases import Leases
 from bot.models import (
     Alert,
+    AlertTarget,
     FollowMatch,
     Listing,
     OutboxRow,
@@ -56,6 +58,19 @@ _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts
 _CATCH_UP_ON_LOOP = 200  # changed alerts applied on the loop; more go to a worker thread
 
 
+class Route(NamedTuple):
+    """What matching and the outbox rows need of an active alert (its query is in the index;
+    the rest is read from the store when a message is sent)."""
+
+    user_id: int
+    target: AlertTarget
+    min_upvotes: int  # a rising alert: matches wait until the paper has this many
+
+    @classmethod
+    def of(cls, alert: Alert) -> Route:
+        return cls(alert.user_id, alert.target, alert.min_upvotes)
+
+
 class AlertDelivery:
     """Matches every new paper against every active alert, then delivers the outbox."""
 
@@ -74,7 +89,9 @@ class AlertDelivery:
         self.clock = clock
         self.report_health = report_health
         self.index = AlertIndex()
-        self._alerts: dict[int, Alert] = {}
+        # Active alert id -> its Route: one shared tuple for a person's alerts that go to the
+        # same place (100,000 `Alert`s as the store returns them weighed about 35 MB).
+        self._alerts: dict[int, Route] = {}
         self._lock = asyncio.Lock()
         self._refused = self._delivered = 0
         self._synced_version = -1
@@ -121,26 +138,21 @@ class AlertDelivery:
         gone = set(changed)  # removed alerts are not read back
         for alert, active in touched:
             gone.discard(alert.id)
-            old = self._alerts.get(alert.id)
             if not active:
                 self._forget(alert.id)
                 continue
-            if old is None or old.query != alert.query:
-                self.index.add(alert.id, parse_query(alert.query))
-            self._alerts[alert.id] = alert
+            self.index.add(alert.id, parse_query(alert.query))  # (an equal query: no change)
+            self._alerts[alert.id] = Route.of(alert)
         for alert_id in gone:
             self._forget(alert_id)
 
     async def _load_all(self) -> None:
         """Build the index from every active alert: one bulk build is faster than many adds."""
         version = await self.store.alerts_version()
-        active = {a.id: a for a in await self.store.active_alerts()}
+        alerts = _Loaded(await self.store.active_alerts())  # the Alerts are freed in there
         self._synced_version = version
         # A build over 100,000 alerts takes about half a second of CPU: off the event loop.
-        self.index = await asyncio.to_thread(
-            _gc_paused(AlertIndex.build), [(i, parse_query(a.query)) for i, a in active.items()]
-        )
-        self._alerts = active
+        self.index, self._alerts = await asyncio.to_thread(_gc_paused(alerts.build))
 
     def _forget(self, alert_id: int) -> None:
         self.index.remove(alert_id)
@@ -386,6 +398,47 @@ class AlertDelivery:
         wait = min(MAX_BACKOFF, timedelta(minutes=2 ** min(attempts - 1, 6)))
         log.warning("alert delivery to %s failed (%s); retrying in %s", user_id, error, wait)
         await self.store.mark_alerts(user_id, paper_ids, "queued", retry_at=self.clock() + wait)
+
+
+class _Loaded:
+    """Every active alert in a compact form, made from the store's `Alert`s, which are then
+    freed: nothing kept (ids, query texts, routes) points into the memory they took, so it
+    can be reused, whereas a kept object amid 100,000 freed ones would keep it all resident
+    (CPython gives memory back only by whole arenas)."""
+
+    def __init__(self, active: list[Alert]) -> None:
+        self.ids = array("q", [a.id for a in active])
+        self.users = array("q", [a.user_id for a in active])
+        self.min_upvotes = array("q", [a.min_upvotes for a in active])
+        texts: dict[str, int] = {}  # query text -> its number (its first index)
+        targets: dict[str, int] = {}
+        self.query_of = array("q", [texts.setdefault(a.query, len(texts)) for a in active])
+        self.target_of = array("q", [targets.setdefault(a.target, len(targets)) for a in active])
+        del active[:]  # (the caller's list: the Alerts go now)
+        # Copies (not the Alerts' own strings).
+        self.texts = [t.encode().decode() for t in texts]
+        self.targets = [AlertTarget(t.encode().decode()) for t in targets]
+
+    def build(self) -> tuple[AlertIndex, dict[int, Route]]:
+        """(In a worker thread.) The index and the routes, both keyed by the same ints."""
+        ids = self.ids.tolist()
+        queries = [parse_query(t) for t in self.texts]  # each distinct query parsed once
+        index = AlertIndex.build(zip(ids, map(queries.__getitem__, self.query_of), strict=True))
+        shared: dict[Route, Route] = {}  # equal routes kept once
+        routes = {
+            i: shared.setdefault(r, r)
+            for i, r in zip(
+                ids,
+                map(
+                    Route,
+                    self.users,
+                    map(self.targets.__getitem__, self.target_of),
+                    self.min_upvotes,
+                ),
+                strict=True,
+            )
+        }
+        return index, routes
 
 
 def _gc_paused(work: Callable[P, T]) -> Callable[P, T]:

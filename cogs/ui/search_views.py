@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import discord
 from discord import app_commands
@@ -40,6 +40,8 @@ T = TypeVar("T")
 
 PAGE_SIZE = 5
 VIEW_TIMEOUT = 600.0  # under the 15 minutes an interaction token can still edit its message
+# How the interaction webhook's routes name an interaction's first response (a message id's place).
+ORIGINAL_RESPONSE = cast(int, "@original")
 DEFER_AFTER = 1.0  # seconds of work before deferring; Discord drops answers after 3 s
 NOT_YOURS = "These are someone else's results: run your own /search to turn pages."
 PAGES_KEPT = 20  # pages a pager remembers, so going back costs the store nothing
@@ -282,10 +284,15 @@ class SearchPager(discord.ui.View):
         if first_page is not None:
             self._set_controls(_papers(first_page))
             self._remember(0, first_page)
-        # The latest interaction whose original response is the results message: it is the
-        # one that can still edit the message when the view times out.
-        self.anchor: discord.Interaction | None = None
+        # The webhook of the latest interaction whose original response is the results
+        # message: it can still edit the message when the view times out. Not the interaction
+        # itself: that holds its payload, member and message (~2.5 KB), for thousands of pagers.
+        self._anchor: discord.Webhook | None = None
         self._update_buttons()
+
+    def anchor_to(self, interaction: discord.Interaction) -> None:
+        """The message this pager greys out at its timeout: `interaction`'s first response."""
+        self._anchor = interaction.followup
 
     def _update_buttons(self) -> None:
         self.previous_page.disabled = self.offset <= 0
@@ -331,7 +338,7 @@ class SearchPager(discord.ui.View):
         self.offset, self.total = offset, seen.total
         self._update_buttons()
         self._set_controls(papers)
-        self.anchor = interaction
+        self.anchor_to(interaction)
         if interaction.response.is_done():
             await interaction.edit_original_response(embed=embed, view=self)
         else:
@@ -358,10 +365,10 @@ class SearchPager(discord.ui.View):
         for item in self.children:
             if isinstance(item, discord.ui.Button):
                 item.disabled = True
-        if self.anchor is None:
+        if self._anchor is None:
             return
         try:
-            await self.anchor.edit_original_response(view=self)
+            await self._anchor.edit_message(ORIGINAL_RESPONSE, view=self)
         except discord.HTTPException as e:
             log.debug("could not disable the buttons of an expired search: %s", e)
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bot.store.sqlite.alerts as sqlite_module
-from bot.delivery.alerts import AlertDelivery
+from bot.delivery.alerts import AlertDelivery, Route
 from bot.models import Alert, Listing, Paper
 from bot.percolator import AlertIndex
 from bot.query import Query, parse_query
@@ -100,7 +100,7 @@ async def assert_in_line(engine: AlertDelivery, store: SQLiteStore) -> None:
     await engine.sync_index()
     active = await SQLiteStore.active_alerts(store)  # not counted
     assert engine.index.alerts() == {a.id: parse_query(a.query) for a in active}
-    assert engine._alerts == {a.id: a for a in active}
+    assert engine._alerts == {a.id: Route.of(a) for a in active}
 
 
 WORDS = ["grokking", "diffusion", '"scaling laws"', "author:rombach", "video OR image", "gan -x"]
@@ -193,7 +193,7 @@ async def test_a_pause_among_many_alerts_reads_only_that_persons(tmp_path: Path)
         await store.set_alerts_paused(7, True)
         await engine.sync_index()
         assert len(engine.index) == 1990
-        assert not any(a.user_id == 7 for a in engine._alerts.values())
+        assert not any(r.user_id == 7 for r in engine._alerts.values())
         await store.set_alerts_paused(7, False)
         await engine.sync_index()
         assert len(engine.index) == 2000

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import re
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import discord
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from bot.store import SQLiteStore
 from bot.store.postgres import papers as postgres_papers
 from bot.store.sqlite import papers as sqlite_papers
 from cogs.search import Search
-from cogs.ui.search_views import NOT_YOURS
+from cogs.ui.search_views import NOT_YOURS, SearchPager
 from tests.conftest import seed_papers
 from tests.fakes.fake_discord import FakeUser, RecordedMessage
 from tests.support.harness import DEFAULT_NOW, Harness, running_bot
@@ -242,6 +244,29 @@ async def test_the_buttons_turn_off_when_the_view_times_out(seeded: Harness) -> 
         lambda: all(b.get("disabled") for b in message.buttons), 5, "disabled buttons"
     )
     assert footer(message).startswith("Results 6–10")
+
+
+@pytest.mark.parametrize("private", [False, True])
+async def test_the_buttons_turn_off_at_the_timeout_without_a_click(
+    seeded: Harness, private: bool
+) -> None:
+    cog(seeded).view_timeout = 0.5
+    message = await run(seeded, "search", query="diffusion", private=private)
+    await seeded.discord.wait_for(
+        lambda: all(b.get("disabled") for b in message.buttons), 5, "disabled buttons"
+    )
+    assert footer(message).startswith("Results 1–5")
+
+
+async def test_a_live_pager_keeps_no_interaction(seeded: Harness) -> None:
+    # Thousands of pagers live at once: an Interaction (its payload, member, message) each
+    # weighed ~2.5 KB; the pager keeps only what edits its message at the timeout.
+    message = await run(seeded, "search", query="diffusion")
+    await click(seeded, message, "search:next")
+    pagers = [o for o in gc.get_objects() if isinstance(o, SearchPager)]
+    assert pagers
+    for pager in pagers:
+        assert not any(isinstance(o, discord.Interaction) for o in gc.get_referents(vars(pager)))
 
 
 async def test_private_results_are_ephemeral_and_still_page(seeded: Harness) -> None:
