@@ -405,12 +405,12 @@ def _progress() -> Callable[[str, int, int], None]:
 
 
 async def cmd_healthcheck(config: Config, args: argparse.Namespace) -> int:
-    """For container health checks: is the running bot's heartbeat recent?"""
-    from bot.client import HEARTBEAT_KEY
+    """For container health checks: is the heartbeat of the bot on this host recent?"""
+    from bot.client import heartbeat_key
 
     store = await _open_store(config)
     try:
-        beat = await store.get_meta(HEARTBEAT_KEY)
+        beat = await store.get_meta(heartbeat_key())
     finally:
         await store.close()
     if beat is None:

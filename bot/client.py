@@ -7,6 +7,7 @@ import gc
 import hashlib
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -43,6 +44,14 @@ BULK_SENDS_PER_SECOND = 47.0
 HEARTBEAT_SECONDS = 60
 REFRESH_WINDOW = timedelta(minutes=15)  # one list is re-scraped before posting once per this
 HEARTBEAT_KEY = "heartbeat"
+
+
+def heartbeat_key() -> str:
+    """The heartbeat of the bot on this host: a container's health check asks about its own
+    process, not whichever process sharing the store beat last."""
+    return f"{HEARTBEAT_KEY}:{socket.gethostname()}"
+
+
 WELCOMED_KEY = "first_start_logged"  # meta: the first-start hint has been logged
 # Added to Discord's identify interval: the IDENTIFY leaves a moment after its turn is given,
 # and another process's may leave sooner after its own.
@@ -341,7 +350,7 @@ class Paperboy(commands.Bot):
     async def heartbeat(self) -> None:
         """Record that the bot is connected and its loop is running (for container health)."""
         if self.is_ready() and not self.is_closed():
-            await self.store.set_meta(HEARTBEAT_KEY, datetime.now(UTC).isoformat())
+            await self.store.set_meta(heartbeat_key(), datetime.now(UTC).isoformat())
         await self._read_stored_problems()
 
     async def _read_stored_problems(self) -> None:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from bot.client import heartbeat_key
 from bot.ops import needed_permissions
 from bot.store import SQLiteStore
 from tests.conftest import seed_papers
@@ -111,9 +112,15 @@ async def test_healthcheck_follows_the_heartbeat(
     code, out, _ = await run(config, "healthcheck", token="")
     assert code == 1 and "no heartbeat" in out
     async with SQLiteStore(tmp_path / "p.db") as store:
-        await store.set_meta("heartbeat", datetime.now(UTC).isoformat())
+        # Another host's process beating (several processes, one store) is not this one's.
+        await store.set_meta("heartbeat:elsewhere", datetime.now(UTC).isoformat())
+        code, out, _ = await run(config, "healthcheck", token="")
+        assert code == 1 and "no heartbeat" in out
+        await store.set_meta(heartbeat_key(), datetime.now(UTC).isoformat())
         code, out, _ = await run(config, "healthcheck", token="")
         assert code == 0 and "healthy" in out
-        await store.set_meta("heartbeat", (datetime.now(UTC) - timedelta(minutes=10)).isoformat())
+        await store.set_meta(
+            heartbeat_key(), (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+        )
     code, out, _ = await run(config, "healthcheck", token="")
     assert code == 1 and "unhealthy" in out
