@@ -84,6 +84,7 @@ class Member:
         self.leading = False
         self.joined = False
         self.live = 1
+        self.running = 1  # of them, those not known to be dead (a killed pid of this host)
         self._listeners: list[Transition] = []
         self._task: asyncio.Task[None] | None = None
         self._beats = 0
@@ -113,7 +114,7 @@ class Member:
         await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
         self.joined = True
         await self.beat()
-        if self.live > 1 and self.pacer is not None:
+        if self.running > 1 and self.pacer is not None:
             # The others learn of this process at their next heartbeat; until then they
             # still pace at their old share, so this one waits before its first bulk send.
             self.pacer.hold(self.heartbeat_seconds * NEWCOMER_WAIT)
@@ -123,7 +124,7 @@ class Member:
         have seen this one (and lowered their share), so even its start-up calls, which no
         pacer sees, find the room."""
         await self.join()
-        if self.live > 1:
+        if self.running > 1:
             await asyncio.sleep(self.heartbeat_seconds * NEWCOMER_WAIT)
 
     def start(self) -> None:
@@ -161,7 +162,10 @@ class Member:
             await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
             await self.store.process_heartbeat(self.id, leader=leads)
         processes = await self.store.cluster_processes()
-        live = max(1, sum(1 for p in processes if is_live(p)))
+        # The share counts every process seen lately (conservative: one killed a moment ago
+        # still counts); the newcomer's wait only those that may still run.
+        live = max(1, sum(1 for p in processes if p.age < PROCESS_GONE_SECONDS))
+        self.running = max(1, sum(1 for p in processes if is_live(p)))
         if live != self.live:
             log.info("%d processes share the bot now", live)
         self.live = live

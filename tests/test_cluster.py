@@ -423,7 +423,7 @@ async def test_alerts_are_delivered_once_while_the_leader_is_killed(tmp_path: Pa
     ) as c:
         c.hf.days.clear()
         c.hf.set_day(yesterday.isoformat(), items)
-        readers = [c.discord.add_member(c.guilds[n % 2], f"reader{n:02d}") for n in range(60)]
+        readers = [c.discord.add_member(c.guilds[n % 2], f"reader{n:03d}") for n in range(240)]
         wanted: dict[str, set[str]] = {}
         async with open_store(c.db, clock=lambda: long_ago) as store:
             old = parse_items(seed_items()[SEED_DAY], "seed")  # matched long ago
