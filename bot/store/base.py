@@ -18,14 +18,9 @@ from bot.models import (
     AlertChanges,
     AlertDeliver,
     AlertUser,
-    Author,
-    Climb,
-    ClusterProcess,
     Delivery,
     DeliveryState,
     Fence,
-    Follow,
-    FollowMatch,
     IngestResult,
     Listing,
     OutboxRow,
@@ -34,25 +29,35 @@ from bot.models import (
     PeriodKind,
     QueuedAlert,
     ReadingEntry,
-    RefreshResult,
-    RisingChannel,
-    RisingPost,
     SavedPaper,
     ScrapeRun,
     SearchPage,
     Sort,
-    StoredProblem,
     StoreStats,
     Subscription,
-    Watch,
 )
 from bot.query import Query
+from bot.store.cluster_roles import (
+    PROCESS_GONE_SECONDS as PROCESS_GONE_SECONDS,
+)
+from bot.store.cluster_roles import (
+    PROCESS_PRUNE_SECONDS as PROCESS_PRUNE_SECONDS,
+)
+from bot.store.cluster_roles import ClusterStore as ClusterStore
+from bot.store.cluster_roles import GatewayStore as GatewayStore
+from bot.store.life_roles import HISTORY_DAYS as HISTORY_DAYS
+from bot.store.life_roles import MAX_FOLLOWS as MAX_FOLLOWS
+from bot.store.life_roles import MAX_WATCHES as MAX_WATCHES
+from bot.store.life_roles import RISING_WATCH_DAYS as RISING_WATCH_DAYS
+from bot.store.life_roles import WATCH_DAYS as WATCH_DAYS
+from bot.store.life_roles import CorpusStore as CorpusStore
+from bot.store.life_roles import FollowStore as FollowStore
+from bot.store.life_roles import LifecycleStore as LifecycleStore
 
 SORTS: tuple[Sort, ...] = ("relevance", "upvotes", "newest")
 MAX_ALERTS = 25  # per person, enforced by add_alert
 MAX_SAVED = 1_000  # papers in one person's library, enforced by save_paper
 MAX_READING = 2_000  # entries on one server's reading list, enforced by add_reading
-MAX_FOLLOWS = 50  # per person, enforced by add_follow
 
 
 class PaperStore(Protocol):
@@ -425,153 +430,6 @@ class LibraryStore(Protocol):
         """A server's reading list, the latest added first."""
 
 
-MAX_WATCHES = 100  # code watches per person, enforced by add_watch
-WATCH_DAYS = 90  # a code watch ends this long after it was made
-HISTORY_DAYS = 30  # upvote history kept
-RISING_WATCH_DAYS = 14  # a rising alert waits this long after a paper's first list date
-
-
-class LifecycleStore(Protocol):
-    """A paper's life after its list day: refreshes, upvote history, code watches and
-    rising-paper channels with their outbox.
-
-    A rising alert (`min_upvotes` > 0) queues a match only once the paper has that many
-    upvotes and at most 14 days after its first list date; a paper crossing a threshold is
-    marked unmatched again by the write that raised its upvotes (ingest_day, refresh_lists).
-    """
-
-    async def refresh_lists(
-        self, lists: Sequence[tuple[date, Sequence[Paper]]], *, at: datetime
-    ) -> RefreshResult:
-        """Store lists read again, all of them in one transaction (all or nothing).
-
-        Like ingest_day (first sight, ranks, first list dates, re-match marks), except that a
-        stored paper's upvotes, comments, AI summary, AI keywords, GitHub repository and stars
-        and project page take the new value even when it is None or empty: what Hugging Face
-        removed is cleared. Records one upvote point per paper at `at` (a second point at the
-        same time replaces the first) and deletes points older than HISTORY_DAYS before `at`.
-        """
-
-    async def upvote_gains(
-        self, since: datetime, *, listed_since: date, limit: int = 10
-    ) -> list[Climb]:
-        """Papers first listed on or after `listed_since` by upvotes gained since `since`
-        (most first, then most upvoted; only gains above 0): the gain is the upvotes now less
-        the newest point at or before `since`, or, for a paper with none, its oldest point."""
-
-    async def first_listed(self, paper_ids: Sequence[str]) -> dict[str, date]:
-        """The first list date of each of these papers that was on a list."""
-
-    async def climbs(self, paper_ids: Sequence[str]) -> dict[str, int]:
-        """Each paper's upvotes now less its oldest recorded point (0 without points)."""
-
-    async def add_watch(
-        self, user_id: int, paper_id: str, *, max_watches: int = MAX_WATCHES
-    ) -> bool:
-        """Watch a paper for its code; False if this person already watches it (the old
-        watch is kept). WatchLimitError when they already have `max_watches` active ones."""
-
-    async def remove_watch(self, user_id: int, paper_id: str) -> bool:
-        """Stop watching; False if they did not watch it."""
-
-    async def user_watches(self, user_id: int, now: datetime) -> list[Watch]:
-        """A person's active watches (not notified, made within WATCH_DAYS of `now`), oldest
-        first."""
-
-    async def queue_code_notices(self, now: datetime) -> int:
-        """In one transaction: for each active watch whose paper now has a GitHub repository,
-        queue one alert outbox row (paper_id `code_key(id)`, alert_id CODE_ALERT_ID, by DM)
-        and mark the watch notified; delete watches older than WATCH_DAYS. A person gets the
-        news of one paper's code once, ever. Returns how many rows were queued."""
-
-    async def save_rising(self, channel: RisingChannel) -> None:
-        """Create or replace a channel's rising-paper settings (`created_at` kept)."""
-
-    async def remove_rising(self, channel_id: int) -> bool:
-        """Stop a channel's rising posts (its post records stay); False if it had none."""
-
-    async def rising_channels(self, guild_id: int | None = None) -> list[RisingChannel]:
-        """Every rising channel, or one server's, by channel id."""
-
-    async def rising_candidates(
-        self, channel_id: int, threshold: int, listed_since: date, limit: int = 100
-    ) -> list[Listing]:
-        """Papers first listed on or after `listed_since` with at least `threshold` upvotes
-        that have no post record in this channel, most upvoted first."""
-
-    async def start_rising_post(
-        self, channel_id: int, paper_id: str, payload: str, nonce: str
-    ) -> RisingPost:
-        """Record a planned post ('sending') before it is sent. One per (channel, paper),
-        ever: an existing record, in any state, wins and is returned unchanged."""
-
-    async def rising_outbox(self) -> list[RisingPost]:
-        """Planned posts not yet done ('sending'), oldest first: resend them as recorded."""
-
-    async def finish_rising_post(
-        self, channel_id: int, paper_id: str, message_id: int | None, *, fence: Fence | None = None
-    ) -> None:
-        """A planned post is done: 'sent' as `message_id`, or 'dropped' (None: refused, or the
-        channel is gone). Never sent again. With `fence`: only while its token is current, as
-        the digest outbox's fenced writes (LeaseLost otherwise, nothing written)."""
-
-
-class CorpusStore(Protocol):
-    """Every stored paper in the order it was stored: what indexes built beside the store
-    (More like this) read, and then read again from where they stopped."""
-
-    async def stored_since(self, position: int, limit: int = 1000) -> list[tuple[int, Paper]]:
-        """Up to `limit` papers stored after `position` (0: from the first), in the order
-        they were first stored, each with its position (a number that only grows: a paper
-        keeps its position when updated, a new paper gets a higher one)."""
-
-
-class FollowStore(Protocol):
-    """Who wrote each paper (with the HF accounts that claimed the credits) and the
-    authors each person follows.
-
-    ingest_day and upsert_paper keep the credits: a paper's authors in order, each with its
-    HF username where the paper's `author_users` gives one. A paper stored again with
-    authors replaces them (a credit keeps its account when the new data has none for the
-    same name); one stored again without authors keeps them.
-    An author is a name with an account, or a name without (the credits nobody claimed):
-    two people of one name are told apart by their accounts. Names compare case-insensitively.
-    A paper read back from the store has an empty `author_users`: the accounts live in the
-    credits, read through the methods below.
-    """
-
-    async def authors_starting(self, prefix: str, limit: int = 25) -> list[Author]:
-        """Authors whose name, or its last word, starts with `prefix` (case-insensitive),
-        each with how many stored papers credit them, most papers first (then by name).
-        [] for a blank prefix."""
-
-    async def find_author(self, name: str, hf_user: str | None = None) -> Author | None:
-        """The stored author of that name and account (None: the unclaimed credits of that
-        name), with the number of papers; None if no stored paper credits them. With an
-        account, the name only picks how it is shown: the account is the identity."""
-
-    async def add_follow(
-        self, user_id: int, author: Author, *, max_follows: int = MAX_FOLLOWS
-    ) -> tuple[Follow, bool]:
-        """Follow an author (by account when `author.hf_user` is set, else by name); returns
-        the follow and False when the person already followed them (nothing changes).
-        FollowLimitError if they already follow `max_follows` (checked in the same
-        transaction)."""
-
-    async def user_follows(self, user_id: int) -> list[Follow]:
-        """A person's followed authors, oldest first (`papers` not counted: 0)."""
-
-    async def remove_follow(self, user_id: int, follow_id: int) -> bool:
-        """Stop following; False if the person has no such follow. Its queued papers are
-        dropped when next claimed."""
-
-    async def follow_matches(self, paper_ids: Sequence[str]) -> list[FollowMatch]:
-        """Every (follow, paper) where a followed author is credited on one of these stored
-        papers: an account follow matches the credits that account claimed, a name follow
-        the unclaimed credits of that name. Leaves out people whose alerts are paused or
-        whose DMs were refused. By person, paper, follow."""
-
-
 class SettingsStore(Protocol):
     """Bookkeeping and settings: scrape records, counts, named values, health channels."""
 
@@ -604,97 +462,6 @@ class SettingsStore(Protocol):
 
     async def health_channels(self) -> dict[int, int]:
         """Every server's health channel, by server."""
-
-
-class GatewayStore(Protocol):
-    """Discord gateway bookkeeping every process of the bot shares."""
-
-    async def identify_turn(self, bucket: int, interval: float) -> None:
-        """Wait for this identify bucket's turn (Discord lets each bucket, `shard_id %
-        max_concurrency`, start one session per few seconds, counted for the whole bot):
-        return no sooner than `interval` seconds after the last turn of `bucket` returned,
-        in any process sharing the store; turns of one bucket are taken one at a time.
-        SQLite serves one process, so its turns are kept in memory."""
-
-
-PROCESS_GONE_SECONDS = 30.0  # a process not seen for this long is shown as gone
-PROCESS_PRUNE_SECONDS = 24 * 3600.0  # and its row is deleted after this long
-
-
-class ClusterStore(Protocol):
-    """The bot processes sharing this store, which one leads, delivery leases, and the health
-    problems they report.
-
-    Times that decide liveness and expiry are read on the store's clock (PostgreSQL's `now()`,
-    the SQLite store's clock), so processes on hosts with different clocks agree.
-    """
-
-    async def register_process(self, process: ClusterProcess, *, live_within: float) -> None:
-        """Record a starting process (a row of the same id is replaced; started_at and
-        last_seen are the store's now). ClusterConfigError, nothing written, if a process
-        seen within `live_within` seconds has another shard_count (checked in the same
-        transaction, so two processes starting at once cannot both pass)."""
-
-    async def process_heartbeat(self, process_id: str, *, leader: bool) -> bool:
-        """The process is alive now and does (not) lead; False if its row is gone (pruned,
-        or removed by `paperboy`): the caller registers again."""
-
-    async def cluster_processes(self) -> list[ClusterProcess]:
-        """Every registered process with its `age` (seconds since last seen), oldest start
-        first. A process older than PROCESS_GONE_SECONDS is gone (its `leader` is stale)."""
-
-    async def remove_process(self, process_id: str) -> None:
-        """A process stops cleanly: forget it."""
-
-    async def prune_processes(self, older_than: float) -> int:
-        """Forget processes not seen for `older_than` seconds; returns how many."""
-
-    async def lead(self, process_id: str) -> bool:
-        """Become or stay the leader; True while this process leads (cheap enough to ask
-        before each piece of leader-only work).
-
-        PostgreSQL: a session-level advisory lock held on a connection of its own, never
-        one of the pool's (the pool's reset would release it); each call checks that
-        connection, and if it dropped, leadership is lost at once (False), and the next call
-        tries again on a new connection. One process leads at a time; a killed leader's lock
-        goes with its connection. SQLite (one process): always True. Never raises for a
-        lost connection: False.
-        """
-
-    async def resign(self) -> None:
-        """Stop leading (release the lock, close its connection); safe when not leading."""
-
-    async def claim_lease(
-        self, key: str, owner: str, seconds: float, *, take_from: str | None = None
-    ) -> Fence | None:
-        """Take the lease on `key` (e.g. one digest delivery) for `seconds`, or None if
-        another owner holds it unexpired. Granted when there is none, when it expired, when
-        `owner` already holds it, or when `take_from` (an owner known to be dead) holds it;
-        each grant's token is greater than every token any lease had before, so a write
-        fenced by an older grant fails (LeaseLost)."""
-
-    async def lease_holder(self, key: str) -> str | None:
-        """The owner of the unexpired lease on `key`, or None."""
-
-    async def renew_lease(self, fence: Fence) -> bool:
-        """Extend the lease by fence.seconds if fence.token is still current (even if it
-        expired meanwhile: nobody took it); False if it was taken over or released."""
-
-    async def release_lease(self, fence: Fence) -> None:
-        """Give the lease up if fence.token is still current (others may claim it at once)."""
-
-    async def report_problem(
-        self, key: str, message: str, guild_id: int | None, since: datetime
-    ) -> bool:
-        """Record an ongoing problem; True only for the call that started it (the one that
-        reports it), False while the same key is already recorded (its message is kept)."""
-
-    async def clear_problem(self, key: str) -> StoredProblem | None:
-        """End a problem: the one this call removed (the one call that reports it cleared),
-        or None if it was not recorded."""
-
-    async def health_problems(self) -> list[StoredProblem]:
-        """Ongoing problems, oldest first."""
 
 
 class Store(
