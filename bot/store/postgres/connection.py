@@ -35,6 +35,12 @@ RETRY_FIRST, RETRY_MOST = 0.1, 2.0
 UNAVAILABLE = "The database cannot be reached right now; try again shortly."
 CONNECT_TIMEOUT_SECONDS = 10.0
 POOL_SIZE = 10  # per process; N processes x (POOL_SIZE + 1) must stay under max_connections
+# A transaction left open this long between two statements (its process was paused, e.g.
+# SIGSTOP, or wedged) is ended by the server, which frees its row locks: a paused holder
+# of a fenced lease row cannot block the process taking its work over for longer than this.
+# Well under the lease time (`[cluster] lease_seconds`, 60 s); a store transaction never
+# waits on anything but the server between its statements.
+IDLE_IN_TRANSACTION_SECONDS = 20.0
 # Advisory lock keys (two int4 keys: a namespace for paperboy, then what is locked).
 LOCK_NAMESPACE = 0x70617065  # "pape"
 MIGRATION_LOCK = 1
@@ -101,9 +107,11 @@ class PostgresBase:
         search_budget: float = SEARCH_BUDGET_SECONDS,
         pool_size: int = POOL_SIZE,
         retry_seconds: float = RETRY_SECONDS,
+        idle_in_transaction_seconds: float = IDLE_IN_TRANSACTION_SECONDS,
     ) -> None:
         self.url = url
         self.retry_seconds = retry_seconds
+        self.idle_in_transaction_seconds = idle_in_transaction_seconds
         self.search_budget = search_budget
         self.pool_size = pool_size
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -132,6 +140,11 @@ class PostgresBase:
                 min_size=1,
                 max_size=self.pool_size,
                 timeout=CONNECT_TIMEOUT_SECONDS,
+                server_settings={
+                    "idle_in_transaction_session_timeout": str(
+                        max(1, round(self.idle_in_transaction_seconds * 1000))
+                    ),
+                },
             )
             await self._migrate()
         except BaseException as e:
@@ -370,6 +383,7 @@ def connection_lost(error: BaseException) -> bool:
         | asyncpg.AdminShutdownError
         | asyncpg.CrashShutdownError
         | asyncpg.CannotConnectNowError
+        | asyncpg.IdleInTransactionSessionTimeoutError  # ended by the server: see above
         | ConnectionError
         | TimeoutError,
     ):

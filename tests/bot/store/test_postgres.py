@@ -15,7 +15,7 @@ from bot.query import parse_query
 from bot.store import make_store
 from bot.store.postgres import PostgresStore
 from bot.store.postgres import papers as pg_papers
-from bot.store.postgres.connection import _migrations, vectors
+from bot.store.postgres.connection import _migrations, connection_lost, vectors
 from tests.bot.store.support import ids, paper
 from tests.support.postgres import CuttableProxy, PgServer
 
@@ -119,6 +119,28 @@ async def test_a_dropped_connection_is_retried_and_nothing_is_lost(
         assert await store.get_meta("before") == "1" and await store.get_meta("during") == "2"
         alert = await store.add_alert(7, "grokking")
         assert [a.id for a in await store.user_alerts(7)] == [alert.id]  # once
+
+
+async def test_a_paused_transaction_frees_its_row_locks(pg_server: PgServer) -> None:
+    """A process paused (SIGSTOP) inside a transaction holds its row locks until the server
+    ends the transaction: another process can then write the row, and the paused one's work
+    is rolled back and retried as a lost connection."""
+    async with (
+        pg_server.database() as url,
+        PostgresStore(url, idle_in_transaction_seconds=0.3) as paused,
+        PostgresStore(url) as other,
+    ):
+        await other.set_meta("lease", "a")
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)) as lost:
+            async with paused._transaction() as con:
+                await con.execute("UPDATE meta SET value = 'paused' WHERE key = 'lease'")
+                # Meanwhile the row is locked: the other process waits, then gets it.
+                start = asyncio.get_running_loop().time()
+                await asyncio.wait_for(other.set_meta("lease", "b"), 10)
+                assert asyncio.get_running_loop().time() - start >= 0.2
+                await con.execute("SELECT 1")  # the paused process resumes
+        assert connection_lost(lost.value), repr(lost.value)
+        assert await other.get_meta("lease") == "b"  # the paused write never landed
 
 
 async def test_a_server_gone_for_longer_is_try_again_shortly(pg_server: PgServer) -> None:
