@@ -48,7 +48,6 @@ MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
 QUEUE_CHUNK = 20_000  # rows queued in one transaction
-_PAPER_ID = attrgetter("paper_id")
 P = ParamSpec("P")
 T = TypeVar("T")
 _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts match
