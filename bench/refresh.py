@@ -9,7 +9,8 @@ first sight and its matches delivered before the refresh, so the re-match only q
 new text adds. The lists are served by the fake Hugging Face (tests/fakes/fake_hf.py) on
 127.0.0.1 and read by the real RefreshJob and HFSource into a real SQLite store; the changed
 papers are matched again by the real AlertDelivery. It prints the HTTP requests the refresh
-made (target: one per list page), the refresh's own time, the time to match the changed papers
+made (target: one per page of PAGE_LIMIT papers, plus the request whose short or empty page
+ends each list: 3 for a list of 200), the refresh's own time, the time to match the changed papers
 again (target <= 1 s), and the event loop's lag during both, measured by a task that asks to
 wake every 5 ms (target p99 <= 50 ms).
 """
@@ -40,7 +41,7 @@ from bot.config import HuggingFaceConfig  # noqa: E402
 from bot.delivery.alerts import AlertDelivery  # noqa: E402
 from bot.delivery.courier import Courier  # noqa: E402
 from bot.hf.parse import parse_items  # noqa: E402
-from bot.hf.source import HFSource  # noqa: E402
+from bot.hf.source import PAGE_LIMIT, HFSource  # noqa: E402
 from bot.refresh import RefreshJob  # noqa: E402
 from bot.store import SQLiteStore  # noqa: E402
 from tests.fakes.fake_hf import FakeHF  # noqa: E402
@@ -149,6 +150,9 @@ async def run(args: argparse.Namespace) -> None:
                 refresh_s = time.perf_counter() - t0
             assert result is not None, "the refresh failed"
             requests = len(fake.requests)
+            # A full page may be followed by more: the list ends at the first page that is
+            # not full, so a list of exactly n full pages takes one more, empty, request.
+            pages = args.per_day // PAGE_LIMIT + 1
             papers = await store.unmatched_papers(10**6)
             t0 = time.perf_counter()
             engine.index.match_many(papers)
@@ -159,7 +163,9 @@ async def run(args: argparse.Namespace) -> None:
                 match_s = time.perf_counter() - t0
             print(
                 f"refresh: {requests} HTTP requests for {args.days} lists "
-                f"(target {args.days}: one per list page), {result.papers:,} papers, "
+                f"(target {args.days * pages}: {pages} a list, {args.per_day // PAGE_LIMIT} "
+                f"full pages of {PAGE_LIMIT} and the short or empty one that ends it), "
+                f"{result.papers:,} papers, "
                 f"{result.changed:,} changed, {result.rematch:,} to match again; "
                 f"{refresh_s:.2f} s"
             )

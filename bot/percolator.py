@@ -98,6 +98,18 @@ class Matches(Mapping[int, Match]):
             self._ids = self._of_slot.take(self._entries & _SLOT)
         return self._ids
 
+    def codes(self) -> _Postings:
+        """Each match's reason as a code (in the order of `ids()`), read by `match_of`."""
+        return self._entries >> 32
+
+    def match_of(self, code: int) -> Match:
+        """The Match a code of `codes()` stands for."""
+        return self._table[code]
+
+    def only(self, keep: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
+        """These matches less those whose flag (in the order of `ids()`) is false."""
+        return Matches(self._entries.compress(keep), self._of_slot, self._table, self._of_code)
+
     def _dict(self) -> dict[int, Match]:
         if self._by_id is None:
             codes = self._entries >> 32

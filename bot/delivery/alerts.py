@@ -16,11 +16,13 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
-from itertools import compress
-from operator import attrgetter, not_
+from operator import attrgetter
 from typing import NamedTuple, ParamSpec, TypeVar
 
+import numpy as np
+
 from bot.delivery import Clock
+from bot.delivery.alert_rows import Routes, outbox_rows
 from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_nonce
 from bot.errors import LeaseLost
 from bot.health import ReportHealth
@@ -28,15 +30,12 @@ from bot.leases import Leases
 from bot.models import (
     Alert,
     AlertTarget,
-    FollowMatch,
     Listing,
-    OutboxRow,
     Paper,
     QueuedAlert,
-    follow_row_id,
     target_channel,
 )
-from bot.percolator import AlertIndex, Match
+from bot.percolator import AlertIndex, Matches
 from bot.query import parse_query
 from bot.store import Store
 from bot.store.base import RISING_WATCH_DAYS
@@ -49,7 +48,6 @@ MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
 QUEUE_CHUNK = 20_000  # rows queued in one transaction
-_PAPER_ID = attrgetter("paper_id")
 P = ParamSpec("P")
 T = TypeVar("T")
 _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts match
@@ -176,14 +174,14 @@ class AlertDelivery:
             before = await store.matched_text(paper_ids)
             # Nothing else changes the index or the alerts meanwhile: only sync_index does,
             # and it runs here, between two batches.
-            found, wanted = await asyncio.to_thread(_gc_paused(self._match), papers, before)
+            found, wanted, routes = await asyncio.to_thread(_gc_paused(self._match), papers, before)
             rising = await self._rising_ok(wanted)
             # The people who have a paper: what a first match (or one whose old text was not
             # kept) may skip. A re-match's few new rows are left to the outbox's key.
             have = await store.alert_recipients([i for i in paper_ids if i not in before])
             follows = await store.follow_matches(paper_ids)
             rows = await asyncio.to_thread(
-                _gc_paused(self._rows), papers, found, rising, have, follows
+                _gc_paused(outbox_rows), routes, papers, found, rising, have, follows
             )
             # In chunks, the papers marked matched with the last: a crash in between leaves
             # them unmatched, and matching them again skips the rows already queued.
@@ -196,86 +194,32 @@ class AlertDelivery:
 
     def _match(
         self, papers: list[Paper], before: Mapping[str, Paper]
-    ) -> tuple[dict[str, Mapping[int, Match]], list[str]]:
+    ) -> tuple[dict[str, Matches], list[str], Routes]:
         """(In a worker thread.) Each paper's matches that may queue something: for a paper
         matched before (`before` holds its text then), those its old text did not have and
-        the rising alerts'; and the papers a rising alert matched."""
+        the rising alerts'; the papers a rising alert matched; and the alerts' routes."""
         index = self.index
-        found: dict[str, Mapping[int, Match]] = dict(index.match_many(papers))
+        found = index.match_many(papers)
+        routes = Routes(self._alerts)
         by_id = {p.id: p for p in papers}
-        rising_ids = {i for i, a in self._alerts.items() if a.min_upvotes}
         # Marked for its upvotes alone, a paper kept its text: only rising alerts may add.
         changed = [old for old in before.values() if _text(old) != _text(by_id[old.id])]
         olds = index.match_many(changed)
+        had = np.zeros(len(routes.ids) + 1, dtype=np.bool_)  # by alert's place; all false
         for paper_id in before:
             hits = found[paper_id]
+            at = routes.find(hits.ids())
+            keep = routes.is_rising[at]
             old = olds.get(paper_id)
-            keep = rising_ids & hits.keys()
             if old is not None:
-                keep |= hits.keys() - old.keys()  # (in C)
-            found[paper_id] = {i: hits[i] for i in keep}
-        wanted = [pid for pid, hits in found.items() if not rising_ids.isdisjoint(hits)]
-        return found, wanted
-
-    def _rows(
-        self,
-        papers: list[Paper],
-        found: Mapping[str, Mapping[int, Match]],
-        rising: set[str],
-        have: Mapping[str, set[int]],
-        follows: list[FollowMatch],
-    ) -> list[OutboxRow]:
-        """(In a worker thread.) One row per (person, paper) not in the outbox yet: the first
-        alert (by id) that may fire, every reason joined; then the followed authors'."""
-        owner = {i: a.user_id for i, a in self._alerts.items()}
-        rows: dict[tuple[int, str], OutboxRow] = {}
-        reasons: dict[int, str] = {}
-        for paper in papers:
-            hits = found.get(paper.id)
-            if not hits:
-                continue
-            taken = have.get(paper.id)
-            ids: Iterable[int] = hits
-            if taken:  # matched before: skip the people who have it (in C, not a loop)
-                ids = compress(
-                    hits, map(not_, map(taken.__contains__, map(owner.__getitem__, hits)))
-                )
-            for alert_id in sorted(ids):
-                alert = self._alerts[alert_id]
-                if alert.min_upvotes and not (
-                    paper.id in rising and paper.upvotes >= alert.min_upvotes
-                ):
-                    continue  # a rising alert waits for its upvotes (matched again then)
-                match = hits[alert_id]
-                reason = reasons.get(id(match))  # one Match is shared by many alerts
-                if reason is None:
-                    reason = reasons[id(match)] = match.reason
-                key = (alert.user_id, paper.id)
-                first = rows.get(key)
-                if first is None:
-                    rows[key] = OutboxRow(alert.user_id, paper.id, alert_id, reason, alert.target)
-                elif reason not in first.reason:
-                    rows[key] = first._replace(reason=f"{first.reason}; {reason}")
-        for follow in follows:
-            if follow.user_id in have.get(follow.paper_id, ()):
-                continue
-            key = (follow.user_id, follow.paper_id)
-            # In code formatting, like an alert's words: a name renders as typed.
-            name = follow.author.name.replace("`", "'")
-            reason = f"new paper by `{name}`"
-            first = rows.get(key)
-            if first is None:
-                rows[key] = OutboxRow(
-                    follow.user_id, follow.paper_id, follow_row_id(follow.follow_id), reason
-                )
-            elif reason not in first.reason:
-                rows[key] = first._replace(reason=f"{first.reason}; {reason}")
-        # In key order: the outbox's key index is written page by page, not all over. By
-        # person first, so that no single sort of every row holds the loop up.
-        by_user: dict[int, list[OutboxRow]] = {}
-        for row in rows.values():
-            by_user.setdefault(row.user_id, []).append(row)
-        return [r for u in sorted(by_user) for r in sorted(by_user[u], key=_PAPER_ID)]
+                was = routes.find(old.ids())
+                had[was] = True
+                keep |= ~had[at]
+                had[was] = False
+            found[paper_id] = hits.only(keep)
+        any_rising = bool((routes.min_upvotes > 0).any())
+        wanted = [p for p, hits in found.items() if any_rising and routes.rising(hits.ids()).any()]
+        return found, wanted, routes
 
     async def _rising_ok(self, wanted: list[str]) -> set[str]:
         """Of the papers a rising alert matched, those it still watches: first listed within

@@ -272,7 +272,9 @@ class Alerts(SQLiteBase):
             await db.executemany(
                 "INSERT INTO alert_outbox (user_id, paper_id, alert_id, reason, target, queued_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, paper_id) DO NOTHING",
-                [(m.user_id, m.paper_id, m.alert_id, m.reason, m.target, now) for m in matches],
+                # A generator: each row's parameters are made (and freed) in the connection's
+                # thread as SQLite takes them, not all at once on the event loop.
+                ((m.user_id, m.paper_id, m.alert_id, m.reason, m.target, now) for m in matches),
             )
             queued = db.total_changes - before
             await db.executemany(
