@@ -52,7 +52,7 @@ async def write_credits(
             "(SELECT pk FROM papers WHERE id = ?)",
         )
     else:  # (the same order of parameters)
-        source, pk = "SELECT ?5, ?1, ?2, ?3, ?4 WHERE true", "?"
+        source, pk = "VALUES (?5, ?1, ?2, ?3, ?4)", "?"
     await db.executemany(
         f"INSERT INTO author_credits (paper_pk, position, name, surname, hf_user) {source}"
         " ON CONFLICT (paper_pk, position) DO UPDATE SET name = excluded.name,"
