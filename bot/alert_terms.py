@@ -175,6 +175,7 @@ class _Compiled:
     )
     groups: tuple[tuple[_CTerm, ...], ...]
     excluded: tuple[_CTerm, ...]
+    postings: tuple[_Posting, ...]
 
     def __init__(
         self, query: Query, cterm: Callable[[Term], _CTerm], new_code: Callable[[Match], int]
@@ -188,15 +189,35 @@ class _Compiled:
         # Made by verify(): the terms found -> its alerts as a posting, so a match costs
         # one array; forgotten whenever the alerts change.
         self.matches: dict[tuple[Term, ...], _Postings] | None = None
+        self.anchor_keys: tuple[Key, ...] = ()
+        # The two commonest shapes (one word or phrase; two words), filed at once.
+        qgroups = query.groups
+        if not query.excluded and len(qgroups[0] if qgroups else ()) == 1:
+            if len(qgroups) == 1:
+                ct = cterm(qgroups[0][0])
+                if ct.exact:
+                    self._filed((((ct.key,), new_code(Match((ct.term,))), ()),))
+                    return
+            elif len(qgroups) == 2 and len(qgroups[1]) == 1:
+                a, b = cterm(qgroups[0][0]), cterm(qgroups[1][0])
+                if a.exact and b.exact and type(a.key) is str and type(b.key) is str:
+                    keys = (a.key, b.key) if a.cost <= b.cost else (b.key, a.key)
+                    self._filed(((keys, new_code(Match((a.term, b.term))), ()),))
+                    return
         filings = self._compile(query, cterm)
-        self.postings = tuple((keys, new_code(m), drops) for keys, m, drops in filings)
-        if self.postings:
-            self.alerts = None
-            self.groups = ()
-            self.excluded = ()
+        if filings:
+            self._filed(tuple([(keys, new_code(m), drops) for keys, m, drops in filings]))
+        else:
+            self.postings = ()
+
+    def _filed(self, postings: tuple[_Posting, ...]) -> None:
+        """A query filed in the dict tables: its postings, no alerts, no terms kept."""
+        self.postings = postings
+        self.alerts = None
+        self.groups = ()
+        self.excluded = ()
 
     def _compile(self, query: Query, cterm: Callable[[Term], _CTerm]) -> tuple[_Filing, ...]:
-        self.anchor_keys: tuple[Key, ...] = ()
         self.groups = ()
         self.excluded = ()
         qgroups = query.groups

@@ -37,13 +37,13 @@ How it works:
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
 from collections.abc import (
     ItemsView,
     Iterable,
     Iterator,
     KeysView,
     Mapping,
+    Sequence,
     ValuesView,
 )
 from contextlib import contextmanager
@@ -163,7 +163,7 @@ class AlertIndex:
         self._table: list[Match] = [Match(())]  # code -> Match (code 0 is never used)
         self._of_code = np.empty(0, dtype=np.object_)  # the same, as an array: made when needed
         self._compiled: dict[Query, _Compiled] = {}
-        self._terms: dict[tuple[str, tuple[str, ...]], _CTerm] = {}  # shared compiled terms
+        self._terms: dict[Term, _CTerm] = {}  # shared compiled terms
         self._plus: dict[Key, _Postings] = {}  # key -> alerts
         self._pairs: dict[Key, dict[Key, _Postings]] = {}  # key -> second key -> alerts
         self._drop: dict[Key, np.ndarray[Any, np.dtype[np.int32]]] = {}  # excluded key -> slots
@@ -181,30 +181,43 @@ class AlertIndex:
         index = cls(frequencies)
         # Equal queries are kept once, as they come in: a caller that parses each alert's
         # query makes a new copy for each, and the copies are then freed one by one.
-        alerts: dict[int, Query] = {}
         canonical: dict[Query, Query] = {}
-        for alert_id, query in pairs:
-            alerts[alert_id] = canonical.setdefault(query, query)
+        one_copy = canonical.setdefault
+        alerts = {alert_id: one_copy(query, query) for alert_id, query in pairs}
+        del canonical
         with _gc_paused():
+            # Slots in the order of the ids; the distinct queries in the order of their
+            # first slot, each with its slots (grouped by id(): no rehash, in numpy).
             ids = sorted(alerts)
-            index._alerts = {alert_id: alerts[alert_id] for alert_id in ids}
+            queries = list(map(alerts.__getitem__, ids))
+            index._alerts = dict(zip(ids, queries, strict=True))
             del alerts
-            slots_of: defaultdict[int, list[int]] = defaultdict(list)  # by id(): no rehash
-            for slot, query in enumerate(index._alerts.values()):
-                slots_of[id(query)].append(slot)
-            by_query = {id(query): query for query in canonical.values()}
-            del canonical
+            by_id = dict(zip(map(id, queries), queries, strict=True))
+            number = dict(zip(by_id, range(len(by_id)), strict=True))
+            of_slot = np.fromiter(map(number.__getitem__, map(id, queries)), np.intp, len(ids))
+            del queries, number
+            slots_in_order: list[int] = np.argsort(of_slot, kind="stable").tolist()
+            ends: list[int] = np.cumsum(np.bincount(of_slot, minlength=len(by_id))).tolist()
+            del of_slot
             filings = _Filings()
-            for key, slots in slots_of.items():
-                query = by_query[key]
-                comp = index._compiled[query] = _Compiled(query, index._cterm, index._new_code)
-                index._link(comp, +1)
-                variants = [slots]
-                for _ in comp.postings[1:]:  # further slots, after the first ones
-                    start = len(ids)
+            file, compiled = filings.add, index._compiled
+            cterm, new_code = index._cterm, index._new_code
+            start = 0
+            for query, end in zip(by_id.values(), ends, strict=True):
+                slots, start = slots_in_order[start:end], end
+                comp = compiled[query] = _Compiled(query, cterm, new_code)
+                postings = comp.postings
+                if not postings:  # verified: listed, and it keeps its alerts
+                    index._link(comp, +1)
+                    index._file(comp, [slots])
+                    continue
+                comp.count = len(slots)
+                keys, code, drops = postings[0]  # (the first slots are the alerts')
+                file(keys, slots, code, drops)
+                for keys, code, drops in postings[1:]:  # further slots, after the first ones
+                    first = len(ids)
                     ids += map(ids.__getitem__, slots)
-                    variants.append(list(range(start, start + len(slots))))
-                index._file(comp, variants, filings)
+                    file(keys, range(first, len(ids)), code, drops)
             index._ids = np.array(ids, dtype=np.int64)
             index._used = len(ids)
             filings.store(index._plus, index._pairs, index._drop)
@@ -235,7 +248,7 @@ class AlertIndex:
         self._alerts[alert_id] = comp.query  # one copy of equal queries
         slots = sorted(self._new_slot() for _ in comp.postings or (None,))  # (variants in order)
         self._own_ids()[slots] = alert_id
-        self._file(comp, [[slot] for slot in slots], None)
+        self._file(comp, [[slot] for slot in slots])
         self._filed = None
 
     def remove(self, alert_id: int) -> None:
@@ -333,9 +346,9 @@ class AlertIndex:
             found = found.compress(keep)
         return Matches(found, self._ids, self._table, self._of_code)
 
-    def _file(self, comp: _Compiled, variants: list[list[int]], filings: _Filings | None) -> None:
+    def _file(self, comp: _Compiled, variants: list[list[int]]) -> None:
         """File these alerts (all with the compiled query; their slots for each variant)
-        in the dict tables: now, or with the build's other filings (then all at once)."""
+        in the dict tables (a build files its own all at once: `_Filings`)."""
         slots = variants[0]
         comp.count += len(slots)
         if comp.alerts is not None:
@@ -344,9 +357,6 @@ class AlertIndex:
         for (keys, code, drops), these in zip(
             comp.postings, variants[: len(comp.postings)], strict=True
         ):
-            if filings is not None:
-                filings.add(keys, these, code, drops)
-                continue
             if len(keys) == 1:
                 node, last = self._plus, keys[0]
             else:
@@ -393,10 +403,9 @@ class AlertIndex:
         return len(self._table) - 1
 
     def _cterm(self, term: Term) -> _CTerm:
-        key = (term.field, term.tokens)  # hashed in C, unlike a Term
-        ct = self._terms.get(key)
+        ct = self._terms.get(term)
         if ct is None:
-            ct = self._terms[key] = _CTerm(term, self._word_cost)
+            ct = self._terms[term] = _CTerm(term, self._word_cost)
         return ct
 
     def _word_cost(self, token: str, author: bool) -> float:
@@ -430,7 +439,9 @@ class _Filings:
         self.postings: dict[tuple[Key, ...], tuple[list[int], list[int]]] = {}
         self.drops: dict[Key, list[int]] = {}
 
-    def add(self, keys: tuple[Key, ...], slots: list[int], code: int, drops: Iterable[Key]) -> None:
+    def add(
+        self, keys: tuple[Key, ...], slots: Sequence[int], code: int, drops: Iterable[Key]
+    ) -> None:
         """File `slots` under `keys` with their Match's code, and under each drop key."""
         found = self.postings.get(keys)
         if found is None:

@@ -9,8 +9,7 @@ percolator and `bot.matching` all evaluate, each reading the words through
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from bot.errors import QueryError
 from bot.text import analyze_words, words
@@ -21,8 +20,7 @@ MAX_TERMS = 32
 Field = Literal["text", "author"]
 
 
-@dataclass(frozen=True, slots=True)
-class Term:
+class Term(NamedTuple):
     """A word or phrase (a run of word tokens, as typed) to find in a field."""
 
     field: Field
@@ -35,8 +33,7 @@ class Term:
         return f"author:{body}" if self.field == "author" else body
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(NamedTuple):
     """All `groups` must match (each group is an OR of terms); no `excluded` term may."""
 
     groups: tuple[tuple[Term, ...], ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,31 +29,38 @@ def surname(name: str) -> str:
     return name.rsplit(" ", 1)[-1]
 
 
-async def write_credits(db: Connection, papers: Sequence[Paper]) -> None:
+async def write_credits(
+    db: Connection, papers: Sequence[Paper], pks: Mapping[str, int] | None = None
+) -> None:
     """Keep the credits of papers being stored, in the caller's transaction: a paper with
     authors replaces its credits (an account stays when the new data has none for the same
-    name); one without keeps them."""
-    rows, cuts = [], []
+    name); one without keeps them. `pks`, if given, holds the pk of every paper (written
+    by pk: finding it by id for each credit was a third of an ingest's SQL time)."""
+    rows: list[tuple[Any, ...]] = []
+    cuts: list[tuple[Any, ...]] = []
     for paper in papers:
         if not paper.authors:
             continue
+        key = paper.id if pks is None else pks[paper.id]
         users = paper.author_users or (None,) * len(paper.authors)
         for position, (name, user) in enumerate(zip(paper.authors, users, strict=False), 1):
-            rows.append((position, name, surname(name), user, paper.id))
-        cuts.append((len(paper.authors), paper.id))
+            rows.append((position, name, surname(name), user, key))
+        cuts.append((len(paper.authors), key))
+    if pks is None:
+        source, pk = (
+            "SELECT pk, ?, ?, ?, ? FROM papers WHERE id = ?",
+            "(SELECT pk FROM papers WHERE id = ?)",
+        )
+    else:  # (the same order of parameters)
+        source, pk = "VALUES (?5, ?1, ?2, ?3, ?4)", "?"
     await db.executemany(
-        "INSERT INTO author_credits (paper_pk, position, name, surname, hf_user)"
-        " SELECT pk, ?, ?, ?, ? FROM papers WHERE id = ?"
+        f"INSERT INTO author_credits (paper_pk, position, name, surname, hf_user) {source}"
         " ON CONFLICT (paper_pk, position) DO UPDATE SET name = excluded.name,"
         " surname = excluded.surname, hf_user = CASE WHEN excluded.name = author_credits.name"
         " THEN coalesce(excluded.hf_user, author_credits.hf_user) ELSE excluded.hf_user END",
         rows,
     )
-    await db.executemany(
-        "DELETE FROM author_credits WHERE position > ?"
-        " AND paper_pk = (SELECT pk FROM papers WHERE id = ?)",
-        cuts,
-    )
+    await db.executemany(f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
 
 
 def _follow(row: Sequence[Any]) -> Follow:

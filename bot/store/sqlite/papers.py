@@ -450,7 +450,7 @@ async def write_day(
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
         [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
     )
-    await write_credits(db, unique)
+    await write_credits(db, unique, pks)
     new_ids = tuple(p.id for p in unique if p.id not in existing)
     result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
     return DayWrite(result, tuple(text_changed), tuple(rises))
