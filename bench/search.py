@@ -644,6 +644,7 @@ async def run(args: argparse.Namespace) -> None:
             [q.text for q in queries],
             args.rounds,
             args.seed,
+            [q.kind for q in queries],
         )
         search_pg.side_by_side([lite, pg])
 

@@ -90,6 +90,7 @@ async def load(url: str, sqlite_path: Path, papers: int) -> None:
             await copy_store(lite, pg, force=True)
         print(f"  copied in {time.perf_counter() - started:.0f} s", flush=True)
         await pg.pool.execute("VACUUM ANALYZE papers")
+        await pg.pool.execute("VACUUM ANALYZE paper_search")
 
 
 async def ingest(url: str, last_day: date, first_id: int, seed: int) -> list[float]:
@@ -185,9 +186,10 @@ async def run_postgres(
     queries: Sequence[str],
     rounds: int,
     seed: int,
+    kinds: Sequence[str] = (),
 ) -> Summary:
     """Load, ingest and search on PostgreSQL; print its figures; return its summary."""
-    from bench.search import HEADER, _row
+    from bench.search import HEADER, _row, percentile
 
     print(f"\nPostgreSQL: {url.split('@')[-1]}")
     await load(url, sqlite_path, papers)
@@ -207,6 +209,16 @@ async def run_postgres(
     print(_row("raw asyncpg, same statements", raw))
     broad = sum(1 for r in results if r.too_broad)
     print(f"  'too broad' QueryError: {broad} queries")
+    if kinds:
+        print("  by kind of query (ms):")
+        print(f"    {'kind':<16}{'n':>5}{'store p50':>11}{'p95':>9}{'raw p50':>10}{'p95':>9}")
+        for kind in dict.fromkeys(kinds):
+            s = [x for x, k in zip(store, kinds, strict=True) if k == kind]
+            w = [x for x, k in zip(raw, kinds, strict=True) if k == kind]
+            print(
+                f"    {kind:<16}{len(s):>5}{percentile(s, 50):>11.2f}{percentile(s, 95):>9.2f}"
+                f"{percentile(w, 50):>10.2f}{percentile(w, 95):>9.2f}"
+            )
     print("  slowest 10 through the store:")
     for r in sorted(results, key=lambda r: statistics.median(r.store_ms), reverse=True)[:10]:
         print(
