@@ -20,7 +20,6 @@ then weights), so it never holds every paper's terms at once; all CPU work runs 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import io
 import logging
 import mmap
@@ -33,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from bot.memory import release_freed_memory
 from bot.models import Paper
 from bot.store import Store
 from bot.text import analyze
@@ -211,7 +211,7 @@ class Builder:
             rows, weights = _mapped(out, total)
         ids = np.array(self._ids, dtype=np.bytes_) if self._ids else np.array([], "S1")
         self._ids = []
-        _release_freed_memory()
+        release_freed_memory()
         return _Built(self.papers, self.df, self._shape.cap, ids, indptr, rows, weights)
 
 
@@ -237,14 +237,6 @@ def _mapped(file: Any, postings: int) -> tuple[npt.NDArray[np.int32], npt.NDArra
     rows = np.frombuffer(mapping, dtype=np.int32, count=postings)
     weights = np.frombuffer(mapping, dtype=np.float32, count=postings, offset=4 * postings)
     return rows, weights
-
-
-def _release_freed_memory() -> None:
-    """Hand memory freed by a build back to the OS (glibc keeps freed pages of its arenas)."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def build(papers: Sequence[Paper]) -> _Built:
