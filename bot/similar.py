@@ -141,7 +141,10 @@ class Builder:
     def __init__(self) -> None:
         self.df = np.zeros(BUCKETS, dtype=np.int32)
         self.papers = 0
-        self._ids: list[str] = []
+        # The paper ids by row, a numpy array per page: not the Papers' own strings, which
+        # would keep the pages of memory around them resident after the Papers are freed.
+        self._ids: list[npt.NDArray[np.bytes_]] = []
+        self._rows = 0
         self._postings = 0
         self._spill: list[Any] = []  # per range of buckets: a temporary file of postings
         self._shape: _Built | None = None
@@ -163,9 +166,11 @@ class Builder:
             # Open across calls, closed by `finish` (or with the builder).
             self._spill = [_temporary() for _ in range(SPILL_PARTS)]
         rows, buckets, weights = [], [], []
+        if papers:
+            self._ids.append(np.array([p.id.encode() for p in papers], dtype=np.bytes_))
         for paper in papers:
-            row = len(self._ids)
-            self._ids.append(paper.id)
+            row = self._rows
+            self._rows += 1
             terms, values = self._shape.vector(paper_terms(paper))
             shared = self.df[terms] >= 2  # a term on one paper meets no other
             buckets.append(terms[shared].astype(np.int32))
@@ -209,8 +214,9 @@ class Builder:
             self._spill = []
             np.cumsum(indptr, out=indptr)
             rows, weights = _mapped(out, total)
-        ids = np.array(self._ids, dtype=np.bytes_) if self._ids else np.array([], "S1")
+        ids = np.concatenate(self._ids) if self._ids else np.array([], "S1")
         self._ids = []
+        _hashes.clear()  # the words of every paper: queries fill it again with what they use
         release_freed_memory()
         return _Built(self.papers, self.df, self._shape.cap, ids, indptr, rows, weights)
 
