@@ -20,7 +20,6 @@ then weights), so it never holds every paper's terms at once; all CPU work runs 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import io
 import logging
 import mmap
@@ -33,6 +32,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from bot.memory import release_freed_memory
 from bot.models import Paper
 from bot.store import Store
 from bot.text import analyze
@@ -141,7 +141,10 @@ class Builder:
     def __init__(self) -> None:
         self.df = np.zeros(BUCKETS, dtype=np.int32)
         self.papers = 0
-        self._ids: list[str] = []
+        # The paper ids by row, a numpy array per page: not the Papers' own strings, which
+        # would keep the pages of memory around them resident after the Papers are freed.
+        self._ids: list[npt.NDArray[np.bytes_]] = []
+        self._rows = 0
         self._postings = 0
         self._spill: list[Any] = []  # per range of buckets: a temporary file of postings
         self._shape: _Built | None = None
@@ -163,9 +166,11 @@ class Builder:
             # Open across calls, closed by `finish` (or with the builder).
             self._spill = [_temporary() for _ in range(SPILL_PARTS)]
         rows, buckets, weights = [], [], []
+        if papers:
+            self._ids.append(np.array([p.id.encode() for p in papers], dtype=np.bytes_))
         for paper in papers:
-            row = len(self._ids)
-            self._ids.append(paper.id)
+            row = self._rows
+            self._rows += 1
             terms, values = self._shape.vector(paper_terms(paper))
             shared = self.df[terms] >= 2  # a term on one paper meets no other
             buckets.append(terms[shared].astype(np.int32))
@@ -209,9 +214,10 @@ class Builder:
             self._spill = []
             np.cumsum(indptr, out=indptr)
             rows, weights = _mapped(out, total)
-        ids = np.array(self._ids, dtype=np.bytes_) if self._ids else np.array([], "S1")
+        ids = np.concatenate(self._ids) if self._ids else np.array([], "S1")
         self._ids = []
-        _release_freed_memory()
+        _hashes.clear()  # the words of every paper: queries fill it again with what they use
+        release_freed_memory()
         return _Built(self.papers, self.df, self._shape.cap, ids, indptr, rows, weights)
 
 
@@ -237,14 +243,6 @@ def _mapped(file: Any, postings: int) -> tuple[npt.NDArray[np.int32], npt.NDArra
     rows = np.frombuffer(mapping, dtype=np.int32, count=postings)
     weights = np.frombuffer(mapping, dtype=np.float32, count=postings, offset=4 * postings)
     return rows, weights
-
-
-def _release_freed_memory() -> None:
-    """Hand memory freed by a build back to the OS (glibc keeps freed pages of its arenas)."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def build(papers: Sequence[Paper]) -> _Built:

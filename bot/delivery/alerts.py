@@ -27,6 +27,7 @@ from bot.delivery.courier import Courier, DeliveryError, Gone, Refused, batch_no
 from bot.errors import LeaseLost
 from bot.health import ReportHealth
 from bot.leases import Leases
+from bot.memory import release_freed_memory
 from bot.models import (
     Alert,
     AlertTarget,
@@ -54,6 +55,7 @@ _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts
 
 
 _CATCH_UP_ON_LOOP = 200  # changed alerts applied on the loop; more go to a worker thread
+LOAD_PAGE = 5000  # active alerts read at a time by a full load
 
 
 class Route(NamedTuple):
@@ -147,7 +149,11 @@ class AlertDelivery:
     async def _load_all(self) -> None:
         """Build the index from every active alert: one bulk build is faster than many adds."""
         version = await self.store.alerts_version()
-        alerts = _Loaded(await self.store.active_alerts())  # the Alerts are freed in there
+        # A page at a time: 100,000 `Alert`s read at once took ~55 MB, and the memory they
+        # leave behind when freed is scattered among what is kept, so it stayed resident.
+        alerts = _Loaded()
+        while page := await self.store.active_alerts(after=alerts.last_id, limit=LOAD_PAGE):
+            alerts.add(page)  # the Alerts are freed in there
         self._synced_version = version
         # A build over 100,000 alerts takes about half a second of CPU: off the event loop.
         self.index, self._alerts = await asyncio.to_thread(_gc_paused(alerts.build))
@@ -345,27 +351,48 @@ class AlertDelivery:
 
 
 class _Loaded:
-    """Every active alert in a compact form, made from the store's `Alert`s, which are then
-    freed: nothing kept (ids, query texts, routes) points into the memory they took, so it
-    can be reused, whereas a kept object amid 100,000 freed ones would keep it all resident
-    (CPython gives memory back only by whole arenas)."""
+    """Every active alert in a compact form, made from the store's `Alert`s a page at a time,
+    which are then freed: nothing kept (ids, query texts, routes) points into the memory they
+    took, so it can be reused, whereas a kept object amid 100,000 freed ones would keep it
+    all resident (CPython gives memory back only by whole arenas)."""
 
-    def __init__(self, active: list[Alert]) -> None:
-        self.ids = array("q", [a.id for a in active])
-        self.users = array("q", [a.user_id for a in active])
-        self.min_upvotes = array("q", [a.min_upvotes for a in active])
-        texts: dict[str, int] = {}  # query text -> its number (its first index)
-        targets: dict[str, int] = {}
-        self.query_of = array("q", [texts.setdefault(a.query, len(texts)) for a in active])
-        self.target_of = array("q", [targets.setdefault(a.target, len(targets)) for a in active])
+    def __init__(self, active: list[Alert] | None = None) -> None:
+        self.ids = array("q")
+        self.users = array("q")
+        self.min_upvotes = array("q")
+        self.query_of = array("q")
+        self.target_of = array("q")
+        self._texts: dict[str, int] = {}  # query text (a copy) -> its number
+        self._targets: dict[str, int] = {}
+        if active is not None:
+            self.add(active)
+
+    @property
+    def last_id(self) -> int:
+        """The id of the last alert added (0 before any)."""
+        return self.ids[-1] if self.ids else 0
+
+    def add(self, active: list[Alert]) -> None:
+        """Take in the next alerts (by id); empties the caller's list."""
+        self.ids.extend(a.id for a in active)
+        self.users.extend(a.user_id for a in active)
+        self.min_upvotes.extend(a.min_upvotes for a in active)
+        self.query_of.extend(_number(self._texts, a.query) for a in active)
+        self.target_of.extend(_number(self._targets, a.target) for a in active)
         del active[:]  # (the caller's list: the Alerts go now)
-        # Copies (not the Alerts' own strings).
-        self.texts = [t.encode().decode() for t in texts]
-        self.targets = [AlertTarget(t.encode().decode()) for t in targets]
+
+    @property
+    def texts(self) -> list[str]:
+        return list(self._texts)
+
+    @property
+    def targets(self) -> list[AlertTarget]:
+        return [AlertTarget(t) for t in self._targets]
 
     def build(self) -> tuple[AlertIndex, dict[int, Route]]:
         """(In a worker thread.) The index and the routes, both keyed by the same ints."""
         ids = self.ids.tolist()
+        targets = self.targets
         queries = [parse_query(t) for t in self.texts]  # each distinct query parsed once
         index = AlertIndex.build(zip(ids, map(queries.__getitem__, self.query_of), strict=True))
         shared: dict[Route, Route] = {}  # equal routes kept once
@@ -376,13 +403,24 @@ class _Loaded:
                 map(
                     Route,
                     self.users,
-                    map(self.targets.__getitem__, self.target_of),
+                    map(targets.__getitem__, self.target_of),
                     self.min_upvotes,
                 ),
                 strict=True,
             )
         }
+        del ids, queries, shared
+        release_freed_memory()  # the parse's and the build's scratch, the Alerts read
         return index, routes
+
+
+def _number(numbers: dict[str, int], text: str) -> int:
+    """`text`'s number in `numbers`, a new one for a text not seen; a new text is kept as a
+    copy, not the `Alert`'s own string (which is freed with it)."""
+    found = numbers.get(text)
+    if found is None:
+        found = numbers[text.encode().decode()] = len(numbers)
+    return found
 
 
 def _gc_paused(work: Callable[P, T]) -> Callable[P, T]:

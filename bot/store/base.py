@@ -306,9 +306,13 @@ class AlertStore(Protocol):
     async def set_alert_muted(self, user_id: int, alert_id: int, muted: bool) -> bool:
         """Mute or unmute one of a person's alerts; False if they have no such alert."""
 
-    async def active_alerts(self) -> list[Alert]:
+    async def active_alerts(self, *, after: int = 0, limit: int | None = None) -> list[Alert]:
         """Alerts that can deliver now, by id: not muted, owner not paused, a DM alert's owner
-        not refusing DMs, a channel alert's server allowing channel delivery."""
+        not refusing DMs, a channel alert's server allowing channel delivery.
+
+        A page of them: only ids above `after`, at most `limit` (None: all). Reading every
+        alert a page at a time (`after` = the last id read) gives the same alerts as one read,
+        as long as nothing changes meanwhile."""
 
     async def alert_user(self, user_id: int) -> AlertUser:
         """A person's alert-wide state (the defaults for someone never seen)."""

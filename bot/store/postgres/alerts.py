@@ -196,10 +196,12 @@ class Alerts(PostgresBase):
                 await self._alert_changed(con, "alert", alert_id)
         return row_count(status) > 0
 
-    async def active_alerts(self) -> list[Alert]:
+    async def active_alerts(self, *, after: int = 0, limit: int | None = None) -> list[Alert]:
         """Alerts that can deliver now: not muted, owner not paused, DMs not refused."""
         rows = await self._all(
-            f"SELECT {_ALERT_COLUMNS}{_ALERT_JOINS} WHERE {_ACTIVE} ORDER BY a.id"
+            f"SELECT {_ALERT_COLUMNS}{_ALERT_JOINS} WHERE {_ACTIVE} AND a.id > $1"
+            " ORDER BY a.id LIMIT $2",
+            (after, limit),
         )
         return [_alert(r) for r in rows]
 

@@ -189,10 +189,12 @@ class Alerts(SQLiteBase):
                 await self._alert_changed(db, "alert", alert_id)
         return cursor.rowcount > 0
 
-    async def active_alerts(self) -> list[Alert]:
+    async def active_alerts(self, *, after: int = 0, limit: int | None = None) -> list[Alert]:
         """Alerts that can deliver now: not muted, owner not paused, DMs not refused."""
         rows = await self._all(
-            f"SELECT {_ALERT_COLUMNS}{_ALERT_JOINS} WHERE {_ACTIVE} ORDER BY a.id"
+            f"SELECT {_ALERT_COLUMNS}{_ALERT_JOINS} WHERE {_ACTIVE} AND a.id > ?"
+            " ORDER BY a.id LIMIT ?",
+            (after, -1 if limit is None else limit),
         )
         return [_alert(r) for r in rows]
 

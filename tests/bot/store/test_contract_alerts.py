@@ -170,6 +170,20 @@ async def test_active_alerts_in_id_order(store: Store) -> None:
     assert await store.active_alerts() == made
 
 
+async def test_active_alerts_by_pages_are_all_of_them_in_order(store: Store) -> None:
+    made = [await store.add_alert(u, f"q{u}") for u in range(1, 8)]
+    await store.set_alert_muted(3, made[2].id, True)
+    active = [a for a in made if a.user_id != 3]
+    pages, after = [], 0
+    while page := await store.active_alerts(after=after, limit=2):
+        pages.append(page)
+        after = page[-1].id
+    assert [len(p) for p in pages] == [2, 2, 2]
+    assert [a for p in pages for a in p] == active == await store.active_alerts()
+    assert await store.active_alerts(after=made[4].id) == active[4:]
+    assert await store.active_alerts(limit=1) == active[:1]
+
+
 async def test_a_muted_alert_is_not_active(store: Store) -> None:
     muted = await store.add_alert(1, "a")
     other = await store.add_alert(1, "b")
