@@ -18,6 +18,37 @@ from tests.support.postgres import pg_server  # noqa: F401 (a fixture for every 
 DATA = Path(__file__).parent / "data"
 
 
+PROCESS_GROUP = "processes"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With pytest-xdist (CI: `-n 2 --dist loadgroup`), the `slow` tests, which start real
+    bot processes and kill, pause or time them, run one after another on one worker, beside
+    the other worker's in-process tests: never two of them at once on a 2-core machine."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group(PROCESS_GROUP))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under --dist loadgroup, refuse to run if pytest-xdist could not mark the groups (it
+    renames grouped tests `...@group`; a pytest that ignores that would spread the process
+    tests over both workers, silently)."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    ungrouped = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("slow") and not item.nodeid.endswith(f"@{PROCESS_GROUP}")
+    ]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"--dist loadgroup: {len(ungrouped)} slow tests are not in the {PROCESS_GROUP!r}"
+            f" group (e.g. {ungrouped[0]}); this pytest breaks pytest-xdist's groups"
+        )
+
+
 @cache
 def seed_items() -> dict[str, list[dict]]:
     """The seed lists as Hugging Face API items, by list date."""

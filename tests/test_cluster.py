@@ -241,6 +241,10 @@ async def test_servers_of_a_dead_process_wait_for_a_process_holding_their_shards
 
 FAST_CLUSTER = {"heartbeat_seconds": 0.5}
 LEASE = 2.0  # seconds: a killed process's deliveries are free again this long after it died
+# A supervisor's restart delay (systemd's RestartSec): shorter than LEASE, so the restarted
+# process finds its predecessor's leases unexpired and takes them over because that pid is
+# gone (bot/leases.py); lease expiry is the paused-process test's. Ten kills: 15 s less.
+RESTART = 0.5
 
 
 async def leader_pids(db: str) -> set[int]:
@@ -282,7 +286,7 @@ async def kill_the_leader_repeatedly(
 ) -> list[int]:
     """Kill -9 whichever process leads, `kills` times, each once `k` more units of progress
     were seen (k random in 0..most_per_run), and restart it `down` seconds later (as a
-    supervisor would: by then the leases it held ran out); returns progress at each kill.
+    supervisor would); returns progress at each kill.
     Once progress reaches `total` (if given) there is nothing left to wait for: the kill is
     at once."""
     rng = random.Random(seed)
@@ -348,7 +352,7 @@ async def test_forty_digests_due_together_are_posted_once_while_the_leader_is_ki
             kills=10,
             most_per_run=4,
             seed=15,
-            down=LEASE,
+            down=RESTART,
             total=len(c.channels) * PARTS,
         )
         assert at_kill[-1] < len(c.channels) * PARTS, "the kills came too late"
@@ -445,7 +449,7 @@ async def test_alerts_are_delivered_once_while_the_leader_is_killed(tmp_path: Pa
 
         await c.start()
         at_kill = await kill_the_leader_repeatedly(
-            c, dms, kills=10, most_per_run=3, seed=11, down=LEASE, timeout=120
+            c, dms, kills=10, most_per_run=3, seed=11, down=RESTART, timeout=120
         )
         assert at_kill[-1] < len(readers), "the kills came too late to hit the delivery"
         sent = "SELECT count(*) FROM alert_outbox WHERE state = 'sent'"
