@@ -15,7 +15,10 @@ in the registry (this one included). That keeps the sum under the limit without 
 round trip per message, which a shared token bucket in PostgreSQL would need (and a hot
 row updated 47 times a second). It is conservative on changes: a process counts as alive
 for PROCESS_GONE_SECONDS after its last heartbeat, so N is overcounted (slower, never
-faster) while a process dies; a new process would be undercounted by the others until
+faster) while a process dies, except one of this host whose pid is gone: a dead process
+sends nothing more, so a process restarted after a crash (or a crash loop) gets the whole
+share at once instead of sharing with its dead predecessors for half a minute. A new
+process would be undercounted by the others until
 their next heartbeat, so it holds its own bulk sends for 1.5 heartbeats after joining.
 Discord's global 429, which discord.py honours, stays the backstop. The price: an idle
 process's share is unused while another is busy; guilds spread evenly over shards keep the
@@ -83,8 +86,7 @@ class Member:
         self.bulk_rate = bulk_rate or (pacer.rate if pacer else 1.0)
         self.leading = False
         self.joined = False
-        self.live = 1
-        self.running = 1  # of them, those not known to be dead (a killed pid of this host)
+        self.live = 1  # processes sharing the bot: seen lately, not known to be dead
         self._listeners: list[Transition] = []
         self._task: asyncio.Task[None] | None = None
         self._beats = 0
@@ -114,7 +116,7 @@ class Member:
         await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
         self.joined = True
         await self.beat()
-        if self.running > 1 and self.pacer is not None:
+        if self.live > 1 and self.pacer is not None:
             # The others learn of this process at their next heartbeat; until then they
             # still pace at their old share, so this one waits before its first bulk send.
             self.pacer.hold(self.heartbeat_seconds * NEWCOMER_WAIT)
@@ -124,7 +126,7 @@ class Member:
         have seen this one (and lowered their share), so even its start-up calls, which no
         pacer sees, find the room."""
         await self.join()
-        if self.running > 1:
+        if self.live > 1:
             await asyncio.sleep(self.heartbeat_seconds * NEWCOMER_WAIT)
 
     def start(self) -> None:
@@ -162,10 +164,8 @@ class Member:
             await self.store.register_process(self._process(), live_within=PROCESS_GONE_SECONDS)
             await self.store.process_heartbeat(self.id, leader=leads)
         processes = await self.store.cluster_processes()
-        # The share counts every process seen lately (conservative: one killed a moment ago
-        # still counts); the newcomer's wait only those that may still run.
-        live = max(1, sum(1 for p in processes if p.age < PROCESS_GONE_SECONDS))
-        self.running = max(1, sum(1 for p in processes if is_live(p)))
+        # Every process seen lately, but one of this host whose pid is gone (it sends nothing).
+        live = max(1, sum(1 for p in processes if is_live(p)))
         if live != self.live:
             log.info("%d processes share the bot now", live)
         self.live = live

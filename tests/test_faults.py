@@ -532,7 +532,6 @@ async def test_kill_9_during_a_digest_fan_out_never_repeats_or_drops_a_message(
             kills=KILLS,
             most_per_run=6,
             rng=random.Random(7),
-            db=run.db,
         )
         assert at_kill[-1] < 150, "the kills came too late to hit the fan-out"
         await run.bot.start()
@@ -569,7 +568,6 @@ async def test_kill_9_during_rising_posts_never_repeats_or_drops_a_post(tmp_path
                 kills=KILLS,
                 most_per_run=3,
                 rng=random.Random(5),
-                db=db,
             )
             wanted = len(ids) * len(rising)
             assert at_kill[-1] < wanted, "the kills came too late to hit the posts"
@@ -669,7 +667,7 @@ async def test_kill_9_during_alert_delivery_never_repeats_or_drops_a_match(
 
         async with BotProcess(config, tmp_path / "bot.log", discord.token) as bot:
             at_kill = await kill_repeatedly(
-                bot, discord, dms, kills=KILLS, most_per_run=3, rng=random.Random(11), db=db
+                bot, discord, dms, kills=KILLS, most_per_run=3, rng=random.Random(11)
             )
             assert at_kill[-1] < len(readers), "the kills came too late to hit the delivery"
             await bot.start()

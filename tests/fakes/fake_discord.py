@@ -1210,6 +1210,9 @@ class FakeDiscord:
         # A session holding more guilds than this is closed with 4011 (sharding required).
         self.max_guilds_per_session = 2500
         self.dm_refusing: set[str] = set()
+        # Seconds each message create takes before Discord answers (a slow network or a busy
+        # Discord): bounds how fast any client can post, whatever its own pacing.
+        self.message_latency = 0.0
         # recordings
         self.requests: list[RecordedRequest] = []
         self.unknown_routes: list[str] = []
@@ -2233,6 +2236,8 @@ class FakeDiscord:
 
     async def _post_message(self, call: _Call) -> web.Response:
         """POST /channels/{id}/messages, with Discord's checks and nonce enforcement."""
+        if self.message_latency:
+            await asyncio.sleep(self.message_latency)
         channel = self._known_channel(call)
         self._check_can_post(channel)
         data = call.json or {}

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -29,7 +28,7 @@ from bot.models import Listing
 from bot.store import SQLiteStore
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_hf import FakeHF
-from tests.support.harness import open_store, store_section
+from tests.support.harness import store_section
 
 # ------------------------------------------------------------------------- Discord REST
 
@@ -203,7 +202,6 @@ async def kill_repeatedly(
     kills: int,
     most_per_run: int,
     rng: random.Random,
-    db: Path | str,
 ) -> list[int]:
     """Start the bot and SIGKILL it `kills` times, each time at a random moment of its work.
 
@@ -211,13 +209,6 @@ async def kill_repeatedly(
     drawn from 0..most_per_run (0: during start-up), at once (about half the time: before
     the bot even read Discord's answer) or a few random milliseconds later, so the kill lands
     anywhere between a send and its bookkeeping. Returns the progress at each kill.
-
-    After each kill the killed run leaves the process registry of the store at `db`, as it
-    would once aged out (PROCESS_GONE_SECONDS): the next run sends at the whole rate, as a
-    bot restarted after a crash does, not at the share of 20 processes killed within the
-    last 30 s (1 message/s by the last run: most of the test's time, proving nothing more).
-    Its leases stay as the kill left them: the restart takes them over because the pid is
-    gone (bot/leases.py), not because of the registry.
     """
     at_kill = []
     for _ in range(kills):
@@ -225,15 +216,7 @@ async def kill_repeatedly(
         pause = max(0.0, rng.uniform(-0.02, 0.02)) if wanted else rng.uniform(0.05, 0.8)
         await _start_and_kill(bot, discord, progress, wanted, pause)
         at_kill.append(progress())
-        assert bot.proc is not None
-        await forget_process(db, bot.proc.pid)
     return at_kill
-
-
-async def forget_process(db: Path | str, pid: int) -> None:
-    """Remove the (killed) process `pid` of this host from the store's process registry."""
-    async with open_store(db) as store:
-        await store.remove_process(f"{socket.gethostname()}:{pid}")
 
 
 async def _start_and_kill(
