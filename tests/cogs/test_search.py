@@ -325,10 +325,8 @@ async def test_a_capped_total_is_shown_as_a_floor(
 ) -> None:
     monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 20)  # "model" has 110 matches
     monkeypatch.setattr(postgres_papers, "RANK_WINDOW", 20)
-    # SQLite ranks the title matches of a broad query of several words; PostgreSQL the newest.
     message = await run(seeded, "search", query="model OR learning")
-    newest = "" if isinstance(seeded.store, SQLiteStore) else " (the newest matches)"
-    assert footer(message).startswith(f"Results 1–5 of 20+{newest} · page 1/4")
+    assert footer(message).startswith("Results 1–5 of 20+ (the newest matches) · page 1/4")
 
 
 async def test_a_capped_total_ranked_in_full_is_not_called_the_newest(
