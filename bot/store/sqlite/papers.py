@@ -178,9 +178,11 @@ class Papers(SQLiteBase):
         By relevance with no date filter, the page is bm25's best over every match: a
         one-word query with more than RANK_WINDOW matches reads the best papers with the
         word in their title from papers_fts_heads (written for the word the first time it
-        is asked for so broadly, kept up at ingest from then on). Otherwise the newest
-        RANK_WINDOW matches (in arrival order) are ranked: all of them when there are fewer,
-        so a query as broad as "model OR learning" costs what a narrow one does. `total`
+        is asked for so broadly, kept up at ingest from then on); a broad query of single
+        words (no alternatives, no phrases) ranks its matches with its rarest word in their
+        title (_titled). Otherwise the newest RANK_WINDOW matches (in arrival order) are
+        ranked: all of them when there are fewer, so a query as broad as "model OR
+        learning" costs what a narrow one does. `total`
         counts matches up to RANK_WINDOW; `capped` says there are at least that many.
         """
         if query.is_empty:
