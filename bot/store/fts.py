@@ -136,9 +136,9 @@ def title_groups(query: Query) -> list[list[list[str]]]:
     superset: "diffus" finds "diffusion"; a stem ending in the `i` of a `y`, "studi", as
     "stud"); a stem shorter than 3 letters, as the word typed.
     """
-    # Only for groups of one word each: with alternatives (a OR b) or phrases, ranking the
-    # title matches cost 1.1-1.7x the window at the median, 1.5x at p95 (bench/search.py,
-    # 200,000 papers), so those queries rank the window.
+    # Only for groups of one word each: with alternatives (a OR b; see every_term) or
+    # phrases, ranking the title matches cost 1.1-1.7x the window at the median, 1.5x at
+    # p95 (bench/search.py, 200,000 papers), so those queries rank the window.
     if any(len(group) > 1 or len(group[0].tokens) > 1 for group in query.groups):
         return []
     groups = []
@@ -161,6 +161,13 @@ def title_groups(query: Query) -> list[list[list[str]]]:
             terms.append(list(tests))
         groups.append(terms)
     return groups
+
+
+def every_term(query: Query) -> Query:
+    """`query` with each of its positive terms required ("a OR b" as "a b"): it holds the
+    same phrases, so bm25 scores its matches (all of them matches of `query`) as it does for
+    `query`, and the best matches of "a OR b" hold both words as good as always."""
+    return Query(tuple((term,) for term in query.terms()), query.excluded)
 
 
 def compile_titled(query: Query, tests: Sequence[str]) -> str:

@@ -32,6 +32,7 @@ from bot.store.fts import (
     compile_phrase,
     compile_prefix,
     compile_titled,
+    every_term,
     single_word,
     title_groups,
 )
@@ -179,8 +180,8 @@ class Papers(SQLiteBase):
         one-word query with more than RANK_WINDOW matches reads the best papers with the
         word in their title from papers_fts_heads (written for the word the first time it
         is asked for so broadly, kept up at ingest from then on); a broad query of single
-        words (no alternatives, no phrases) ranks its matches with its rarest word in their
-        title (_titled). Otherwise the newest RANK_WINDOW matches (in arrival order) are
+        words (no phrases; "a OR b" as "a b") ranks its matches with its rarest word in
+        their title (_titled). Otherwise the newest RANK_WINDOW matches (in arrival order) are
         ranked: all of them when there are fewer, so a query as broad as "model OR
         learning" costs what a narrow one does. `total`
         counts matches up to RANK_WINDOW; `capped` says there are at least that many.
@@ -191,7 +192,9 @@ class Papers(SQLiteBase):
         filters, params = _filters(since, until)
         ranked = sort == "relevance" and not filters
         stem = single_word(query) if ranked else None
-        groups = title_groups(query) if ranked and stem is None else []
+        # A query with alternatives ranks the title matches of every term at once.
+        required = every_term(query)
+        groups = title_groups(required) if ranked and stem is None else []
         async with self._searching() as db:
             # One visit to the search connection for all but a broad one-word query.
             if (stem is None and not groups) or await _count(
@@ -199,7 +202,7 @@ class Papers(SQLiteBase):
             ) <= RANK_WINDOW:
                 return await self._window(db, query, match, filters, params, sort, limit, offset)
             if stem is None:
-                titled = await self._titled(db, query, match, groups, offset + limit)
+                titled = await self._titled(db, required, groups, offset + limit)
                 if len(titled) >= offset + limit:
                     hits = await self._hits(db, query, titled[offset:])
                     return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
@@ -257,7 +260,6 @@ class Papers(SQLiteBase):
         self,
         db: aiosqlite.Connection,
         query: Query,
-        match: str,
         groups: list[list[list[str]]],
         wanted: int,
     ) -> list[Any]:
