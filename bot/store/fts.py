@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from bot.query import Query, Term
-from bot.text import analyze, analyze_words, plain_words
+from bot.text import analyze, analyze_words, plain, plain_words
 
 TEXT_COLUMNS = "{title abstract keywords}"
 AUTHOR_COLUMN = "authors"
@@ -124,3 +124,54 @@ def _phrase(term: Term) -> str:
     columns = AUTHOR_COLUMN if term.field == "author" else TEXT_COLUMNS
     text = " ".join(analyze_words(term.tokens)).replace('"', '""')
     return f'{columns} : "{text}"'
+
+
+def title_groups(query: Query) -> list[list[list[str]]]:
+    """For each group of `query` whose terms are all text: for each of its terms, the MATCH
+    tests (of `title_words`) for each of its words in a title. A paper with a term in its
+    title has its first word there, or its second...: a title filter is a group's terms
+    (OR), each read as one of its words (the rarest, picked by the store).
+
+    `title_words` holds plain words, so a stem is looked for as a prefix of them (a
+    superset: "diffus" finds "diffusion"; a stem ending in the `i` of a `y`, "studi", as
+    "stud"); a stem shorter than 3 letters, as the word typed.
+    """
+    # Only for groups of one word each: with alternatives (a OR b; see every_term) or
+    # phrases, ranking the title matches cost 1.1-1.7x the window at the median, 1.5x at
+    # p95 (bench/search.py, 200,000 papers), so those queries rank the window.
+    if any(len(group) > 1 or len(group[0].tokens) > 1 for group in query.groups):
+        return []
+    groups = []
+    for group in query.groups:
+        if any(term.field == "author" for term in group):
+            continue
+        terms = []
+        for term in group:
+            tests: dict[str, None] = {}
+            for token in term.tokens:
+                for word in plain(token):
+                    (stem,) = analyze_words((word,)) or (word,)
+                    stem = stem[:-1] if stem.endswith("i") and len(stem) > 3 else stem
+                    # Words hold letters and digits only: nothing to escape.
+                    tests[
+                        f'{PREFIX_COLUMN} : "{stem}" *'
+                        if len(stem) >= 3
+                        else f'{PREFIX_COLUMN} : "{word}"'
+                    ] = None
+            terms.append(list(tests))
+        groups.append(terms)
+    return groups
+
+
+def every_term(query: Query) -> Query:
+    """`query` with each of its positive terms required ("a OR b" as "a b"): it holds the
+    same phrases, so bm25 scores its matches (all of them matches of `query`) as it does for
+    `query`, and the best matches of "a OR b" hold both words as good as always."""
+    return Query(tuple((term,) for term in query.terms()), query.excluded)
+
+
+def compile_titled(query: Query, tests: Sequence[str]) -> str:
+    """The MATCH for the papers that match `query` and pass one of the title `tests` (see
+    title_groups). `title_words` has a bm25 weight of 0: bm25 scores these rows exactly as
+    it does for `compile_match(query)`."""
+    return f"({compile_match(query)}) AND ({' OR '.join(tests)})"

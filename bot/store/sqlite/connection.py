@@ -65,6 +65,9 @@ class SQLiteBase:
         self._search_lock = asyncio.Lock()
         # The words papers_fts_heads is written for (papers_fts_heads_words), read on open.
         self._heads_words: set[str] = set()
+        # How many titles pass a title test (bot.store.fts.title_groups), as first counted:
+        # only to pick a query's rarest word, so never brought up to date.
+        self._title_counts: dict[str, int] = {}
         self._deadline_at = float("inf")
 
     async def __aenter__(self) -> Self:

@@ -31,7 +31,10 @@ from bot.store.fts import (
     compile_match,
     compile_phrase,
     compile_prefix,
+    compile_titled,
+    every_term,
     single_word,
+    title_groups,
 )
 from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
@@ -54,6 +57,12 @@ from bot.text import snippet
 # (title_words, for title prefixes, is never searched by a query).
 _BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches
+# The best matches of a query with one of its words in their title (compile_titled).
+_TITLED_SQL = (
+    f"SELECT rowid, {_BM25} AS score, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+    " ORDER BY score, rowid DESC LIMIT ?"
+)
+TITLE_COUNTS_KEPT = 20_000  # title word counts a store keeps to pick a query's rarest word
 HEADS_READ_LIMIT = 2000  # title matches read for a one-word query that excludes words
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     # Candidate rows are (pk, bm25, upvotes, list_date); bm25 is lower for better matches.
@@ -170,20 +179,37 @@ class Papers(SQLiteBase):
         By relevance with no date filter, the page is bm25's best over every match: a
         one-word query with more than RANK_WINDOW matches reads the best papers with the
         word in their title from papers_fts_heads (written for the word the first time it
-        is asked for so broadly, kept up at ingest from then on). Otherwise the newest
-        RANK_WINDOW matches (in arrival order) are ranked: all of them when there are fewer,
-        so a query as broad as "model OR learning" costs what a narrow one does. `total`
+        is asked for so broadly, kept up at ingest from then on); a broad query of single
+        words (no phrases; "a OR b" as "a b") ranks its matches with its rarest word in
+        their title (_titled). Otherwise the newest RANK_WINDOW matches (in arrival order) are
+        ranked: all of them when there are fewer, so a query as broad as "model OR
+        learning" costs what a narrow one does. `total`
         counts matches up to RANK_WINDOW; `capped` says there are at least that many.
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
         match = compile_match(query)
         filters, params = _filters(since, until)
-        stem = single_word(query) if sort == "relevance" and not filters else None
+        ranked = sort == "relevance" and not filters
+        stem = single_word(query) if ranked else None
+        # A query with alternatives ranks the title matches of every term at once.
+        required = every_term(query)
+        groups = title_groups(required) if ranked and stem is None else []
         async with self._searching() as db:
             # One visit to the search connection for all but a broad one-word query.
-            if stem is None or await _count(db, match, RANK_WINDOW + 1) <= RANK_WINDOW:
+            if (stem is None and not groups) or await _count(
+                db, match, RANK_WINDOW + 1
+            ) <= RANK_WINDOW:
                 return await self._window(db, query, match, filters, params, sort, limit, offset)
+            if stem is None:
+                titled = await self._titled(db, required, groups, offset + limit)
+                if len(titled) >= offset + limit:
+                    hits = await self._hits(db, query, titled[offset:])
+                    return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
+                # Fewer title matches than the page needs: ranked with the window.
+                return await self._window(
+                    db, query, match, filters, params, sort, limit, offset, titled
+                )
         if stem not in self._heads_words:
             await self._write_heads_of(stem)
         async with self._searching() as db:
@@ -206,8 +232,10 @@ class Papers(SQLiteBase):
         sort: Sort,
         limit: int,
         offset: int,
+        titled: Sequence[Any] = (),
     ) -> SearchPage:
-        """The newest RANK_WINDOW matches, ranked (all of them when there are fewer)."""
+        """The newest RANK_WINDOW matches, ranked (all of them when there are fewer), with
+        the `titled` rows (older matches, as _titled reads them) among them."""
         if filters or sort != "relevance":
             sql = (
                 f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
@@ -220,10 +248,39 @@ class Papers(SQLiteBase):
                 " ORDER BY rowid DESC LIMIT ?"
             )
         found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
+        total = len(found)
+        if titled:
+            found = list({row[0]: row for row in [*titled, *found]}.values())
         found.sort(key=_SORT_KEYS[sort])
         page = found[offset : offset + limit]
         hits = await self._hits(db, query, page)
-        return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
+        return SearchPage(tuple(hits), total, capped=total >= RANK_WINDOW)
+
+    async def _titled(
+        self,
+        db: aiosqlite.Connection,
+        query: Query,
+        groups: list[list[list[str]]],
+        wanted: int,
+    ) -> list[Any]:
+        """bm25's `wanted` best (pk, score, ...) matches of a broad query of several words
+        that have, in their title, a word of its group with the fewest titles (each term
+        read as its rarest word).
+
+        A title match weighs ten abstract ones: bm25's best papers for a query hold its
+        words in their titles, as good as always (bench/search.py measures how often).
+        """
+        counts = self._title_counts
+        for test in {test for group in groups for term in group for test in term}:
+            if test not in counts:
+                if len(counts) >= TITLE_COUNTS_KEPT:
+                    counts.clear()
+                counts[test] = await _count(db, test, 1 << 40)
+        tests = min(
+            ([min(term, key=counts.__getitem__) for term in group] for group in groups),
+            key=lambda chosen: sum(map(counts.__getitem__, chosen)),
+        )
+        return list(await db.execute_fetchall(_TITLED_SQL, (compile_titled(query, tests), wanted)))
 
     async def _write_heads_of(self, stem: str) -> None:
         """papers_fts_heads for one word, from then on kept up at ingest: one bm25 pass of

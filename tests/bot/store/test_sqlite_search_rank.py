@@ -1,5 +1,6 @@
 """SQLite ranks a relevance search by bm25 over every match when the window holds them all,
-by the title heads (papers_fts_heads) for a broad one-word query, the newest window else."""
+by the title heads (papers_fts_heads) for a broad one-word query, over the matches with a
+query word in their title for a broad query of several words, the newest window else."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from bot.query import parse_query
 from bot.store import SQLiteStore
-from bot.store.fts import compile_match, head_weights
+from bot.store.fts import compile_match, every_term, head_weights, title_groups
 from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.papers import _BM25, fts_totals
 from bot.store.sqlite.rows import _index_row
@@ -75,19 +76,82 @@ async def count(store: SQLiteStore, match: str) -> int:
     return int(n)
 
 
-async def test_a_broad_query_of_several_words_ranks_the_newest_window(
+async def test_a_broad_query_of_several_words_ranks_its_title_matches(
     seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
-    assert await count(seeded_store, compile_match(parse_query("model OR learning"))) > 10
-    page = await seeded_store.search(parse_query("model OR learning"), limit=200)
-    newest = await seeded_store._all(
+    for text in ("language model", "model learning", "model -vision", "model OR learning"):
+        match = compile_match(parse_query(text))
+        assert await count(seeded_store, match) > 10, text
+        page = await seeded_store.search(parse_query(text), limit=5)
+        assert ids(page.hits) == (await by_bm25(seeded_store, text))[:5], text
+        assert (page.total, page.capped, page.newest_only) == (10, True, False)
+        later = await seeded_store.search(parse_query(text), limit=5, offset=5)
+        assert ids(later.hits) == (await by_bm25(seeded_store, text))[5:10], text
+
+
+async def test_a_broad_query_with_a_phrase_ranks_the_newest_window(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
+    for text in ('"language model" learning', '"language model" OR learning'):
+        assert await count(seeded_store, compile_match(parse_query(text))) > 10
+        page = await seeded_store.search(parse_query(text), limit=200)
+        newest = await seeded_store._all(
+            "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
+            " WHERE papers_fts MATCH ? ORDER BY papers_fts.rowid DESC LIMIT 10",
+            (compile_match(parse_query(text)),),
+        )
+        assert set(ids(page.hits)) == {r[0] for r in newest}
+        assert (page.total, page.capped, page.newest_only) == (10, True, True)
+
+
+async def test_an_old_paper_with_the_words_in_its_title_comes_first(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 20)
+    old = paper("2301.00001", title="Sparse kernels", abstract="Sparse kernels for graphs.")
+    await store.ingest_day(date(2023, 1, 2), [old])
+    newer = [
+        paper(f"2401.{n:05}", title=f"Study {n}", abstract="Sparse methods and kernels.")
+        for n in range(30)
+    ]
+    await store.ingest_day(date(2024, 1, 2), newer)
+    for text in ("sparse kernels", "kernel sparse", "kernels OR sparse"):
+        page = await store.search(parse_query(text), limit=3)
+        assert ids(page.hits)[0] == "2301.00001", text  # past the window of the newest 20
+        assert ids(page.hits) == (await by_bm25(store, text))[:3], text
+
+
+async def test_too_few_title_matches_rank_the_newest_window(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 4)
+    papers = [
+        paper(f"2401.{n:05}", title=f"Study {n}", abstract="Sparse methods and kernels.")
+        for n in range(8)
+    ]
+    await store.ingest_day(date(2024, 1, 2), papers)
+    page = await store.search(parse_query("sparse kernels"), limit=10)
+    newest = await store._all(
         "SELECT p.id FROM papers_fts JOIN papers p ON p.pk = papers_fts.rowid"
-        " WHERE papers_fts MATCH ? ORDER BY papers_fts.rowid DESC LIMIT 10",
-        (compile_match(parse_query("model OR learning")),),
+        " WHERE papers_fts MATCH ? ORDER BY papers_fts.rowid DESC LIMIT 4",
+        (compile_match(parse_query("sparse kernels")),),
     )
     assert set(ids(page.hits)) == {r[0] for r in newest}
-    assert (page.total, page.capped) == (10, True)
+    assert (page.total, page.capped, page.newest_only) == (4, True, True)
+
+
+def test_title_tests_read_each_word_as_a_prefix_of_the_plain_title_words() -> None:
+    tests = title_groups(parse_query("studies 3d author:Smith -vision"))
+    # "studi", the stem of "study" and "studies"; a word under 3 letters as typed
+    assert tests == [[['title_words : "stud" *']], [['title_words : "3d"']]]
+    assert title_groups(parse_query("author:Smith")) == []
+    assert title_groups(parse_query("graph OR kernel sparse")) == []
+    assert every_term(parse_query("graph OR kernel sparse -dense")) == parse_query(
+        "graph kernel sparse -dense"
+    )
+    assert title_groups(parse_query('"sparse kernel" graph')) == []
 
 
 async def test_head_weights_are_what_fts5_bm25_gives_one_word(
