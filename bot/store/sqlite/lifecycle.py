@@ -25,7 +25,7 @@ from bot.store.base import HISTORY_DAYS, MAX_WATCHES, WATCH_DAYS
 from bot.store.rules import CLEARED
 from bot.store.sqlite.cluster import hold_fence
 from bot.store.sqlite.connection import SQLiteBase
-from bot.store.sqlite.papers import mark_rematch, write_day
+from bot.store.sqlite.day_write import mark_rematch, write_day
 from bot.store.sqlite.rows import _PAPER_COLUMNS, _dt, _listing
 
 log = logging.getLogger(__name__)

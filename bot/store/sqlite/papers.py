@@ -8,9 +8,8 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date
 from typing import Any
 
 import aiosqlite
@@ -25,7 +24,7 @@ from bot.models import (
     SearchPage,
 )
 from bot.query import Query
-from bot.store.base import RISING_WATCH_DAYS, Sort
+from bot.store.base import Sort
 from bot.store.fts import (
     bm25_weight,
     compile_match,
@@ -38,9 +37,20 @@ from bot.store.fts import (
 )
 from bot.store.rules import merge
 from bot.store.sqlite.connection import SQLiteBase
+from bot.store.sqlite.day_write import (
+    _FTS_ADD,
+    _FTS_DELETE,
+    _INSERT_PAPER,
+    _existing,
+    _pks,
+    fts_totals,
+    keep_matched_text,
+    mark_rematch,
+    write_day,
+    write_heads,
+)
 from bot.store.sqlite.follows import write_credits
 from bot.store.sqlite.rows import (
-    _FTS_COLUMNS,
     _HEADS_ADD,
     _PAPER_COLUMNS,
     _PAPER_FIELDS,
@@ -49,7 +59,6 @@ from bot.store.sqlite.rows import (
     _index_row,
     _listing,
     _paper_row,
-    head_rows,
 )
 from bot.text import snippet
 
@@ -70,25 +79,6 @@ _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
     "upvotes": lambda r: (-r[2], _desc(r[3]), -r[0]),
     "newest": lambda r: (_desc(r[3]), -r[2], -r[0]),
 }
-_INSERT_PAPER = (
-    f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at)"
-    f" VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"
-)
-# papers_fts keeps no text: a row is written with its analysed values and deleted by
-# giving them again (the 'delete' command), both found by paper id.
-_FTS_ADD = (
-    f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) SELECT pk, ?, ?, ?, ?, ? FROM papers"
-    " WHERE id = ?"
-)
-_SIX = "?, ?, ?, ?, ?, ?"  # rowid and the five columns
-_FTS_ADD_PK = f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES ({_SIX})"
-_FTS_DELETE = (
-    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS})"
-    " SELECT 'delete', pk, ?, ?, ?, ?, ? FROM papers WHERE id = ?"
-)
-_FTS_DELETE_PK = (
-    f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS}) VALUES ('delete', {_SIX})"
-)
 
 
 class Papers(SQLiteBase):
@@ -438,199 +428,6 @@ async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
         (match, cap),
     )
     return int(next(iter(rows))[0])
-
-
-@dataclass(frozen=True, slots=True)
-class DayWrite:
-    """What writing one day's list changed: the result, the papers whose searchable text
-    changed, and the (paper, old, new) upvotes of those whose upvotes rose."""
-
-    result: IngestResult
-    text_changed: tuple[str, ...] = ()
-    rises: tuple[tuple[str, int, int], ...] = ()
-
-
-async def write_day(
-    db: aiosqlite.Connection,
-    list_date: date,
-    papers: Sequence[Paper],
-    now: str,
-    *,
-    clear: Collection[str] = (),
-    heads: Collection[str] = frozenset(),
-) -> DayWrite:
-    """Upsert one day's list inside the caller's transaction. A stored paper is merged (None
-    or empty keeps the old value) except the `clear` columns, which take the new value."""
-    day = list_date.isoformat()
-    unique = list({p.id: p for p in papers}.values())
-    existing = await _existing(db, [p.id for p in unique])
-    new_rows, changed_rows = [], []
-    indexed, unindexed = [], []  # papers to write in papers_fts, and to delete first
-    text_changed: list[str] = []
-    rises: list[tuple[str, int, int]] = []
-    for paper in unique:
-        row = _paper_row(paper)
-        old = existing.get(paper.id)
-        if old is None:
-            new_rows.append((paper.id, *row.values(), day, now, now))
-            indexed.append((row, paper.id))
-            continue
-        merged = merge(old, row, clear)
-        first_date = min(filter(None, (old["list_date"], day)))
-        if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
-            changed_rows.append((*merged.values(), first_date, now, paper.id))
-        if any(merged[k] != old[k] for k in _SEARCHED):
-            unindexed.append((old, paper.id))
-            indexed.append((merged, paper.id))
-            text_changed.append(paper.id)
-        if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
-            rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
-    await db.executemany(_INSERT_PAPER, new_rows)
-    await keep_matched_text(db, text_changed)  # before the new text overwrites it
-    # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
-    # INSERT (SQLite fills a temporary table for it).
-    pks = {paper_id: old["pk"] for paper_id, old in existing.items()}
-    if new_rows:
-        pks.update(await _pks(db, [r[0] for r in new_rows]))
-    await db.executemany(
-        f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
-        " updated_at = ? WHERE id = ?",
-        changed_rows,
-    )
-    removed = [(pks[i], _index_row(r)) for r, i in unindexed]
-    await db.executemany(_FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
-    added = [(pks[i], _index_row(r)) for r, i in indexed]
-    await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
-    await write_heads(db, heads, added, removed)
-    await db.executemany(
-        "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
-        " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-        [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
-    )
-    await write_credits(db, unique, pks)
-    new_ids = tuple(p.id for p in unique if p.id not in existing)
-    result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
-    return DayWrite(result, tuple(text_changed), tuple(rises))
-
-
-async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetime) -> int:
-    """Mark papers to be matched against the alerts again, inside the caller's transaction:
-    those whose searchable text changed, and those listed in the last RISING_WATCH_DAYS whose
-    upvotes rose past some rising alert's threshold. Returns how many were marked."""
-    since = (now.astimezone(UTC).date() - timedelta(days=RISING_WATCH_DAYS)).isoformat()
-    rising = [(i, since, old, new) for i, old, new in written.rises]
-    # A paper whose text did not change keeps its text as matched (a changed one's was kept
-    # by write_day): matched again, only the rising alerts can add to it.
-    await db.executemany(
-        "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
-        f" SELECT pk, title, abstract, authors, keywords FROM papers WHERE {_CROSSED}",
-        rising,
-    )
-    before = db.total_changes
-    await db.executemany(
-        "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date IS NOT NULL"
-        " AND alerts_matched = 1",
-        [(i,) for i in written.text_changed],
-    )
-    await db.executemany(f"UPDATE papers SET alerts_matched = 0 WHERE {_CROSSED}", rising)
-    return db.total_changes - before
-
-
-# A matched paper listed since ? whose upvotes rose from ? to ? past a rising alert's
-# threshold (`min_upvotes > 0` lets SQLite use the partial index of rising alerts).
-_CROSSED = (
-    "id = ? AND list_date >= ? AND alerts_matched = 1"
-    " AND EXISTS (SELECT 1 FROM alerts WHERE min_upvotes > 0 AND min_upvotes > ?"
-    " AND min_upvotes <= ?)"
-)
-
-
-async def keep_matched_text(db: aiosqlite.Connection, paper_ids: Sequence[str]) -> None:
-    """Inside the caller's transaction, before their text changes: keep the text these
-    papers were last matched with (matched papers only; the oldest kept text wins)."""
-    await db.executemany(
-        "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
-        " SELECT pk, title, abstract, authors, keywords FROM papers"
-        " WHERE id = ? AND list_date IS NOT NULL AND alerts_matched = 1",
-        [(i,) for i in paper_ids],
-    )
-
-
-async def write_heads(
-    db: aiosqlite.Connection,
-    words: Collection[str],
-    rows: Sequence[tuple[int, Sequence[str]]],
-    removed: Sequence[tuple[int, Sequence[str]]] = (),
-) -> None:
-    """Write papers_fts_heads of `words` (those it is kept for) for papers just written to
-    papers_fts as (pk, its values), after dropping those of `removed` ones (pk, the values
-    they were written with), inside the caller's transaction."""
-    if not words:
-        return
-    # By title word and pk: no index by pk to keep up at every ingest for a rare update.
-    await db.executemany(
-        "DELETE FROM papers_fts_heads WHERE stem = ? AND pk = ?",
-        [(stem, pk) for pk, row in removed for stem in set(row[0].split()) if stem in words],
-    )
-    rows = [(pk, row) for pk, row in rows if any(w in words for w in row[0].split())]
-    if not rows:
-        return
-    _, average = await fts_totals(db)
-    if not average:  # an empty index: these papers are the whole table
-        average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
-    # In key order: each B-tree page is then visited once for its rows.
-    await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average, words)))
-
-
-async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:
-    """papers_fts's rows and tokens per row as FTS5's bm25 reads them (its stored totals)."""
-    found = list(await db.execute_fetchall("SELECT block FROM papers_fts_data WHERE id = 1"))
-    if not found or not found[0][0]:
-        return 0, 0.0
-    # The 'averages' record: varints (SQLite's format), the row count, then each column's
-    # token count.
-    block: bytes = found[0][0]
-    values, i = [], 0
-    while i < len(block):
-        value = 0
-        for n in range(9):
-            byte = block[i]
-            i += 1
-            if n == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if byte < 0x80:
-                break
-        values.append(value)
-    rows, tokens = values[0], sum(values[1:])
-    return rows, (tokens / rows if rows else 0.0)
-
-
-async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-    names = ("id", *_REFRESHED, "list_date", "pk")
-    columns = ", ".join(names)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        rows = await db.execute_fetchall(
-            f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
-        )
-        for row in rows:
-            found[row[0]] = dict(zip(names, row, strict=True))
-    return found
-
-
-async def _pks(db: aiosqlite.Connection, ids: list[str]) -> dict[str, int]:
-    """The pk of each stored paper among `ids`."""
-    found: dict[str, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" * len(chunk))
-        rows = await db.execute_fetchall(f"SELECT id, pk FROM papers WHERE id IN ({marks})", chunk)
-        found.update((row[0], row[1]) for row in rows)
-    return found
 
 
 def _desc(day: str | None) -> str:
