@@ -27,6 +27,7 @@ from bot.store.postgres.connection import (
 )
 from bot.store.postgres.follows import write_credits
 from bot.store.postgres.fts import (
+    BLOCK_LEVELS,
     BUCKET,
     bucket_tsquery,
     compile_prefix,
@@ -47,6 +48,7 @@ from bot.text import snippet
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches (as SQLite's does)
 # How far back from the newest paper (in pks) each slice of a search's window reaches.
 WINDOW_SLICES = (4 * RANK_WINDOW, 16 * RANK_WINDOW, 64 * RANK_WINDOW)
+MAX_SLICES = 16  # a wide slice is cut into slices of one pk block each, up to this many
 _TOO_BROAD = "That query is too broad to answer quickly: add a word or a filter."
 _NO_DATE = (True, 0)
 # A search's statements stop at its budget. JIT compiling would cost more than these short
@@ -237,8 +239,12 @@ def window_statement(
     WINDOW_SLICES[1], ..., then the rest), and the LIMIT stops at the slice that fills the
     window (the slices cover every pk whatever `newest` is, so the window is exact): a common
     word reads a few thousand rows, not all its matches, and a rare one reads all its few.
-    A narrow slice also asks GIN for its pk blocks only (`bucket_tsquery`), so GIN skips a
-    common word's older postings instead of collecting them all. The slices read pks and
+    A slice also asks GIN for its pk blocks only (`bucket_tsquery`), so GIN skips a common
+    word's older postings instead of collecting them all; a slice too wide for that is cut
+    at the blocks' boundaries (`_slice_ranges`), and a cut slice's pk range is tested on
+    the rows GIN found, with no bitmap of the pk index (the other slices' blocks may hold
+    twice their pks: there a common word's bitmap of the pk index saves visits). The
+    slices read pks and
     row addresses only (so their sort holds no vectors); for relevance the window's rows are
     then read again by address (a TID scan, in the statement's own snapshot) and ranked: a
     term's rank is `ts_rank` on `search`, 0 where the term is absent (upvotes are not needed
@@ -252,16 +258,18 @@ def window_statement(
     if until:
         params.append(until)
         where += f" AND d.list_date <= ${len(params)}"
-    bounds = [None, *WINDOW_SLICES, None]
     slices = []
-    for newer, older in itertools.pairwise(bounds):
-        within = f" AND d.pk <= $2::bigint - {newer}" if newer else ""
-        within += f" AND d.pk > $2::bigint - {older}" if older else ""
-        bucket = ""
-        blocks = bucket_tsquery(newest - older, newest - (newer or 0)) if older else None
+    plain = _plain_ranges(newest)
+    for low, high in _slice_ranges(newest) if BUCKET in where else plain:
+        blocks = None if low is None else bucket_tsquery(low, newest if high is None else high)
+        bucket, pk = "", "d.pk"
         if blocks and BUCKET in where:
             params.append(blocks)
             bucket = f" && ${len(params)}::tsquery"
+            if (low, high) not in plain:  # a cut slice: tested on the rows its blocks hold
+                pk = "(d.pk + 0)"
+        within = f" AND {pk} <= {'$2::bigint' if high is None else high}"
+        within += f" AND {pk} > {low}" if low is not None else ""
         slices.append(
             f"(SELECT d.pk, d.ctid FROM paper_search d WHERE {where.replace(BUCKET, bucket)}"
             f"{within} ORDER BY d.pk DESC)"
@@ -283,6 +291,40 @@ def window_statement(
         f" WHERE s.ctid = ANY(ARRAY(SELECT m.ctid {matches}))"
     )
     return sql, params
+
+
+def _plain_ranges(newest: int) -> list[tuple[int | None, int | None]]:
+    """The window's slices as (low, high) pk ranges (low < pk <= high, None: unbounded),
+    newest first: back WINDOW_SLICES[0] pks from `newest`, then to WINDOW_SLICES[1], ...,
+    then the rest."""
+    bounds = [None, *WINDOW_SLICES, None]
+    return [
+        (None if older is None else newest - older, None if newer is None else newest - newer)
+        for newer, older in itertools.pairwise(bounds)
+    ]
+
+
+def _slice_ranges(newest: int) -> list[tuple[int | None, int | None]]:
+    """_plain_ranges, with each slice that no `bucket_tsquery` covers (the wide ones) cut
+    at the boundaries of the coarsest pk blocks, so that every slice asks GIN for its few
+    blocks and visits no match of another slice; down to pk 0, or, past MAX_SLICES, the
+    rest as one unrestricted slice."""
+    step = 1 << BLOCK_LEVELS[-1]
+    ranges: list[tuple[int | None, int | None]] = []
+    for low, high in _plain_ranges(newest):
+        top = newest if high is None else high
+        bottom = 0 if low is None else max(low, 0)
+        if bucket_tsquery(bottom, top) is not None or top <= bottom:
+            ranges.append((low, high))
+            continue
+        while top > bottom:
+            if len(ranges) >= MAX_SLICES - 1:
+                ranges.append((low, top))
+                break
+            cut = max(bottom, top // step * step - 1)  # the block of `top` starts at cut + 1
+            ranges.append((cut, top))
+            top = cut
+    return ranges
 
 
 @dataclass(frozen=True, slots=True)

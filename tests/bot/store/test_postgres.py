@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from datetime import date
 
@@ -16,6 +17,7 @@ from bot.store import make_store
 from bot.store.postgres import PostgresStore
 from bot.store.postgres import papers as pg_papers
 from bot.store.postgres.connection import _migrations, connection_lost, vectors
+from bot.store.postgres.fts import bucket_tsquery
 from tests.bot.store.support import ids, paper
 from tests.support.postgres import CuttableProxy, PgServer
 
@@ -215,6 +217,49 @@ async def test_search_finds_papers_spread_over_many_pk_buckets(
             parse_query("spread -hotel -golf -foxtrot -echo -delta"), sort="newest"
         )
         assert ids(old.hits) == [f"2501.{n:05d}" for n in (2, 1, 0)]
+
+
+def test_a_wide_window_is_cut_into_slices_of_few_pk_blocks() -> None:
+    # Every slice asks GIN for at most two pk blocks that hold it (no slice builds a bitmap
+    # of the pk index); the slices run newest first, one after another, down to pk 0.
+    for newest in (200_000, 131_072, 131_071, 40_960, 1_000_000):
+        ranges = pg_papers._slice_ranges(newest)
+        assert ranges[0][1] is None
+        assert all(a[0] == b[1] for a, b in itertools.pairwise(ranges)), newest
+        assert len(ranges) <= pg_papers.MAX_SLICES
+        for low, high in ranges:
+            if low is None:  # the rest: past MAX_SLICES, or in at most two blocks anyway
+                assert (low, high) == ranges[-1]
+                assert newest > 500_000 or bucket_tsquery(0, high or newest) is not None
+                continue
+            blocks = bucket_tsquery(low, newest if high is None else high)
+            assert blocks is not None, (newest, low, high)
+    assert pg_papers._slice_ranges(200_000)[-1] == (0, 32767)  # all in blocks, to pk 0
+
+
+async def test_search_finds_papers_on_either_side_of_a_cut_slice(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The widest slice, (0, 75422], is cut at the 32768-pk blocks: (65535, 75422],
+    # (32767, 65535], (0, 32767]; a paper in the first or last pk of each is found.
+    monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
+    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (2, 8194, 24578))
+    starts = [1, 32767, 32768, 65535, 65536, 75422, 75423, 100000]
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        for n, start in enumerate(starts):
+            await store.pool.execute(f"ALTER TABLE papers ALTER COLUMN pk RESTART WITH {start}")
+            await store.ingest_day(
+                date(2025, 1, n + 1),
+                [paper(f"2501.{n:05d}", f"Cut walk {n}", abstract=f"spread pks {names[n]}")],
+            )
+        everything = await store.search(parse_query("spread"), sort="newest", limit=10)
+        assert ids(everything.hits) == [f"2501.{n:05d}" for n in (7, 6, 5, 4)]
+        for n in range(len(starts)):
+            page = await store.search(parse_query(f"spread {names[n]}"))
+            assert ids(page.hits) == [f"2501.{n:05d}"], n
+        old = await store.search(parse_query("spread -hotel -golf -foxtrot -echo"), sort="newest")
+        assert ids(old.hits) == [f"2501.{n:05d}" for n in (3, 2, 1, 0)]
 
 
 async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
