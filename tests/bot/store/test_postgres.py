@@ -187,6 +187,19 @@ async def test_migration_3_credits_the_papers_already_stored(pg_server: PgServer
             assert await store.authors_starting("Love") == [Author("Ada Lovelace", None, 1)]
 
 
+PK_NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+
+
+async def _papers_at(store: PostgresStore, starts: list[int], title: str) -> None:
+    """Paper n (2501.0000n, "spread pks <PK_NAMES[n]>", listed 2025-01-n+1) at pk starts[n]."""
+    for n, start in enumerate(starts):
+        await store.pool.execute(f"ALTER TABLE papers ALTER COLUMN pk RESTART WITH {start}")
+        await store.ingest_day(
+            date(2025, 1, n + 1),
+            [paper(f"2501.{n:05d}", f"{title} {n}", abstract=f"spread pks {PK_NAMES[n]}")],
+        )
+
+
 async def test_search_finds_papers_spread_over_many_pk_buckets(
     pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -197,14 +210,9 @@ async def test_search_finds_papers_spread_over_many_pk_buckets(
     monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
     monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (2, 8194, 24578))
     starts = [1, 16382, 16383, 32766, 32767, 40958, 40959, 40960]
-    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    names = PK_NAMES
     async with pg_server.database() as url, PostgresStore(url) as store:
-        for n, start in enumerate(starts):
-            await store.pool.execute(f"ALTER TABLE papers ALTER COLUMN pk RESTART WITH {start}")
-            await store.ingest_day(
-                date(2025, 1, n + 1),
-                [paper(f"2501.{n:05d}", f"Bucket walk {n}", abstract=f"spread pks {names[n]}")],
-            )
+        await _papers_at(store, starts, "Bucket walk")
         pks = [r[0] for r in await store.pool.fetch("SELECT pk FROM paper_search ORDER BY pk")]
         assert pks == starts
         everything = await store.search(parse_query("spread"), sort="newest", limit=10)
@@ -245,14 +253,9 @@ async def test_search_finds_papers_on_either_side_of_a_cut_slice(
     monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
     monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (2, 8194, 24578))
     starts = [1, 32767, 32768, 65535, 65536, 75422, 75423, 100000]
-    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    names = PK_NAMES
     async with pg_server.database() as url, PostgresStore(url) as store:
-        for n, start in enumerate(starts):
-            await store.pool.execute(f"ALTER TABLE papers ALTER COLUMN pk RESTART WITH {start}")
-            await store.ingest_day(
-                date(2025, 1, n + 1),
-                [paper(f"2501.{n:05d}", f"Cut walk {n}", abstract=f"spread pks {names[n]}")],
-            )
+        await _papers_at(store, starts, "Cut walk")
         everything = await store.search(parse_query("spread"), sort="newest", limit=10)
         assert ids(everything.hits) == [f"2501.{n:05d}" for n in (7, 6, 5, 4)]
         for n in range(len(starts)):
