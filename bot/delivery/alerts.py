@@ -92,6 +92,7 @@ class AlertDelivery:
         # Active alert id -> its Route: one shared tuple for a person's alerts that go to the
         # same place (100,000 `Alert`s as the store returns them weighed about 35 MB).
         self._alerts: dict[int, Route] = {}
+        self._routes: Routes | None = None  # _alerts as arrays; None once they change
         self._lock = asyncio.Lock()
         self._refused = self._delivered = 0
         self._synced_version = -1
@@ -143,6 +144,7 @@ class AlertDelivery:
                 continue
             self.index.add(alert.id, parse_query(alert.query))  # (an equal query: no change)
             self._alerts[alert.id] = Route.of(alert)
+            self._routes = None
         for alert_id in gone:
             self._forget(alert_id)
 
@@ -157,10 +159,12 @@ class AlertDelivery:
         self._synced_version = version
         # A build over 100,000 alerts takes about half a second of CPU: off the event loop.
         self.index, self._alerts = await asyncio.to_thread(_gc_paused(alerts.build))
+        self._routes = None
 
     def _forget(self, alert_id: int) -> None:
         self.index.remove(alert_id)
         self._alerts.pop(alert_id, None)
+        self._routes = None
 
     async def match_new(self) -> int:
         """Queue a match for every (person, new paper): the alerts' matches, then the papers
@@ -206,7 +210,9 @@ class AlertDelivery:
         the rising alerts'; the papers a rising alert matched; and the alerts' routes."""
         index = self.index
         found = index.match_many(papers)
-        routes = Routes(self._alerts)
+        routes = self._routes
+        if routes is None:  # made again only after the alerts changed, not every batch
+            routes = self._routes = Routes(self._alerts)
         by_id = {p.id: p for p in papers}
         # Marked for its upvotes alone, a paper kept its text: only rising alerts may add.
         changed = [old for old in before.values() if _text(old) != _text(by_id[old.id])]
