@@ -87,7 +87,12 @@ class Leases:
         fence = await self.store.claim_lease(key, self.owner, self.seconds)
         if fence is None:
             holder = await self.store.lease_holder(key)
-            if holder is not None and is_dead(holder):
+            if holder is None:
+                # The holder's lease ran out between the claim and this read: it is free now.
+                # (Reading "pending" here left the delivery to the next retry run, minutes
+                # later.)
+                fence = await self.store.claim_lease(key, self.owner, self.seconds)
+            elif is_dead(holder):
                 # A process of this host that is gone (killed, then restarted as this one):
                 # it can write nothing more, so its deliveries resume now, not at expiry.
                 log.info("taking over the lease on %s from %s, which is gone", key, holder)

@@ -85,7 +85,20 @@ class Cluster:
 
     async def wait_delivered(self, timeout: float) -> None:
         sql = "SELECT count(*) FROM digest_deliveries WHERE state = 'sent'"
-        await wait_count(self.db, sql, len(self.channels), timeout)
+        try:
+            await wait_count(self.db, sql, len(self.channels), timeout)
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}\n{self.warnings()}") from None
+
+    def warnings(self) -> str:
+        """Every process's warnings and errors (and the digest summaries), for a failure."""
+        lines = []
+        for name, bot in self.bots.items():
+            for line in bot.log.read_text(encoding="utf-8", errors="replace").splitlines():
+                marks = (" WARNING ", " ERROR ", "bot.leases", "bot.delivery.digests: digests:")
+                if line.startswith("-----") or any(m in line for m in marks):
+                    lines.append(f"{name}: {line[:300]}")
+        return "\n".join(lines[-200:])
 
     async def stop(self) -> None:
         """SIGTERM every running process, once it is far enough to handle it (connecting);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -275,6 +275,26 @@ async def test_a_process_whose_lease_was_taken_over_sends_and_records_nothing_mo
             (outcome,) = await other.run_due()
             assert outcome.state == "sent"
             assert len(courier.sent) == 3 and courier.attempts == 4
+
+
+async def test_a_lease_that_runs_out_while_its_holder_is_asked_for_is_taken(
+    db: Path, clock: Clock, health: HealthLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim fails (another process holds the lease), and the lease runs out before this
+    process asks who holds it: the delivery is free, and it is posted now, not at the next
+    retry run minutes later."""
+    courier = FakeCourier()
+    async with running(db, clock, courier, health) as (service, store):
+        assert await store.claim_lease(digest_key(CHANNEL, JAN8), "elsewhere:1", 60)
+        ask = store.lease_holder
+
+        async def ask_after_it_ran_out(key: str) -> str | None:
+            clock.now += timedelta(seconds=61)
+            return await ask(key)
+
+        monkeypatch.setattr(store, "lease_holder", ask_after_it_ran_out)
+        (outcome,) = await service.run_due()
+        assert outcome.state == "sent" and len(courier.sent) == 3
 
 
 async def test_a_process_posts_only_the_digests_of_servers_on_its_shards(
