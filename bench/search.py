@@ -37,8 +37,18 @@ from bot.errors import QueryError
 from bot.matching import highlights
 from bot.query import Query, parse_query
 from bot.store import SQLiteStore
-from bot.store.fts import compile_match, single_word
+from bot.store.fts import (
+    bm25_weight,
+    compile_match,
+    compile_titled,
+    every_term,
+    single_word,
+    title_groups,
+)
 from bot.store.sqlite import RANK_WINDOW, _migrations
+from bot.store.sqlite.day_write import FTS_TOTALS_SQL, fts_averages
+from bot.store.sqlite.papers import _TITLED_SQL, HEADS_READ_LIMIT
+from bot.store.sqlite.rows import _PAPER_COLUMNS, _PAPER_FIELDS
 from bot.text import snippet, words
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -56,13 +66,22 @@ BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 WINDOW_SQL = (
     f"SELECT rowid, {BM25} FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
 )
-PAGE_SQL = "SELECT *, abstract FROM papers WHERE pk IN ({marks})"
+PAGE_SQL = f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({{marks}})"
+ABSTRACT_AT = _PAPER_FIELDS.split(", ").index("p.abstract")
 # What the store did before ranking was windowed: bm25 over every match (for comparison).
 RAW_SQL = f"SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY {BM25} LIMIT {LIMIT}"
 
 
 COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
-HEADS_SQL = "SELECT pk FROM papers_fts_heads WHERE stem = ? ORDER BY weight DESC, pk DESC LIMIT ?"
+HEADS_SQL = (
+    "SELECT pk, freq, length, weight FROM papers_fts_heads WHERE stem = ?"
+    " ORDER BY weight DESC, pk DESC LIMIT ?"
+)
+EXCLUDED_SQL = (
+    "SELECT c.value FROM json_each(?) c WHERE EXISTS (SELECT 1 FROM papers_fts"
+    " WHERE papers_fts MATCH ? AND rowid = c.value)"
+)
+TITLED_SQL = _TITLED_SQL
 # The reference ranking: the same analysis and column weights, bm25 over every match.
 REFERENCE_SQL = (
     f"SELECT p.id FROM (SELECT rowid AS pk, {BM25} AS score FROM papers_fts"
@@ -72,23 +91,76 @@ REFERENCE_SQL = (
 AGREEMENT_K = 10
 
 
-def raw_search(conn: sqlite3.Connection, query: Query, match: str, wanted: frozenset[str]) -> None:
-    """The store's search path in raw sqlite3 (same SQL, no asyncio, no dataclasses)."""
-    stem = single_word(query)
-    broad = False
-    if stem is not None:
-        (count,) = conn.execute(COUNT_SQL, (match, RANK_WINDOW + 1)).fetchone()
-        broad = count > RANK_WINDOW and not query.excluded
-    if broad:
-        pks = [r[0] for r in conn.execute(HEADS_SQL, (stem, LIMIT))]
-    else:  # the window: every match when it holds them all
-        found = conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
-        found.sort(key=lambda r: (r[1], -r[0]))
-        pks = [r[0] for r in found[:LIMIT]]
-    if pks:
-        rows = conn.execute(PAGE_SQL.format(marks=", ".join("?" * len(pks))), pks).fetchall()
-        for row in rows:
-            snippet(row[-1], wanted)
+class RawSearch:
+    """The store's search path in plain sqlite3: the same statements in the same order, with
+    none of the store's asyncio, dataclasses or locks (SQLiteStore.search, step by step). The
+    title counts are kept like the store keeps them; the heads it reads are those the store
+    wrote (the store writes a word's the first time it is asked)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.title_counts: dict[str, int] = {}
+
+    def count(self, match: str, cap: int) -> int:
+        return int(self.conn.execute(COUNT_SQL, (match, cap)).fetchone()[0])
+
+    def __call__(self, query: Query, match: str, wanted: frozenset[str]) -> None:
+        stem = single_word(query)
+        groups = title_groups(every_term(query)) if stem is None else []
+        pks: list[int] | None = None
+        titled: list[tuple] = []
+        if (stem is not None or groups) and self.count(match, RANK_WINDOW + 1) > RANK_WINDOW:
+            if stem is None:
+                titled = self.titled(query, groups)
+                if len(titled) >= LIMIT:
+                    pks = [r[0] for r in titled]
+            else:
+                pks = self.heads(stem, query)
+        if pks is None:  # the window (with the title matches, when there were too few)
+            found = self.conn.execute(WINDOW_SQL, (match, RANK_WINDOW)).fetchall()
+            if titled:
+                found = list({r[0]: r for r in [*titled, *found]}.values())
+            found.sort(key=lambda r: (r[1], -r[0]))
+            pks = [r[0] for r in found[:LIMIT]]
+        if pks:
+            marks = ", ".join("?" * len(pks))
+            for row in self.conn.execute(PAGE_SQL.format(marks=marks), pks).fetchall():
+                snippet(row[ABSTRACT_AT], wanted)
+
+    def titled(self, query: Query, groups: list[list[list[str]]]) -> list[tuple]:
+        counts = self.title_counts
+        for test in {test for group in groups for term in group for test in term}:
+            if test not in counts:
+                counts[test] = self.count(test, 1 << 40)
+        tests = min(
+            ([min(term, key=counts.__getitem__) for term in group] for group in groups),
+            key=lambda chosen: sum(map(counts.__getitem__, chosen)),
+        )
+        return self.conn.execute(TITLED_SQL, (compile_titled(query, tests), LIMIT)).fetchall()
+
+    def heads(self, stem: str, query: Query) -> list[int] | None:
+        excluding = compile_match(Query(groups=(query.excluded,))) if query.excluded else None
+        (block,) = self.conn.execute(FTS_TOTALS_SQL).fetchone() or (None,)
+        _, average = fts_averages(block)
+        read = 2 * LIMIT + 20
+        while True:
+            rows = self.conn.execute(HEADS_SQL, (stem, read)).fetchall()
+            pks = [r[0] for r in rows]
+            kept: set[int] = set(pks)
+            if excluding is not None:
+                kept -= {
+                    r[0] for r in self.conn.execute(EXCLUDED_SQL, (json.dumps(pks), excluding))
+                }
+            if len(kept) >= LIMIT or len(rows) < read:
+                break
+            if read >= HEADS_READ_LIMIT:
+                return None
+            read *= 4
+        ranked = sorted(
+            (r for r in rows if r[0] in kept),
+            key=lambda r: (-(bm25_weight(r[1], r[2], average) if r[2] >= 0 else r[3]), -r[0]),
+        )
+        return [r[0] for r in ranked[:LIMIT]] if len(ranked) >= LIMIT else None
 
 
 _STOPWORDS_TEXT = """
@@ -313,6 +385,7 @@ async def time_queries(
     store: SQLiteStore, raw: sqlite3.Connection, queries: Sequence[BenchQuery], rounds: int
 ) -> list[QueryTimes]:
     """Each query through the store and raw, once per round; who goes first alternates."""
+    raw_search = RawSearch(raw)
     results = []
     for q in queries:
         parsed = parse_query(q.text)
@@ -331,7 +404,7 @@ async def time_queries(
 
     def via_raw(r: QueryTimes) -> None:
         t0 = time.perf_counter()
-        raw_search(raw, parse_query(r.query.text), r.match, r.wanted)
+        raw_search(parse_query(r.query.text), r.match, r.wanted)
         r.raw_ms.append((time.perf_counter() - t0) * 1000)
 
     for round_ in range(rounds):

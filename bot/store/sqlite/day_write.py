@@ -191,12 +191,18 @@ async def write_heads(
 
 async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:
     """papers_fts's rows and tokens per row as FTS5's bm25 reads them (its stored totals)."""
-    found = list(await db.execute_fetchall("SELECT block FROM papers_fts_data WHERE id = 1"))
-    if not found or not found[0][0]:
+    found = list(await db.execute_fetchall(FTS_TOTALS_SQL))
+    return fts_averages(found[0][0] if found else None)
+
+
+FTS_TOTALS_SQL = "SELECT block FROM papers_fts_data WHERE id = 1"
+
+
+def fts_averages(block: bytes | None) -> tuple[int, float]:
+    """(rows, tokens per row) from FTS5's 'averages' record (FTS_TOTALS_SQL): varints
+    (SQLite's format), the row count, then each column's token count."""
+    if not block:
         return 0, 0.0
-    # The 'averages' record: varints (SQLite's format), the row count, then each column's
-    # token count.
-    block: bytes = found[0][0]
     values, i = [], 0
     while i < len(block):
         value = 0
