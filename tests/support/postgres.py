@@ -246,6 +246,8 @@ class CuttableProxy:
         self.up = True
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
+        self._trap_commit: float | None = None  # cut_after_commit's delay, while armed
+        self._swallowing = False  # the server's answers are dropped
 
     async def __aenter__(self) -> CuttableProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -276,6 +278,19 @@ class CuttableProxy:
     def restore(self) -> None:
         self.up = True
 
+    def cut_after_commit(self, down: float = 0.3) -> None:
+        """The next COMMIT reaches the server, but its answer never comes back: the
+        connections are cut once the server has had time to commit, and come back `down`
+        seconds later (did the transaction happen? the client cannot know)."""
+        self._trap_commit = down
+
+    async def _sprung(self) -> None:
+        await asyncio.sleep(0.2)  # the server commits meanwhile; its answer is swallowed
+        self.cut()
+        asyncio.get_running_loop().call_later(self._trap_commit or 0.3, self.restore)
+        self._trap_commit = None
+        self._swallowing = False
+
     async def _open_server(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         parts = urlsplit(self.url)
         query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
@@ -291,11 +306,20 @@ class CuttableProxy:
             return
         server_reader, server_writer = await self._open_server()
         self._pipes.update((writer, server_writer))
-        await asyncio.gather(self._pump(reader, server_writer), self._pump(server_reader, writer))
+        await asyncio.gather(
+            self._pump(reader, server_writer, to_server=True), self._pump(server_reader, writer)
+        )
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, to_server: bool = False
+    ) -> None:
         try:
             while data := await reader.read(65536):
+                if not to_server and self._swallowing:
+                    continue
+                if to_server and self._trap_commit is not None and b"COMMIT" in data:
+                    self._swallowing = True
+                    asyncio.get_running_loop().create_task(self._sprung())
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -62,10 +62,11 @@ def _retried(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[A
     return retried
 
 
-_NOT_RETRIED = ("open", "close", "backup", "lead", "resign")
+_NOT_RETRIED = ("open", "close", "backup", "lead", "resign", "add_alert")
 # Every coroutine of the Store protocol's roles (a role added later is covered too), but
 # not opening, closing or a backup (pg_dump connects by itself), nor leading: a lost leader
-# connection must answer False at once, not after retries.
+# connection must answer False at once, not after retries. add_alert retries by itself
+# (the same alert on every try: a lost answer to a COMMIT must not add it twice).
 for _role in Store.__mro__:
     if _role in (Store, Protocol, Generic, object):
         continue

@@ -85,32 +85,50 @@ class Alerts(PostgresBase):
 
         A lock per person, held to the end of the transaction, makes the count and the
         insert one step: adds that run at the same time can never pass the cap together.
+
+        Retried here, not by the store's wrapper: a connection lost after the server took
+        the COMMIT (its answer never came) must not add the alert twice. Every try carries
+        the same creation time, and a try that finds the person's alert with that time and
+        query returns it instead of adding another.
         """
-        async with self._transaction() as con:
-            await con.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                LOCK_NAMESPACE + ALERT_CAP_LOCK,
-                str(user_id),
-            )
-            row = await con.fetchrow(
-                "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id, created_at,"
-                " min_upvotes) SELECT $1, $2, $3, $4, $5, $6, $8"
-                " WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $7"
-                " RETURNING id, user_id, query, deliver, channel_id, guild_id, muted, created_at,"
-                " min_upvotes",
-                user_id,
-                query,
-                deliver,
-                channel_id,
-                guild_id,
-                self._now(),
-                max_alerts,
-                min_upvotes,
-            )
-            if row is None:
-                raise AlertLimitError(f"You already have {max_alerts} alerts")
-            await self._alert_changed(con, "alert", row[0])
-        return _alert(row)
+        created = self._now()
+
+        async def add() -> Alert:
+            async with self._transaction() as con:
+                await con.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                    LOCK_NAMESPACE + ALERT_CAP_LOCK,
+                    str(user_id),
+                )
+                row = await con.fetchrow(
+                    f"{_ALERT_SELECT} WHERE user_id = $1 AND created_at = $2 AND query = $3",
+                    user_id,
+                    created,
+                    query,
+                )
+                if row is not None:  # an earlier try was committed
+                    return _alert(row)
+                row = await con.fetchrow(
+                    "INSERT INTO alerts (user_id, query, deliver, channel_id, guild_id,"
+                    " created_at, min_upvotes) SELECT $1, $2, $3, $4, $5, $6, $8"
+                    " WHERE (SELECT count(*) FROM alerts WHERE user_id = $1) < $7"
+                    " RETURNING id, user_id, query, deliver, channel_id, guild_id, muted,"
+                    " created_at, min_upvotes",
+                    user_id,
+                    query,
+                    deliver,
+                    channel_id,
+                    guild_id,
+                    created,
+                    max_alerts,
+                    min_upvotes,
+                )
+                if row is None:
+                    raise AlertLimitError(f"You already have {max_alerts} alerts")
+                await self._alert_changed(con, "alert", row[0])
+            return _alert(row)
+
+        return await self._retrying(add)
 
     async def _alert_changed(self, con: asyncpg.Connection, kind: str, key: int) -> None:
         """Count a change, in the transaction that makes it. The lock, held until commit,

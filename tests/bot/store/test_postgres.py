@@ -123,6 +123,26 @@ async def test_a_dropped_connection_is_retried_and_nothing_is_lost(
         assert [a.id for a in await store.user_alerts(7)] == [alert.id]  # once
 
 
+async def test_an_alert_whose_commit_answer_was_lost_is_added_once(
+    pg_server: PgServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server commits the new alert, but the connection drops before its answer: the
+    store retries, finds the alert it made, and the person has it once."""
+    async with (
+        pg_server.database() as url,
+        CuttableProxy(url) as proxy,
+        PostgresStore(proxy.proxied_url, retry_seconds=10) as store,
+    ):
+        await store.add_alert(7, "diffusion")
+        proxy.cut_after_commit()
+        alert = await store.add_alert(7, "grokking")
+        assert "lost the connection to PostgreSQL" in caplog.text
+        assert [a.query for a in await store.user_alerts(7)] == ["diffusion", "grokking"]
+        assert (await store.user_alerts(7))[-1] == alert
+        await store.add_alert(7, "grokking")  # a second add of the same query is its own
+        assert len(await store.user_alerts(7)) == 3
+
+
 async def test_a_paused_transaction_frees_its_row_locks(pg_server: PgServer) -> None:
     """A process paused (SIGSTOP) inside a transaction holds its row locks until the server
     ends the transaction: another process can then write the row, and the paused one's work
