@@ -243,12 +243,11 @@ def window_statement(
     word's older postings instead of collecting them all; a slice too wide for that is cut
     at the blocks' boundaries (`_slice_ranges`), and a cut slice's pk range is tested on
     the rows GIN found, with no bitmap of the pk index (the other slices' blocks may hold
-    twice their pks: there a common word's bitmap of the pk index saves visits). The
-    slices read pks and
-    row addresses only (so their sort holds no vectors); for relevance the window's rows are
-    then read again by address (a TID scan, in the statement's own snapshot) and ranked: a
-    term's rank is `ts_rank` on `search`, 0 where the term is absent (upvotes are not needed
-    and read as 0). The other orders read upvotes and dates from `papers` by pk, no ranks.
+    twice their pks: there a common word's bitmap of the pk index saves visits). For
+    relevance a slice ranks the rows it found, where it has them (their sort holds pks,
+    dates and ranks, no vectors; a row is not visited again): a term's rank is `ts_rank` on
+    `search`, 0 where the term is absent (upvotes are not needed and read as 0). The other
+    orders read pks only, then upvotes and dates from `papers` by pk, no ranks.
     """
     where, tsqueries = compile_where(query, 3)
     params: list[Any] = [RANK_WINDOW, newest, *tsqueries]
@@ -258,6 +257,17 @@ def window_statement(
     if until:
         params.append(until)
         where += f" AND d.list_date <= ${len(params)}"
+    ranks = []
+    if sort == "relevance":
+        for term in query.terms():
+            params.append(compile_term(term))
+            t = f"${len(params)}::tsquery"
+            ranks.append(f"CASE WHEN d.search @@ {t} THEN ts_rank(d.search, {t}) ELSE 0 END")
+    read = (
+        f"d.pk, 0, d.list_date, ARRAY[{', '.join(ranks)}]::real[]"
+        if sort == "relevance"
+        else "d.pk"
+    )
     slices = []
     plain = _plain_ranges(newest)
     for low, high in _slice_ranges(newest) if BUCKET in where else plain:
@@ -271,7 +281,7 @@ def window_statement(
         within = f" AND {pk} <= {'$2::bigint' if high is None else high}"
         within += f" AND {pk} > {low}" if low is not None else ""
         slices.append(
-            f"(SELECT d.pk, d.ctid FROM paper_search d WHERE {where.replace(BUCKET, bucket)}"
+            f"(SELECT {read} FROM paper_search d WHERE {where.replace(BUCKET, bucket)}"
             f"{within} ORDER BY d.pk DESC)"
         )
     matches = f"FROM ({' UNION ALL '.join(slices)}) m LIMIT $1"
@@ -281,16 +291,7 @@ def window_statement(
             f" WHERE p.pk = ANY(ARRAY(SELECT m.pk {matches}))",
             params,
         )
-    ranks = []
-    for term in query.terms():
-        params.append(compile_term(term))
-        t = f"${len(params)}::tsquery"
-        ranks.append(f"CASE WHEN s.search @@ {t} THEN ts_rank(s.search, {t}) ELSE 0 END")
-    sql = (
-        f"SELECT s.pk, 0, s.list_date, ARRAY[{', '.join(ranks)}]::real[] FROM paper_search s"
-        f" WHERE s.ctid = ANY(ARRAY(SELECT m.ctid {matches}))"
-    )
-    return sql, params
+    return f"SELECT m.* {matches}", params
 
 
 def _plain_ranges(newest: int) -> list[tuple[int | None, int | None]]:
