@@ -176,7 +176,8 @@ class SQLiteBase:
             self._heads_words = {r[0] for r in words}
 
     async def _index_search(self) -> None:
-        """Write papers_fts afresh unless it holds this version's analysis of every paper.
+        """Write papers_fts (and papers_fts_authors) afresh unless it holds this version's
+        analysis of every paper.
 
         Runs on open: after migration 0005 (which empties it) and after an upgrade that
         changes how bot.text reads words. One transaction: a crash leaves it to redo.
@@ -199,6 +200,18 @@ class SQLiteBase:
                 await db.executemany(
                     f"INSERT INTO papers_fts (rowid, {_FTS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                     [(pk, *row) for pk, row in rows],
+                )
+            # Migration 0015 makes the authors' index (tokenized by SQLite, so the analysis
+            # does not change it; written again here because a copied store has none).
+            if await self._one(
+                "SELECT 1 FROM sqlite_master WHERE name = 'papers_fts_authors'", (), db
+            ):
+                await db.execute(
+                    "INSERT INTO papers_fts_authors (papers_fts_authors) VALUES ('delete-all')"
+                )
+                await db.execute(
+                    "INSERT INTO papers_fts_authors (rowid, authors)"
+                    " SELECT pk, authors FROM papers WHERE authors != ''"
                 )
             await db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?)"
@@ -314,6 +327,9 @@ class SQLiteBase:
         problems = [r[0] for r in rows if r[0] != "ok"]
         try:
             await self.db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('integrity-check')")
+            await self.db.execute(
+                "INSERT INTO papers_fts_authors (papers_fts_authors) VALUES ('integrity-check')"
+            )
         except sqlite3.DatabaseError as e:
             problems.append(f"full-text index: {e}")
         return problems

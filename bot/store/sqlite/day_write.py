@@ -15,7 +15,7 @@ from bot.models import (
 )
 from bot.store.base import RISING_WATCH_DAYS
 from bot.store.rules import merge
-from bot.store.sqlite.follows import write_credits
+from bot.store.sqlite.follows import write_author_index, write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
     _HEADS_ADD,
@@ -109,6 +109,11 @@ async def write_day(
     added = [(pks[i], _index_row(r)) for r, i in indexed]
     await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
     await write_heads(db, heads, added, removed)
+    await write_author_index(
+        db,
+        [(pks[i], o["authors"]) for o, i in unindexed],
+        [(pks[i], r["authors"]) for r, i in indexed],
+    )
     await db.executemany(
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",

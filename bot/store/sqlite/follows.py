@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from bot.store.base import MAX_FOLLOWS
 from bot.store.sqlite.connection import SQLiteBase
 
 _PREFIX_END = "\U0010ffff"  # sorts after every character: [p, p + this) holds p's words
-_SCAN_MAX = 20_000  # credits an autocomplete counts at most (a one-letter prefix is broad)
+_SCAN_MAX = 20_000  # credits an autocomplete counts at most, newest papers first
 _FOLLOW_SELECT = "SELECT id, user_id, name, hf_user, created_at FROM follows"
 # People whose alerts may be matched now: not paused, DMs not refused.
 _RECEIVING = (
@@ -63,6 +64,50 @@ async def write_credits(
     await db.executemany(f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
 
 
+async def write_author_index(
+    db: Connection,
+    removed: Sequence[tuple[int, str]],
+    added: Sequence[tuple[int, str]],
+) -> None:
+    """Keep papers_fts_authors, in the caller's transaction: `removed` are (pk, authors as
+    last written) of papers whose row goes, `added` (pk, authors as now stored) those whose
+    row is written; a paper in both with the same authors is left as it is. The row is
+    papers.authors (one name a line), which always lists the paper's credited names."""
+    before, after = dict(removed), dict(added)
+    await db.executemany(
+        "INSERT INTO papers_fts_authors (papers_fts_authors, rowid, authors)"
+        " VALUES ('delete', ?, ?)",
+        [(pk, a) for pk, a in removed if a and after.get(pk) != a],
+    )
+    await db.executemany(
+        "INSERT INTO papers_fts_authors (rowid, authors) VALUES (?, ?)",
+        [(pk, a) for pk, a in added if a and before.get(pk) != a],
+    )
+
+
+def _credited(text: str, where: str) -> str:
+    """FROM and WHERE over the credits (c) of which `where` holds, newest paper first: only
+    the papers whose papers_fts_authors row holds `text`'s words (one more parameter first,
+    the MATCH of `_phrase`), or every paper when `text` has no word for FTS5 to look up."""
+    if _has_words(text):
+        return (
+            "papers_fts_authors f JOIN author_credits c ON c.paper_pk = f.rowid"
+            f" WHERE papers_fts_authors MATCH ? AND ({where}) ORDER BY f.rowid DESC"
+        )
+    return f"author_credits c WHERE ? IS NOT NULL AND ({where}) ORDER BY c.paper_pk DESC"
+
+
+def _phrase(text: str, star: str) -> tuple[str]:
+    """`text` as one FTS5 phrase (`star` "*": its last word as a prefix). A name that starts
+    with `text` (NOCASE) holds its words in order, unicode61 folding case alike on both."""
+    return ('"' + text.replace('"', '""') + '"' + star,)
+
+
+def _has_words(text: str) -> bool:
+    """Whether unicode61 finds a word in `text` (letters, numbers, private use)."""
+    return any(c.isalnum() or unicodedata.category(c) == "Co" for c in text)
+
+
 def _follow(row: Sequence[Any]) -> Follow:
     return Follow(row[0], row[1], Author(row[2], row[3]), datetime.fromisoformat(row[4]))
 
@@ -71,18 +116,20 @@ class Follows(SQLiteBase):
     """Author credits, autocomplete over them, and the authors people follow."""
 
     async def authors_starting(self, prefix: str, limit: int = 25) -> list[Author]:
-        """Authors whose name or last name starts with `prefix`, most papers first."""
+        """Authors whose name or last name starts with `prefix`, most papers first (among
+        the credits of the newest papers, _SCAN_MAX credits at most)."""
         prefix = " ".join(prefix.split())
         if not prefix:
             return []
         end = prefix + _PREFIX_END
+        match = "(c.name >= ? AND c.name < ?) OR (c.surname >= ? AND c.surname < ?)"
         rows = await self._all(
             "SELECT min(name), hf_user, count(DISTINCT paper_pk) AS n FROM ("
-            " SELECT name, hf_user, paper_pk FROM author_credits"
-            " WHERE (name >= ? AND name < ?) OR (surname >= ? AND surname < ?) LIMIT ?)"
+            f" SELECT c.name, c.hf_user, c.paper_pk FROM {_credited(prefix, match)}"
+            " LIMIT ?)"
             " GROUP BY hf_user, (CASE WHEN hf_user IS NULL THEN name END) COLLATE NOCASE"
             " ORDER BY n DESC, 1, 2 LIMIT ?",
-            (prefix, end, prefix, end, _SCAN_MAX, limit),
+            (*_phrase(prefix, "*"), prefix, end, prefix, end, _SCAN_MAX, limit),
         )
         return [Author(r[0], r[1], r[2]) for r in rows]
 
@@ -103,10 +150,11 @@ class Follows(SQLiteBase):
                     (hf_user,),
                 )
             return Author(name, hf_user, row[0])
+        name = " ".join(name.split())
         row = await self._one(
-            "SELECT count(DISTINCT paper_pk), min(name) FROM author_credits"
-            " WHERE name = ? AND hf_user IS NULL",
-            (" ".join(name.split()),),
+            "SELECT count(DISTINCT c.paper_pk), min(c.name) FROM"
+            f" {_credited(name, 'c.name = ? AND c.hf_user IS NULL')}",
+            (*_phrase(name, ""), name),
         )
         return Author(row[1], None, row[0]) if row and row[0] else None
 

@@ -49,7 +49,7 @@ from bot.store.sqlite.day_write import (
     write_day,
     write_heads,
 )
-from bot.store.sqlite.follows import write_credits
+from bot.store.sqlite.follows import write_author_index, write_credits
 from bot.store.sqlite.rows import (
     _HEADS_ADD,
     _PAPER_COLUMNS,
@@ -115,7 +115,8 @@ class Papers(SQLiteBase):
                     await write_heads(
                         db, self._heads_words, [(pk, _index_row(merged))], [(pk, _index_row(old))]
                     )
-                await write_credits(db, [paper])
+                    await write_author_index(db, [(pk, old["authors"])], [(pk, merged["authors"])])
+                await write_credits(db, [paper], {paper.id: old["pk"]})
                 return False
             await db.execute(
                 _INSERT_PAPER,
@@ -125,7 +126,8 @@ class Papers(SQLiteBase):
             await db.execute(_FTS_ADD, (*indexed, paper.id))
             pks = await _pks(db, [paper.id])
             await write_heads(db, self._heads_words, [(pks[paper.id], indexed)])
-            await write_credits(db, [paper])
+            await write_author_index(db, [], [(pks[paper.id], row["authors"])])
+            await write_credits(db, [paper], pks)
             return True
 
     async def get_paper(self, paper_id: str) -> Listing | None:

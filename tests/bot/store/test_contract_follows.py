@@ -57,6 +57,48 @@ async def test_autocomplete_matches_the_last_name_too(store: Store) -> None:
     assert await store.authors_starting("zzz") == []
 
 
+async def test_autocomplete_reads_names_with_punctuation_accents_and_other_scripts(
+    store: Store,
+) -> None:
+    await store.ingest_day(
+        DAY,
+        [
+            paper("2501.00001", authors=("Jean-Pierre O'Brien", "José Núñez")),
+            paper("2501.00002", authors=("李 雷", "(Team) Alpha", "Kai W. Hu")),
+        ],
+    )
+
+    async def names(prefix: str) -> list[str]:
+        return [a.name for a in await store.authors_starting(prefix)]
+
+    assert await names("jean-p") == ["Jean-Pierre O'Brien"]
+    assert await names("Jean-Pierre O'B") == ["Jean-Pierre O'Brien"]
+    assert await names("o'br") == ["Jean-Pierre O'Brien"]
+    assert await names("josé") == ["José Núñez"]
+    assert await names("Núñ") == ["José Núñez"]
+    assert await names("李") == await names("雷") == ["李 雷"]
+    assert await names("Kai W. H") == await names("hu") == ["Kai W. Hu"]
+    assert await names("(") == await names("(team) a") == ["(Team) Alpha"]  # no word in "("
+    assert await names("Kai H") == await names("Pierre") == await names("O'Brien J") == []
+    assert await store.find_author("josé  Núñez") == Author("José Núñez", None, 1)
+    assert await store.find_author("(Team) Alpha") == Author("(Team) Alpha", None, 1)
+    assert await store.find_author("Jean-Pierre") is None
+
+
+async def test_autocomplete_follows_the_authors_a_paper_is_stored_with(store: Store) -> None:
+    await store.ingest_day(DAY, [paper("2501.00001", authors=("Ada Lovelace", "Bo Chen"))])
+    await store.ingest_day(NEXT_DAY, [paper("2501.00001", authors=("Grace Hopper", "Bo Chen"))])
+    await store.upsert_paper(paper("2501.00009", authors=("Ada Byron",)))
+    assert await store.authors_starting("Ada") == [Author("Ada Byron", None, 1)]
+    assert await store.authors_starting("Lovel") == []
+    assert await store.find_author("Ada Lovelace") is None
+    assert await store.authors_starting("Hop") == [Author("Grace Hopper", None, 1)]
+    await store.upsert_paper(paper("2501.00009", authors=("Ada Lovelace",)))
+    await store.ingest_day(NEXT_DAY, [paper("2501.00001", title="Same authors, new title")])
+    assert await store.authors_starting("ada") == [Author("Ada Lovelace", None, 1)]
+    assert [a.name for a in await store.authors_starting("b")] == ["Bo Chen"]
+
+
 async def test_autocomplete_is_limited_and_most_papers_first(store: Store) -> None:
     await two_wei_lis(store)
     assert [a.hf_user for a in await store.authors_starting("Wei", limit=1)] == ["weili-a"]

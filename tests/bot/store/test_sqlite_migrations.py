@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.models import Author, Paper
 from bot.store import SQLiteStore
 from bot.store.sqlite import connection
 
@@ -72,6 +73,54 @@ async def test_0007_keeps_existing_deliveries_as_daily_ones(
             "SELECT sql FROM sqlite_master WHERE name = 'digest_parts'"
         ).fetchone()
         assert '"digest_deliveries"' in parts_sql  # the rename followed the foreign key
+
+
+async def test_0015_keeps_the_credits_and_finds_stored_authors_without_name_indexes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = connection._migrations()
+    monkeypatch.setattr(connection, "_migrations", lambda: [(n, s) for n, s in real if n <= 14])
+    async with SQLiteStore(tmp_path / "c.db"):
+        pass
+    now = "2025-01-01T00:00:00+00:00"
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        db.executemany(
+            "INSERT INTO papers (pk, id, title, authors, first_seen_at, updated_at)"
+            " VALUES (?, ?, 'A title', ?, ?, ?)",
+            [(1, "2501.00001", "Wei Li\nAda Lovelace", now, now), (2, "2501.00002", "", now, now)],
+        )
+        db.executemany(
+            "INSERT INTO author_credits (paper_pk, position, name, surname, hf_user)"
+            " VALUES (1, ?, ?, ?, ?)",
+            [(1, "Wei Li", "Li", "weili-a"), (2, "Ada Lovelace", "Lovelace", None)],
+        )
+    monkeypatch.setattr(connection, "_migrations", lambda: real)
+    async with SQLiteStore(tmp_path / "c.db") as store:
+        assert await store.authors_starting("love") == [Author("Ada Lovelace", None, 1)]
+        assert await store.authors_starting("wei") == [Author("Wei Li", "weili-a", 1)]
+        assert await store.find_author("ada lovelace") == Author("Ada Lovelace", None, 1)
+        assert await store.find_author("W. Li", "weili-a") == Author("Wei Li", "weili-a", 1)
+        assert await store.integrity_check() == []
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        indexed = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'author_credits'"
+            " AND sql IS NOT NULL"
+        ).fetchall()
+        assert indexed == [("author_credits_user",)]  # no name or surname index to keep up
+
+
+async def test_the_authors_index_is_written_again_with_the_search_index(tmp_path: Path) -> None:
+    """A copied store has neither (`store copy` leaves papers_fts* to the target)."""
+    async with SQLiteStore(tmp_path / "d.db") as store:
+        await store.ingest_day(
+            date(2025, 1, 7),
+            [Paper(id="2501.00001", title="A", abstract="", authors=("Ada Lovelace",))],
+        )
+    with sqlite3.connect(tmp_path / "d.db") as db:
+        db.execute("INSERT INTO papers_fts_authors (papers_fts_authors) VALUES ('delete-all')")
+        db.execute("DELETE FROM meta WHERE key = 'search_analysis'")
+    async with SQLiteStore(tmp_path / "d.db") as store:
+        assert await store.authors_starting("ada") == [Author("Ada Lovelace", None, 1)]
 
 
 def test_shipped_migrations_are_numbered_once_each_without_gaps() -> None:
