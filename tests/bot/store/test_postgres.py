@@ -323,3 +323,17 @@ async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
             ) == ["2501.00002"]
             await store.pool.execute("DELETE FROM papers WHERE id = '2501.00002'")
             assert await store.pool.fetchval("SELECT count(*) FROM paper_search") == 1
+
+
+async def test_autovacuum_empties_the_search_indexes_pending_lists_after_a_day(
+    pg_server: PgServer,
+) -> None:
+    # Every GIN lookup reads the whole pending list: autovacuum moves it into the index
+    # after 100 new rows (a day's list), not after 20% of the table.
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        for table in ("paper_search", "papers"):
+            options = await store.pool.fetchval(
+                "SELECT reloptions FROM pg_class WHERE oid = $1::regclass", table
+            )
+            assert "autovacuum_vacuum_insert_threshold=100" in options, table
+            assert "autovacuum_vacuum_insert_scale_factor=0" in options, table
