@@ -1,4 +1,4 @@
--- (Written as 0010 on branch w18-pgsearch.) GIN puts new index entries in a pending list (up to 4 MB) and every search of the index reads
+-- GIN puts new index entries in a pending list (up to 4 MB) and every search of the index reads
 -- all of it; a search of the window asks GIN once per slice (up to 16 times), so after a few
 -- days of ingest a search read ~175 pending pages per slice at 200,000 papers (its GIN lookups
 -- alone read ~20 pages each once the list is empty). Only a vacuum or an analyze of the table
