@@ -10,6 +10,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import discord
@@ -140,6 +141,7 @@ class Paperboy(commands.Bot):
         self._health_writes = asyncio.Lock()  # health changes reach the store in order
         self._stored_problems: set[str] = set()  # keys of problems some process reported
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dynamic_items: dict[type[discord.ui.DynamicItem[Any]], None] = {}  # in order
         self.failed_extensions: dict[str, str] = {}
         self._extensions = list(extensions)
         self._run_jobs = run_jobs
@@ -226,6 +228,26 @@ class Paperboy(commands.Bot):
             await self.sync_commands(force=False)
         except Exception:
             log.exception("command sync after taking the lead failed")
+
+    def add_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
+        """Register controls that answer on any message (discord.py), kept to register again
+        (keep_dynamic_items)."""
+        super().add_dynamic_items(*items)
+        self._dynamic_items.update(dict.fromkeys(items))
+
+    def remove_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
+        super().remove_dynamic_items(*items)
+        for item in items:
+            self._dynamic_items.pop(item, None)
+
+    def keep_dynamic_items(self) -> None:
+        """Register the dynamic items again. discord.py forgets a dynamic item's pattern for the
+        whole client when a view holding one ends (a timeout or stop: ViewStore.remove_view
+        pops every dynamic pattern of the view, the key add_dynamic_items registered it
+        under); from then on that control goes unanswered on every message until a restart.
+        A view that holds dynamic items and ends calls this."""
+        if self._dynamic_items:
+            super().add_dynamic_items(*self._dynamic_items)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)

@@ -188,6 +188,7 @@ class Search(commands.Cog):
                 first_page=page,
                 turns=self.page_turns,
                 actions=actions,
+                on_end=self.bot.keep_dynamic_items,
             )
             view.anchor_to(interaction)
         embed = results_embed(request, page, 0, self.page_size)

@@ -266,9 +266,13 @@ class SearchPager(discord.ui.View):
         first_page: SearchPage | None = None,
         turns: Buckets | None = None,
         actions: Sequence[PaperAction] = (),
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(timeout=timeout)
         self.actions = list(actions)
+        # Called when the pager ends: its paper controls are dynamic items, which discord.py
+        # then forgets for the whole client (Paperboy.keep_dynamic_items registers them again).
+        self.on_end = on_end
         self.owner_id = owner_id
         self.request = request
         self.fetch = fetch
@@ -360,8 +364,15 @@ class SearchPager(discord.ui.View):
             del self._pages[next(iter(self._pages))]
         return seen
 
+    def stop(self) -> None:
+        super().stop()
+        if self.on_end is not None:
+            self.on_end()
+
     async def on_timeout(self) -> None:
         """Grey the buttons out; a message that is gone or too old is simply left alone."""
+        if self.on_end is not None:
+            self.on_end()
         for item in self.children:
             if isinstance(item, discord.ui.Button):
                 item.disabled = True

@@ -114,3 +114,28 @@ async def test_others_may_use_the_controls_on_search_results_but_not_turn_pages(
     await mine.response()
     after = [o["value"] for o in component(message, "papers:probe")["options"]]
     assert after and set(after).isdisjoint(o["value"] for o in options)  # the next page's
+
+
+async def test_the_controls_keep_answering_after_a_search_pager_ends(h: Harness) -> None:
+    """A pager's paper controls are dynamic items; discord.py forgets them for the whole bot
+    when a view holding them ends. After a search's pager times out, the controls on its
+    message and on every other message still answer."""
+    search = h.bot.get_cog("Search")
+    assert search is not None
+    search.view_timeout = 0.2  # type: ignore[attr-defined]
+    inter = await h.discord.invoke("search", {"query": "model"}, user=h.discord.alice)
+    await inter.response()
+    (message,) = [m for m in h.discord.messages_in("general") if m.embeds]
+    await h.discord.wait_for(
+        lambda: component(message, "search:next").get("disabled") is True, 10, "the timeout"
+    )
+    options = component(message, "papers:probe")["options"]
+    picked = await h.discord.select(
+        message, "papers:probe", [options[0]["value"]], user=h.discord.bob
+    )
+    assert (await picked.response()).content == f"probed {options[0]['value']}"
+    paper = await h.discord.invoke("paper", {"id": "2404.19129"}, user=h.discord.alice)
+    await paper.response()
+    card = [m for m in h.discord.messages_in("general") if m.embeds][-1]
+    click = await h.discord.click(card, "paper:probe:2404.19129", user=h.discord.bob)
+    assert (await click.response()).content == "probed 2404.19129"
