@@ -16,6 +16,7 @@ from bot.client import Paperboy, bot_class
 from bot.config import Config, DiscordConfig
 from bot.errors import ClusterConfigError, StoreError
 from bot.hf.source import HFSource
+from bot.memory import limit_malloc_arenas
 from bot.store import make_store
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def run_bot(config: Config, *, sync_only: bool = False) -> int:
         )
         return EXIT_USAGE
     point_discord_at(config.discord)
+    limit_malloc_arenas()  # before the first thread
     try:
         return asyncio.run(_main(config, sync_only=sync_only))
     except (StoreError, ClusterConfigError) as e:

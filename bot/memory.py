@@ -1,8 +1,17 @@
-"""Giving memory freed by big transient work back to the operating system."""
+"""The process's memory: giving back what big transient work freed, and fewer malloc arenas."""
 
 from __future__ import annotations
 
 import ctypes
+import os
+
+# glibc gives each thread that allocates its own malloc arena (up to 8 per core), and memory
+# freed in one arena serves only the threads that use it. The bot's threads (one per SQLite
+# connection, the worker threads that build the alert and similarity indexes and match
+# papers) each kept tens of MB of freed memory of their own: 82 MB of thread arenas in the
+# soak's bot at 1,000 guilds and 100,000 alerts. Two arenas let them reuse each other's.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
 
 
 def release_freed_memory() -> None:
@@ -12,3 +21,14 @@ def release_freed_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas (call before the process starts threads); whether it was
+    set. An operator's MALLOC_ARENA_MAX in the environment wins; not glibc: nothing to do."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
