@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -121,6 +122,31 @@ class TestOnPostgres:
                 await admin.close()
             assert await b.lead("b")
             assert not await a.lead("a")  # it finds out at once, and follows
+
+    async def test_a_leader_connection_asyncpg_cannot_use_is_dropped_not_raised(
+        self, pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Seen in CI: a ping sent as the server's notice of the session's end arrived left
+        # asyncpg's protocol stuck ("cannot switch to state 11; another operation (2) is in
+        # progress"). lead() says False, drops the connection, and leads again on a new one.
+        async with pg_server.database() as url, PostgresStore(url) as a:
+            assert await a.lead("a")
+            stuck = a._leader_con
+            assert stuck is not None
+
+            fetchval = type(stuck).fetchval
+
+            async def in_progress(con: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+                if con is stuck:
+                    raise asyncpg.InternalClientError(
+                        "cannot switch to state 11; another operation (2) is in progress"
+                    )
+                return await fetchval(con, *args, **kwargs)
+
+            monkeypatch.setattr(type(stuck), "fetchval", in_progress)
+            assert not await a.lead("a")
+            assert stuck.is_closed()
+            assert await a.lead("a") and a._leader_con is not stuck
 
     async def test_each_process_paces_at_its_share_of_the_limit(self, pg_server: PgServer) -> None:
         async with pg_server.database() as url, PostgresStore(url) as a, PostgresStore(url) as b:

@@ -159,7 +159,16 @@ class Cluster(PostgresBase):
                     )
                 )
                 return self._leading
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as e:
+            except (
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                # asyncpg's protocol in a state it cannot leave, e.g. a query sent just as
+                # the server's notice that it ends the session arrived: the connection is
+                # of no more use.
+                asyncpg.InternalClientError,
+                OSError,
+                TimeoutError,
+            ) as e:
                 if self._leading:
                     log.warning("lost the leader's connection to PostgreSQL: %s", e)
                 await self._drop_leader_connection()
