@@ -88,24 +88,30 @@ class Alerts(PostgresBase):
 
         Retried here, not by the store's wrapper: a connection lost after the server took
         the COMMIT (its answer never came) must not add the alert twice. Every try carries
-        the same creation time, and a try that finds the person's alert with that time and
-        query returns it instead of adding another.
+        the same creation time, and a try after the first that finds the person's alert with
+        that time and query returns it instead of adding another. (Only a retry looks: times
+        are whole seconds, and two adds of one query within a second are two alerts.)
         """
         created = self._now()
+        tries = 0
 
         async def add() -> Alert:
+            nonlocal tries
+            tries += 1
             async with self._transaction() as con:
                 await con.execute(
                     "SELECT pg_advisory_xact_lock($1, hashtext($2))",
                     LOCK_NAMESPACE + ALERT_CAP_LOCK,
                     str(user_id),
                 )
-                row = await con.fetchrow(
-                    f"{_ALERT_SELECT} WHERE user_id = $1 AND created_at = $2 AND query = $3",
-                    user_id,
-                    created,
-                    query,
-                )
+                row = None
+                if tries > 1:
+                    row = await con.fetchrow(
+                        f"{_ALERT_SELECT} WHERE user_id = $1 AND created_at = $2 AND query = $3",
+                        user_id,
+                        created,
+                        query,
+                    )
                 if row is not None:  # an earlier try was committed
                     return _alert(row)
                 row = await con.fetchrow(
