@@ -5,10 +5,11 @@ changes read back."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ClusterConfigError
-from bot.models import AlertChanges, ClusterProcess
+from bot.models import AlertChanges, ClusterProcess, IngestResult
 
 # A paper's stored fields, in column order: what a new sighting may change.
 REFRESHED = (
@@ -51,6 +52,49 @@ def merge(
     """The stored values after `new`: None or empty keeps the old value, except in the
     `clear` columns, which take the new value (a refresh clears what the source removed)."""
     return {k: (v if v not in (None, "") or k in clear else old[k]) for k, v in new.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class DayWrite:
+    """What writing one day's list changed: the result, the papers whose searchable text
+    changed, and the (paper, old, new) upvotes of those whose upvotes rose."""
+
+    result: IngestResult
+    text_changed: tuple[str, ...] = ()
+    rises: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A stored paper seen again: its row `merged` with the new data, its first list date,
+    and what that changes."""
+
+    merged: dict[str, Any]
+    first_date: Any  # the backend's own date value, the earlier of the two
+    stored: bool  # a stored column or the first list date changes: the row is written
+    searched: bool  # a field search reads changes
+    rise: tuple[str, int, int] | None  # (paper, old, new) when its upvotes rose
+
+
+def seen_again(
+    paper_id: str,
+    old: Mapping[str, Any],
+    row: Mapping[str, Any],
+    list_date: Any,
+    clear: Collection[str] = (),
+) -> Sighting:
+    """A stored paper (`old`, with its list_date) seen on a list of `list_date` with `row`
+    (merged by `merge`, `clear` columns taken as they come)."""
+    merged = merge(old, row, clear)
+    first_date = min(filter(None, (old["list_date"], list_date)))
+    before, after = old["upvotes"] or 0, merged["upvotes"] or 0
+    return Sighting(
+        merged,
+        first_date,
+        any(merged[k] != old[k] for k in REFRESHED) or first_date != old["list_date"],
+        any(merged[k] != old[k] for k in SEARCHED),
+        (paper_id, before, after) if after > before else None,
+    )
 
 
 def changes_since(

@@ -7,7 +7,6 @@ import itertools
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -42,7 +41,7 @@ from bot.store.postgres.rows import (
     _listing,
     _paper_row,
 )
-from bot.store.rules import merge
+from bot.store.rules import DayWrite, merge, seen_again
 from bot.text import snippet
 
 RANK_WINDOW = 2000  # a search ranks at most the newest this-many matches (as SQLite's does)
@@ -328,16 +327,6 @@ def _slice_ranges(newest: int) -> list[tuple[int | None, int | None]]:
     return ranges
 
 
-@dataclass(frozen=True, slots=True)
-class DayWrite:
-    """What writing one day's list changed: the result, the papers whose searchable text
-    changed, and the (paper, old, new) upvotes of those whose upvotes rose."""
-
-    result: IngestResult
-    text_changed: tuple[str, ...] = ()
-    rises: tuple[tuple[str, int, int], ...] = ()
-
-
 async def write_day(
     con: asyncpg.Connection,
     list_date: date,
@@ -360,16 +349,14 @@ async def write_day(
         if old is None:
             new_rows.append((paper.id, *row.values(), list_date, now, now, *_vectors(row)))
             continue
-        merged = merge(old, row, clear)
-        first_date = min(filter(None, (old["list_date"], list_date)))
-        searched = any(merged[k] != old[k] for k in _SEARCHED)
-        if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
-            fresh = _vectors(merged) if searched else (None, None)
-            changed_rows.append((*merged.values(), first_date, now, *fresh, paper.id))
-        if searched:
+        seen = seen_again(paper.id, old, row, list_date, clear)
+        if seen.stored:
+            fresh = _vectors(seen.merged) if seen.searched else (None, None)
+            changed_rows.append((*seen.merged.values(), seen.first_date, now, *fresh, paper.id))
+        if seen.searched:
             text_changed.append(paper.id)
-        if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
-            rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
+        if seen.rise:
+            rises.append(seen.rise)
     await con.executemany(_INSERT_PAPER, new_rows)
     await keep_matched_text(con, text_changed)  # before the new text overwrites it
     await con.executemany(_UPDATE_PAPER, changed_rows)

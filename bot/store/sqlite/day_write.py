@@ -4,7 +4,6 @@ heads, and what a re-match must know (the text as last matched, rising upvotes).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import aiosqlite
@@ -14,13 +13,12 @@ from bot.models import (
     Paper,
 )
 from bot.store.base import RISING_WATCH_DAYS
-from bot.store.rules import merge
+from bot.store.rules import DayWrite, seen_again
 from bot.store.sqlite.follows import write_author_index, write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
     _HEADS_ADD,
     _REFRESHED,
-    _SEARCHED,
     _index_row,
     _paper_row,
     head_rows,
@@ -45,16 +43,6 @@ _FTS_DELETE = (
 _FTS_DELETE_PK = (
     f"INSERT INTO papers_fts (papers_fts, rowid, {_FTS_COLUMNS}) VALUES ('delete', {_SIX})"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DayWrite:
-    """What writing one day's list changed: the result, the papers whose searchable text
-    changed, and the (paper, old, new) upvotes of those whose upvotes rose."""
-
-    result: IngestResult
-    text_changed: tuple[str, ...] = ()
-    rises: tuple[tuple[str, int, int], ...] = ()
 
 
 async def write_day(
@@ -82,16 +70,15 @@ async def write_day(
             new_rows.append((paper.id, *row.values(), day, now, now))
             indexed.append((row, paper.id))
             continue
-        merged = merge(old, row, clear)
-        first_date = min(filter(None, (old["list_date"], day)))
-        if any(merged[k] != old[k] for k in _REFRESHED) or first_date != old["list_date"]:
-            changed_rows.append((*merged.values(), first_date, now, paper.id))
-        if any(merged[k] != old[k] for k in _SEARCHED):
+        seen = seen_again(paper.id, old, row, day, clear)
+        if seen.stored:
+            changed_rows.append((*seen.merged.values(), seen.first_date, now, paper.id))
+        if seen.searched:
             unindexed.append((old, paper.id))
-            indexed.append((merged, paper.id))
+            indexed.append((seen.merged, paper.id))
             text_changed.append(paper.id)
-        if (merged["upvotes"] or 0) > (old["upvotes"] or 0):
-            rises.append((paper.id, old["upvotes"] or 0, merged["upvotes"]))
+        if seen.rise:
+            rises.append(seen.rise)
     await db.executemany(_INSERT_PAPER, new_rows)
     await keep_matched_text(db, text_changed)  # before the new text overwrites it
     # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
@@ -194,13 +181,13 @@ async def write_heads(
     await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average, words)))
 
 
+FTS_TOTALS_SQL = "SELECT block FROM papers_fts_data WHERE id = 1"
+
+
 async def fts_totals(db: aiosqlite.Connection) -> tuple[int, float]:
     """papers_fts's rows and tokens per row as FTS5's bm25 reads them (its stored totals)."""
     found = list(await db.execute_fetchall(FTS_TOTALS_SQL))
     return fts_averages(found[0][0] if found else None)
-
-
-FTS_TOTALS_SQL = "SELECT block FROM papers_fts_data WHERE id = 1"
 
 
 def fts_averages(block: bytes | None) -> tuple[int, float]:
