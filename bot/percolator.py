@@ -76,7 +76,7 @@ class Matches(Mapping[int, Match]):
     lookup by id makes the dict. Alert ids come in no particular order.
     """
 
-    __slots__ = ("_by_id", "_entries", "_ids", "_of_code", "_of_slot", "_table")
+    __slots__ = ("_by_id", "_entries", "_ids", "_of_code", "_of_slot", "_reasons", "_table")
 
     def __init__(
         self,
@@ -84,11 +84,13 @@ class Matches(Mapping[int, Match]):
         of_slot: _Postings,
         table: list[Match],
         of_code: np.ndarray[Any, np.dtype[np.object_]],
+        reasons: dict[int, str],
     ) -> None:
         self._entries = entries  # the postings' entries: (code << 32) | slot
         self._of_slot = of_slot  # slot -> alert id, as it was (the index copies it on write)
         self._table = table  # code -> Match (the index only ever appends to it)
         self._of_code = of_code  # the same as an array, perhaps without the newest codes
+        self._reasons = reasons  # code -> its Match's reason, as read so far (the index's)
         self._ids: _Postings | None = None
         self._by_id: dict[int, Match] | None = None
 
@@ -106,9 +108,18 @@ class Matches(Mapping[int, Match]):
         """The Match a code of `codes()` stands for."""
         return self._table[code]
 
+    def reason_of(self, code: int) -> str:
+        """The reason of the Match a code of `codes()` stands for (made once per index)."""
+        reason = self._reasons.get(code)
+        if reason is None:
+            reason = self._reasons[code] = self._table[code].reason
+        return reason
+
     def only(self, keep: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
         """These matches less those whose flag (in the order of `ids()`) is false."""
-        return Matches(self._entries.compress(keep), self._of_slot, self._table, self._of_code)
+        return Matches(
+            self._entries.compress(keep), self._of_slot, self._table, self._of_code, self._reasons
+        )
 
     def _dict(self) -> dict[int, Match]:
         if self._by_id is None:
@@ -161,6 +172,7 @@ class AlertIndex:
         self._used = 0  # slots ever used: the free ones below are in `_free`
         self._free: list[int] = []
         self._table: list[Match] = [Match(())]  # code -> Match (code 0 is never used)
+        self._reasons: dict[int, str] = {}  # code -> its Match's reason, once read
         self._of_code = np.empty(0, dtype=np.object_)  # the same, as an array: made when needed
         self._compiled: dict[Query, _Compiled] = {}
         self._terms: dict[Term, _CTerm] = {}  # shared compiled terms
@@ -334,7 +346,7 @@ class AlertIndex:
         # No alert is in two parts (an alert's variants exclude each other), so the
         # answer is the parts less the slots a drop key unfiles.
         if not parts:
-            return Matches(_NONE, self._ids, self._table, self._of_code)
+            return Matches(_NONE, self._ids, self._table, self._of_code, self._reasons)
         found = parts[0] if len(parts) == 1 else np.concatenate(parts)
         drop = self._drop
         drops = [drop[key] for key in drop.keys() & hits]
@@ -344,7 +356,7 @@ class AlertIndex:
             keep = alive.take(found & _SLOT)
             alive[gone] = True  # (all true again for the next paper)
             found = found.compress(keep)
-        return Matches(found, self._ids, self._table, self._of_code)
+        return Matches(found, self._ids, self._table, self._of_code, self._reasons)
 
     def _file(self, comp: _Compiled, variants: list[list[int]]) -> None:
         """File these alerts (all with the compiled query; their slots for each variant)

@@ -8,13 +8,14 @@ row is made only while the store writes it (and freed right after).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import numpy as np
 
 from bot.models import AlertTarget, FollowMatch, OutboxRow, Paper, follow_row_id
 from bot.percolator import Matches
+from bot.store.deferred import DeferredPart, pack
 
 _Ints = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -86,6 +87,11 @@ class OutboxRows(Sequence[OutboxRow]):
         u, p, a, r, t = (int(c[i]) for c in self._columns)
         return OutboxRow(u, self._papers[p], a, self._reasons[r], self._targets[t])
 
+    def packed(self) -> list[DeferredPart]:
+        """The rows packed for the store to keep (defer_alert_matches), a part per bucket of
+        people."""
+        return pack(self._columns, self._papers, self._reasons, self._targets)
+
     def __iter__(self) -> Iterator[OutboxRow]:
         users, papers, alerts, reasons, targets = (c.tolist() for c in self._columns)
         paper_of, reason_of, target_of = self._papers, self._reasons, self._targets
@@ -104,11 +110,8 @@ def outbox_rows(
     """One row per (person, paper) not in the outbox yet: the first alert (by id) that may
     fire, every distinct reason joined in alert order; then the followed authors'. In key
     order (person, then paper): the outbox's key index is written page by page."""
-    columns: list[list[_Ints]] = [[], [], [], [], []]
     reasons: list[str] = []
     reason_at: dict[str, int] = {}
-    of_match: dict[int, int] = {}  # a Match's code -> its reason's number
-    joined: dict[tuple[int, int], int] = {}  # (person, paper index) -> row, for follows
 
     def reason_no(text: str) -> int:
         at = reason_at.get(text)
@@ -118,56 +121,30 @@ def outbox_rows(
         return at
 
     paper_ids = [p.id for p in papers]
+    # Every match of every paper as columns, each paper's matches together.
+    ids: list[_Ints] = []
+    codes: list[_Ints] = []
+    spans: dict[int, tuple[int, int]] = {}  # paper index -> its matches' start and end
+    table: Matches | None = None  # (the Matches of one index read codes alike)
+    size = 0
     for index, paper in enumerate(papers):
         hits = found.get(paper.id)
         if not hits:
             continue
-        alert_ids = hits.ids()
-        codes = hits.codes()
-        at = routes.find(alert_ids)
-        keep = at >= 0
-        users = routes.users[at]
-        taken = have.get(paper.id)
-        if taken:  # matched before: skip the people who have it
-            keep &= ~np.isin(users, np.fromiter(taken, np.int64, len(taken)))
-        # A rising alert waits for its upvotes (the paper is matched again then).
-        waiting = routes.min_upvotes[at]
-        ready = paper.id in rising
-        keep &= (waiting == 0) | (ready & (paper.upvotes >= waiting))
-        if not keep.any():
-            continue
-        alert_ids, codes, users, at = alert_ids[keep], codes[keep], users[keep], at[keep]
-        order = np.lexsort((alert_ids, users))
-        alert_ids, codes, users, at = alert_ids[order], codes[order], users[order], at[order]
-        first = np.ones(len(users), dtype=np.bool_)
-        first[1:] = users[1:] != users[:-1]
-        starts = np.flatnonzero(first)
-        # The reason of each distinct Match once (one Match is shared by many alerts).
-        distinct, of_code = np.unique(codes, return_inverse=True)
-        for code in distinct.tolist():
-            if code not in of_match:
-                of_match[code] = reason_no(hits.match_of(code).reason)
-        numbers = np.array([of_match[c] for c in distinct.tolist()], dtype=np.int64)
-        row_reasons = numbers[of_code][starts]
-        several = np.flatnonzero(np.diff(starts, append=len(users)) > 1)
-        if len(several):  # people with several alerts: every distinct reason, in alert order
-            each = numbers[of_code].tolist()
-            ends = np.append(starts[1:], len(users)).tolist()
-            begins = starts.tolist()
-            for k in several.tolist():
-                text = reasons[each[begins[k]]]
-                for n in each[begins[k] + 1 : ends[k]]:
-                    if reasons[n] not in text:
-                        text = f"{text}; {reasons[n]}"
-                row_reasons[k] = reason_no(text)
-        columns[0].append(users[starts])
-        columns[1].append(np.full(len(starts), index, dtype=np.int64))
-        columns[2].append(alert_ids[starts])
-        columns[3].append(row_reasons)
-        columns[4].append(routes.target_of[at[starts]])
-    built = [np.concatenate(c) if c else np.zeros(0, np.int64) for c in columns]
+        table = hits
+        ids.append(hits.ids())
+        codes.append(hits.codes())
+        spans[index] = (size, size + len(hits))
+        size += len(hits)
+    if table is None:
+        built = [np.zeros(0, np.int64) for _ in range(5)]
+    else:
+        built = _alert_columns(
+            routes, papers, ids, codes, spans, table, rising, have, reason_no, reasons
+        )
     targets = list(routes.targets)
     if follows:
+        joined: dict[tuple[int, int], int] = {}  # (person, paper index) -> row
         _add_follows(built, paper_ids, follows, have, reason_no, reasons, targets, joined)
     # Papers in id order, so that rows sort as the outbox's key does.
     rank = np.empty(len(paper_ids), dtype=np.int64)
@@ -177,6 +154,84 @@ def outbox_rows(
     return OutboxRows(
         (users, papers_of, alerts, row_reasons, row_targets), paper_ids, reasons, targets
     )
+
+
+def _alert_columns(
+    routes: Routes,
+    papers: list[Paper],
+    ids: list[_Ints],
+    codes: list[_Ints],
+    spans: dict[int, tuple[int, int]],
+    table: Matches,
+    rising: set[str],
+    have: Mapping[str, set[int]],
+    reason_no: Callable[[str], int],
+    reasons: list[str],
+) -> list[_Ints]:
+    """The alerts' rows as columns (person, paper index, alert id, reason number, target
+    number): per paper and person, the first alert by id that may fire, with every
+    distinct reason of their alerts joined in alert order."""
+    alert_ids = np.concatenate(ids)
+    code_of = np.concatenate(codes)
+    paper_at = np.empty(len(alert_ids), dtype=np.int64)
+    for index, (start, end) in spans.items():
+        paper_at[start:end] = index
+    at = routes.find(alert_ids)
+    keep = at >= 0
+    users = routes.users[at]
+    for index, (start, end) in spans.items():
+        taken = have.get(papers[index].id)
+        if taken:  # matched before: skip the people who have it
+            keep[start:end] &= ~np.isin(users[start:end], np.fromiter(taken, np.int64, len(taken)))
+    # A rising alert waits for its upvotes (the paper is matched again then).
+    waiting = routes.min_upvotes[at]
+    upvotes = np.fromiter((p.upvotes for p in papers), np.int64, len(papers))
+    ready = np.fromiter((p.id in rising for p in papers), np.bool_, len(papers))
+    keep &= (waiting == 0) | (ready[paper_at] & (upvotes[paper_at] >= waiting))
+    alert_ids, code_of, users, at, paper_at = (
+        c.compress(keep) for c in (alert_ids, code_of, users, at, paper_at)
+    )
+    order = np.lexsort((alert_ids, users, paper_at))  # by paper, person, then alert
+    alert_ids, code_of, users, at, paper_at = (
+        c[order] for c in (alert_ids, code_of, users, at, paper_at)
+    )
+    first = np.ones(len(users), dtype=np.bool_)
+    first[1:] = (users[1:] != users[:-1]) | (paper_at[1:] != paper_at[:-1])
+    starts = np.flatnonzero(first)
+    # The reason of each distinct Match once (one Match is shared by many alerts).
+    distinct, of_code = np.unique(code_of, return_inverse=True)
+    numbers = np.fromiter(
+        (reason_no(table.reason_of(c)) for c in distinct.tolist()), np.int64, len(distinct)
+    )
+    each_row = numbers[of_code.ravel()]
+    row_reasons = each_row[starts]
+    several = np.flatnonzero(np.diff(starts, append=len(users)) > 1)
+    if len(several) and len(each_row):
+        # Several alerts of one reason keep it: only groups of different reasons are joined.
+        differ = np.maximum.reduceat(each_row, starts) != np.minimum.reduceat(each_row, starts)
+        several = several[differ[several]]
+    if len(several):  # people with several alerts: every distinct reason, in alert order
+        each = each_row.tolist()
+        ends = np.append(starts[1:], len(users)).tolist()
+        begins = starts.tolist()
+        joined: dict[tuple[int, ...], int] = {}
+        for k in several.tolist():
+            numbers_in = tuple(each[begins[k] : ends[k]])
+            number = joined.get(numbers_in)
+            if number is None:
+                text = reasons[numbers_in[0]]
+                for n in numbers_in[1:]:
+                    if reasons[n] not in text:
+                        text = f"{text}; {reasons[n]}"
+                number = joined[numbers_in] = reason_no(text)
+            row_reasons[k] = number
+    return [
+        users[starts],
+        paper_at[starts],
+        alert_ids[starts],
+        row_reasons,
+        routes.target_of[at[starts]],
+    ]
 
 
 def _add_follows(

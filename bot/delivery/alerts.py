@@ -40,6 +40,7 @@ from bot.percolator import AlertIndex, Matches
 from bot.query import parse_query
 from bot.store import Store
 from bot.store.base import RISING_WATCH_DAYS
+from bot.store.deferred import bucket_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ MAX_BACKOFF = timedelta(hours=1)
 BULK_DM_REFUSALS = 5  # refusals in one run that make a health problem
 DM_HEALTH = "alerts:dm"
 QUEUE_CHUNK = 20_000  # rows queued in one transaction
+DEFER_ROWS = 20_000  # a batch with more rows is kept packed (store.defer_alert_matches)
 P = ParamSpec("P")
 T = TypeVar("T")
 _text = attrgetter("title", "abstract", "authors", "ai_keywords")  # what alerts match
@@ -193,6 +195,12 @@ class AlertDelivery:
             rows = await asyncio.to_thread(
                 _gc_paused(outbox_rows), routes, papers, found, rising, have, follows
             )
+            if len(rows) > DEFER_ROWS:
+                # Too many to write one by one now: kept packed, they enter the outbox a
+                # bucket of people at a time as deliver() sends them.
+                parts = await asyncio.to_thread(rows.packed)
+                queued += await store.defer_alert_matches(paper_ids, parts)
+                continue
             # In chunks, the papers marked matched with the last: a crash in between leaves
             # them unmatched, and matching them again skips the rows already queued.
             for start in range(0, len(rows), QUEUE_CHUNK):
@@ -242,31 +250,19 @@ class AlertDelivery:
         return {i for i, day in (await self.store.first_listed(wanted)).items() if day >= since}
 
     async def deliver(self) -> None:
-        """One message per (person, target) for everything queued; sending ones are resent."""
+        """One message per (person, target) for everything queued; sending ones are resent.
+        Rows kept packed (a large match) are queued a bucket of people at a time, each
+        bucket sent before the next is queued."""
         # What may no longer be sent is dropped now (also what waits on refused DMs), and
         # again at each send, for what changes during the run.
         await self.store.drop_unsendable_alerts()
-        groups: defaultdict[tuple[int, str, str | None], list[QueuedAlert]] = defaultdict(list)
-        for row in await self.store.alert_outbox(self.clock()):
-            # A batch cut short by a crash is resent as it was, with its nonce.
-            groups[(row.user_id, row.target, row.batch if row.state == "sending" else None)].append(
-                row
-            )
         self._refused = self._delivered = 0
-        if groups:
-            # One sender at a time for the whole bot (the leader; a paused leader that wakes
-            # up after another took over finds the lease gone and sends nothing more).
-            async with self.leases.held(ALERTS_LEASE) as fence:
-                if fence is None:
-                    log.info("another process is sending the alerts")
-                    return
-                try:
-                    for (user_id, target, batch), rows in groups.items():
-                        await self.leases.check(fence)
-                        await self._send(user_id, target, batch, rows)
-                except LeaseLost:
-                    log.warning("another process took over sending the alerts; this one stops")
-                    return
+        if not await self._deliver_queued():
+            return
+        while (expanded := await self.store.expand_alert_matches()) is not None:
+            # Only the people just queued: the others' rows were tried above.
+            if not await self._deliver_queued(bucket=expanded[0]):
+                return
         if self._refused >= BULK_DM_REFUSALS:
             self.report_health(
                 DM_HEALTH,
@@ -276,6 +272,34 @@ class AlertDelivery:
             )
         elif self._delivered and not self._refused:
             self.report_health(DM_HEALTH, None, None)
+
+    async def _deliver_queued(self, *, bucket: int | None = None) -> bool:
+        """Send what the outbox holds now (only for the people of `bucket` if given); False
+        if another process sends the alerts."""
+        groups: defaultdict[tuple[int, str, str | None], list[QueuedAlert]] = defaultdict(list)
+        for row in await self.store.alert_outbox(self.clock()):
+            if bucket is not None and bucket_of(row.user_id) != bucket:
+                continue
+            # A batch cut short by a crash is resent as it was, with its nonce.
+            groups[(row.user_id, row.target, row.batch if row.state == "sending" else None)].append(
+                row
+            )
+        if not groups:
+            return True
+        # One sender at a time for the whole bot (the leader; a paused leader that wakes up
+        # after another took over finds the lease gone and sends nothing more).
+        async with self.leases.held(ALERTS_LEASE) as fence:
+            if fence is None:
+                log.info("another process is sending the alerts")
+                return False
+            try:
+                for (user_id, target, batch), rows in groups.items():
+                    await self.leases.check(fence)
+                    await self._send(user_id, target, batch, rows)
+            except LeaseLost:
+                log.warning("another process took over sending the alerts; this one stops")
+                return False
+        return True
 
     async def _send(
         self, user_id: int, target: str, batch: str | None, rows: list[QueuedAlert]

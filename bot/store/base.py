@@ -45,6 +45,7 @@ from bot.store.cluster_roles import (
 )
 from bot.store.cluster_roles import ClusterStore as ClusterStore
 from bot.store.cluster_roles import GatewayStore as GatewayStore
+from bot.store.deferred import DeferredPart
 from bot.store.life_roles import HISTORY_DAYS as HISTORY_DAYS
 from bot.store.life_roles import MAX_FOLLOWS as MAX_FOLLOWS
 from bot.store.life_roles import MAX_WATCHES as MAX_WATCHES
@@ -344,6 +345,21 @@ class AlertStore(Protocol):
         matched_text is deleted: the stored text is now the one matched). One row per
         (person, paper) ever: a match for a pair already in the outbox, in any state, is
         ignored (the first wins). Returns how many rows were queued."""
+
+    async def defer_alert_matches(
+        self, paper_ids: Sequence[str], parts: Sequence[DeferredPart]
+    ) -> int:
+        """queue_alert_matches for many rows at once, packed (bot/store/deferred.py): in one
+        transaction, keep `parts` and mark `paper_ids` matched. The rows reach alert_outbox
+        only through expand_alert_matches. Returns how many rows were kept."""
+
+    async def expand_alert_matches(self) -> tuple[int, int] | None:
+        """In one transaction: queue the kept rows of one bucket of people (the bucket of the
+        oldest part kept), every part of that bucket in the order kept, as
+        queue_alert_matches would (a pair already in the outbox is ignored: the first wins),
+        and forget those parts. Each person's kept rows all arrive in one call. Returns the
+        bucket (deferred.bucket_of a person) and how many rows were queued, or None when
+        nothing is kept."""
 
     async def alert_recipients(self, paper_ids: Sequence[str]) -> dict[str, set[int]]:
         """For each of these papers, the people who already have a row for it in the alert

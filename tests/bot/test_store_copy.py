@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.errors import BackupError
@@ -20,6 +21,7 @@ from bot.models import (
 from bot.query import parse_query
 from bot.store import SQLiteStore, Store
 from bot.store.copy import CopyError, copy_store
+from bot.store.deferred import pack
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.connection import _migrations
 from tests.bot.store.support import ids, seed
@@ -80,6 +82,8 @@ async def fill(store: Store) -> None:
     await store.queue_alert_matches(
         [], [QueuedAlert(7, coded.id, follow_row_id(follow.id), "new paper by a followed author")]
     )
+    columns = tuple(np.array([n], dtype=np.int64) for n in (9, 0, alert.id, 0, 0))
+    await store.defer_alert_matches([], pack(columns, [coded.id], ["kept packed"], ["dm"]))  # type: ignore[arg-type]
 
 
 def _fields(paper: Paper) -> dict[str, object]:
@@ -140,6 +144,12 @@ async def test_a_copy_holds_everything_the_source_held(
             assert copied["code_watches"] == 2 and copied["rising_posts"] == 2
             assert copied["upvote_history"] == 2 * 26 and copied["digest_deliveries"] == 2
             assert await everything(target) == await everything(source)
+            assert copied["alert_outbox_deferred"] == 1
+            assert await target.expand_alert_matches() == await source.expand_alert_matches()
+            assert await everything(target) == await everything(source)
+            assert [r.reason for r in await target.alert_outbox() if r.user_id == 9] == [
+                "kept packed"
+            ]
             # New rows continue after the copied ids.
             added = await target.add_alert(9, "mamba")
             assert added.id > max(a.id for a in await source.user_alerts(7))

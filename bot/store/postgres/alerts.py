@@ -21,6 +21,7 @@ from bot.models import (
     QueuedAlert,
 )
 from bot.store.base import MAX_ALERTS
+from bot.store.deferred import DeferredPart, unpack
 from bot.store.postgres.connection import (
     ALERT_CAP_LOCK,
     ALERT_CHANGES_LOCK,
@@ -313,17 +314,57 @@ class Alerts(PostgresBase):
                 [str(m.target) for m in matches],
                 now,
             )
-            await con.execute(
-                "UPDATE papers SET alerts_matched = true WHERE id = ANY($1::text[])",
-                list(paper_ids),
-            )
-            if paper_ids:  # their text as matched is now the one stored
-                await con.execute(
-                    "DELETE FROM matched_text m USING papers p"
-                    " WHERE p.pk = m.paper_pk AND p.id = ANY($1::text[])",
-                    list(paper_ids),
-                )
+            await _mark_matched(con, paper_ids)
         return row_count(status)
+
+    async def defer_alert_matches(
+        self, paper_ids: Sequence[str], parts: Sequence[DeferredPart]
+    ) -> int:
+        """Keep packed rows for expand_alert_matches and mark the papers matched, in one
+        transaction; returns the rows kept."""
+        now = self._now()
+        async with self._transaction() as con:
+            await con.executemany(
+                "INSERT INTO alert_outbox_deferred (bucket, queued_at, names, packed, row_count)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                [(p.bucket, now, p.names, p.packed, p.row_count) for p in parts],
+            )
+            await _mark_matched(con, paper_ids)
+        return sum(p.row_count for p in parts)
+
+    async def expand_alert_matches(self) -> tuple[int, int] | None:
+        """Queue the kept rows of the bucket of people whose part is oldest, every part of
+        that bucket in the order kept, and forget them, in one transaction; returns the
+        bucket and the rows queued."""
+        async with self._transaction() as con:
+            bucket = await con.fetchval(
+                "SELECT bucket FROM alert_outbox_deferred ORDER BY id LIMIT 1"
+            )
+            if bucket is None:
+                return None
+            # Locked: a second process expanding the same bucket waits, then finds it gone.
+            parts = await con.fetch(
+                "SELECT id, queued_at, names, packed FROM alert_outbox_deferred"
+                " WHERE bucket = $1 ORDER BY id FOR UPDATE",
+                bucket,
+            )
+            rows = [(*row, at) for _, at, names, packed in parts for row in unpack(names, packed)]
+            columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 6
+            status = await con.execute(
+                "INSERT INTO alert_outbox (user_id, paper_id, alert_id, reason, target, queued_at)"
+                " SELECT u, p, a, r, t, q FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
+                " $4::text[], $5::text[], $6::timestamptz[]) WITH ORDINALITY"
+                " AS m (u, p, a, r, t, q, n) ORDER BY n"
+                " ON CONFLICT (user_id, paper_id) DO NOTHING",
+                *columns,
+            )
+            if parts:
+                await con.execute(
+                    "DELETE FROM alert_outbox_deferred WHERE bucket = $1 AND id <= $2",
+                    bucket,
+                    parts[-1][0],
+                )
+        return bucket, row_count(status)
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
         """Matches waiting to be delivered (queued, or sending when a run was cut short)."""
@@ -400,5 +441,18 @@ class Alerts(PostgresBase):
             retry,
             self._now(),
             user_id,
+            list(paper_ids),
+        )
+
+
+async def _mark_matched(con: asyncpg.Connection, paper_ids: Sequence[str]) -> None:
+    """Mark papers matched; their text as matched is now the one stored."""
+    await con.execute(
+        "UPDATE papers SET alerts_matched = true WHERE id = ANY($1::text[])", list(paper_ids)
+    )
+    if paper_ids:
+        await con.execute(
+            "DELETE FROM matched_text m USING papers p"
+            " WHERE p.pk = m.paper_pk AND p.id = ANY($1::text[])",
             list(paper_ids),
         )

@@ -22,6 +22,7 @@ from bot.models import (
     QueuedAlert,
 )
 from bot.store.base import MAX_ALERTS
+from bot.store.deferred import DeferredPart, unpack
 from bot.store.rules import changes_since
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import (
@@ -279,14 +280,57 @@ class Alerts(SQLiteBase):
                 ((m.user_id, m.paper_id, m.alert_id, m.reason, m.target, now) for m in matches),
             )
             queued = db.total_changes - before
-            await db.executemany(
-                "UPDATE papers SET alerts_matched = 1 WHERE id = ?", [(i,) for i in paper_ids]
-            )
-            await db.executemany(  # their text as matched is now the one stored
-                "DELETE FROM matched_text WHERE paper_pk = (SELECT pk FROM papers WHERE id = ?)",
-                [(i,) for i in paper_ids],
-            )
+            await _mark_matched(db, paper_ids)
         return queued
+
+    async def defer_alert_matches(
+        self, paper_ids: Sequence[str], parts: Sequence[DeferredPart]
+    ) -> int:
+        """Keep packed rows for expand_alert_matches and mark the papers matched, in one
+        transaction; returns the rows kept."""
+        now = self._now()
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO alert_outbox_deferred (bucket, queued_at, names, packed, row_count)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(p.bucket, now, p.names, p.packed, p.row_count) for p in parts],
+            )
+            await _mark_matched(db, paper_ids)
+        return sum(p.row_count for p in parts)
+
+    async def expand_alert_matches(self) -> tuple[int, int] | None:
+        """Queue the kept rows of the bucket of people whose part is oldest, every part of
+        that bucket in the order kept, and forget them, in one transaction; returns the
+        bucket and the rows queued."""
+        async with self._transaction() as db:
+            oldest = list(
+                await db.execute_fetchall(
+                    "SELECT bucket FROM alert_outbox_deferred ORDER BY id LIMIT 1"
+                )
+            )
+            if not oldest:
+                return None
+            bucket = oldest[0][0]
+            parts = list(
+                await db.execute_fetchall(
+                    "SELECT id, queued_at, names, packed FROM alert_outbox_deferred"
+                    " WHERE bucket = ? ORDER BY id",
+                    (bucket,),
+                )
+            )
+            before = db.total_changes
+            await db.executemany(
+                "INSERT INTO alert_outbox (user_id, paper_id, alert_id, reason, target, queued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, paper_id) DO NOTHING",
+                # Made in the connection's thread as SQLite takes them.
+                ((*row, at) for _, at, names, packed in parts for row in unpack(names, packed)),
+            )
+            queued = db.total_changes - before
+            await db.execute(
+                "DELETE FROM alert_outbox_deferred WHERE bucket = ? AND id <= ?",
+                (bucket, parts[-1][0]),
+            )
+        return bucket, queued
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:
         """Matches waiting to be delivered (queued, or sending when a run was cut short)."""
@@ -362,3 +406,14 @@ class Alerts(SQLiteBase):
                 " WHERE user_id = ? AND paper_id = ?",
                 [(state, batch, retry, retry, state, now, user_id, p) for p in paper_ids],
             )
+
+
+async def _mark_matched(db: Connection, paper_ids: Sequence[str]) -> None:
+    """Mark papers matched; their text as matched is now the one stored."""
+    await db.executemany(
+        "UPDATE papers SET alerts_matched = 1 WHERE id = ?", [(i,) for i in paper_ids]
+    )
+    await db.executemany(
+        "DELETE FROM matched_text WHERE paper_pk = (SELECT pk FROM papers WHERE id = ?)",
+        [(i,) for i in paper_ids],
+    )

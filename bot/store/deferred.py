@@ -1,0 +1,90 @@
+"""Alert outbox rows kept packed, to be queued later a bucket of people at a time.
+
+Matching many papers at once (a refresh that brought AI keywords to 1,400 papers) makes
+hundreds of thousands of (person, paper) rows. Writing them one row at a time into the
+outbox took seconds; packed, they are a few blobs, written in the transaction that marks
+the papers matched. The sender then moves one bucket of people's rows into the outbox
+(`expand_alert_matches`) and sends those before it moves the next, so the first messages
+do not wait for the last rows, and every person's rows arrive together: one message each.
+
+A part holds the rows of one bucket of people (user id modulo BUCKETS) from one batch: two
+little-endian int64 columns (user id, alert id), then three int32 columns (paper, reason,
+target: places in its `names`), 28 bytes a row, and the names as JSON. The format is the
+same on every backend, so a store copy carries parts as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+BUCKETS = 64  # people are spread over this many buckets by user id
+_Ints = np.ndarray[Any, np.dtype[np.int64]]
+
+
+def bucket_of(user_id: int) -> int:
+    """The bucket a person's kept rows are in."""
+    return user_id % BUCKETS
+
+
+class DeferredPart(NamedTuple):
+    """One bucket's rows of one batch, packed."""
+
+    bucket: int
+    names: str  # JSON: {"papers": [...], "reasons": [...], "targets": [...]}
+    packed: bytes  # user and alert ids (int64), then paper, reason and target (int32)
+    row_count: int
+
+
+def pack(
+    columns: tuple[_Ints, _Ints, _Ints, _Ints, _Ints],
+    papers: Sequence[str],
+    reasons: Sequence[str],
+    targets: Sequence[str],
+) -> list[DeferredPart]:
+    """Rows given as columns (user id; paper, a place in `papers`; alert id; reason and
+    target, places in `reasons` and `targets`) -> a part per bucket of people with rows,
+    each keeping the rows' order."""
+    users, paper_at, alerts, reason_at, target_at = columns
+    buckets = users % BUCKETS
+    parts: list[DeferredPart] = []
+    for bucket in np.unique(buckets).tolist():
+        rows = np.flatnonzero(buckets == bucket)
+        # Only the names these rows use, renumbered.
+        used_papers, p = np.unique(paper_at[rows], return_inverse=True)
+        used_reasons, r = np.unique(reason_at[rows], return_inverse=True)
+        used_targets, t = np.unique(target_at[rows], return_inverse=True)
+        names = {
+            "papers": [papers[i] for i in used_papers.tolist()],
+            "reasons": [reasons[i] for i in used_reasons.tolist()],
+            "targets": [str(targets[i]) for i in used_targets.tolist()],
+        }
+        wide = np.stack((users[rows], alerts[rows])).astype("<i8")
+        narrow = np.stack((p.ravel(), r.ravel(), t.ravel())).astype("<i4")
+        parts.append(
+            DeferredPart(
+                int(bucket),
+                json.dumps(names, ensure_ascii=False, separators=(",", ":")),
+                wide.tobytes() + narrow.tobytes(),
+                len(rows),
+            )
+        )
+    return parts
+
+
+def unpack(names: str, packed: bytes) -> Iterator[tuple[int, str, int, str, str]]:
+    """A part's rows, in the order packed: (user id, paper id, alert id, reason, target)."""
+    named = json.loads(names)
+    papers, reasons, targets = named["papers"], named["reasons"], named["targets"]
+    n = len(packed) // 28
+    users, alerts = np.frombuffer(packed, dtype="<i8", count=2 * n).reshape(2, n).tolist()
+    narrow = np.frombuffer(packed, dtype="<i4", offset=16 * n).reshape(3, n)
+    paper_at, reason_at, target_at = narrow.tolist()
+    for u, p, a, r, t in zip(users, paper_at, alerts, reason_at, target_at, strict=True):
+        yield u, papers[p], a, reasons[r], targets[t]
+
+
+__all__ = ["BUCKETS", "DeferredPart", "bucket_of", "pack", "unpack"]
