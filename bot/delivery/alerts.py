@@ -171,7 +171,9 @@ class AlertDelivery:
     async def match_new(self) -> int:
         """Queue a match for every (person, new paper): the alerts' matches, then the papers
         of followed authors (one row per person and paper, its reasons joined); returns how
-        many were queued.
+        many were queued (or kept: a batch of more than DEFER_ROWS rows is kept packed, in
+        the transaction that marks its papers matched, and deliver() queues it a bucket of
+        people at a time).
 
         A paper matched again (its text changed, its upvotes rose) is also matched as it was
         last matched: only the alerts its new text adds, and the rising alerts, are looked
@@ -207,7 +209,7 @@ class AlertDelivery:
                 queued += await store.queue_alert_matches([], rows[start : start + QUEUE_CHUNK])
             queued += await store.queue_alert_matches(paper_ids, [])
         if queued:
-            log.info("queued %d alert matches", queued)
+            log.info("queued or kept %d alert matches", queued)
         return queued
 
     def _match(

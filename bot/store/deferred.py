@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -49,25 +50,31 @@ def pack(
     target, places in `reasons` and `targets`) -> a part per bucket of people with rows,
     each keeping the rows' order."""
     users, paper_at, alerts, reason_at, target_at = columns
+    # Each name as JSON once: a part's names are then joined, not encoded again.
+    encoded = [
+        list(map(encode_basestring, names)) for names in (papers, reasons, map(str, targets))
+    ]
     buckets = users % BUCKETS
+    order = np.argsort(buckets, kind="stable")  # each bucket's rows together, in order
+    bounds = np.searchsorted(buckets[order], np.arange(BUCKETS + 1)).tolist()
     parts: list[DeferredPart] = []
-    for bucket in np.unique(buckets).tolist():
-        rows = np.flatnonzero(buckets == bucket)
-        # Only the names these rows use, renumbered.
-        used_papers, p = np.unique(paper_at[rows], return_inverse=True)
-        used_reasons, r = np.unique(reason_at[rows], return_inverse=True)
-        used_targets, t = np.unique(target_at[rows], return_inverse=True)
-        names = {
-            "papers": [papers[i] for i in used_papers.tolist()],
-            "reasons": [reasons[i] for i in used_reasons.tolist()],
-            "targets": [str(targets[i]) for i in used_targets.tolist()],
-        }
+    for bucket in range(BUCKETS):
+        rows = order[bounds[bucket] : bounds[bucket + 1]]
+        if not len(rows):
+            continue
+        lists = []
+        places = []
+        for column, names in zip((paper_at, reason_at, target_at), encoded, strict=True):
+            # Only the names these rows use, renumbered.
+            used, place = np.unique(column[rows], return_inverse=True)
+            lists.append("[" + ",".join([names[i] for i in used.tolist()]) + "]")
+            places.append(place.ravel())
         wide = np.stack((users[rows], alerts[rows])).astype("<i8")
-        narrow = np.stack((p.ravel(), r.ravel(), t.ravel())).astype("<i4")
+        narrow = np.stack(places).astype("<i4")
         parts.append(
             DeferredPart(
-                int(bucket),
-                json.dumps(names, ensure_ascii=False, separators=(",", ":")),
+                bucket,
+                '{"papers":%s,"reasons":%s,"targets":%s}' % tuple(lists),  # noqa: UP031
                 wide.tobytes() + narrow.tobytes(),
                 len(rows),
             )
