@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from bot.delivery.alert_rows import OutboxRows, Routes, outbox_rows
+from bot.delivery.alert_rows import OutboxRows, Routes, _sorting, outbox_rows
 from bot.delivery.alerts import Route
 from bot.models import DM, AlertTarget, Author, FollowMatch, OutboxRow, Paper, follow_row_id
 from bot.percolator import AlertIndex, Matches
@@ -129,3 +129,20 @@ def test_rows_read_as_tuples_one_at_a_time_and_slice_as_views() -> None:
     assert isinstance(part, OutboxRows)
     assert list(part) == every[3:9]
     assert made[4] == every[4]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_one_packed_sort_orders_rows_as_lexsort_does(seed: int) -> None:
+    """Distinct keys, small and large (snowflakes, negative follow ids), and keys too wide
+    to pack together (the fallback): the order is lexsort's."""
+    rng = np.random.default_rng(seed)
+    n = 5000
+    small = rng.integers(0, 1000, n)
+    wide = rng.choice([1, 2**40, 987_654_321_098_765_432, -7], n) + rng.integers(0, 50, n)
+    many = rng.permutation(n).astype(np.int64) * (2**30 if seed % 2 else 1)
+    under = [rng.integers(0, 2**24, n) for _ in range(3)]  # 72 bits: sorted by lexsort
+    cases = ((small, wide, many), (wide, small), (many,), (small, many, wide, many), under)
+    for keys in cases:
+        rows = np.unique(np.stack(keys), axis=1)  # distinct rows, then shuffled
+        keys = tuple(rows[:, rng.permutation(rows.shape[1])])
+        assert np.array_equal(_sorting(*keys), np.lexsort(keys[::-1]))
