@@ -31,6 +31,7 @@ from bot.memory import release_freed_memory
 from bot.models import (
     Alert,
     AlertTarget,
+    Fence,
     Listing,
     Paper,
     QueuedAlert,
@@ -254,17 +255,34 @@ class AlertDelivery:
     async def deliver(self) -> None:
         """One message per (person, target) for everything queued; sending ones are resent.
         Rows kept packed (a large match) are queued a bucket of people at a time, each
-        bucket sent before the next is queued."""
+        bucket sent before the next is queued; a person whose bucket has kept rows waits
+        for them, so that everything of theirs goes in one message."""
         # What may no longer be sent is dropped now (also what waits on refused DMs), and
         # again at each send, for what changes during the run.
         await self.store.drop_unsendable_alerts()
         self._refused = self._delivered = 0
-        if not await self._deliver_queued():
-            return
-        while (expanded := await self.store.expand_alert_matches()) is not None:
-            # Only the people just queued: the others' rows were tried above.
-            if not await self._deliver_queued(bucket=expanded[0]):
-                return
+        kept = await self.store.deferred_buckets()
+        groups = await self._groups(lambda bucket: bucket not in kept)
+        if groups or kept:
+            # One sender at a time for the whole bot (the leader; a paused leader that wakes
+            # up after another took over finds the lease gone and sends nothing more).
+            async with self.leases.held(ALERTS_LEASE) as fence:
+                if fence is None:
+                    log.info("another process is sending the alerts")
+                    return
+                try:
+                    await self._send_all(groups, fence)
+                    while True:
+                        await self.leases.check(fence)
+                        expanded = await self.store.expand_alert_matches()
+                        if expanded is None:
+                            break
+                        # The people just queued (the others' rows were sent above).
+                        groups = await self._groups(expanded[0].__eq__)
+                        await self._send_all(groups, fence)
+                except LeaseLost:
+                    log.warning("another process took over sending the alerts; this one stops")
+                    return
         if self._refused >= BULK_DM_REFUSALS:
             self.report_health(
                 DM_HEALTH,
@@ -275,33 +293,24 @@ class AlertDelivery:
         elif self._delivered and not self._refused:
             self.report_health(DM_HEALTH, None, None)
 
-    async def _deliver_queued(self, *, bucket: int | None = None) -> bool:
-        """Send what the outbox holds now (only for the people of `bucket` if given); False
-        if another process sends the alerts."""
+    async def _groups(
+        self, in_bucket: Callable[[int], bool]
+    ) -> dict[tuple[int, str, str | None], list[QueuedAlert]]:
+        """What the outbox holds now for the people whose bucket passes, by (person,
+        target, nonce of a batch cut short by a crash: resent as it was)."""
         groups: defaultdict[tuple[int, str, str | None], list[QueuedAlert]] = defaultdict(list)
         for row in await self.store.alert_outbox(self.clock()):
-            if bucket is not None and bucket_of(row.user_id) != bucket:
-                continue
-            # A batch cut short by a crash is resent as it was, with its nonce.
-            groups[(row.user_id, row.target, row.batch if row.state == "sending" else None)].append(
-                row
-            )
-        if not groups:
-            return True
-        # One sender at a time for the whole bot (the leader; a paused leader that wakes up
-        # after another took over finds the lease gone and sends nothing more).
-        async with self.leases.held(ALERTS_LEASE) as fence:
-            if fence is None:
-                log.info("another process is sending the alerts")
-                return False
-            try:
-                for (user_id, target, batch), rows in groups.items():
-                    await self.leases.check(fence)
-                    await self._send(user_id, target, batch, rows)
-            except LeaseLost:
-                log.warning("another process took over sending the alerts; this one stops")
-                return False
-        return True
+            if in_bucket(bucket_of(row.user_id)):
+                batch = row.batch if row.state == "sending" else None
+                groups[(row.user_id, row.target, batch)].append(row)
+        return groups
+
+    async def _send_all(
+        self, groups: dict[tuple[int, str, str | None], list[QueuedAlert]], fence: Fence
+    ) -> None:
+        for (user_id, target, batch), rows in groups.items():
+            await self.leases.check(fence)
+            await self._send(user_id, target, batch, rows)
 
     async def _send(
         self, user_id: int, target: str, batch: str | None, rows: list[QueuedAlert]

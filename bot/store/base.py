@@ -344,7 +344,8 @@ class AlertStore(Protocol):
         """In one transaction: queue `matches` and mark `paper_ids` matched (their kept
         matched_text is deleted: the stored text is now the one matched). One row per
         (person, paper) ever: a match for a pair already in the outbox, in any state, is
-        ignored (the first wins). Returns how many rows were queued."""
+        ignored (the first queued wins; a row still kept by defer_alert_matches is not in
+        the outbox yet). Returns how many rows were queued."""
 
     async def defer_alert_matches(
         self, paper_ids: Sequence[str], parts: Sequence[DeferredPart]
@@ -353,18 +354,23 @@ class AlertStore(Protocol):
         transaction, keep `parts` and mark `paper_ids` matched. The rows reach alert_outbox
         only through expand_alert_matches. Returns how many rows were kept."""
 
+    async def deferred_buckets(self) -> set[int]:
+        """The buckets of people (deferred.bucket_of) that have kept rows."""
+
     async def expand_alert_matches(self) -> tuple[int, int] | None:
         """In one transaction: queue the kept rows of one bucket of people (the bucket of the
         oldest part kept), every part of that bucket in the order kept, as
         queue_alert_matches would (a pair already in the outbox is ignored: the first wins),
-        and forget those parts. Each person's kept rows all arrive in one call. Returns the
+        and forget those parts. Each person's rows kept so far arrive in one call (a part
+        committed by another process while the call runs waits for the next). Returns the
         bucket (deferred.bucket_of a person) and how many rows were queued, or None when
         nothing is kept."""
 
     async def alert_recipients(self, paper_ids: Sequence[str]) -> dict[str, set[int]]:
         """For each of these papers, the people who already have a row for it in the alert
-        outbox, in any state (a paper nobody has is left out). A paper matched again queues
-        only the people not in it (queue_alert_matches still ignores a pair already there)."""
+        outbox, in any state (a paper nobody has is left out; rows still kept packed are not
+        counted). A paper matched again queues only the people not in it
+        (queue_alert_matches still ignores a pair already there)."""
 
     async def matched_text(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         """Of these papers, each one with a kept text (see the class: a paper matched before

@@ -332,6 +332,11 @@ class Alerts(PostgresBase):
             await _mark_matched(con, paper_ids)
         return sum(p.row_count for p in parts)
 
+    async def deferred_buckets(self) -> set[int]:
+        """The buckets of people with kept rows."""
+        rows = await self._all("SELECT DISTINCT bucket FROM alert_outbox_deferred")
+        return {int(r[0]) for r in rows}
+
     async def expand_alert_matches(self) -> tuple[int, int] | None:
         """Queue the kept rows of the bucket of people whose part is oldest, every part of
         that bucket in the order kept, and forget them, in one transaction; returns the
@@ -358,12 +363,12 @@ class Alerts(PostgresBase):
                 " ON CONFLICT (user_id, paper_id) DO NOTHING",
                 *columns,
             )
-            if parts:
-                await con.execute(
-                    "DELETE FROM alert_outbox_deferred WHERE bucket = $1 AND id <= $2",
-                    bucket,
-                    parts[-1][0],
-                )
+            # The parts read, by id: a part committed meanwhile (ids are taken at insert,
+            # seen at commit, so not in order) waits for the next call.
+            await con.execute(
+                "DELETE FROM alert_outbox_deferred WHERE id = ANY($1::bigint[])",
+                [part[0] for part in parts],
+            )
         return bucket, row_count(status)
 
     async def alert_outbox(self, now: datetime | None = None) -> list[QueuedAlert]:

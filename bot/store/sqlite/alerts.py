@@ -298,6 +298,11 @@ class Alerts(SQLiteBase):
             await _mark_matched(db, paper_ids)
         return sum(p.row_count for p in parts)
 
+    async def deferred_buckets(self) -> set[int]:
+        """The buckets of people with kept rows."""
+        rows = await self._all("SELECT DISTINCT bucket FROM alert_outbox_deferred")
+        return {int(r[0]) for r in rows}
+
     async def expand_alert_matches(self) -> tuple[int, int] | None:
         """Queue the kept rows of the bucket of people whose part is oldest, every part of
         that bucket in the order kept, and forget them, in one transaction; returns the
@@ -326,9 +331,9 @@ class Alerts(SQLiteBase):
                 ((*row, at) for _, at, names, packed in parts for row in unpack(names, packed)),
             )
             queued = db.total_changes - before
-            await db.execute(
-                "DELETE FROM alert_outbox_deferred WHERE bucket = ? AND id <= ?",
-                (bucket, parts[-1][0]),
+            await db.execute(  # the parts read, by id
+                "DELETE FROM alert_outbox_deferred WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps([part[0] for part in parts]),),
             )
         return bucket, queued
 

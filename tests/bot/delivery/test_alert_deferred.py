@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 
 from bot.delivery import alerts as alerts_module
-from bot.delivery.alerts import AlertDelivery
-from bot.models import Paper
+from bot.delivery.alerts import ALERTS_LEASE, AlertDelivery
+from bot.models import OutboxRow, Paper
 from bot.store import Store
 from bot.store.deferred import bucket_of
 from tests.bot.delivery.support import Clock, HealthLog
+from tests.bot.store.test_contract_deferred import packed
 from tests.fakes.fake_courier import FakeCourier
 from tests.support.harness import open_store, store_location
 
@@ -73,8 +74,8 @@ async def sent_by(store: Store, defer_rows: int, monkeypatch: pytest.MonkeyPatch
     if defer_rows == 0:
         buckets = {bucket_of(s.user_id or 0) for s in courier.sent}
         # One call per bucket with people (and the last, which finds none), each bucket's
-        # people sent before the next bucket is queued.
-        assert len(expansions) == len(buckets) + 2
+        # people sent before the next bucket is queued; the second run has nothing kept.
+        assert len(expansions) == len(buckets) + 1
         sending = expansions[: len(buckets) + 1]
         assert sending[0] == 0 and all(a < b for a, b in itertools.pairwise(sending))
     return courier
@@ -141,3 +142,65 @@ async def test_a_kill_between_two_buckets_delivers_each_person_once(
             await fill(store, 3)
             whole = await sent_by(store, 10**9, monkeypatch)
     assert delivered(courier) == delivered(whole)
+
+
+async def test_a_person_with_queued_and_kept_rows_gets_one_message(
+    tmp_path: Path, store_backend: str
+) -> None:
+    """Rows waiting in the outbox (a smaller batch, or a retry) and rows still kept for the
+    same person go out together; someone with no kept rows is sent before any bucket."""
+    both, alone = 7, 8  # different buckets
+    courier = FakeCourier()
+    async with (
+        store_location(tmp_path, store_backend) as location,
+        open_store(location) as store,
+    ):
+        await store.ingest_day(date.fromisoformat(DAY_ISO), papers(4)[:3])
+        a = await store.add_alert(both, "grokking")
+        b = await store.add_alert(alone, "grokking")
+        await store.queue_alert_matches(
+            [],
+            [
+                OutboxRow(both, "2501.00001", a.id, "r"),
+                OutboxRow(alone, "2501.00001", b.id, "r"),
+            ],
+        )
+        kept = [
+            OutboxRow(both, "2501.00002", a.id, "r"),
+            OutboxRow(both, "2501.00003", a.id, "r"),
+        ]
+        await store.defer_alert_matches([], packed(kept))
+        engine = AlertDelivery(store, courier, clock=Clock(), report_health=HealthLog())
+        expand = store.expand_alert_matches
+        sent_before: list[int] = []
+
+        async def counted() -> tuple[int, int] | None:
+            sent_before.append(len(courier.sent))
+            return await expand()
+
+        store.expand_alert_matches = counted  # type: ignore[method-assign]
+        await engine.deliver()
+    assert delivered(courier) == [
+        (both, ["2501.00001", "2501.00002", "2501.00003"]),
+        (alone, ["2501.00001"]),
+    ]
+    assert sent_before == [1, 2]  # `alone` first; `both` once their bucket was queued
+
+
+async def test_a_process_without_the_lease_queues_nothing_kept(
+    tmp_path: Path, store_backend: str
+) -> None:
+    async with (
+        store_location(tmp_path, store_backend) as location,
+        open_store(location) as store,
+    ):
+        await store.ingest_day(date.fromisoformat(DAY_ISO), papers(4)[:1])
+        a = await store.add_alert(7, "grokking")
+        await store.defer_alert_matches([], packed([OutboxRow(7, "2501.00001", a.id, "r")]))
+        assert await store.claim_lease(ALERTS_LEASE, "other:1", 60) is not None
+        courier = FakeCourier()
+        engine = AlertDelivery(store, courier, clock=Clock(), report_health=HealthLog())
+        await engine.deliver()
+        assert courier.sent == []
+        assert await store.deferred_buckets() == {bucket_of(7)}
+        assert await store.alert_outbox() == []

@@ -128,3 +128,15 @@ async def test_nothing_kept_expands_to_nothing(store: Store) -> None:
     assert await store.expand_alert_matches() is None
     assert await store.defer_alert_matches(["2501.00001"], []) == 0
     assert await store.expand_alert_matches() is None
+
+
+async def test_the_buckets_with_kept_rows(store: Store) -> None:
+    assert await store.deferred_buckets() == set()
+    await store.defer_alert_matches(
+        [],
+        packed([OutboxRow(1, "2501.00001", 1, "a"), OutboxRow(2 + BUCKETS, "2501.00001", 2, "a")]),
+    )
+    await store.defer_alert_matches([], packed([OutboxRow(1 + BUCKETS, "2501.00002", 3, "a")]))
+    assert await store.deferred_buckets() == {1, 2}
+    assert await store.expand_alert_matches() == (1, 2)
+    assert await store.deferred_buckets() == {2}

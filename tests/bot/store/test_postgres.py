@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
+from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
 
 import asyncpg
 import pytest
 
 from bot.errors import StoreError, StoreUnavailable
-from bot.models import Author, Paper
+from bot.models import Author, OutboxRow, Paper
 from bot.query import parse_query
 from bot.store import make_store
 from bot.store.postgres import PostgresStore
@@ -19,6 +22,7 @@ from bot.store.postgres import papers as pg_papers
 from bot.store.postgres.connection import _migrations, connection_lost, vectors
 from bot.store.postgres.fts import bucket_tsquery
 from tests.bot.store.support import ids, paper
+from tests.bot.store.test_contract_deferred import packed
 from tests.support.postgres import CuttableProxy, PgServer
 
 pytestmark = pytest.mark.usefixtures("pg_server")
@@ -337,3 +341,52 @@ async def test_autovacuum_empties_the_search_indexes_pending_lists_after_a_day(
             )
             assert "autovacuum_vacuum_insert_threshold=100" in options, table
             assert "autovacuum_vacuum_insert_scale_factor=0" in options, table
+
+
+async def test_a_kept_part_committed_during_an_expansion_is_not_lost(pg_server: PgServer) -> None:
+    """Identity ids are taken at insert and seen at commit: a part with a lower id that
+    commits while an expansion of its bucket runs waits for the next call, not deleted."""
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        other = await asyncpg.connect(url)
+        try:
+            late = other.transaction()
+            await late.start()  # another process's defer: its id first, its commit last
+            (part,) = packed([OutboxRow(64, "2501.00001", 1, "late")])
+            await other.execute(
+                "INSERT INTO alert_outbox_deferred (bucket, queued_at, names, packed,"
+                " row_count) VALUES ($1, now(), $2, $3, $4)",
+                part.bucket,
+                part.names,
+                part.packed,
+                part.row_count,
+            )
+            await store.defer_alert_matches([], packed([OutboxRow(128, "2501.00002", 1, "b")]))
+            transaction = store._transaction
+
+            class CommitsTheOtherFirst:
+                """The expansion's connection: the other transaction commits right after
+                the expansion read its parts, before it queues them."""
+
+                def __init__(self, con: Any) -> None:
+                    self.con = con
+
+                def __getattr__(self, name: str) -> Any:
+                    return getattr(self.con, name)
+
+                async def execute(self, sql: str, *args: Any) -> str:
+                    if sql.startswith("INSERT INTO alert_outbox "):
+                        await late.commit()
+                    return str(await self.con.execute(sql, *args))
+
+            @contextlib.asynccontextmanager
+            async def committing_between() -> AsyncIterator[Any]:
+                async with transaction() as con:
+                    yield CommitsTheOtherFirst(con)
+
+            store._transaction = committing_between  # type: ignore[method-assign]
+            assert await store.expand_alert_matches() == (0, 1)
+            store._transaction = transaction  # type: ignore[method-assign]
+            assert await store.expand_alert_matches() == (0, 1)
+            assert sorted(r.reason for r in await store.alert_outbox()) == ["b", "late"]
+        finally:
+            await other.close()
