@@ -111,7 +111,7 @@ class RawSearch:
         titled: list[tuple] = []
         if (stem is not None or groups) and self.count(match, RANK_WINDOW + 1) > RANK_WINDOW:
             if stem is None:
-                titled = self.titled(query, groups)
+                titled = self.titled(every_term(query), groups)  # as the store: "a OR b" as "a b"
                 if len(titled) >= LIMIT:
                     pks = [r[0] for r in titled]
             else:
