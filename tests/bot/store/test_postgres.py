@@ -288,25 +288,31 @@ async def test_search_finds_papers_on_either_side_of_a_cut_slice(
 async def test_the_rest_of_a_window_is_read_whole_or_in_slices_alike(
     pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The first two slices are (40958, 40960] and (32766, 40958]; the rest, pk <= 32766, is
-    # read whole when the first slices' matches say it holds few (at most WHOLE_READ times
-    # as many as still wanted), else in its slices. Either way: the newest matches, the
-    # paper at the rest's first pk (32766) included, the same as one statement reads.
+    # The first slice is (32766, 40960]; what it holds says how the rest, pk <= 32766, is
+    # read: whole where it may hold at most WHOLE_READ times as many matches as still wanted
+    # (one match in 8194 pks: about 4 in the rest, 3 wanted), else in its slices, the next
+    # cut where it may hold WANTED_MARGIN times the wanted (three matches, one wanted: cut
+    # at 32766 - 5463), or left whole where the cut would be past it (two matches, two
+    # wanted). Either way: the newest matches, the paper at pk 32766 included, the same
+    # rows as one statement over every slice reads.
     monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
-    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (2, 8194, 24578))
+    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (8194, 16386, 40000))
     starts = [1, 32765, 32766, 32767, 40000, 40958, 40959, 40960]
     reads: list[str] = []
     statement = pg_papers.window_statement
 
     def spy(*args: object, **kwargs: object) -> tuple[str, list[object]]:
         ranges = kwargs.get("ranges")
-        reads.append("whole" if ranges == [(None, 32766)] else "slices")
+        assert isinstance(ranges, list)
+        piece = ranges[0] == (27303, 32766)
+        reads.append("whole" if ranges == [(None, 32766)] else "piece" if piece else "slices")
         return statement(*args, **kwargs)  # type: ignore[arg-type]
 
     cases = {
-        "spread": ([7, 6, 5, 4], ["slices"]),  # filled by the first slices
-        "spread -hotel -golf": ([5, 4, 3, 2], ["slices", "slices"]),  # 3 there: many more
-        "spread -hotel -golf -foxtrot -echo": ([3, 2, 1, 0], ["slices", "whole"]),  # 1 there
+        "spread": ([7, 6, 5, 4], ["slices"]),
+        "spread -hotel -golf": ([5, 4, 3, 2], ["slices", "piece"]),
+        "spread -hotel -golf -foxtrot": ([4, 3, 2, 1], ["slices", "slices"]),
+        "spread -hotel -golf -foxtrot -echo": ([3, 2, 1, 0], ["slices", "whole"]),
         "spread -hotel -golf -foxtrot -echo -delta": ([2, 1, 0], ["slices", "whole"]),
     }
     async with pg_server.database() as url, PostgresStore(url) as store:
