@@ -27,7 +27,7 @@ from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.store.copy import copy_store
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.papers import SEARCH_SETTINGS, window_statement
+from bot.store.postgres.papers import SEARCH_SETTINGS, read_window
 from bot.store.postgres.rows import _PAPER_COLUMNS
 from bot.text import snippet
 
@@ -58,12 +58,12 @@ class Summary:
 
 async def raw_search(conn: asyncpg.Connection, text: str) -> None:
     """The store's search in raw asyncpg: the settings (newest pk, estimated count), the
-    window, IDF-weighted ranks, the page and its snippets, in one read-only transaction."""
+    window (`read_window`: one or two statements), IDF-weighted ranks, the page and its
+    snippets, in one read-only transaction."""
     query = parse_query(text)
     async with conn.transaction(readonly=True):
         newest, estimated, *_ = await conn.fetchrow(SEARCH_SETTINGS, "1000")
-        sql, params = window_statement(query, newest)
-        rows = await conn.fetch(sql, *params)
+        rows = await read_window(conn, query, newest)
         if not rows:
             return
         papers = max(estimated or 0, len(rows))

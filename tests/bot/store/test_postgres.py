@@ -289,6 +289,56 @@ async def test_search_finds_papers_on_either_side_of_a_cut_slice(
         assert ids(old.hits) == [f"2501.{n:05d}" for n in (3, 2, 1, 0)]
 
 
+async def test_the_rest_of_a_window_is_read_whole_or_in_slices_alike(
+    pg_server: PgServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first slice is (32766, 40960]; what it holds says how the rest, pk <= 32766, is
+    # read: whole where it may hold at most WHOLE_READ times as many matches as still wanted
+    # (one match in 8194 pks: about 4 in the rest, 3 wanted), else in its slices, the next
+    # cut where it may hold WANTED_MARGIN times the wanted (three matches, one wanted: cut
+    # at 32766 - 5463), or left whole where the cut would be past it (two matches, two
+    # wanted). Either way: the newest matches, the paper at pk 32766 included, the same
+    # rows as one statement over every slice reads.
+    monkeypatch.setattr(pg_papers, "RANK_WINDOW", 4)
+    monkeypatch.setattr(pg_papers, "WINDOW_SLICES", (8194, 16386, 40000))
+    starts = [1, 32765, 32766, 32767, 40000, 40958, 40959, 40960]
+    reads: list[str] = []
+    statement = pg_papers.window_statement
+
+    def spy(*args: object, **kwargs: object) -> tuple[str, list[object]]:
+        ranges = kwargs.get("ranges")
+        assert isinstance(ranges, list)
+        piece = ranges[0] == (27303, 32766)
+        reads.append("whole" if ranges == [(None, 32766)] else "piece" if piece else "slices")
+        return statement(*args, **kwargs)  # type: ignore[arg-type]
+
+    cases = {
+        "spread": ([7, 6, 5, 4], ["slices"]),
+        "spread -hotel -golf": ([5, 4, 3, 2], ["slices", "piece"]),
+        "spread -hotel -golf -foxtrot": ([4, 3, 2, 1], ["slices", "slices"]),
+        "spread -hotel -golf -foxtrot -echo": ([3, 2, 1, 0], ["slices", "whole"]),
+        "spread -hotel -golf -foxtrot -echo -delta": ([2, 1, 0], ["slices", "whole"]),
+    }
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        await _papers_at(store, starts, "Rest walk")
+        monkeypatch.setattr(pg_papers, "window_statement", spy)
+        for text, (newest_first, path) in cases.items():
+            for sort in ("newest", "relevance"):
+                reads.clear()
+                page = await store.search(parse_query(text), sort=sort, limit=10)
+                assert reads == path, (text, sort)
+                found = ids(page.hits)
+                expected = [f"2501.{n:05d}" for n in newest_first]
+                assert (found if sort == "newest" else sorted(found)) == (
+                    expected if sort == "newest" else sorted(expected)
+                ), (text, sort)
+                async with store.pool.acquire() as con, con.transaction():
+                    sql, params = statement(parse_query(text), 40960, sort=sort)
+                    whole = sorted(map(tuple, await con.fetch(sql, *params)))
+                    parts = await pg_papers.read_window(con, parse_query(text), 40960, sort=sort)
+                    assert sorted(map(tuple, parts)) == whole, (text, sort)
+
+
 async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
     # Migration 0006 copies the papers already stored; its trigger keeps the copy in step.
     async with pg_server.database(migrated=False) as url:
