@@ -128,7 +128,13 @@ def analyze(text: str) -> list[str]:
     tokens = plain_words(text)
     found = list(map(_stems.get, tokens))
     if None in found:  # words the cache lacks (an abstract has a new word or two)
-        return [s if s is not None else stem(w) for s, w in zip(found, tokens, strict=True)]
+        i = found.index(None)
+        try:
+            while True:
+                found[i] = stem(tokens[i])
+                i = found.index(None, i + 1)
+        except ValueError:  # no None left
+            pass
     return found  # type: ignore[return-value]  # no None in it
 
 

@@ -87,7 +87,7 @@ def test_the_word_caches_stay_bounded_when_every_stored_paper_is_read() -> None:
 
 
 def test_analysis_is_the_same_whatever_the_caches_hold() -> None:
-    text = "Naïve LLMs and GPUs: diffusing models, ﬁne-tuned in the 1990s; qzvwords zqvmodels"
+    text = "Naïve LLMs, GPUs: diffusing models ﬁne-tuned in the 1990s; qzvwords zqvmodels qzvwords"
     expected = [text_module._stem(w) for w in plain_words(text)]
     text_module._stems.clear()
     assert analyze(text) == expected  # every word new
