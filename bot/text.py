@@ -35,6 +35,9 @@ _ASCII_WORDS = bytes(
 )
 _SENTENCE_END = re.compile(r"[.?!]\s")
 _STEMMER = Stemmer.Stemmer("english")
+# PyStemmer's own cache (10,000 words) is purged, at some cost, each time it fills; _stems
+# below already keeps every stem looked up, so it would only ever hold misses of that one.
+_STEMMER.maxCacheSize = 0
 # Words; a bounded cache (a paper has ~150 distinct words, a day's list ~10,000). Full, it
 # holds ~7 MB; the similarity index's build reads every stored paper, so it does fill.
 _CACHE_LIMIT = 50_000
@@ -123,17 +126,16 @@ def _stem(word: str) -> str:
 def analyze(text: str) -> list[str]:
     """The analysed words of a text, in order: what search and alerts compare."""
     tokens = plain_words(text)
-    try:
-        return list(map(_stems.__getitem__, tokens))
-    except KeyError:
-        # Stem only the words the cache lacks (an abstract has a new word or two), then
-        # read them all from it again.
-        for word in set(tokens).difference(_stems):
-            stem(word)
-    try:
-        return list(map(_stems.__getitem__, tokens))
-    except KeyError:  # the cache was cleared meanwhile
-        return [stem(w) for w in tokens]
+    found = list(map(_stems.get, tokens))
+    if None in found:  # words the cache lacks (an abstract has a new word or two)
+        i = found.index(None)
+        try:
+            while True:
+                found[i] = stem(tokens[i])
+                i = found.index(None, i + 1)
+        except ValueError:  # no None left
+            pass
+    return found  # type: ignore[return-value]  # no None in it
 
 
 def analyze_words(tokens: Iterable[str]) -> tuple[str, ...]:

@@ -145,7 +145,7 @@ def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
     where = f"{where} ({paper_id})"
     abstract = _str(inner.get("summary", item.get("summary")), "summary", where)
     upvotes = inner.get("upvotes", item.get("upvotes"))
-    authors = _author_users(inner.get("authors"), where)
+    authors, users = _author_users(inner.get("authors"), where)
     submitted = inner.get("submittedOnDailyAt")
     if submitted is None and item.get("publishedAt") != inner.get("publishedAt"):
         # The 2024 shape: no submittedOnDailyAt, the item's publishedAt is the listing time.
@@ -155,8 +155,8 @@ def parse_item(item: dict[str, Any], where: str = "paper") -> Paper:
         id=paper_id,
         title=_clip(normalise_space(delatex(title)), MAX_TITLE),
         abstract=_clip(normalise_space(delatex(abstract)), MAX_ABSTRACT),
-        authors=tuple(name for name, _ in authors),
-        author_users=tuple(user for _, user in authors) if any(u for _, u in authors) else (),
+        authors=authors,
+        author_users=users,
         published_at=_datetime(inner.get("publishedAt"), "publishedAt", where),
         submitted_at=_datetime(submitted, "submittedOnDailyAt", where),
         upvotes=_count(upvotes, "upvotes", where) or 0,
@@ -309,31 +309,35 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _author_users(raw: Any, where: str) -> list[tuple[str, str | None]]:
-    """Visible authors as (name, HF username or None where nobody claimed the paper as
-    them), at most 500."""
+def _author_users(raw: Any, where: str) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """Visible authors' names, at most 500, and their HF usernames (None where nobody
+    claimed the paper as them; no usernames at all, (), when none is claimed)."""
     if raw is None:
-        return []
+        return (), ()
     if not isinstance(raw, list):
         raise ScrapeError(f"{where}: 'authors' is a {type(raw).__name__}, expected a list")
-    found: list[tuple[str, str | None]] = []
+    names: list[str] = []
+    users: list[str | None] = []
     for author in raw:
-        if len(found) >= MAX_AUTHORS:
+        if len(names) >= MAX_AUTHORS:
             break
         user = None
         if isinstance(author, dict):
             if author.get("hidden"):
                 continue
-            user = _username(author.get("user"))
+            account = author.get("user")
+            if account is not None:
+                user = _username(account)
             author = author.get("name")
             if author is None:
                 continue
         if not isinstance(author, str):
             raise ScrapeError(f"{where}: an author is a {type(author).__name__}, expected a name")
-        name = _clip(normalise_space(author), MAX_NAME)
+        name = normalise_space(author)
         if name:
-            found.append((name, user))
-    return found
+            names.append(name if len(name) <= MAX_NAME else _clip(name, MAX_NAME))
+            users.append(user)
+    return tuple(names), (tuple(users) if any(users) else ())
 
 
 def _username(raw: Any) -> str | None:
@@ -350,10 +354,16 @@ def _keywords(raw: Any, where: str) -> tuple[str, ...]:
     """HF's AI keywords: a list of short strings, at most 50."""
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(k, str) for k in raw[:MAX_KEYWORDS]):
+    if not isinstance(raw, list):
         raise ScrapeError(f"{where}: 'ai_keywords' is not a list of strings")
-    found = (_clip(normalise_space(k), MAX_KEYWORD) for k in raw[:MAX_KEYWORDS])
-    return tuple(k for k in found if k)
+    found = []
+    for k in raw[:MAX_KEYWORDS]:
+        if not isinstance(k, str):
+            raise ScrapeError(f"{where}: 'ai_keywords' is not a list of strings")
+        k = normalise_space(k)
+        if k:
+            found.append(k if len(k) <= MAX_KEYWORD else _clip(k, MAX_KEYWORD))
+    return tuple(found)
 
 
 def _url(value: Any, name: str, where: str) -> str | None:

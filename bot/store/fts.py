@@ -23,6 +23,10 @@ PREFIX_COLUMN = "title_words"  # the title's plain words, unstemmed: for prefix 
 # `_`), so no phrase can span two of them.
 SEPARATOR = "__"
 _JOIN = f" {SEPARATOR} "
+# Keywords and author names come back paper after paper: each one's analysed words, kept
+# for the next paper (bounded; emptied when full, as bot.text's own caches).
+_NAMES_LIMIT = 20_000
+_names: dict[str, str] = {}
 
 
 def index_row(
@@ -32,10 +36,20 @@ def index_row(
     return (
         " ".join(analyze(title)),
         " ".join(analyze(abstract)),
-        _JOIN.join(" ".join(analyze(k)) for k in keywords),
-        _JOIN.join(" ".join(analyze(a)) for a in authors),
+        _JOIN.join(map(_analysed_name, keywords)),
+        _JOIN.join(map(_analysed_name, authors)),
         " ".join(plain_words(title)),
     )
+
+
+def _analysed_name(text: str) -> str:
+    """A keyword's or an author name's analysed words, joined by spaces."""
+    found = _names.get(text)
+    if found is None:
+        if len(_names) >= _NAMES_LIMIT:
+            _names.clear()
+        found = _names[text] = " ".join(analyze(text))
+    return found
 
 
 # FTS5's bm25 (its constants, and the column weights the stores rank with: title, abstract,

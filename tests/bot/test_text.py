@@ -86,6 +86,23 @@ def test_the_word_caches_stay_bounded_when_every_stored_paper_is_read() -> None:
     assert stem(words[-1]) == "zqx59999word"
 
 
+def test_analysis_is_the_same_whatever_the_caches_hold() -> None:
+    text = "Naïve LLMs, GPUs: diffusing models ﬁne-tuned in the 1990s; qzvwords zqvmodels qzvwords"
+    expected = [text_module._stem(w) for w in plain_words(text)]
+    text_module._stems.clear()
+    assert analyze(text) == expected  # every word new
+    assert analyze(text) == expected  # every word cached
+    for word in ("qzvwords", "gpus", "naive"):
+        del text_module._stems[word]
+    assert analyze(text) == expected  # some cached, some not, in any order
+
+
+def test_the_stemmer_keeps_no_cache_of_its_own() -> None:
+    # Its purge, each time its 10,000 words fill, cost more than the stemming (bot.text
+    # keeps every stem itself).
+    assert text_module._STEMMER.maxCacheSize == 0
+
+
 def test_a_snippet_starts_at_the_sentence_and_highlights_every_form() -> None:
     abstract = (
         "Scaling is hard. We propose that diffusing models beat GANs; diffusion wins on "

@@ -17,8 +17,10 @@ class Bookkeeping(SQLiteBase):
 
     async def record_scrape(self, run: ScrapeRun) -> None:
         """Remember how a scrape of one date went."""
-        async with self._transaction() as db:
-            await db.execute(
+        # One statement, its own transaction (no BEGIN and COMMIT round trips to the store's
+        # thread after every date); the lock keeps it out of another coroutine's transaction.
+        async with self._write_lock:
+            await self.db.execute(
                 "INSERT INTO scrape_runs (list_date, finished_at, ok, found, new, updated, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (

@@ -36,6 +36,13 @@ PRIVATE = 0o600  # user ids, alert queries and DM refusals are nobody else's bus
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
 
 
+async def many(db: Connection, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """executemany, skipped when there are no rows: each call is a round trip to the
+    store's thread, and a day of new papers leaves several lists empty."""
+    if rows:
+        await db.executemany(sql, rows)
+
+
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("bot.store") / "migrations"
     found = []

@@ -14,6 +14,7 @@ from bot.models import (
 )
 from bot.store.base import RISING_WATCH_DAYS
 from bot.store.rules import DayWrite, seen_again
+from bot.store.sqlite.connection import many
 from bot.store.sqlite.follows import write_author_index, write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
@@ -79,29 +80,31 @@ async def write_day(
             text_changed.append(paper.id)
         if seen.rise:
             rises.append(seen.rise)
-    await db.executemany(_INSERT_PAPER, new_rows)
+    await many(db, _INSERT_PAPER, new_rows)
     await keep_matched_text(db, text_changed)  # before the new text overwrites it
     # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
     # INSERT (SQLite fills a temporary table for it).
     pks = {paper_id: old["pk"] for paper_id, old in existing.items()}
     if new_rows:
         pks.update(await _pks(db, [r[0] for r in new_rows]))
-    await db.executemany(
+    await many(
+        db,
         f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
         " updated_at = ? WHERE id = ?",
         changed_rows,
     )
     removed = [(pks[i], _index_row(r)) for r, i in unindexed]
-    await db.executemany(_FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
+    await many(db, _FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
     added = [(pks[i], _index_row(r)) for r, i in indexed]
-    await db.executemany(_FTS_ADD_PK, [(pk, *row) for pk, row in added])
+    await many(db, _FTS_ADD_PK, [(pk, *row) for pk, row in added])
     await write_heads(db, heads, added, removed)
     await write_author_index(
         db,
         [(pks[i], o["authors"]) for o, i in unindexed],
         [(pks[i], r["authors"]) for r, i in indexed],
     )
-    await db.executemany(
+    await many(
+        db,
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
         [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
@@ -120,18 +123,20 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
     rising = [(i, since, old, new) for i, old, new in written.rises]
     # A paper whose text did not change keeps its text as matched (a changed one's was kept
     # by write_day): matched again, only the rising alerts can add to it.
-    await db.executemany(
+    await many(
+        db,
         "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
         f" SELECT pk, title, abstract, authors, keywords FROM papers WHERE {_CROSSED}",
         rising,
     )
     before = db.total_changes
-    await db.executemany(
+    await many(
+        db,
         "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date IS NOT NULL"
         " AND alerts_matched = 1",
         [(i,) for i in written.text_changed],
     )
-    await db.executemany(f"UPDATE papers SET alerts_matched = 0 WHERE {_CROSSED}", rising)
+    await many(db, f"UPDATE papers SET alerts_matched = 0 WHERE {_CROSSED}", rising)
     return db.total_changes - before
 
 
@@ -147,7 +152,8 @@ _CROSSED = (
 async def keep_matched_text(db: aiosqlite.Connection, paper_ids: Sequence[str]) -> None:
     """Inside the caller's transaction, before their text changes: keep the text these
     papers were last matched with (matched papers only; the oldest kept text wins)."""
-    await db.executemany(
+    await many(
+        db,
         "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
         " SELECT pk, title, abstract, authors, keywords FROM papers"
         " WHERE id = ? AND list_date IS NOT NULL AND alerts_matched = 1",
@@ -167,7 +173,8 @@ async def write_heads(
     if not words:
         return
     # By title word and pk: no index by pk to keep up at every ingest for a rare update.
-    await db.executemany(
+    await many(
+        db,
         "DELETE FROM papers_fts_heads WHERE stem = ? AND pk = ?",
         [(stem, pk) for pk, row in removed for stem in set(row[0].split()) if stem in words],
     )
@@ -178,7 +185,7 @@ async def write_heads(
     if not average:  # an empty index: these papers are the whole table
         average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
     # In key order: each B-tree page is then visited once for its rows.
-    await db.executemany(_HEADS_ADD, sorted(head_rows(rows, average, words)))
+    await many(db, _HEADS_ADD, sorted(head_rows(rows, average, words)))
 
 
 FTS_TOTALS_SQL = "SELECT block FROM papers_fts_data WHERE id = 1"

@@ -13,7 +13,7 @@ from aiosqlite import Connection
 from bot.errors import FollowLimitError
 from bot.models import Author, Follow, FollowMatch, Paper
 from bot.store.base import MAX_FOLLOWS
-from bot.store.sqlite.connection import SQLiteBase
+from bot.store.sqlite.connection import SQLiteBase, many
 
 _PREFIX_END = "\U0010ffff"  # sorts after every character: [p, p + this) holds p's words
 _SCAN_MAX = 20_000  # credits an autocomplete counts at most, newest papers first
@@ -61,7 +61,7 @@ async def write_credits(
         " THEN coalesce(excluded.hf_user, author_credits.hf_user) ELSE excluded.hf_user END",
         rows,
     )
-    await db.executemany(f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
+    await many(db, f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
 
 
 async def write_author_index(
@@ -74,12 +74,14 @@ async def write_author_index(
     row is written; a paper in both with the same authors is left as it is. The row is
     papers.authors (one name a line), which always lists the paper's credited names."""
     before, after = dict(removed), dict(added)
-    await db.executemany(
+    await many(
+        db,
         "INSERT INTO papers_fts_authors (papers_fts_authors, rowid, authors)"
         " VALUES ('delete', ?, ?)",
         [(pk, a) for pk, a in removed if a and after.get(pk) != a],
     )
-    await db.executemany(
+    await many(
+        db,
         "INSERT INTO papers_fts_authors (rowid, authors) VALUES (?, ?)",
         [(pk, a) for pk, a in added if a and before.get(pk) != a],
     )

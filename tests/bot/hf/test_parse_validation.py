@@ -131,6 +131,21 @@ def test_authors_may_be_names_or_objects() -> None:
     authors = ["Ada Lovelace", {"name": "Alan Turing"}, {"name": "Hidden", "hidden": True}, {}]
     paper = parse_item({"paper": {"id": "2501.00001", "title": "t", "authors": authors}})
     assert paper.authors == ("Ada Lovelace", "Alan Turing")
+    assert paper.author_users == ()  # nobody claimed the paper: no usernames at all
+
+
+def test_each_visible_author_keeps_the_account_that_claimed_it() -> None:
+    authors = [
+        {"name": "Ada  Lovelace", "user": {"user": "ada"}},
+        {"name": "Hidden", "hidden": True, "user": {"user": "hidden"}},
+        "Alan Turing",
+        {"name": "Grace Hopper", "user": {"user": "not a username!"}},
+        {"name": "   ", "user": {"user": "blank"}},
+        {"name": "Edsger Dijkstra", "user": {"user": "ewd"}},
+    ]
+    paper = parse_item({"paper": {"id": "2501.00001", "title": "t", "authors": authors}})
+    assert paper.authors == ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra")
+    assert paper.author_users == ("ada", None, None, "ewd")
 
 
 def test_the_seed_lists_parse_without_skipping_anything(caplog: pytest.LogCaptureFixture) -> None:

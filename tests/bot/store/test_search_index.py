@@ -12,7 +12,9 @@ from bot.matching import matches
 from bot.models import Paper
 from bot.query import parse_query
 from bot.store import SQLiteStore
+from bot.store import fts as fts_module
 from bot.store import sqlite as sqlite_store
+from bot.store.fts import index_row
 from bot.store.sqlite import connection as sqlite_connection
 from bot.text import ANALYSIS_VERSION
 from tests.conftest import seed_papers
@@ -25,6 +27,21 @@ PAPER = Paper(
     authors=("Robin Rombach", "Ada Lovelace"),
     ai_keywords=("latent diffusion", "video generation"),
 )
+
+
+def test_a_paper_is_indexed_alike_whatever_the_name_cache_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keywords, authors = ("latent diffusion", "Video generation"), ("Ada Lovelace", "Éva Tardos")
+    fts_module._names.clear()
+    cold = index_row(PAPER.title, PAPER.abstract, keywords, authors)
+    assert index_row(PAPER.title, PAPER.abstract, keywords, authors) == cold  # cached
+    assert cold[2:4] == ("latent diffus __ video generat", "ada lovelac __ eva tardo")
+    monkeypatch.setattr(fts_module, "_NAMES_LIMIT", 3)
+    for n in range(10):  # bounded: emptied when full
+        index_row("t", "a", (f"keyword {n}",), ())
+        assert len(fts_module._names) <= 3
+    assert index_row(PAPER.title, PAPER.abstract, keywords, authors) == cold
 
 
 async def found(store: SQLiteStore, raw: str) -> set[str]:
