@@ -45,8 +45,24 @@ async def alert(h: Harness, user: FakeUser, command: str, **options: object) -> 
     return message.content
 
 
+async def start_up_scrape_done(h: Harness) -> None:
+    """Wait until the bot's start-up scrape and the alert run after it are over: one still
+    going would read the list set next and match (and send) it before the test does."""
+    scrape, alerts = h.bot.scrape, engine(h)
+    await h.discord.wait_for(
+        lambda: (
+            scrape.last is not None
+            and not scrape._lock.locked()
+            and not scrape._hook_tasks
+            and not alerts._lock.locked()
+        ),
+        10,
+    )
+
+
 async def queue_new_day(h: Harness, *, without: str | None = None) -> int:
     """A new list is scraped and matched; nothing is delivered yet. Returns rows queued."""
+    await start_up_scrape_done(h)
     items = [i for i in copy.deepcopy(seed_items()[SOURCE_DAY]) if i["paper"]["id"] != without]
     h.hf.set_day(NEW_DAY, items)
     await h.bot.scraper.scrape_date(date.fromisoformat(NEW_DAY))
