@@ -278,7 +278,7 @@ class AlertDelivery:
                         if expanded is None:
                             break
                         # The people just queued (the others' rows were sent above).
-                        groups = await self._groups(expanded[0].__eq__)
+                        groups = await self._groups({expanded[0]}.__contains__)
                         await self._send_all(groups, fence)
                 except LeaseLost:
                     log.warning("another process took over sending the alerts; this one stops")

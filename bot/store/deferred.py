@@ -16,7 +16,7 @@ same on every backend, so a store copy carries parts as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
@@ -94,4 +94,15 @@ def unpack(names: str, packed: bytes) -> Iterator[tuple[int, str, int, str, str]
         yield u, papers[p], a, reasons[r], targets[t]
 
 
-__all__ = ["BUCKETS", "DeferredPart", "bucket_of", "pack", "unpack"]
+def queued_rows(
+    parts: Iterable[Sequence[Any]],
+) -> Iterator[tuple[int, str, int, str, str, Any]]:
+    """The rows of parts read back as (id, queued_at, names, packed), oldest part first,
+    each with its part's queued_at: (user id, paper id, alert id, reason, target, queued_at),
+    as expand_alert_matches inserts them on either backend."""
+    for _, queued_at, names, packed in parts:
+        for row in unpack(names, packed):
+            yield (*row, queued_at)
+
+
+__all__ = ["BUCKETS", "DeferredPart", "bucket_of", "pack", "queued_rows", "unpack"]

@@ -21,7 +21,7 @@ from bot.models import (
     QueuedAlert,
 )
 from bot.store.base import MAX_ALERTS
-from bot.store.deferred import DeferredPart, unpack
+from bot.store.deferred import DeferredPart, queued_rows
 from bot.store.postgres.connection import (
     ALERT_CAP_LOCK,
     ALERT_CHANGES_LOCK,
@@ -353,7 +353,7 @@ class Alerts(PostgresBase):
                 " WHERE bucket = $1 ORDER BY id FOR UPDATE",
                 bucket,
             )
-            rows = [(*row, at) for _, at, names, packed in parts for row in unpack(names, packed)]
+            rows = list(queued_rows(parts))
             columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[]] * 6
             status = await con.execute(
                 "INSERT INTO alert_outbox (user_id, paper_id, alert_id, reason, target, queued_at)"

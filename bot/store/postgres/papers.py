@@ -324,7 +324,7 @@ def window_statement(
     )
     slices = []
     plain = _plain_ranges(newest)
-    known = window_ranges(query, newest)
+    known = _slice_ranges(newest) if BUCKET in where else plain  # as window_ranges, no recompile
     for low, high in known if ranges is None else ranges:
         blocks = None if low is None else bucket_tsquery(low, newest if high is None else high)
         bucket, pk = "", "d.pk"

@@ -22,7 +22,7 @@ from bot.models import (
     QueuedAlert,
 )
 from bot.store.base import MAX_ALERTS
-from bot.store.deferred import DeferredPart, unpack
+from bot.store.deferred import DeferredPart, queued_rows
 from bot.store.rules import changes_since
 from bot.store.sqlite.connection import SQLiteBase
 from bot.store.sqlite.rows import (
@@ -328,7 +328,7 @@ class Alerts(SQLiteBase):
                 "INSERT INTO alert_outbox (user_id, paper_id, alert_id, reason, target, queued_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, paper_id) DO NOTHING",
                 # Made in the connection's thread as SQLite takes them.
-                ((*row, at) for _, at, names, packed in parts for row in unpack(names, packed)),
+                queued_rows(parts),
             )
             queued = db.total_changes - before
             await db.execute(  # the parts read, by id
