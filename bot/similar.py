@@ -27,15 +27,17 @@ import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.memory import release_freed_memory
 from bot.models import Paper
-from bot.store import Store
 from bot.text import analyze
+
+if TYPE_CHECKING:  # the build's child process imports this module: no store there
+    from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -189,31 +191,35 @@ class Builder:
 
     def finish(self) -> _Built:
         """The index: postings sorted by bucket (rows in the order they were weighed)."""
+        with _temporary() as out:  # unlinked; the mapping keeps its data
+            return self.finish_into(out)
+
+    def finish_into(self, out: IO[bytes]) -> _Built:
+        """`finish`, writing the postings to `out` (an empty file, left open) and mapping them."""
         if self._shape is None:
             self.weigh([])
         assert self._shape is not None
         total = self._postings
         indptr = np.zeros(BUCKETS + 1, dtype=np.int32)
-        with _temporary() as out:  # unlinked; the mapping keeps its data
-            out.truncate(8 * total)
-            done = 0
-            for spill in self._spill:  # ranges of buckets in order: the file in bucket order
-                spill.seek(0)
-                triples = np.frombuffer(spill.read(), dtype=np.int32).reshape(-1, 3)
-                spill.close()
-                order = np.argsort(triples[:, 0], kind="stable")  # keeps the rows' order
-                part = triples[order]
-                del triples, order
-                indptr[1:] += np.bincount(part[:, 0], minlength=BUCKETS).astype(np.int32)
-                out.seek(4 * done)
-                out.write(np.ascontiguousarray(part[:, 1]).tobytes())
-                out.seek(4 * (total + done))
-                out.write(np.ascontiguousarray(part[:, 2]).tobytes())  # float32 bits
-                done += len(part)
-                del part
-            self._spill = []
-            np.cumsum(indptr, out=indptr)
-            rows, weights = _mapped(out, total)
+        out.truncate(8 * total)
+        done = 0
+        for spill in self._spill:  # ranges of buckets in order: the file in bucket order
+            spill.seek(0)
+            triples = np.frombuffer(spill.read(), dtype=np.int32).reshape(-1, 3)
+            spill.close()
+            order = np.argsort(triples[:, 0], kind="stable")  # keeps the rows' order
+            part = triples[order]
+            del triples, order
+            indptr[1:] += np.bincount(part[:, 0], minlength=BUCKETS).astype(np.int32)
+            out.seek(4 * done)
+            out.write(np.ascontiguousarray(part[:, 1]).tobytes())
+            out.seek(4 * (total + done))
+            out.write(np.ascontiguousarray(part[:, 2]).tobytes())  # float32 bits
+            done += len(part)
+            del part
+        self._spill = []
+        np.cumsum(indptr, out=indptr)
+        rows, weights = _mapped(out, total)
         ids = np.concatenate(self._ids) if self._ids else np.array([], "S1")
         self._ids = []
         _hashes.clear()  # the words of every paper: queries fill it again with what they use
@@ -374,20 +380,33 @@ class SimilarPapers:
             return total
 
     async def _rebuild(self) -> int:
-        """Build from every stored paper: counts, then weights, a page at a time."""
-        builder = Builder()
-        last, position = 0, 0
-        while batch := await self.store.stored_since(position, READ_PAGE):
-            position = batch[-1][0]
-            await asyncio.to_thread(builder.count, [p for _, p in batch])
-        last, position = position, 0
-        while position < last and (batch := await self.store.stored_since(position, READ_PAGE)):
-            papers = [p for pos, p in batch if pos <= last]
-            position = batch[-1][0]
-            await asyncio.to_thread(builder.weigh, papers)
-        self.index.replace(await asyncio.to_thread(builder.finish))
+        """Build from every stored paper: counts, then weights, a page at a time.
+
+        A store of more than one page is built in a child process (bot.similar_build): the
+        build is seconds to minutes of CPU-bound Python, which in a thread would hold the
+        GIL against the event loop and the store's threads, slowing every search, digest and
+        alert run behind it. Here the bot only reads the pages and passes them on."""
+        from bot.similar_build import ProcessBuild, ThreadBuild  # (it imports this module)
+
+        batch = await self.store.stored_since(0, READ_PAGE)
+        build = ProcessBuild() if len(batch) >= READ_PAGE else ThreadBuild()
+        async with build:
+            last, position = 0, 0
+            while batch:
+                position = batch[-1][0]
+                await build.count([p for _, p in batch])
+                batch = await self.store.stored_since(position, READ_PAGE)
+            last, position = position, 0
+            while position < last and (
+                batch := await self.store.stored_since(position, READ_PAGE)
+            ):
+                papers = [p for pos, p in batch if pos <= last]
+                position = batch[-1][0]
+                await build.weigh(papers)
+            built = await build.finish()
+        self.index.replace(built)
         self._position = last
-        return builder.papers
+        return built.papers
 
     async def similar(self, paper: Paper, k: int = SIMILAR_COUNT) -> list[str]:
         """The ids of the stored papers most like `paper`, best first (off the event loop)."""

@@ -1,0 +1,181 @@
+"""Where the similarity index's build runs: a worker thread (small stores) or a child process.
+
+The build is CPU-bound Python (reading every paper's words, twice): tens of seconds at
+200,000 papers. In a thread it holds the GIL against the event loop and the store's own
+threads (each row SQLite returns, each progress callback of a search, needs the GIL back),
+so searches ran about twice as long during a first build, and at 10 searches a second, one
+at a time on the search connection, they queued past Discord's patience. In a child
+process the build holds no lock the bot needs, at a lower CPU priority (nice), and its
+transient memory (spill buffers, sorts, the stem caches it fills) is not the bot's.
+
+The bot still reads the pages through its store (any backend) and sends each page's text
+(id, title, abstract, AI keywords) to the child over a socket pair; the child runs the same
+`Builder`, so the index is the same, and hands back the small arrays (pickled) and the file
+of postings (its descriptor, passed over the socket: the bot maps it as a build in a thread
+would have). Run as `python -m bot.similar_build FD` by `ProcessBuild`, never by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.reduction import recv_handle, send_handle
+from typing import Any
+
+from bot.models import Paper
+from bot.similar import Builder, _Built, _mapped, _temporary
+
+BUILD_NICENESS = 10  # the child yields the CPU to the bot (and to anything interactive)
+EXIT_SECONDS = 10.0  # a child that does not exit this long after its answer is killed
+
+_Text = tuple[str, str, str, tuple[str, ...]]  # what the build reads of a paper
+
+
+class ThreadBuild:
+    """A `Builder` run in worker threads of this process (stores of one page or less)."""
+
+    def __init__(self) -> None:
+        self._builder = Builder()
+
+    async def __aenter__(self) -> ThreadBuild:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def count(self, papers: Sequence[Paper]) -> None:
+        await asyncio.to_thread(self._builder.count, papers)
+
+    async def weigh(self, papers: Sequence[Paper]) -> None:
+        await asyncio.to_thread(self._builder.weigh, papers)
+
+    async def finish(self) -> _Built:
+        return await asyncio.to_thread(self._builder.finish)
+
+
+class ProcessBuild:
+    """A `Builder` run in a child process; the same calls as `ThreadBuild`.
+
+    Sends block (in a worker thread) until the child takes the page, so the bot reads at
+    most a page ahead of it. Any failure (the child gone, an error in it) raises here; the
+    child is killed on the way out unless it finished.
+    """
+
+    def __init__(self) -> None:
+        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    async def __aenter__(self) -> ProcessBuild:
+        ours, theirs = socket.socketpair()
+        try:
+            self._proc = await asyncio.to_thread(
+                subprocess.Popen,
+                [sys.executable, "-m", "bot.similar_build", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # stderr stays the bot's: a crash is seen
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            conn.close()  # the child reads EOF if it was still waiting for a page
+        if proc is None:
+            return
+        try:
+            await asyncio.to_thread(proc.wait, 0 if exc[0] is not None else EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the build's child process is not running")
+        return self._conn
+
+    async def count(self, papers: Sequence[Paper]) -> None:
+        await asyncio.to_thread(self.conn.send, ("count", _texts(papers)))
+
+    async def weigh(self, papers: Sequence[Paper]) -> None:
+        await asyncio.to_thread(self.conn.send, ("weigh", _texts(papers)))
+
+    async def finish(self) -> _Built:
+        conn = self.conn
+        await asyncio.to_thread(conn.send, ("finish", []))
+        return await asyncio.to_thread(_receive, conn)
+
+
+def _texts(papers: Sequence[Paper]) -> list[_Text]:
+    return [(p.id, p.title, p.abstract, p.ai_keywords) for p in papers]
+
+
+def _papers(texts: list[_Text]) -> list[Paper]:
+    return [Paper(i, title, abstract, ai_keywords=words) for i, title, abstract, words in texts]
+
+
+def _receive(conn: Connection) -> _Built:
+    """The child's answer: the small arrays, then the postings (a file, or in memory)."""
+    kind, fields = conn.recv()
+    if kind == "error":
+        raise RuntimeError(f"the similarity build's child process failed: {fields}")
+    papers, df, cap, ids, indptr, total = fields
+    if kind == "file":
+        with os.fdopen(recv_handle(conn), "rb") as file:  # the mapping outlives it
+            rows, weights = _mapped(file, total)
+    else:
+        rows, weights = conn.recv()
+    return _Built(papers, df, cap, ids, indptr, rows, weights)
+
+
+def serve(conn: Connection) -> None:
+    """The child: build from the pages sent, then send the index back."""
+    with contextlib.suppress(OSError):
+        os.nice(BUILD_NICENESS)
+    try:
+        builder = Builder()
+        while True:
+            step, texts = conn.recv()
+            if step == "count":
+                builder.count(_papers(texts))
+            elif step == "weigh":
+                builder.weigh(_papers(texts))
+            else:
+                break
+        out = _temporary()
+        built = builder.finish_into(out)
+    except EOFError:
+        return  # the bot gave up on this build
+    except Exception as e:  # sent to the bot, which logs it
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+        return
+    fields: Any = (built.papers, built.df, built.cap, built.ids, built.indptr, len(built.rows))
+    if isinstance(out, io.BytesIO):  # no temporary directory: the postings themselves
+        conn.send(("memory", fields))
+        conn.send((built.rows, built.weights))
+    else:
+        conn.send(("file", fields))
+        send_handle(conn, out.fileno(), os.getppid())
+    out.close()
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])))
