@@ -14,7 +14,8 @@ Shape, chosen to stay small and fast at 200,000 papers:
   postings of its own terms (np.bincount) and takes the best rows.
 Papers stored after a build go to a small delta scored the same way (with the build's idf);
 when the delta grows large the index is built again. Building reads the store twice (counts,
-then weights), so it never holds every paper's terms at once; all CPU work runs in a thread.
+then weights), so it never holds every paper's terms at once; its CPU work runs in a child
+process (bot.similar_build), or in a thread for a store of one page.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import io
 import logging
 import mmap
 import tempfile
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -371,7 +373,9 @@ class SimilarPapers:
             total = self.index.size + len(fresh)
             built = self.index.size - self.index.pending
             if self.index.pending + len(fresh) > min(DELTA_MAX, REBUILD_SHARE * built):
+                started = time.monotonic()
                 total = await self._rebuild()
+                log.info("similarity index built in %.1f s", time.monotonic() - started)
             else:
                 await asyncio.to_thread(self.index.add, fresh)
                 self._position = position
@@ -397,9 +401,7 @@ class SimilarPapers:
                 await build.count([p for _, p in batch])
                 batch = await self.store.stored_since(position, READ_PAGE)
             last, position = position, 0
-            while position < last and (
-                batch := await self.store.stored_since(position, READ_PAGE)
-            ):
+            while position < last and (batch := await self.store.stored_since(position, READ_PAGE)):
                 papers = [p for pos, p in batch if pos <= last]
                 position = batch[-1][0]
                 await build.weigh(papers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -132,3 +133,37 @@ async def test_without_a_writable_temporary_directory_the_index_is_built_in_memo
         weights,
     )
     assert SimilarIndex(built).query(papers[0])
+
+
+async def test_a_store_of_more_than_a_page_is_built_in_a_child_process_to_the_same_index(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The build is CPU-bound Python: in a worker thread it held the GIL against the event
+    # loop and the store's threads, so searches, digests and the scrape's write queued behind
+    # a first build at 200,000 papers. Here no word of it may be counted in this process.
+    def not_here(step: Callable[[Builder, list[Paper]], None]) -> Callable[..., None]:
+        def spy(builder: Builder, papers: list[Paper]) -> None:
+            if papers:  # (an empty index, as a new SimilarPapers holds, is built here)
+                raise AssertionError("the build ran in the bot's own process")
+            step(builder, papers)
+
+        return spy
+
+    papers = [p for _, p in await seeded_store.stored_since(0, 1000)]
+    expected = build(papers)
+    monkeypatch.setattr(similar_module, "READ_PAGE", 20)  # 147 papers: 8 pages
+    monkeypatch.setattr(Builder, "count", not_here(Builder.count))
+    monkeypatch.setattr(Builder, "weigh", not_here(Builder.weigh))
+    found = SimilarPapers(seeded_store)
+    assert await found.refresh() == 147
+    built = found.index._built
+    assert (built.papers, built.cap, built.ids.tolist()) == (
+        expected.papers,
+        expected.cap,
+        expected.ids.tolist(),
+    )
+    for name in ("df", "indptr", "rows", "weights"):
+        assert np.array_equal(getattr(built, name), getattr(expected, name)), name
+    assert isinstance(built.rows.base, memoryview) and isinstance(built.rows.base.obj, mmap.mmap)
+    for one in papers[:20]:
+        assert await found.similar(one) == SimilarIndex(expected).query(one)
