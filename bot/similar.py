@@ -389,10 +389,19 @@ class SimilarPapers:
         A store of more than one page is built in a child process (bot.similar_build): the
         build is seconds to minutes of CPU-bound Python, which in a thread would hold the
         GIL against the event loop and the store's threads, slowing every search, digest and
-        alert run behind it. Here the bot only reads the pages and passes them on."""
+        alert run behind it. The child reads an SQLite store's file itself, so the store's
+        connections never queue behind the build either; a server's pages (PostgreSQL, its
+        pool) the bot reads and passes on."""
         from bot.similar_build import ProcessBuild, ThreadBuild  # (it imports this module)
 
         batch = await self.store.stored_since(0, READ_PAGE)
+        source = self.store.corpus_file()
+        if len(batch) >= READ_PAGE and source is not None:
+            async with ProcessBuild() as child:
+                built, last = await child.read(source, READ_PAGE)
+            self.index.replace(built)
+            self._position = last
+            return built.papers
         build = ProcessBuild() if len(batch) >= READ_PAGE else ThreadBuild()
         async with build:
             last, position = 0, 0

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import recv_handle, send_handle
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.models import Paper
 from bot.similar import Builder, _Built, _mapped, _temporary
@@ -36,6 +38,7 @@ BUILD_NICENESS = 10  # the child yields the CPU to the bot (and to anything inte
 EXIT_SECONDS = 10.0  # a child that does not exit this long after its answer is killed
 
 _Text = tuple[str, str, str, tuple[str, ...]]  # what the build reads of a paper
+T = TypeVar("T")
 
 
 class ThreadBuild:
@@ -63,19 +66,21 @@ class ThreadBuild:
 class ProcessBuild:
     """A `Builder` run in a child process; the same calls as `ThreadBuild`.
 
-    Sends block (in a worker thread) until the child takes the page, so the bot reads at
-    most a page ahead of it. Any failure (the child gone, an error in it) raises here; the
-    child is killed on the way out unless it finished.
+    The socket is used from one thread of its own, one call after another: a send blocks
+    until the child takes the page, so the bot reads at most a page ahead of it. Any
+    failure (the child gone, an error in it) raises here. On the way out a child that has
+    not answered is killed, and the socket closed only once that thread is done with it.
     """
 
     def __init__(self) -> None:
         self._conn: Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="similarity-build")
 
     async def __aenter__(self) -> ProcessBuild:
         ours, theirs = socket.socketpair()
         try:
-            self._proc = await asyncio.to_thread(
+            self._proc = await self._call(
                 subprocess.Popen,
                 [sys.executable, "-m", "bot.similar_build", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
@@ -84,6 +89,7 @@ class ProcessBuild:
             )
         except BaseException:
             ours.close()
+            self._thread.shutdown(wait=False)
             raise
         finally:
             theirs.close()
@@ -93,18 +99,26 @@ class ProcessBuild:
     async def __aexit__(self, *exc: object) -> None:
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
-        if conn is not None:
-            conn.close()  # the child reads EOF if it was still waiting for a page
-        if proc is None:
-            return
         try:
-            await asyncio.to_thread(proc.wait, 0 if exc[0] is not None else EXIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
+            if proc is not None and exc[0] is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    await asyncio.to_thread(proc.wait, EXIT_SECONDS)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                await asyncio.to_thread(proc.wait)
+            if proc is not None and proc.poll() is None:
+                proc.kill()  # a send or receive under way in the thread now fails
+            # Never blocks for long: the child has exited or been killed.
+            await asyncio.shield(asyncio.to_thread(self._close, proc, conn))
+
+    def _close(self, proc: subprocess.Popen[bytes] | None, conn: Connection | None) -> None:
+        self._thread.shutdown(wait=True)
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            proc.wait()
+
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        call = functools.partial(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
 
     @property
     def conn(self) -> Connection:
@@ -113,15 +127,21 @@ class ProcessBuild:
         return self._conn
 
     async def count(self, papers: Sequence[Paper]) -> None:
-        await asyncio.to_thread(self.conn.send, ("count", _texts(papers)))
+        await self._call(self.conn.send, ("count", _texts(papers)))
 
     async def weigh(self, papers: Sequence[Paper]) -> None:
-        await asyncio.to_thread(self.conn.send, ("weigh", _texts(papers)))
+        await self._call(self.conn.send, ("weigh", _texts(papers)))
 
     async def finish(self) -> _Built:
-        conn = self.conn
-        await asyncio.to_thread(conn.send, ("finish", []))
-        return await asyncio.to_thread(_receive, conn)
+        await self._call(self.conn.send, ("finish", []))
+        built, _ = await self._call(_receive, self.conn)
+        return built
+
+    async def read(self, path: str, page: int) -> tuple[_Built, int]:
+        """The whole build, the child reading the store's file itself (`page` papers at a
+        time, as `SimilarPapers` reads them): the index, and the position it covers."""
+        await self._call(self.conn.send, ("read", (path, page)))
+        return await self._call(_receive, self.conn)
 
 
 def _texts(papers: Sequence[Paper]) -> list[_Text]:
@@ -132,18 +152,38 @@ def _papers(texts: list[_Text]) -> list[Paper]:
     return [Paper(i, title, abstract, ai_keywords=words) for i, title, abstract, words in texts]
 
 
-def _receive(conn: Connection) -> _Built:
+def _receive(conn: Connection) -> tuple[_Built, int]:
     """The child's answer: the small arrays, then the postings (a file, or in memory)."""
     kind, fields = conn.recv()
     if kind == "error":
         raise RuntimeError(f"the similarity build's child process failed: {fields}")
-    papers, df, cap, ids, indptr, total = fields
+    papers, df, cap, ids, indptr, total, last = fields
     if kind == "file":
         with os.fdopen(recv_handle(conn), "rb") as file:  # the mapping outlives it
             rows, weights = _mapped(file, total)
     else:
         rows, weights = conn.recv()
-    return _Built(papers, df, cap, ids, indptr, rows, weights)
+    return _Built(papers, df, cap, ids, indptr, rows, weights), last
+
+
+def _read(builder: Builder, path: str, page: int) -> int:
+    """Both passes over a store's file, as `SimilarPapers._rebuild` reads the store; the
+    position of the last paper counted."""
+    from bot.store.sqlite.corpus import open_corpus, read_stored_since
+
+    db = open_corpus(path)
+    try:
+        position = 0
+        while batch := read_stored_since(db, position, page):
+            position = batch[-1][0]
+            builder.count([p for _, p in batch])
+        last, position = position, 0
+        while position < last and (batch := read_stored_since(db, position, page)):
+            builder.weigh([p for pos, p in batch if pos <= last])
+            position = batch[-1][0]
+    finally:
+        db.close()
+    return last
 
 
 def serve(conn: Connection) -> None:
@@ -151,13 +191,16 @@ def serve(conn: Connection) -> None:
     with contextlib.suppress(OSError):
         os.nice(BUILD_NICENESS)
     try:
-        builder = Builder()
+        builder, last = Builder(), -1
         while True:
             step, texts = conn.recv()
             if step == "count":
                 builder.count(_papers(texts))
             elif step == "weigh":
                 builder.weigh(_papers(texts))
+            elif step == "read":
+                last = _read(builder, *texts)
+                break
             else:
                 break
         out = _temporary()
@@ -167,7 +210,15 @@ def serve(conn: Connection) -> None:
     except Exception as e:  # sent to the bot, which logs it
         conn.send(("error", f"{type(e).__name__}: {e}"))
         return
-    fields: Any = (built.papers, built.df, built.cap, built.ids, built.indptr, len(built.rows))
+    fields: Any = (
+        built.papers,
+        built.df,
+        built.cap,
+        built.ids,
+        built.indptr,
+        len(built.rows),
+        last,
+    )
     if isinstance(out, io.BytesIO):  # no temporary directory: the postings themselves
         conn.send(("memory", fields))
         conn.send((built.rows, built.weights))

@@ -123,6 +123,11 @@ class CorpusStore(Protocol):
         they were first stored, each with its position (a number that only grows: a paper
         keeps its position when updated, a new paper gets a higher one)."""
 
+    def corpus_file(self) -> str | None:
+        """The database file another process of this host may read the stored papers from
+        (read-only, in `stored_since`'s order; bot.store.sqlite.corpus.read_stored_since),
+        or None: a server's (read them through `stored_since`), or held in memory."""
+
 
 class FollowStore(Protocol):
     """Who wrote each paper (with the HF accounts that claimed the credits) and the

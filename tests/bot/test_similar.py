@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import mmap
+import subprocess
 from collections.abc import Callable
 from datetime import date
 
@@ -13,6 +15,7 @@ from bot import similar as similar_module
 from bot.models import Paper
 from bot.query import parse_query
 from bot.similar import BUCKETS, Builder, SimilarIndex, SimilarPapers, build, paper_terms
+from bot.similar_build import ProcessBuild
 from bot.store import SQLiteStore
 from tests.bot.store.support import paper
 
@@ -135,8 +138,9 @@ async def test_without_a_writable_temporary_directory_the_index_is_built_in_memo
     assert SimilarIndex(built).query(papers[0])
 
 
+@pytest.mark.parametrize("reads", ["its file", "pages from the bot"])
 async def test_a_store_of_more_than_a_page_is_built_in_a_child_process_to_the_same_index(
-    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch, reads: str
 ) -> None:
     # The build is CPU-bound Python: in a worker thread it held the GIL against the event
     # loop and the store's threads, so searches, digests and the scrape's write queued behind
@@ -154,6 +158,8 @@ async def test_a_store_of_more_than_a_page_is_built_in_a_child_process_to_the_sa
     monkeypatch.setattr(similar_module, "READ_PAGE", 20)  # 147 papers: 8 pages
     monkeypatch.setattr(Builder, "count", not_here(Builder.count))
     monkeypatch.setattr(Builder, "weigh", not_here(Builder.weigh))
+    if reads != "its file":  # as from a server (PostgreSQL)
+        monkeypatch.setattr(seeded_store, "corpus_file", lambda: None)
     found = SimilarPapers(seeded_store)
     assert await found.refresh() == 147
     built = found.index._built
@@ -167,3 +173,41 @@ async def test_a_store_of_more_than_a_page_is_built_in_a_child_process_to_the_sa
     assert isinstance(built.rows.base, memoryview) and isinstance(built.rows.base.obj, mmap.mmap)
     for one in papers[:20]:
         assert await found.similar(one) == SimilarIndex(expected).query(one)
+
+
+async def test_a_build_given_up_on_leaves_no_child_process(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    enter = ProcessBuild.__aenter__
+
+    async def recorded(build: ProcessBuild) -> ProcessBuild:
+        await enter(build)
+        assert build._proc is not None
+        started.append(build._proc)
+        return build
+
+    second_page = asyncio.Event()
+    real = seeded_store.stored_since
+
+    starts = 0  # reads from the first paper: the refresh's, then the rebuild's
+
+    async def stalled(position: int, limit: int = 1000) -> list[tuple[int, Paper]]:
+        nonlocal starts
+        starts += position == 0
+        if position and starts == 2:  # the rebuild's second page: the store never answers
+            second_page.set()
+            await asyncio.Event().wait()
+        return await real(position, limit)
+
+    monkeypatch.setattr(similar_module, "READ_PAGE", 20)
+    monkeypatch.setattr(ProcessBuild, "__aenter__", recorded)
+    monkeypatch.setattr(seeded_store, "stored_since", stalled)
+    monkeypatch.setattr(seeded_store, "corpus_file", lambda: None)  # pages from the bot
+    refresh = asyncio.create_task(SimilarPapers(seeded_store).refresh())
+    await asyncio.wait_for(second_page.wait(), 30)
+    refresh.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await refresh
+    [child] = started
+    assert child.poll() is not None  # killed and reaped

@@ -17,3 +17,7 @@ class Corpus(PostgresBase):
             (position, limit),
         )
         return [(r[0], _listing(tuple(r)[1:]).paper) for r in rows]
+
+    def corpus_file(self) -> str | None:
+        """None: the papers are on a server (`stored_since` reads them)."""
+        return None

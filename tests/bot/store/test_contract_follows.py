@@ -4,12 +4,14 @@ authors people follow, the matches of followed authors' papers, and papers in st
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
 from bot.errors import FollowLimitError
 from bot.models import Author, QueuedAlert, follow_row_id
 from bot.store import Store
+from bot.store.sqlite.corpus import open_corpus, read_stored_since
 from tests.bot.store.support import DAY, NEXT_DAY, paper
 
 LI_A = Author("Wei Li", "weili-a")
@@ -233,6 +235,25 @@ async def test_stored_since_reads_on_from_a_position(store: Store) -> None:
     assert [p.id for _, p in rest] == ["2501.00001", "2501.00003"]
     assert rest[0][1].title == "Changed"
     assert await store.stored_since(rest[-1][0]) == []
+
+
+async def test_the_corpus_file_reads_as_stored_since_from_another_connection(
+    store: Store,
+) -> None:
+    await store.ingest_day(DAY, [paper("2501.00002"), paper("2501.00001", ai_keywords=("a b",))])
+    path = store.corpus_file()
+    if path is None:  # a server: its papers are read through stored_since
+        return
+    db = open_corpus(path)
+    try:
+        first = await store.stored_since(0, 1)
+        assert read_stored_since(db, 0, 1) == first
+        assert read_stored_since(db, 0, 10) == await store.stored_since(0, 10)
+        assert read_stored_since(db, first[0][0], 10) == await store.stored_since(first[0][0], 10)
+        with pytest.raises(sqlite3.OperationalError):  # read-only
+            db.execute("DELETE FROM papers")
+    finally:
+        db.close()
 
 
 async def test_a_paper_reads_back_alike_on_every_backend(store: Store) -> None:
