@@ -88,21 +88,62 @@ def _stem_tokens(tokens: list[str], cache: dict[str, str], prefix: str) -> tuple
         return tuple(map(cache.__getitem__, tokens))
 
 
+class _Part:
+    """One part of a paper's text tokenized: its analysed words and the keys among them
+    (bigrams never span two fields, so a paper's keys are the union of its parts')."""
+
+    __slots__ = ("keys", "stems")
+
+    def __init__(
+        self,
+        tokens: list[str],
+        cache: dict[str, str],
+        prefix: str,
+        filed: set[Key],
+        starters: set[str],
+    ) -> None:
+        self.stems = stems = _stem_tokens(tokens, cache, prefix)
+        self.keys: set[Key] = filed.intersection(stems)
+        if starters:  # the bigrams, if the index has any
+            self.keys.update(filed.intersection(pairwise(stems)))
+
+
 class _PaperKeys:
     """A paper tokenized once: its analysed word sequences, and those of its keys (words,
-    and bigrams that begin with a starter) that the index looks up."""
+    and bigrams that begin with a starter) that the index looks up.
 
-    __slots__ = ("authors", "keys", "text")
+    `like` (another text of the same paper, tokenized) lends the parts that are equal: a
+    paper matched again after its keywords arrived tokenizes only its keywords twice."""
 
-    def __init__(self, paper: Paper, filed: set[Key], starters: set[str]) -> None:
-        fields = (paper.title, paper.abstract, *paper.ai_keywords)
-        self.text = text = _stem_tokens(_tokens(fields), _text_stems, "")
-        self.authors = authors = _stem_tokens(_tokens(paper.authors), _author_stems, _AUTHOR)
-        self.keys: set[Key] = filed.intersection(text)
-        self.keys.update(filed.intersection(authors))
-        if starters:  # the bigrams, if the index has any
-            self.keys.update(filed.intersection(pairwise(text)))
-            self.keys.update(filed.intersection(pairwise(authors)))
+    __slots__ = ("authors", "keys", "parts", "text")
+    parts: tuple[_Part, _Part, _Part]  # title and abstract, keywords, authors
+
+    def __init__(
+        self,
+        paper: Paper,
+        filed: set[Key],
+        starters: set[str],
+        like: tuple[Paper, _PaperKeys] | None = None,
+    ) -> None:
+        # The text is title, abstract, then each keyword, _SEP between (as `_tokens` joins).
+        other, lent = like if like is not None else (None, None)
+        if lent and other and (other.title, other.abstract) == (paper.title, paper.abstract):
+            body = lent.parts[0]
+        else:
+            body = _Part(_tokens((paper.title, paper.abstract)), _text_stems, "", filed, starters)
+        if lent and other and other.ai_keywords == paper.ai_keywords:
+            words = lent.parts[1]
+        else:
+            kws = paper.ai_keywords
+            words = _Part(_tokens(("", *kws)) if kws else [], _text_stems, "", filed, starters)
+        if lent and other and other.authors == paper.authors:
+            names = lent.parts[2]
+        else:
+            names = _Part(_tokens(paper.authors), _author_stems, _AUTHOR, filed, starters)
+        self.parts = (body, words, names)
+        self.text = body.stems + words.stems
+        self.authors = names.stems
+        self.keys: set[Key] = body.keys | words.keys | names.keys
 
 
 # -- compiled alerts --------------------------------------------------------------

@@ -303,6 +303,22 @@ class AlertIndex:
         scratch = self._scratch()
         return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
+    def match_again(
+        self, changes: Iterable[tuple[Paper, Paper]]
+    ) -> dict[str, tuple[Matches, Matches]]:
+        """For each (old, new) text of one paper: new paper id -> (the new text's Matches,
+        the old text's). The parts the two texts share are tokenized once."""
+        keys, starters = self._lookup()
+        self._ids_lent = True
+        self._codes_array()
+        scratch = self._scratch()
+        out = {}
+        for old, new in changes:
+            now = _PaperKeys(new, keys, starters)
+            was = _PaperKeys(old, keys, starters, like=(new, now))
+            out[new.id] = (self._match(now, scratch), self._match(was, scratch))
+        return out
+
     # -- internals ----------------------------------------------------------------
 
     def _lookup(self) -> tuple[set[Key], set[str]]:

@@ -220,22 +220,22 @@ class AlertDelivery:
         matched before (`before` holds its text then), those its old text did not have and
         the rising alerts'; the papers a rising alert matched; and the alerts' routes."""
         index = self.index
-        found = index.match_many(papers)
         routes = self._routes
         if routes is None:  # made again only after the alerts changed, not every batch
             routes = self._routes = Routes(self._alerts)
-        by_id = {p.id: p for p in papers}
         # Marked for its upvotes alone, a paper kept its text: only rising alerts may add.
-        changed = [old for old in before.values() if _text(old) != _text(by_id[old.id])]
-        olds = index.match_many(changed)
+        # A changed paper's new and old texts share most of their words: tokenized once.
+        changed = [(before[p.id], p) for p in papers if p.id in before]
+        changed = [(then, now) for then, now in changed if _text(then) != _text(now)]
+        again = index.match_again(changed)
+        found = index.match_many([p for p in papers if p.id not in again])
         had = np.zeros(len(routes.ids) + 1, dtype=np.bool_)  # by alert's place; all false
         for paper_id in before:
-            hits = found[paper_id]
+            hits, then = again.get(paper_id) or (found[paper_id], None)
             at = routes.find(hits.ids())
             keep = routes.is_rising[at]
-            old = olds.get(paper_id)
-            if old is not None:
-                was = routes.find(old.ids())
+            if then is not None:
+                was = routes.find(then.ids())
                 had[was] = True
                 keep |= ~had[at]
                 had[was] = False
