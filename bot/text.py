@@ -125,7 +125,22 @@ def _stem(word: str) -> str:
 
 def analyze(text: str) -> list[str]:
     """The analysed words of a text, in order: what search and alerts compare."""
-    tokens = plain_words(text)
+    return stems_of(plain_words(text))
+
+
+def analyzed(text: str) -> str:
+    """`analyze(text)` joined by single spaces (what the search index holds), with a fast
+    path for the common case of an ASCII text whose words are all in the stem cache."""
+    if text.isascii():
+        try:
+            return " ".join(map(_stems.__getitem__, words(text)))
+        except KeyError:  # a word to stem first (or the cache was emptied meanwhile)
+            pass
+    return " ".join(analyze(text))
+
+
+def stems_of(tokens: list[str]) -> list[str]:
+    """The stems of plain words (as `plain_words` gives them), in order."""
     found = list(map(_stems.get, tokens))
     if None in found:  # words the cache lacks (an abstract has a new word or two)
         i = found.index(None)

@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: `paperboy scrape` never needs it
+    import numpy as np
+
+    _Ints = np.ndarray[Any, np.dtype[np.int64]]
 
 BUCKETS = 64  # people are spread over this many buckets by user id
-_Ints = np.ndarray[Any, np.dtype[np.int64]]
 
 
 def bucket_of(user_id: int) -> int:
@@ -49,6 +51,8 @@ def pack(
     """Rows given as columns (user id; paper, a place in `papers`; alert id; reason and
     target, places in `reasons` and `targets`) -> a part per bucket of people with rows,
     each keeping the rows' order."""
+    import numpy as np
+
     users, paper_at, alerts, reason_at, target_at = columns
     # Each name as JSON once: a part's names are then joined, not encoded again.
     encoded = [
@@ -84,6 +88,8 @@ def pack(
 
 def unpack(names: str, packed: bytes) -> Iterator[tuple[int, str, int, str, str]]:
     """A part's rows, in the order packed: (user id, paper id, alert id, reason, target)."""
+    import numpy as np
+
     named = json.loads(names)
     papers, reasons, targets = named["papers"], named["reasons"], named["targets"]
     n = len(packed) // 28

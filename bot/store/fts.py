@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from bot.query import Query, Term
-from bot.text import analyze, analyze_words, plain, plain_words
+from bot.text import analyze, analyze_words, analyzed, plain, plain_words, stems_of
 
 TEXT_COLUMNS = "{title abstract keywords}"
 AUTHOR_COLUMN = "authors"
@@ -33,12 +33,13 @@ def index_row(
     title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
 ) -> tuple[str, str, str, str, str]:
     """A paper's column values in papers_fts (title, abstract, keywords, authors, title_words)."""
+    title_words = plain_words(title)
     return (
-        " ".join(analyze(title)),
-        " ".join(analyze(abstract)),
+        " ".join(stems_of(title_words)),
+        analyzed(abstract),
         _JOIN.join(map(_analysed_name, keywords)),
         _JOIN.join(map(_analysed_name, authors)),
-        " ".join(plain_words(title)),
+        " ".join(title_words),
     )
 
 

@@ -8,7 +8,7 @@ from bot import similar as similar_module
 from bot import text as text_module
 from bot.models import Snippet
 from bot.similar import _hash as similar_hash
-from bot.text import analyze, analyze_words, plain_words, snippet, stem, words
+from bot.text import analyze, analyze_words, analyzed, plain_words, snippet, stem, words
 
 
 @pytest.mark.parametrize(
@@ -95,6 +95,25 @@ def test_analysis_is_the_same_whatever_the_caches_hold() -> None:
     for word in ("qzvwords", "gpus", "naive"):
         del text_module._stems[word]
     assert analyze(text) == expected  # some cached, some not, in any order
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Diffusing models, fine-tuned in the 1990s: LLMs and GPUs qzvwords zqvmodels",
+        "Naïve LLMs, GPUs: ﬁne-tuned İstanbul cafés",  # not ASCII: the plain path
+        "",
+        "  -- ;; ",
+    ],
+)
+def test_the_joined_analysis_is_the_analysis_joined_whatever_the_cache_holds(text: str) -> None:
+    expected = " ".join(text_module._stem(w) for w in plain_words(text))
+    text_module._stems.clear()
+    assert analyzed(text) == expected  # every word new
+    assert analyzed(text) == expected  # every word cached
+    for word in ("qzvwords", "gpus", "diffusing"):
+        text_module._stems.pop(word, None)
+    assert analyzed(text) == expected  # some cached, some not
 
 
 def test_the_stemmer_keeps_no_cache_of_its_own() -> None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 from aiosqlite import Connection
@@ -34,13 +34,39 @@ SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files next to the store
 _ONTO_ITSELF = "refusing to back up the store onto itself ({}); choose another path"
 PRIVATE = 0o600  # user ids, alert queries and DM refusals are nobody else's business
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
+T = TypeVar("T")
 
 
-async def many(db: Connection, sql: str, rows: Sequence[Sequence[object]]) -> None:
-    """executemany, skipped when there are no rows: each call is a round trip to the
-    store's thread, and a day of new papers leaves several lists empty."""
+def many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    """executemany on the store's thread, skipped when there are no rows (a day of new
+    papers leaves several lists empty)."""
     if rows:
-        await db.executemany(sql, rows)
+        conn.executemany(sql, rows)
+
+
+async def on_thread(db: Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work(connection)` run on the aiosqlite connection's own thread, as one call: its
+    statements then cost no round trip each between the event loop and that thread.
+
+    aiosqlite runs every call of a connection in order on that thread (its `_execute`);
+    it has no public way to run a function there, so this is the one place that reaches
+    in (tests/bot/store/test_sqlite_thread.py checks that it still works as used here)."""
+    return await db._execute(work, db._conn)
+
+
+def _transaction_of(work: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    """`work` in one write transaction on `conn`, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(conn)
+    except BaseException:
+        # SQLite ends the transaction itself on some errors (a full disk): a second
+        # ROLLBACK would fail and hide the error that matters.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -257,6 +283,12 @@ class SQLiteBase:
                     await self.db.execute("ROLLBACK")
                 raise
             await self.db.execute("COMMIT")
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` as one write transaction, run whole on the writer's thread
+        (one round trip instead of one per statement); rolled back on any error."""
+        async with self._write_lock:
+            return await on_thread(self.db, lambda conn: _transaction_of(work, conn))
 
     @property
     def _read_db(self) -> aiosqlite.Connection:

@@ -1,8 +1,13 @@
 """Writing a day's list into the SQLite store: papers, their search rows, credits and search
-heads, and what a re-match must know (the text as last matched, rising upvotes)."""
+heads, and what a re-match must know (the text as last matched, rising upvotes).
+
+The writes are plain functions of the writer's sqlite3 connection, run on its thread inside
+a transaction (`SQLiteBase._write`): a day's list is then one call to that thread, not one
+round trip per statement."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -46,8 +51,8 @@ _FTS_DELETE_PK = (
 )
 
 
-async def write_day(
-    db: aiosqlite.Connection,
+def write_day(
+    db: sqlite3.Connection,
     list_date: date,
     papers: Sequence[Paper],
     now: str,
@@ -59,7 +64,7 @@ async def write_day(
     or empty keeps the old value) except the `clear` columns, which take the new value."""
     day = list_date.isoformat()
     unique = list({p.id: p for p in papers}.values())
-    existing = await _existing(db, [p.id for p in unique])
+    existing = _existing(db, [p.id for p in unique])
     new_rows, changed_rows = [], []
     indexed, unindexed = [], []  # papers to write in papers_fts, and to delete first
     text_changed: list[str] = []
@@ -80,42 +85,42 @@ async def write_day(
             text_changed.append(paper.id)
         if seen.rise:
             rises.append(seen.rise)
-    await many(db, _INSERT_PAPER, new_rows)
-    await keep_matched_text(db, text_changed)  # before the new text overwrites it
+    many(db, _INSERT_PAPER, new_rows)
+    keep_matched_text(db, text_changed)  # before the new text overwrites it
     # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
     # INSERT (SQLite fills a temporary table for it).
     pks = {paper_id: old["pk"] for paper_id, old in existing.items()}
     if new_rows:
-        pks.update(await _pks(db, [r[0] for r in new_rows]))
-    await many(
+        pks.update(_pks(db, [r[0] for r in new_rows]))
+    many(
         db,
         f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)}, list_date = ?,"
         " updated_at = ? WHERE id = ?",
         changed_rows,
     )
     removed = [(pks[i], _index_row(r)) for r, i in unindexed]
-    await many(db, _FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
+    many(db, _FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
     added = [(pks[i], _index_row(r)) for r, i in indexed]
-    await many(db, _FTS_ADD_PK, [(pk, *row) for pk, row in added])
-    await write_heads(db, heads, added, removed)
-    await write_author_index(
+    many(db, _FTS_ADD_PK, [(pk, *row) for pk, row in added])
+    write_heads(db, heads, added, removed)
+    write_author_index(
         db,
         [(pks[i], o["authors"]) for o, i in unindexed],
         [(pks[i], r["authors"]) for r, i in indexed],
     )
-    await many(
+    many(
         db,
         "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
         [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
     )
-    await write_credits(db, unique, pks)
+    write_credits(db, unique, pks, fresh={r[0] for r in new_rows})
     new_ids = tuple(p.id for p in unique if p.id not in existing)
     result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
     return DayWrite(result, tuple(text_changed), tuple(rises))
 
 
-async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetime) -> int:
+def mark_rematch(db: sqlite3.Connection, written: DayWrite, now: datetime) -> int:
     """Mark papers to be matched against the alerts again, inside the caller's transaction:
     those whose searchable text changed, and those listed in the last RISING_WATCH_DAYS whose
     upvotes rose past some rising alert's threshold. Returns how many were marked."""
@@ -123,20 +128,20 @@ async def mark_rematch(db: aiosqlite.Connection, written: DayWrite, now: datetim
     rising = [(i, since, old, new) for i, old, new in written.rises]
     # A paper whose text did not change keeps its text as matched (a changed one's was kept
     # by write_day): matched again, only the rising alerts can add to it.
-    await many(
+    many(
         db,
         "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
         f" SELECT pk, title, abstract, authors, keywords FROM papers WHERE {_CROSSED}",
         rising,
     )
     before = db.total_changes
-    await many(
+    many(
         db,
         "UPDATE papers SET alerts_matched = 0 WHERE id = ? AND list_date IS NOT NULL"
         " AND alerts_matched = 1",
         [(i,) for i in written.text_changed],
     )
-    await many(db, f"UPDATE papers SET alerts_matched = 0 WHERE {_CROSSED}", rising)
+    many(db, f"UPDATE papers SET alerts_matched = 0 WHERE {_CROSSED}", rising)
     return db.total_changes - before
 
 
@@ -149,10 +154,10 @@ _CROSSED = (
 )
 
 
-async def keep_matched_text(db: aiosqlite.Connection, paper_ids: Sequence[str]) -> None:
+def keep_matched_text(db: sqlite3.Connection, paper_ids: Sequence[str]) -> None:
     """Inside the caller's transaction, before their text changes: keep the text these
     papers were last matched with (matched papers only; the oldest kept text wins)."""
-    await many(
+    many(
         db,
         "INSERT OR IGNORE INTO matched_text (paper_pk, title, abstract, authors, keywords)"
         " SELECT pk, title, abstract, authors, keywords FROM papers"
@@ -161,8 +166,8 @@ async def keep_matched_text(db: aiosqlite.Connection, paper_ids: Sequence[str]) 
     )
 
 
-async def write_heads(
-    db: aiosqlite.Connection,
+def write_heads(
+    db: sqlite3.Connection,
     words: Collection[str],
     rows: Sequence[tuple[int, Sequence[str]]],
     removed: Sequence[tuple[int, Sequence[str]]] = (),
@@ -173,7 +178,7 @@ async def write_heads(
     if not words:
         return
     # By title word and pk: no index by pk to keep up at every ingest for a rare update.
-    await many(
+    many(
         db,
         "DELETE FROM papers_fts_heads WHERE stem = ? AND pk = ?",
         [(stem, pk) for pk, row in removed for stem in set(row[0].split()) if stem in words],
@@ -181,11 +186,12 @@ async def write_heads(
     rows = [(pk, row) for pk, row in rows if any(w in words for w in row[0].split())]
     if not rows:
         return
-    _, average = await fts_totals(db)
+    found = db.execute(FTS_TOTALS_SQL).fetchall()
+    _, average = fts_averages(found[0][0] if found else None)
     if not average:  # an empty index: these papers are the whole table
         average = sum(len(" ".join(row).split()) for _, row in rows) / len(rows)
     # In key order: each B-tree page is then visited once for its rows.
-    await many(db, _HEADS_ADD, sorted(head_rows(rows, average, words)))
+    many(db, _HEADS_ADD, sorted(head_rows(rows, average, words)))
 
 
 FTS_TOTALS_SQL = "SELECT block FROM papers_fts_data WHERE id = 1"
@@ -219,27 +225,25 @@ def fts_averages(block: bytes | None) -> tuple[int, float]:
     return rows, (tokens / rows if rows else 0.0)
 
 
-async def _existing(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict]:
+def _existing(db: sqlite3.Connection, ids: list[str]) -> dict[str, dict]:
     found: dict[str, dict] = {}
     names = ("id", *_REFRESHED, "list_date", "pk")
     columns = ", ".join(names)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
-        rows = await db.execute_fetchall(
-            f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk
-        )
+        rows = db.execute(f"SELECT {columns} FROM papers WHERE id IN ({marks})", chunk)
         for row in rows:
             found[row[0]] = dict(zip(names, row, strict=True))
     return found
 
 
-async def _pks(db: aiosqlite.Connection, ids: list[str]) -> dict[str, int]:
+def _pks(db: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
     """The pk of each stored paper among `ids`."""
     found: dict[str, int] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ", ".join("?" * len(chunk))
-        rows = await db.execute_fetchall(f"SELECT id, pk FROM papers WHERE id IN ({marks})", chunk)
+        rows = db.execute(f"SELECT id, pk FROM papers WHERE id IN ({marks})", chunk)
         found.update((row[0], row[1]) for row in rows)
     return found

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-from aiosqlite import Connection
 
 from bot.errors import FollowLimitError
 from bot.models import Author, Follow, FollowMatch, Paper
@@ -30,13 +29,19 @@ def surname(name: str) -> str:
     return name.rsplit(" ", 1)[-1]
 
 
-async def write_credits(
-    db: Connection, papers: Sequence[Paper], pks: Mapping[str, int] | None = None
+def write_credits(
+    db: sqlite3.Connection,
+    papers: Sequence[Paper],
+    pks: Mapping[str, int] | None = None,
+    *,
+    fresh: Collection[str] = (),
 ) -> None:
-    """Keep the credits of papers being stored, in the caller's transaction: a paper with
-    authors replaces its credits (an account stays when the new data has none for the same
-    name); one without keeps them. `pks`, if given, holds the pk of every paper (written
-    by pk: finding it by id for each credit was a third of an ingest's SQL time)."""
+    """Keep the credits of papers being stored, in the caller's transaction on the store's
+    thread: a paper with authors replaces its credits (an account stays when the new data
+    has none for the same name); one without keeps them. `pks`, if given, holds the pk of
+    every paper (written by pk: finding it by id for each credit was a third of an ingest's
+    SQL time); `fresh` are the ids of papers inserted in this transaction, which have no
+    credits yet to cut."""
     rows: list[tuple[Any, ...]] = []
     cuts: list[tuple[Any, ...]] = []
     for paper in papers:
@@ -46,7 +51,8 @@ async def write_credits(
         users = paper.author_users or (None,) * len(paper.authors)
         for position, (name, user) in enumerate(zip(paper.authors, users, strict=False), 1):
             rows.append((position, name, surname(name), user, key))
-        cuts.append((len(paper.authors), key))
+        if paper.id not in fresh:
+            cuts.append((len(paper.authors), key))
     if pks is None:
         source, pk = (
             "SELECT pk, ?, ?, ?, ? FROM papers WHERE id = ?",
@@ -54,33 +60,34 @@ async def write_credits(
         )
     else:  # (the same order of parameters)
         source, pk = "VALUES (?5, ?1, ?2, ?3, ?4)", "?"
-    await db.executemany(
+    db.executemany(
         f"INSERT INTO author_credits (paper_pk, position, name, surname, hf_user) {source}"
         " ON CONFLICT (paper_pk, position) DO UPDATE SET name = excluded.name,"
         " surname = excluded.surname, hf_user = CASE WHEN excluded.name = author_credits.name"
         " THEN coalesce(excluded.hf_user, author_credits.hf_user) ELSE excluded.hf_user END",
         rows,
     )
-    await many(db, f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
+    many(db, f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
 
 
-async def write_author_index(
-    db: Connection,
+def write_author_index(
+    db: sqlite3.Connection,
     removed: Sequence[tuple[int, str]],
     added: Sequence[tuple[int, str]],
 ) -> None:
-    """Keep papers_fts_authors, in the caller's transaction: `removed` are (pk, authors as
-    last written) of papers whose row goes, `added` (pk, authors as now stored) those whose
-    row is written; a paper in both with the same authors is left as it is. The row is
-    papers.authors (one name a line), which always lists the paper's credited names."""
+    """Keep papers_fts_authors, in the caller's transaction on the store's thread: `removed`
+    are (pk, authors as last written) of papers whose row goes, `added` (pk, authors as now
+    stored) those whose row is written; a paper in both with the same authors is left as it
+    is. The row is papers.authors (one name a line), which always lists the paper's credited
+    names."""
     before, after = dict(removed), dict(added)
-    await many(
+    many(
         db,
         "INSERT INTO papers_fts_authors (papers_fts_authors, rowid, authors)"
         " VALUES ('delete', ?, ?)",
         [(pk, a) for pk, a in removed if a and after.get(pk) != a],
     )
-    await many(
+    many(
         db,
         "INSERT INTO papers_fts_authors (rowid, authors) VALUES (?, ?)",
         [(pk, a) for pk, a in added if a and before.get(pk) != a],

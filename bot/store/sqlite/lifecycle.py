@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -46,29 +47,31 @@ class Lifecycle(SQLiteBase):
     ) -> RefreshResult:
         """Store lists read again in one transaction, clearing what HF removed."""
         now, when = self._now(), _iso(at)
-        changed = rematch = found = 0
-        new: list[str] = []
-        points: dict[str, int] = {}
-        async with self._transaction() as db:
+
+        def refresh(db: sqlite3.Connection) -> RefreshResult:
+            heads = frozenset(self._heads_words)  # as now, under the write lock
+            changed = rematch = found = 0
+            new: list[str] = []
+            points: dict[str, int] = {}
             for day, papers in lists:
-                written = await write_day(
-                    db, day, papers, now, clear=CLEARED, heads=self._heads_words
-                )
-                rematch += await mark_rematch(db, written, at)
+                written = write_day(db, day, papers, now, clear=CLEARED, heads=heads)
+                rematch += mark_rematch(db, written, at)
                 changed += written.result.updated
                 found += written.result.found
                 new += written.result.new
                 points.update({p.id: p.upvotes for p in papers})
-            await db.executemany(
+            db.executemany(
                 "INSERT INTO upvote_history (paper_id, at, upvotes) VALUES (?, ?, ?)"
                 " ON CONFLICT (paper_id, at) DO UPDATE SET upvotes = excluded.upvotes",
                 [(paper_id, when, upvotes) for paper_id, upvotes in points.items()],
             )
-            await db.execute(
+            db.execute(
                 "DELETE FROM upvote_history WHERE at < ?",
                 (_iso(at - timedelta(days=HISTORY_DAYS)),),
             )
-        return RefreshResult(found, changed, rematch, tuple(new))
+            return RefreshResult(found, changed, rematch, tuple(new))
+
+        return await self._write(refresh)
 
     async def upvote_gains(
         self, since: datetime, *, listed_since: date, limit: int = 10

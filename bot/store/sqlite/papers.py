@@ -86,49 +86,24 @@ class Papers(SQLiteBase):
 
     async def ingest_day(self, list_date: date, papers: Sequence[Paper]) -> IngestResult:
         """Upsert one day's list in one transaction; say which papers are new."""
-        async with self._transaction() as db:
-            written = await write_day(db, list_date, papers, self._now(), heads=self._heads_words)
-            await mark_rematch(db, written, self._clock())
-        return written.result
+        now, at = self._now(), self._clock()
+
+        def ingest(db: sqlite3.Connection) -> IngestResult:
+            # The words of papers_fts_heads as they are now, under the write lock (a search
+            # adds a word, and writes its heads, in a write transaction of its own).
+            heads = frozenset(self._heads_words)
+            written = write_day(db, list_date, papers, now, heads=heads)
+            mark_rematch(db, written, at)
+            return written.result
+
+        return await self._write(ingest)
 
     async def upsert_paper(self, paper: Paper) -> bool:
         """Store a single paper that is on no list yet (not new for alerts); True if new."""
         now = self._now()
-        async with self._transaction() as db:
-            existing = await _existing(db, [paper.id])
-            row = _paper_row(paper)
-            if paper.id in existing:
-                old = existing[paper.id]
-                merged = merge(old, row)
-                searched = any(merged[k] != old[k] for k in _SEARCHED)
-                if searched:  # before the new text overwrites it
-                    await keep_matched_text(db, [paper.id])
-                await db.execute(
-                    f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)},"
-                    " updated_at = ? WHERE id = ?",
-                    (*merged.values(), now, paper.id),
-                )
-                if searched:
-                    await db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
-                    await db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
-                    pk = old["pk"]
-                    await write_heads(
-                        db, self._heads_words, [(pk, _index_row(merged))], [(pk, _index_row(old))]
-                    )
-                    await write_author_index(db, [(pk, old["authors"])], [(pk, merged["authors"])])
-                await write_credits(db, [paper], {paper.id: old["pk"]})
-                return False
-            await db.execute(
-                _INSERT_PAPER,
-                (paper.id, *row.values(), None, now, now),
-            )
-            indexed = _index_row(row)
-            await db.execute(_FTS_ADD, (*indexed, paper.id))
-            pks = await _pks(db, [paper.id])
-            await write_heads(db, self._heads_words, [(pks[paper.id], indexed)])
-            await write_author_index(db, [], [(pks[paper.id], row["authors"])])
-            await write_credits(db, [paper], pks)
-            return True
+        return await self._write(
+            lambda db: _upsert_paper(db, paper, now, frozenset(self._heads_words))
+        )
 
     async def get_paper(self, paper_id: str) -> Listing | None:
         """A paper with its first list date and rank there, if stored."""
@@ -377,6 +352,39 @@ class Papers(SQLiteBase):
         except (QueryError, TimeoutError):
             return []  # autocomplete gives up quietly on a prefix like "a", or when busy
         return [_listing(r) for r in rows]
+
+
+def _upsert_paper(db: sqlite3.Connection, paper: Paper, now: str, heads: frozenset[str]) -> bool:
+    """Papers.upsert_paper's transaction, on the store's thread; True if the paper is new."""
+    existing = _existing(db, [paper.id])
+    row = _paper_row(paper)
+    if paper.id in existing:
+        old = existing[paper.id]
+        merged = merge(old, row)
+        searched = any(merged[k] != old[k] for k in _SEARCHED)
+        if searched:  # before the new text overwrites it
+            keep_matched_text(db, [paper.id])
+        db.execute(
+            f"UPDATE papers SET {', '.join(f'{k} = ?' for k in _REFRESHED)},"
+            " updated_at = ? WHERE id = ?",
+            (*merged.values(), now, paper.id),
+        )
+        if searched:
+            db.execute(_FTS_DELETE, (*_index_row(old), paper.id))
+            db.execute(_FTS_ADD, (*_index_row(merged), paper.id))
+            pk = old["pk"]
+            write_heads(db, heads, [(pk, _index_row(merged))], [(pk, _index_row(old))])
+            write_author_index(db, [(pk, old["authors"])], [(pk, merged["authors"])])
+        write_credits(db, [paper], {paper.id: old["pk"]})
+        return False
+    db.execute(_INSERT_PAPER, (paper.id, *row.values(), None, now, now))
+    indexed = _index_row(row)
+    db.execute(_FTS_ADD, (*indexed, paper.id))
+    pks = _pks(db, [paper.id])
+    write_heads(db, heads, [(pks[paper.id], indexed)])
+    write_author_index(db, [], [(pks[paper.id], row["authors"])])
+    write_credits(db, [paper], pks, fresh={paper.id})
+    return True
 
 
 async def _best_heads(
