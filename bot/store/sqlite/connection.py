@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 from aiosqlite import Connection
@@ -26,6 +26,7 @@ from bot.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
@@ -41,6 +42,16 @@ async def many(db: Connection, sql: str, rows: Sequence[Sequence[object]]) -> No
     store's thread, and a day of new papers leaves several lists empty."""
     if rows:
         await db.executemany(sql, rows)
+
+
+async def on_thread(db: Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work(connection)` run on the aiosqlite connection's own thread, between its other
+    calls: several statements in one round trip to that thread (each `execute` is one).
+
+    aiosqlite has no public call for this; `_execute` queues a function on the thread and
+    `_conn` is its sqlite3 connection, both there since aiosqlite 0.1x."""
+    result: T = await db._execute(work, db._conn)
+    return result
 
 
 def _migrations() -> list[tuple[int, str]]:
