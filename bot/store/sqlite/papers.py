@@ -207,8 +207,9 @@ class Papers(SQLiteBase):
             page = await on_thread(db, partial(self._search_now, plan))
         if page is not None:
             return page
-        # A broad one-word query whose heads are not written yet (stem is not None).
-        await self._write_heads_of(str(stem))
+        # A broad one-word query whose heads are not written yet.
+        assert stem is not None
+        await self._write_heads_of(stem)
         async with self._searching() as db:
             return await on_thread(db, partial(self._heads_page, plan))
 
@@ -237,7 +238,8 @@ class Papers(SQLiteBase):
         # Every paper read holds the word: only the excluded terms are checked.
         excluded = Query(groups=(query.excluded,))
         excluding = compile_match(excluded) if query.excluded else None
-        pks = _best_heads(db, str(plan.stem), excluding, plan.offset + plan.limit)
+        assert plan.stem is not None  # a one-word query
+        pks = _best_heads(db, plan.stem, excluding, plan.offset + plan.limit)
         if pks is None:  # fewer heads than the page needs: the window, as before
             return _window(db, plan)
         hits = _hits(db, plan.wanted, [(pk,) for pk in pks[plan.offset :]])
