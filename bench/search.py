@@ -64,7 +64,8 @@ BM25 = "bm25(papers_fts, 10.0, 1.0, 4.0, 2.0, 0.0)"
 # then fetch the page's papers and cut their snippets. The difference to the store is its
 # overhead.
 WINDOW_SQL = (
-    f"SELECT rowid, {BM25} FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+    f"SELECT rowid, {BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+    " ORDER BY rowid DESC LIMIT ?"
 )
 PAGE_SQL = f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({{marks}})"
 ABSTRACT_AT = _PAPER_FIELDS.split(", ").index("p.abstract")

@@ -26,6 +26,7 @@ from bot.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 SEARCH_BUDGET_SECONDS = 1.0  # a search that runs longer is "too broad"
@@ -34,7 +35,6 @@ SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files next to the store
 _ONTO_ITSELF = "refusing to back up the store onto itself ({}); choose another path"
 PRIVATE = 0o600  # user ids, alert queries and DM refusals are nobody else's business
 _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was written with
-T = TypeVar("T")
 
 
 def many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[object]]) -> None:

@@ -10,7 +10,8 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -36,13 +37,15 @@ from bot.store.fts import (
     title_groups,
 )
 from bot.store.rules import merge
-from bot.store.sqlite.connection import SQLiteBase
+from bot.store.sqlite.connection import SQLiteBase, on_thread
 from bot.store.sqlite.day_write import (
     _FTS_ADD,
     _FTS_DELETE,
     _INSERT_PAPER,
+    FTS_TOTALS_SQL,
     _existing,
     _pks,
+    fts_averages,
     fts_totals,
     keep_matched_text,
     mark_rematch,
@@ -155,77 +158,71 @@ class Papers(SQLiteBase):
         """
         if query.is_empty:
             raise QueryError("Nothing to search for: type at least one word.")
-        match = compile_match(query)
         filters, params = _filters(since, until)
         ranked = sort == "relevance" and not filters
         stem = single_word(query) if ranked else None
         # A query with alternatives ranks the title matches of every term at once.
         required = every_term(query)
-        groups = title_groups(required) if ranked and stem is None else []
+        plan = _Plan(
+            query,
+            compile_match(query),
+            filters,
+            params,
+            sort,
+            limit,
+            offset,
+            stem,
+            required,
+            title_groups(required) if ranked and stem is None else [],
+            highlights(query),
+        )
+        # The whole search runs on the search connection's thread, in one visit: each
+        # statement handed over alone cost a round trip to that thread and back.
         async with self._searching() as db:
-            # One visit to the search connection for all but a broad one-word query.
-            if (stem is None and not groups) or await _count(
-                db, match, RANK_WINDOW + 1
-            ) <= RANK_WINDOW:
-                return await self._window(db, query, match, filters, params, sort, limit, offset)
-            if stem is None:
-                titled = await self._titled(db, required, groups, offset + limit)
-                if len(titled) >= offset + limit:
-                    hits = await self._hits(db, query, titled[offset:])
-                    return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
-                # Fewer title matches than the page needs: ranked with the window.
-                return await self._window(
-                    db, query, match, filters, params, sort, limit, offset, titled
-                )
-        if stem not in self._heads_words:
-            await self._write_heads_of(stem)
+            page = await on_thread(db, partial(self._search_now, plan))
+        if page is not None:
+            return page
+        # A broad one-word query whose heads are not written yet.
+        assert stem is not None
+        await self._write_heads_of(stem)
         async with self._searching() as db:
-            # Every paper read holds the word: only the excluded terms are checked.
-            excluded = Query(groups=(query.excluded,))
-            excluding = compile_match(excluded) if query.excluded else None
-            pks = await _best_heads(db, stem, excluding, offset + limit)
-            if pks is None:  # fewer heads than the page needs: the window, as before
-                return await self._window(db, query, match, filters, params, sort, limit, offset)
-            hits = await self._hits(db, query, [(pk,) for pk in pks[offset:]])
-            return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
+            return await on_thread(db, partial(self._heads_page, plan))
 
-    async def _window(
-        self,
-        db: aiosqlite.Connection,
-        query: Query,
-        match: str,
-        filters: str,
-        params: Sequence[Any],
-        sort: Sort,
-        limit: int,
-        offset: int,
-        titled: Sequence[Any] = (),
-    ) -> SearchPage:
-        """The newest RANK_WINDOW matches, ranked (all of them when there are fewer), with
-        the `titled` rows (older matches, as _titled reads them) among them."""
-        if filters or sort != "relevance":
-            sql = (
-                f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
-                f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {filters}"
-                " ORDER BY papers_fts.rowid DESC LIMIT ?"
-            )
-        else:
-            sql = (
-                f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
-                " ORDER BY rowid DESC LIMIT ?"
-            )
-        found = list(await db.execute_fetchall(sql, (match, *params, RANK_WINDOW)))
-        total = len(found)
-        if titled:
-            found = list({row[0]: row for row in [*titled, *found]}.values())
-        found.sort(key=_SORT_KEYS[sort])
-        page = found[offset : offset + limit]
-        hits = await self._hits(db, query, page)
-        return SearchPage(tuple(hits), total, capped=total >= RANK_WINDOW)
+    def _search_now(self, plan: _Plan, db: sqlite3.Connection) -> SearchPage | None:
+        """search() on the search connection's thread; None when a broad one-word query
+        needs its word's heads written first."""
+        if (plan.stem is None and not plan.groups) or _count_now(
+            db, plan.match, RANK_WINDOW + 1
+        ) <= RANK_WINDOW:
+            return _window(db, plan)
+        if plan.stem is None:
+            wanted = plan.offset + plan.limit
+            titled = self._titled(db, plan.required, plan.groups, wanted)
+            if len(titled) >= wanted:
+                hits = _hits(db, plan.wanted, titled[plan.offset :])
+                return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
+            # Fewer title matches than the page needs: ranked with the window.
+            return _window(db, plan, titled)
+        if plan.stem not in self._heads_words:
+            return None
+        return self._heads_page(plan, db)
 
-    async def _titled(
+    def _heads_page(self, plan: _Plan, db: sqlite3.Connection) -> SearchPage:
+        """The page of a broad one-word query, from its word's heads (written)."""
+        query = plan.query
+        # Every paper read holds the word: only the excluded terms are checked.
+        excluded = Query(groups=(query.excluded,))
+        excluding = compile_match(excluded) if query.excluded else None
+        assert plan.stem is not None  # a one-word query
+        pks = _best_heads(db, plan.stem, excluding, plan.offset + plan.limit)
+        if pks is None:  # fewer heads than the page needs: the window, as before
+            return _window(db, plan)
+        hits = _hits(db, plan.wanted, [(pk,) for pk in pks[plan.offset :]])
+        return SearchPage(tuple(hits), RANK_WINDOW, capped=True, newest_only=False)
+
+    def _titled(
         self,
-        db: aiosqlite.Connection,
+        db: sqlite3.Connection,
         query: Query,
         groups: list[list[list[str]]],
         wanted: int,
@@ -242,12 +239,12 @@ class Papers(SQLiteBase):
             if test not in counts:
                 if len(counts) >= TITLE_COUNTS_KEPT:
                     counts.clear()
-                counts[test] = await _count(db, test, 1 << 40)
+                counts[test] = _count_now(db, test, 1 << 40)
         tests = min(
             ([min(term, key=counts.__getitem__) for term in group] for group in groups),
             key=lambda chosen: sum(map(counts.__getitem__, chosen)),
         )
-        return list(await db.execute_fetchall(_TITLED_SQL, (compile_titled(query, tests), wanted)))
+        return db.execute(_TITLED_SQL, (compile_titled(query, tests), wanted)).fetchall()
 
     async def _write_heads_of(self, stem: str) -> None:
         """papers_fts_heads for one word, from then on kept up at ingest: one bm25 pass of
@@ -277,25 +274,6 @@ class Papers(SQLiteBase):
             )
             await db.execute("INSERT INTO papers_fts_heads_words (stem) VALUES (?)", (stem,))
         self._heads_words.add(stem)
-
-    async def _hits(
-        self, db: aiosqlite.Connection, query: Query, page: Sequence[Any]
-    ) -> list[SearchHit]:
-        """The papers and snippets of one page of (pk, score, ...) candidates, in order."""
-        if not page:
-            return []
-        pks = [row[0] for row in page]
-        marks = ", ".join("?" * len(pks))
-        papers = {
-            r[-1]: r[:-1]
-            for r in await db.execute_fetchall(
-                f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({marks})", pks
-            )
-        }
-        wanted = highlights(query)
-        listings = [_listing(papers[row[0]]) for row in page if row[0] in papers]
-        # The snippet is cut from the abstract as stored: the index holds only stems.
-        return [SearchHit(item, snippet(item.paper.abstract, wanted)) for item in listings]
 
     @contextlib.asynccontextmanager
     async def _searching(self, within: float | None = None) -> AsyncIterator[aiosqlite.Connection]:
@@ -387,8 +365,65 @@ def _upsert_paper(db: sqlite3.Connection, paper: Paper, now: str, heads: frozens
     return True
 
 
-async def _best_heads(
-    db: aiosqlite.Connection, stem: str, match: str | None, wanted: int
+class _Plan(NamedTuple):
+    """A search as compiled on the event loop, for its visit to the search connection."""
+
+    query: Query
+    match: str
+    filters: str
+    params: Sequence[Any]
+    sort: Sort
+    limit: int
+    offset: int
+    stem: str | None  # the word of a one-word relevance search (single_word)
+    required: Query  # every_term(query)
+    groups: list[list[list[str]]]  # title_groups(required) of a relevance search
+    wanted: frozenset[str]  # the words its snippets highlight
+
+
+def _window(db: sqlite3.Connection, plan: _Plan, titled: Sequence[Any] = ()) -> SearchPage:
+    """The newest RANK_WINDOW matches, ranked (all of them when there are fewer), with
+    the `titled` rows (older matches, as Papers._titled reads them) among them."""
+    if plan.filters or plan.sort != "relevance":
+        sql = (
+            f"SELECT papers_fts.rowid, {_BM25}, p.upvotes, p.list_date FROM papers_fts"
+            f" JOIN papers p ON p.pk = papers_fts.rowid WHERE papers_fts MATCH ? {plan.filters}"
+            " ORDER BY papers_fts.rowid DESC LIMIT ?"
+        )
+    else:
+        sql = (
+            f"SELECT rowid, {_BM25}, 0, '' FROM papers_fts WHERE papers_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT ?"
+        )
+    found = db.execute(sql, (plan.match, *plan.params, RANK_WINDOW)).fetchall()
+    total = len(found)
+    if titled:
+        found = list({row[0]: row for row in [*titled, *found]}.values())
+    found.sort(key=_SORT_KEYS[plan.sort])
+    page = found[plan.offset : plan.offset + plan.limit]
+    hits = _hits(db, plan.wanted, page)
+    return SearchPage(tuple(hits), total, capped=total >= RANK_WINDOW)
+
+
+def _hits(db: sqlite3.Connection, wanted: frozenset[str], page: Sequence[Any]) -> list[SearchHit]:
+    """The papers and snippets of one page of (pk, score, ...) candidates, in order."""
+    if not page:
+        return []
+    pks = [row[0] for row in page]
+    marks = ", ".join("?" * len(pks))
+    papers = {
+        r[-1]: r[:-1]
+        for r in db.execute(
+            f"SELECT {_PAPER_COLUMNS}, p.pk FROM papers p WHERE p.pk IN ({marks})", pks
+        )
+    }
+    listings = [_listing(papers[row[0]]) for row in page if row[0] in papers]
+    # The snippet is cut from the abstract as stored: the index holds only stems.
+    return [SearchHit(item, snippet(item.paper.abstract, wanted)) for item in listings]
+
+
+def _best_heads(
+    db: sqlite3.Connection, stem: str, match: str | None, wanted: int
 ) -> list[int] | None:
     """The `wanted` papers with `stem` in their title that bm25 ranks best for it, but for
     those that `match` (the words a query excludes); None if there are fewer.
@@ -398,21 +433,20 @@ async def _best_heads(
     """
     # The weights were written against the average length of their day: the papers read
     # are weighed again against today's, with a margin for those that moved past the last.
-    _, average = await fts_totals(db)
+    (block,) = db.execute(FTS_TOTALS_SQL).fetchone() or (None,)
+    _, average = fts_averages(block)
     read = 2 * wanted + 20
     while True:
-        rows = list(
-            await db.execute_fetchall(
-                "SELECT pk, freq, length, weight FROM papers_fts_heads WHERE stem = ?"
-                " ORDER BY weight DESC, pk DESC LIMIT ?",
-                (stem, read),
-            )
-        )
+        rows = db.execute(
+            "SELECT pk, freq, length, weight FROM papers_fts_heads WHERE stem = ?"
+            " ORDER BY weight DESC, pk DESC LIMIT ?",
+            (stem, read),
+        ).fetchall()
         pks = [r[0] for r in rows]
         if match is not None:
             kept = set(pks).difference(
                 r[0]
-                for r in await db.execute_fetchall(
+                for r in db.execute(
                     "SELECT c.value FROM json_each(?) c WHERE EXISTS (SELECT 1 FROM papers_fts"
                     " WHERE papers_fts MATCH ? AND rowid = c.value)",
                     (json.dumps(pks), match),
@@ -431,13 +465,18 @@ async def _best_heads(
     return [r[0] for r in ranked[:wanted]] if len(ranked) >= wanted else None
 
 
+_COUNT_SQL = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)"
+
+
 async def _count(db: aiosqlite.Connection, match: str, cap: int) -> int:
     """How many papers match, counting no further than `cap`."""
-    rows = await db.execute_fetchall(
-        "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
-        (match, cap),
-    )
+    rows = await db.execute_fetchall(_COUNT_SQL, (match, cap))
     return int(next(iter(rows))[0])
+
+
+def _count_now(db: sqlite3.Connection, match: str, cap: int) -> int:
+    """_count on the connection's own thread."""
+    return int(db.execute(_COUNT_SQL, (match, cap)).fetchone()[0])
 
 
 def _desc(day: str | None) -> str:

@@ -236,3 +236,27 @@ async def test_writing_the_index_again_empties_the_heads(
     seeded_store._heads_words.clear()  # as on open
     assert ids((await seeded_store.search(parse_query("model"), limit=8)).hits) == first
     assert set(await seeded_store._all("SELECT stem, pk FROM papers_fts_heads")) == written
+
+
+async def test_a_search_visits_the_search_connection_once(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each visit is a round trip to the connection's thread and back (bench/README.md)."""
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
+    texts = ("model", "language model", "model -language", "model OR graph", '"language model"')
+    expected = [await seeded_store.search(parse_query(t), limit=8) for t in texts]
+    reader = seeded_store.reader
+    run = reader._execute
+    visits: list[object] = []
+
+    async def counted(fn: object, *args: object, **kwargs: object) -> object:
+        visits.append(fn)
+        return await run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "_execute", counted)
+    for text, page in zip(texts, expected, strict=True):
+        visits.clear()
+        assert await seeded_store.search(parse_query(text), limit=8) == page
+        assert len(visits) == 1, text
+        assert await seeded_store.search(parse_query(text), since=date(2020, 1, 1)) is not None
+        assert len(visits) == 2, text
