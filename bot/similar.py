@@ -39,6 +39,7 @@ from bot.models import Paper
 from bot.text import analyze
 
 if TYPE_CHECKING:  # the build's child process imports this module: no store there
+    from bot.similar_build import ProcessBuild, ThreadBuild
     from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -339,6 +340,7 @@ class SimilarPapers:
         self.store = store
         self.index = SimilarIndex()
         self._position = 0  # the store position of the last paper indexed
+        self._child_failed = False  # a build's child process failed: builds run in a thread
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -392,17 +394,39 @@ class SimilarPapers:
         alert run behind it. The child reads an SQLite store's file itself, so the store's
         connections never queue behind the build either; a server's pages (PostgreSQL, its
         pool) the bot reads and passes on."""
-        from bot.similar_build import ProcessBuild, ThreadBuild  # (it imports this module)
+        from bot.similar_build import ThreadBuild  # (it imports this module)
 
         batch = await self.store.stored_since(0, READ_PAGE)
+        if len(batch) >= READ_PAGE and not self._child_failed:
+            try:
+                built, last = await self._build_in_child(batch)
+            except Exception:  # (not a cancel) the child could not start, or died
+                log.exception("the similarity build's child process failed; building in a thread")
+                self._child_failed = True  # from now on: in a thread, as a small store is
+            else:
+                self.index.replace(built)
+                self._position = last
+                return built.papers
+        built, last = await self._build_paged(ThreadBuild(), batch)
+        self.index.replace(built)
+        self._position = last
+        return built.papers
+
+    async def _build_in_child(self, batch: list[tuple[int, Paper]]) -> tuple[_Built, int]:
+        """The build in a child process: it reads an SQLite store's file itself; the pages
+        of any other store are read here and passed on."""
+        from bot.similar_build import ProcessBuild
+
         source = self.store.corpus_file()
-        if len(batch) >= READ_PAGE and source is not None:
-            async with ProcessBuild() as child:
-                built, last = await child.read(source, READ_PAGE)
-            self.index.replace(built)
-            self._position = last
-            return built.papers
-        build = ProcessBuild() if len(batch) >= READ_PAGE else ThreadBuild()
+        if source is None:
+            return await self._build_paged(ProcessBuild(), batch)
+        async with ProcessBuild() as child:
+            return await child.read(source, READ_PAGE)
+
+    async def _build_paged(
+        self, build: ThreadBuild | ProcessBuild, batch: list[tuple[int, Paper]]
+    ) -> tuple[_Built, int]:
+        """Counts, then weights, read a page at a time (`batch`: the first page)."""
         async with build:
             last, position = 0, 0
             while batch:
@@ -414,10 +438,7 @@ class SimilarPapers:
                 papers = [p for pos, p in batch if pos <= last]
                 position = batch[-1][0]
                 await build.weigh(papers)
-            built = await build.finish()
-        self.index.replace(built)
-        self._position = last
-        return built.papers
+            return await build.finish(), last
 
     async def similar(self, paper: Paper, k: int = SIMILAR_COUNT) -> list[str]:
         """The ids of the stored papers most like `paper`, best first (off the event loop)."""

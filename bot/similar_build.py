@@ -79,20 +79,19 @@ class ProcessBuild:
 
     async def __aenter__(self) -> ProcessBuild:
         ours, theirs = socket.socketpair()
+        # Started and `theirs` closed in one call on the thread: a caller cancelled meanwhile
+        # must not close the descriptor under a child being started (it would inherit a
+        # closed or reused one), so it waits for the start and stops that child.
+        start = asyncio.ensure_future(self._call(_start, theirs))
         try:
-            self._proc = await self._call(
-                subprocess.Popen,
-                [sys.executable, "-m", "bot.similar_build", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,  # stderr stays the bot's: a crash is seen
-            )
+            self._proc = await asyncio.shield(start)
         except BaseException:
+            await asyncio.wait([start])
+            if not start.cancelled() and start.exception() is None:
+                await asyncio.to_thread(_stop, start.result())
             ours.close()
             self._thread.shutdown(wait=False)
             raise
-        finally:
-            theirs.close()
         self._conn = Connection(ours.detach())
         return self
 
@@ -142,6 +141,24 @@ class ProcessBuild:
         time, as `SimilarPapers` reads them): the index, and the position it covers."""
         await self._call(self.conn.send, ("read", (path, page)))
         return await self._call(_receive, self.conn)
+
+
+def _start(theirs: socket.socket) -> subprocess.Popen[bytes]:
+    """The child, given `theirs` (closed here once the child has it, or failed to start)."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot.similar_build", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # stderr stays the bot's: a crash is seen
+        )
+    finally:
+        theirs.close()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait()
 
 
 def _texts(papers: Sequence[Paper]) -> list[_Text]:

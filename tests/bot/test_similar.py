@@ -211,3 +211,60 @@ async def test_a_build_given_up_on_leaves_no_child_process(
         await refresh
     [child] = started
     assert child.poll() is not None  # killed and reaped
+
+
+async def test_a_build_cancelled_while_its_child_starts_stops_that_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The child inherits one end of a socket pair. Cancelled while the child was being
+    # started, the build closed that end under it: the child got a closed (or another
+    # part of the bot's reused) descriptor, and was left running, never reaped.
+    from bot import similar_build
+
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+    in_popen = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        loop.call_soon_threadsafe(in_popen.set)
+        import time
+
+        time.sleep(0.3)  # the cancel lands while the child is being started
+        child = popen(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(similar_build.subprocess, "Popen", slow_popen)
+
+    async def enter() -> None:
+        async with ProcessBuild():
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(enter())
+    await asyncio.wait_for(in_popen.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [child] = started
+    assert child.poll() is not None  # stopped and reaped, not left running
+    assert child.returncode == -9  # killed by the build, not dead of a bad descriptor
+
+
+async def test_a_child_that_cannot_build_falls_back_to_a_thread(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Python that cannot run the build (here: one that exits at once) must not leave
+    # "More like this" unbuilt for good: the build runs in a thread, now and after.
+    from bot import similar_build
+
+    papers = [p for _, p in await seeded_store.stored_since(0, 1000)]
+    expected = build(papers)
+    monkeypatch.setattr(similar_module, "READ_PAGE", 20)
+    monkeypatch.setattr(similar_build.sys, "executable", "/bin/false")
+    found = SimilarPapers(seeded_store)
+    assert await found.refresh() == 147
+    assert "child process failed" in caplog.text
+    assert found.index._built.ids.tolist() == expected.ids.tolist()
+    for one in papers[:10]:
+        assert await found.similar(one) == SimilarIndex(expected).query(one)
