@@ -288,7 +288,19 @@ class SQLiteBase:
         """`work(connection)` as one write transaction, run whole on the writer's thread
         (one round trip instead of one per statement); rolled back on any error."""
         async with self._write_lock:
-            return await on_thread(self.db, lambda conn: _transaction_of(work, conn))
+            write = asyncio.ensure_future(
+                on_thread(self.db, lambda conn: _transaction_of(work, conn))
+            )
+            try:
+                return await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # The work is on the thread already and ends whole (committed, or rolled
+                # back on its own error): the lock is held until then, so that what is
+                # written "under the write lock" is.
+                await asyncio.wait([write])
+                if not write.cancelled():
+                    write.exception()  # (retrieved: the caller was cancelled)
+                raise
 
     @property
     def _read_db(self) -> aiosqlite.Connection:

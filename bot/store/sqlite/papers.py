@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
@@ -64,6 +64,8 @@ from bot.store.sqlite.rows import (
     _paper_row,
 )
 from bot.text import snippet
+
+T = TypeVar("T")
 
 # Title matches count ten times an abstract match; keywords and authors sit between
 # (title_words, for title prefixes, is never searched by a query).
@@ -179,14 +181,29 @@ class Papers(SQLiteBase):
         # The whole search runs on the search connection's thread, in one visit: each
         # statement handed over alone cost a round trip to that thread and back.
         async with self._searching() as db:
-            page = await on_thread(db, partial(self._search_now, plan))
+            page = await self._visit(db, partial(self._search_now, plan))
         if page is not None:
             return page
         # A broad one-word query whose heads are not written yet.
         assert stem is not None
         await self._write_heads_of(stem)
         async with self._searching() as db:
-            return await on_thread(db, partial(self._heads_page, plan))
+            return await self._visit(db, partial(self._heads_page, plan))
+
+    async def _visit(self, db: aiosqlite.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` on the search connection's thread. A caller cancelled meanwhile (a search
+        given up) stops it: its budget is spent at once, so its statements are interrupted,
+        and the connection is released only once it has ended, so the next search does not
+        wait behind it with the clock of its own budget running."""
+        visit = asyncio.ensure_future(on_thread(db, work))
+        try:
+            return await asyncio.shield(visit)
+        except asyncio.CancelledError:
+            self._deadline_at = float("-inf")  # (the progress handler interrupts it)
+            await asyncio.wait([visit])
+            if not visit.cancelled():
+                visit.exception()  # (retrieved: the caller was cancelled)
+            raise
 
     def _search_now(self, plan: _Plan, db: sqlite3.Connection) -> SearchPage | None:
         """search() on the search connection's thread; None when a broad one-word query
@@ -235,11 +252,12 @@ class Papers(SQLiteBase):
         words in their titles, as good as always (bench/search.py measures how often).
         """
         counts = self._title_counts
-        for test in {test for group in groups for term in group for test in term}:
-            if test not in counts:
-                if len(counts) >= TITLE_COUNTS_KEPT:
-                    counts.clear()
-                counts[test] = _count_now(db, test, 1 << 40)
+        missing = {test for group in groups for term in group for test in term} - counts.keys()
+        if len(counts) + len(missing) > TITLE_COUNTS_KEPT:  # (emptied before, not while,
+            counts.clear()  # this query's counts go in: it reads every one of them)
+            missing = {test for group in groups for term in group for test in term}
+        for test in missing:
+            counts[test] = _count_now(db, test, 1 << 40)
         tests = min(
             ([min(term, key=counts.__getitem__) for term in group] for group in groups),
             key=lambda chosen: sum(map(counts.__getitem__, chosen)),

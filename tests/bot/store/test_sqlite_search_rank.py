@@ -4,7 +4,10 @@ query word in their title for a broad query of several words, the newest window 
 
 from __future__ import annotations
 
+import asyncio
 import math
+import sqlite3
+import time
 from datetime import date
 from pathlib import Path
 
@@ -260,3 +263,51 @@ async def test_a_search_visits_the_search_connection_once(
         assert len(visits) == 1, text
         assert await seeded_store.search(parse_query(text), since=date(2020, 1, 1)) is not None
         assert len(visits) == 2, text
+
+
+async def test_a_full_cache_of_title_counts_still_answers_a_broad_query(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The cache was emptied while a query put its counts in, then read them: KeyError.
+    monkeypatch.setattr(sqlite_papers, "RANK_WINDOW", 10)
+    expected = await seeded_store.search(parse_query("language model"), limit=8)
+    monkeypatch.setattr(sqlite_papers, "TITLE_COUNTS_KEPT", 3)
+    seeded_store._title_counts.clear()
+    seeded_store._title_counts.update({"a": 1, "b": 2})  # room for one count, not two
+    assert await seeded_store.search(parse_query("language model"), limit=8) == expected
+
+
+async def test_a_search_given_up_stops_its_visit_before_the_next_search_runs(
+    seeded_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A search cancelled while its visit ran (in_time gave up on it) left the visit
+    # running with no budget; the next search waited behind it, its own budget running.
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    real = seeded_store._search_now
+    stopped: list[BaseException] = []
+
+    def slow(plan: object, db: sqlite3.Connection) -> object:
+        loop.call_soon_threadsafe(started.set)
+        try:
+            db.execute(  # a statement of seconds, unless it is interrupted
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                " WHERE i < 30000000) SELECT count(*) FROM n"
+            ).fetchall()
+        except sqlite3.OperationalError as e:
+            stopped.append(e)
+            raise
+        return real(plan, db)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(seeded_store, "_search_now", slow)
+    search = asyncio.create_task(seeded_store.search(parse_query("model"), limit=5))
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.05)
+    search.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await search
+    assert stopped and "interrupted" in str(stopped[0])  # ended, not left running
+    monkeypatch.setattr(seeded_store, "_search_now", real)
+    begun = time.monotonic()
+    assert (await seeded_store.search(parse_query("model"), limit=5)).hits
+    assert time.monotonic() - begun < 0.5

@@ -3,8 +3,10 @@ which reaches into aiosqlite: these tests fail if a new aiosqlite breaks that)."
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
+import time
 from datetime import date
 
 import pytest
@@ -54,3 +56,29 @@ async def test_a_failed_write_is_rolled_back_whole(store: SQLiteStore) -> None:
     # The store writes on afterwards.
     await store.ingest_day(DAY, [Paper(id="2401.00011", title="Next", abstract="B.")])
     assert (await store.stats()).papers == 2
+
+
+async def test_a_cancelled_write_holds_the_write_lock_until_its_work_has_ended(
+    store: SQLiteStore,
+) -> None:
+    # The work is on the writer's thread already and ends whole (here: committed). The
+    # caller cancelled used to return at once with the lock free while it still ran, so
+    # what the store writes "under the write lock" was not.
+    await store.ingest_day(DAY, [Paper(id="2401.00010", title="Kept", abstract="A.")])
+    began, ended = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(conn: sqlite3.Connection) -> None:
+        loop.call_soon_threadsafe(began.set)
+        time.sleep(0.3)
+        conn.execute("UPDATE papers SET title = 'Changed'")
+        ended.set()
+
+    write = asyncio.create_task(store._write(slow))
+    await asyncio.wait_for(began.wait(), 10)
+    write.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await write
+    assert ended.is_set() and not store._write_lock.locked()
+    stored = await store.get_paper("2401.00010")
+    assert stored is not None and stored.paper.title == "Changed"  # it ended whole
