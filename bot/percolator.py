@@ -290,17 +290,12 @@ class AlertIndex:
 
     def match(self, paper: Paper) -> Matches:
         """Every alert whose query matches the paper, with the reason it matched."""
-        keys, starters = self._lookup()
-        self._ids_lent = True
-        self._codes_array()
-        return self._match(_PaperKeys(paper, keys, starters), self._scratch())
+        keys, starters, scratch = self._matching()
+        return self._match(_PaperKeys(paper, keys, starters), scratch)
 
     def match_many(self, papers: Iterable[Paper]) -> dict[str, Matches]:
         """Match a batch: paper id -> its Matches (empty when none match)."""
-        keys, starters = self._lookup()
-        self._ids_lent = True
-        self._codes_array()
-        scratch = self._scratch()
+        keys, starters, scratch = self._matching()
         return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
     def match_again(
@@ -308,10 +303,7 @@ class AlertIndex:
     ) -> dict[str, tuple[Matches, Matches]]:
         """For each (old, new) text of one paper: new paper id -> (the new text's Matches,
         the old text's). The parts the two texts share are tokenized once."""
-        keys, starters = self._lookup()
-        self._ids_lent = True
-        self._codes_array()
-        scratch = self._scratch()
+        keys, starters, scratch = self._matching()
         out = {}
         for old, new in changes:
             now = _PaperKeys(new, keys, starters)
@@ -320,6 +312,14 @@ class AlertIndex:
         return out
 
     # -- internals ----------------------------------------------------------------
+
+    def _matching(self) -> tuple[set[Key], set[str], np.ndarray[Any, np.dtype[np.bool_]]]:
+        """What matching needs: the keys looked up, the bigrams' first words, and a scratch
+        array; the Matches made from now on read `_ids` and the codes array as they are."""
+        keys, starters = self._lookup()
+        self._ids_lent = True
+        self._codes_array()
+        return keys, starters, self._scratch()
 
     def _lookup(self) -> tuple[set[Key], set[str]]:
         """Every key filed in the index or looked at by a verified query, and the first

@@ -397,17 +397,14 @@ class SimilarPapers:
         from bot.similar_build import ThreadBuild  # (it imports this module)
 
         batch = await self.store.stored_since(0, READ_PAGE)
+        done: tuple[_Built, int] | None = None
         if len(batch) >= READ_PAGE and not self._child_failed:
             try:
-                built, last = await self._build_in_child(batch)
+                done = await self._build_in_child(batch)
             except Exception:  # (not a cancel) the child could not start, or died
                 log.exception("the similarity build's child process failed; building in a thread")
                 self._child_failed = True  # from now on: in a thread, as a small store is
-            else:
-                self.index.replace(built)
-                self._position = last
-                return built.papers
-        built, last = await self._build_paged(ThreadBuild(), batch)
+        built, last = done or await self._build_paged(ThreadBuild(), batch)
         self.index.replace(built)
         self._position = last
         return built.papers

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -44,14 +45,31 @@ def many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[object]]) -
         conn.executemany(sql, rows)
 
 
-async def on_thread(db: Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+async def on_thread(
+    db: Connection,
+    work: Callable[[sqlite3.Connection], T],
+    on_cancel: Callable[[], object] | None = None,
+) -> T:
     """`work(connection)` run on the aiosqlite connection's own thread, as one call: its
     statements then cost no round trip each between the event loop and that thread.
+
+    A caller cancelled meanwhile waits for the work to end (`on_cancel` first, to cut it
+    short), so nothing it holds (a lock, the connection) is released under work still
+    running.
 
     aiosqlite runs every call of a connection in order on that thread (its `_execute`);
     it has no public way to run a function there, so this is the one place that reaches
     in (tests/bot/store/test_sqlite_thread.py checks that it still works as used here)."""
-    return await db._execute(work, db._conn)
+    call = asyncio.ensure_future(db._execute(work, db._conn))
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
+        await asyncio.wait([call])
+        if not call.cancelled():
+            call.exception()  # (retrieved: the caller was cancelled)
+        raise
 
 
 def _transaction_of(work: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
@@ -287,20 +305,8 @@ class SQLiteBase:
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` as one write transaction, run whole on the writer's thread
         (one round trip instead of one per statement); rolled back on any error."""
-        async with self._write_lock:
-            write = asyncio.ensure_future(
-                on_thread(self.db, lambda conn: _transaction_of(work, conn))
-            )
-            try:
-                return await asyncio.shield(write)
-            except asyncio.CancelledError:
-                # The work is on the thread already and ends whole (committed, or rolled
-                # back on its own error): the lock is held until then, so that what is
-                # written "under the write lock" is.
-                await asyncio.wait([write])
-                if not write.cancelled():
-                    write.exception()  # (retrieved: the caller was cancelled)
-                raise
+        async with self._write_lock:  # (held until the work ends, even for a cancelled caller)
+            return await on_thread(self.db, partial(_transaction_of, work))
 
     @property
     def _read_db(self) -> aiosqlite.Connection:

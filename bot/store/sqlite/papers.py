@@ -195,15 +195,10 @@ class Papers(SQLiteBase):
         given up) stops it: its budget is spent at once, so its statements are interrupted,
         and the connection is released only once it has ended, so the next search does not
         wait behind it with the clock of its own budget running."""
-        visit = asyncio.ensure_future(on_thread(db, work))
-        try:
-            return await asyncio.shield(visit)
-        except asyncio.CancelledError:
-            self._deadline_at = float("-inf")  # (the progress handler interrupts it)
-            await asyncio.wait([visit])
-            if not visit.cancelled():
-                visit.exception()  # (retrieved: the caller was cancelled)
-            raise
+        return await on_thread(db, work, on_cancel=self._spend_budget)
+
+    def _spend_budget(self) -> None:
+        self._deadline_at = float("-inf")  # (the progress handler interrupts the search)
 
     def _search_now(self, plan: _Plan, db: sqlite3.Connection) -> SearchPage | None:
         """search() on the search connection's thread; None when a broad one-word query
