@@ -33,6 +33,8 @@ class Routes:
         targets: dict[AlertTarget, int] = {}
         of = np.fromiter((targets.setdefault(r[1], len(targets)) for r in routes), np.int64)
         self.target_of = of[order] if len(routes) else of
+        # Each alert's owner as a rank among the owners (sorts as the ids do, in fewer bits).
+        self.user_rank = np.unique(self.users, return_inverse=True)[1].ravel()
         self.targets = list(targets)
         self.is_rising = np.append(self.min_upvotes > 0, False)  # (place -1: no alert)
         # Alert ids are dense (the store counts them up): a table from id to place, unless
@@ -121,6 +123,9 @@ def outbox_rows(
         return at
 
     paper_ids = [p.id for p in papers]
+    # Papers in id order, so that rows sort as the outbox's key does.
+    rank = np.empty(len(paper_ids), dtype=np.int64)
+    rank[sorted(range(len(paper_ids)), key=paper_ids.__getitem__)] = np.arange(len(paper_ids))
     # Every match of every paper as columns, each paper's matches together.
     ids: list[_Ints] = []
     codes: list[_Ints] = []
@@ -140,17 +145,17 @@ def outbox_rows(
         built = [np.zeros(0, np.int64) for _ in range(5)]
     else:
         built = _alert_columns(
-            routes, papers, ids, codes, spans, table, rising, have, reason_no, reasons
+            routes, papers, rank, ids, codes, spans, table, rising, have, reason_no, reasons
         )
     targets = list(routes.targets)
+    alert_rows = len(built[0])
     if follows:
         joined: dict[tuple[int, int], int] = {}  # (person, paper index) -> row
         _add_follows(built, paper_ids, follows, have, reason_no, reasons, targets, joined)
-    # Papers in id order, so that rows sort as the outbox's key does.
-    rank = np.empty(len(paper_ids), dtype=np.int64)
-    rank[sorted(range(len(paper_ids)), key=paper_ids.__getitem__)] = np.arange(len(paper_ids))
-    order = _sorting(built[0], rank[built[1]] if len(built[1]) else built[1])
-    users, papers_of, alerts, row_reasons, row_targets = (c[order] for c in built)
+    if len(built[0]) > alert_rows:  # (the alerts' rows come in key order already)
+        order = _sorting(built[0], rank[built[1]])
+        built = [c[order] for c in built]
+    users, papers_of, alerts, row_reasons, row_targets = built
     return OutboxRows(
         (users, papers_of, alerts, row_reasons, row_targets), paper_ids, reasons, targets
     )
@@ -159,6 +164,7 @@ def outbox_rows(
 def _alert_columns(
     routes: Routes,
     papers: list[Paper],
+    rank: _Ints,
     ids: list[_Ints],
     codes: list[_Ints],
     spans: dict[int, tuple[int, int]],
@@ -169,8 +175,9 @@ def _alert_columns(
     reasons: list[str],
 ) -> list[_Ints]:
     """The alerts' rows as columns (person, paper index, alert id, reason number, target
-    number): per paper and person, the first alert by id that may fire, with every
-    distinct reason of their alerts joined in alert order."""
+    number) in key order (person, then paper in id order: `rank`): per paper and person,
+    the first alert by id that may fire, with every distinct reason of their alerts joined
+    in alert order."""
     alert_ids = np.concatenate(ids)
     code_of = np.concatenate(codes)
     paper_at = np.empty(len(alert_ids), dtype=np.int64)
@@ -191,7 +198,9 @@ def _alert_columns(
     alert_ids, code_of, users, at, paper_at = (
         c.compress(keep) for c in (alert_ids, code_of, users, at, paper_at)
     )
-    order = _sorting(paper_at, users, at)  # by paper, person, then alert (by id: `at`)
+    # By person, paper, then alert (by id: `at`): the outbox's key order, each row's
+    # first alert first.
+    order = _sorting(routes.user_rank[at], rank[paper_at], at)
     alert_ids, code_of, users, at, paper_at = (
         c[order] for c in (alert_ids, code_of, users, at, paper_at)
     )
@@ -199,11 +208,14 @@ def _alert_columns(
     first[1:] = (users[1:] != users[:-1]) | (paper_at[1:] != paper_at[:-1])
     starts = np.flatnonzero(first)
     # The reason of each distinct Match once (one Match is shared by many alerts).
-    distinct, of_code = np.unique(code_of, return_inverse=True)
-    numbers = np.fromiter(
+    # (Codes are places in the index's table of Matches: a table by code, not a sort.)
+    number_of = np.zeros(int(code_of.max()) + 1 if len(code_of) else 0, dtype=np.int64)
+    number_of[code_of] = 1
+    distinct = np.flatnonzero(number_of)
+    number_of[distinct] = np.fromiter(
         (reason_no(table.reason_of(c)) for c in distinct.tolist()), np.int64, len(distinct)
     )
-    each_row = numbers[of_code.ravel()]
+    each_row = number_of[code_of]
     row_reasons = each_row[starts]
     several = np.flatnonzero(np.diff(starts, append=len(users)) > 1)
     if len(several) and len(each_row):
@@ -211,12 +223,16 @@ def _alert_columns(
         differ = np.maximum.reduceat(each_row, starts) != np.minimum.reduceat(each_row, starts)
         several = several[differ[several]]
     if len(several):  # people with several alerts: every distinct reason, in alert order
-        each = each_row.tolist()
-        ends = np.append(starts[1:], len(users)).tolist()
-        begins = starts.tolist()
+        # Only those groups' numbers are read into Python (a few percent of the rows).
+        begins = starts[several]
+        sizes = np.append(starts[1:], len(users))[several] - begins
+        ends = np.cumsum(sizes)
+        gather = np.arange(int(ends[-1])) + np.repeat(begins - (ends - sizes), sizes)
+        each = each_row[gather].tolist()
         joined: dict[tuple[int, ...], int] = {}
-        for k in several.tolist():
-            numbers_in = tuple(each[begins[k] : ends[k]])
+        firsts = (ends - sizes).tolist()
+        for k, start, end in zip(several.tolist(), firsts, ends.tolist(), strict=True):
+            numbers_in = tuple(each[start:end])
             number = joined.get(numbers_in)
             if number is None:
                 text = reasons[numbers_in[0]]

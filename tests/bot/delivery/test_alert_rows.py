@@ -70,7 +70,13 @@ def reference(
     return sorted(rows.values(), key=lambda r: (r.user_id, r.paper_id))
 
 
-def workload(seed: int, id_range: int) -> tuple[dict[int, Route], list[Paper], AlertIndex]:
+# People: a few small ids, or Discord-sized ones (sorted by their rank among the owners).
+PEOPLE = {"small": list(range(30)), "snowflakes": [10**17 + k * 1_000_003 for k in range(30)]}
+
+
+def workload(
+    seed: int, id_range: int, people: list[int]
+) -> tuple[dict[int, Route], list[Paper], AlertIndex]:
     rng = random.Random(seed)
     routes: dict[int, Route] = {}
     queries = []
@@ -79,7 +85,7 @@ def workload(seed: int, id_range: int) -> tuple[dict[int, Route], list[Paper], A
         if rng.random() < 0.2:
             query = f"{rng.choice(WORDS)} OR {rng.choice(WORDS)}"
         target = DM if rng.random() < 0.8 else AlertTarget(f"channel:{rng.randrange(3)}")
-        routes[alert_id] = Route(rng.randrange(30), target, rng.choice([0, 0, 0, 5, 50]))
+        routes[alert_id] = Route(rng.choice(people), target, rng.choice([0, 0, 0, 5, 50]))
         queries.append((alert_id, parse_query(query)))
     papers = [
         Paper(
@@ -94,18 +100,24 @@ def workload(seed: int, id_range: int) -> tuple[dict[int, Route], list[Paper], A
 
 
 # Ids spread over a small range (looked up in a table) or a wide one (searched).
+# With followed authors' rows or without (then no sort after the alerts' rows).
 @pytest.mark.parametrize("id_range", [2_000, 10**9])
 @pytest.mark.parametrize("seed", range(20))
-def test_rows_equal_the_rule_one_match_at_a_time(seed: int, id_range: int) -> None:
-    routes, papers, index = workload(seed, id_range)
+@pytest.mark.parametrize("people", ["small", "snowflakes"])
+@pytest.mark.parametrize("with_follows", [True, False])
+def test_rows_equal_the_rule_one_match_at_a_time(
+    seed: int, id_range: int, people: str, with_follows: bool
+) -> None:
+    users = PEOPLE[people]
+    routes, papers, index = workload(seed, id_range, users)
     rng = random.Random(seed)
     found = index.match_many(papers)
     rising = {p.id for p in rng.sample(papers, 8)}
-    have = {p.id: set(rng.sample(range(30), rng.randrange(8))) for p in rng.sample(papers, 10)}
+    have = {p.id: set(rng.sample(users, rng.randrange(8))) for p in rng.sample(papers, 10)}
     names = ["Ann `x`", "Bo", "Cy"]
     follows = [
-        FollowMatch(rng.randrange(1, 5), rng.randrange(30), rng.choice(papers).id, Author(n))
-        for n in rng.choices(names, k=12)
+        FollowMatch(rng.randrange(1, 5), rng.choice(users), rng.choice(papers).id, Author(n))
+        for n in rng.choices(names, k=12 if with_follows else 0)
     ]
     made = outbox_rows(Routes(routes), papers, found, rising, have, follows)
     assert list(made) == reference(routes, papers, found, rising, have, follows)
@@ -121,7 +133,7 @@ def test_an_alert_not_in_the_routes_is_found_nowhere() -> None:
 
 
 def test_rows_read_as_tuples_one_at_a_time_and_slice_as_views() -> None:
-    routes, papers, index = workload(1, 2_000)
+    routes, papers, index = workload(1, 2_000, PEOPLE["small"])
     made = outbox_rows(Routes(routes), papers, index.match_many(papers), set(), {}, [])
     every = list(made)
     assert len(every) == len(made) > 10
