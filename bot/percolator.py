@@ -308,7 +308,15 @@ class AlertIndex:
         for old, new in changes:
             now = _PaperKeys(new, keys, starters)
             was = _PaperKeys(old, keys, starters, like=(new, now))
-            out[new.id] = (self._match(now, scratch), self._match(was, scratch))
+            # The postings filed under keys both texts have are looked up and joined once.
+            added, removed = now.keys - was.keys, was.keys - now.keys
+            same, only_new = self._lookup_split(now.keys, added)
+            only_old = self._lookup_with(was.keys, removed)
+            shared = same if len(same) < 2 else [np.concatenate(same)]
+            out[new.id] = (
+                self._match(now, scratch, shared + only_new),
+                self._match(was, scratch, shared + only_old),
+            )
         return out
 
     # -- internals ----------------------------------------------------------------
@@ -339,13 +347,56 @@ class AlertIndex:
         call: no sharing between threads). All true between two papers."""
         return np.ones(len(self._ids), dtype=np.bool_)
 
-    def _match(self, paper: _PaperKeys, alive: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
-        hits = paper.keys  # the paper's keys that the index looks up
+    def _lookup_split(
+        self, hits: set[Key], fresh: set[Key]
+    ) -> tuple[list[_Postings], list[_Postings]]:
+        """The postings filed under keys in `hits`: those under no key of `fresh`, and
+        those under one (`fresh` is a part of `hits`)."""
+        plus, pairs = self._plus, self._pairs
+        if not fresh:
+            return self._lookup_all(hits), []
+        same: list[_Postings] = []
+        other: list[_Postings] = []
+        for key in plus.keys() & hits:
+            (other if key in fresh else same).append(plus[key])
+        for key in pairs.keys() & hits:
+            sub = pairs[key]
+            if key in fresh:
+                other.extend([sub[key2] for key2 in sub.keys() & hits])
+            else:
+                for key2 in sub.keys() & hits:
+                    (other if key2 in fresh else same).append(sub[key2])
+        return same, other
+
+    def _lookup_with(self, hits: set[Key], fresh: set[Key]) -> list[_Postings]:
+        """The postings filed under keys in `hits`, at least one of them in `fresh`."""
+        if not fresh:
+            return []
+        plus, pairs = self._plus, self._pairs
+        parts = [plus[key] for key in plus.keys() & fresh]
+        for key in pairs.keys() & hits:
+            sub = pairs[key]
+            parts.extend([sub[key2] for key2 in sub.keys() & (hits if key in fresh else fresh)])
+        return parts
+
+    def _lookup_all(self, hits: set[Key]) -> list[_Postings]:
+        """The postings filed under keys in `hits` (one key, or both of a pair)."""
         plus, pairs = self._plus, self._pairs
         parts = [plus[key] for key in plus.keys() & hits]
         for key in pairs.keys() & hits:
             sub = pairs[key]
             parts.extend([sub[key2] for key2 in sub.keys() & hits])
+        return parts
+
+    def _match(
+        self,
+        paper: _PaperKeys,
+        alive: np.ndarray[Any, np.dtype[np.bool_]],
+        filed: list[_Postings] | None = None,
+    ) -> Matches:
+        """The paper's Matches; `filed`: its postings, when the caller looked them up."""
+        hits = paper.keys  # the paper's keys that the index looks up
+        parts = self._lookup_all(hits) if filed is None else filed
         # An alert found by verification is in none of the tables.
         if self._checked:
             candidates: dict[_Compiled, None] = {}
