@@ -39,6 +39,9 @@ _ANALYSIS_KEY = "search_analysis"  # meta: the bot.text analysis papers_fts was 
 # The write-ahead log's size past which a checkpoint copies it into the store (SQLite's own
 # automatic checkpoint waits for 1,000 pages: the same 4 MiB).
 CHECKPOINT_BYTES = 4 * 1024 * 1024
+# Past this, the next writes wait for the checkpoint: writes back to back would otherwise
+# keep landing while it runs, and the log could never start over (it grew by the burst).
+CHECKPOINT_HOLD_BYTES = 3 * CHECKPOINT_BYTES
 
 
 def many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[object]]) -> None:
@@ -126,6 +129,8 @@ class SQLiteBase:
         # Checkpoints run on a connection of their own, beside the writer (see _written).
         self._checkpoints: aiosqlite.Connection | None = None
         self._checkpointing: asyncio.Task[None] | None = None
+        self._wal = ""  # the log's path: SQLite names it after the store's real path
+        self._hold = False  # the log is past CHECKPOINT_HOLD_BYTES: writes wait (_log_room)
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -175,6 +180,7 @@ class SQLiteBase:
             # cut back to CHECKPOINT_BYTES when it starts over, so its size tells when.
             await db.execute("PRAGMA wal_autocheckpoint = 0")
             await db.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES}")
+            self._wal = os.path.realpath(self.path) + "-wal"
             self._checkpoints = await aiosqlite.connect(self.path, isolation_level=None)
         # Searches run on their own connection: WAL lets them read while a scrape writes, and
         # their time budget (a progress handler) can never interrupt someone else's write.
@@ -202,7 +208,7 @@ class SQLiteBase:
 
     async def close(self) -> None:
         """Close the connections; safe to call twice."""
-        if self._checkpointing is not None:  # (it ends soon: a passive checkpoint never waits)
+        while self._checkpointing is not None:  # (it ends soon: it waits for nobody)
             await asyncio.wait([self._checkpointing])
         # Each connection runs a non-daemon thread: one left open keeps the process alive.
         connections = dict.fromkeys(
@@ -308,6 +314,7 @@ class SQLiteBase:
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction at a time; rolled back on any error."""
+        await self._log_room()
         async with self._write_lock:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -324,34 +331,54 @@ class SQLiteBase:
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` as one write transaction, run whole on the writer's thread
         (one round trip instead of one per statement); rolled back on any error."""
-        async with self._write_lock:  # (held until the work ends, even for a cancelled caller)
-            result = await on_thread(self.db, partial(_transaction_of, work))
-        self._written()
-        return result
+        await self._log_room()
+        try:
+            async with self._write_lock:  # (held until the work ends, even when cancelled)
+                return await on_thread(self.db, partial(_transaction_of, work))
+        finally:
+            self._written()
 
     def _written(self) -> None:
-        """After a commit: once the log has grown past CHECKPOINT_BYTES, a passive
+        """After a write: once the log has grown past CHECKPOINT_BYTES, a passive
         checkpoint on the checkpoints' connection (one at a time). It copies what no
-        reader still needs and waits for nobody; the next writes go on meanwhile."""
-        if self._checkpoints is None or self._checkpointing is not None:
+        reader still needs and waits for nobody: the next writes go on meanwhile. Past
+        CHECKPOINT_HOLD_BYTES they wait (_log_room) for a checkpoint made with the write
+        lock held, after which the log can start over."""
+        if self._checkpoints is None:
             return
         try:
-            size = os.stat(self.path + "-wal").st_size
-        except OSError:
+            size = os.stat(self._wal).st_size
+        except OSError:  # no log yet
             return
-        if size > CHECKPOINT_BYTES:
-            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+        if size > CHECKPOINT_HOLD_BYTES:
+            self._hold = True
+        if self._checkpointing is None and size > CHECKPOINT_BYTES:
+            self._start_checkpoint()
 
-    async def _checkpoint(self) -> None:
+    def _start_checkpoint(self) -> None:
+        self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint(self._hold))
+
+    async def _checkpoint(self, hold: bool) -> None:
         try:
-            if self._checkpoints is not None:
-                await self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
+            async with self._write_lock if hold else contextlib.nullcontext():
+                if self._checkpoints is not None:
+                    await self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
             log.warning(
                 "a checkpoint of the store failed (the next write tries again)", exc_info=True
             )
         finally:
             self._checkpointing = None
+            if hold:
+                self._hold = False
+            elif self._hold and self._checkpoints is not None:  # the log outgrew this one
+                self._start_checkpoint()
+
+    async def _log_room(self) -> None:
+        """Before a write: while the log is past CHECKPOINT_HOLD_BYTES, wait for the
+        checkpoint (writes landing while one runs keep the log from starting over)."""
+        while self._hold and self._checkpointing is not None:
+            await asyncio.wait([self._checkpointing])
 
     @property
     def _read_db(self) -> aiosqlite.Connection:
