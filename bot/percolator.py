@@ -38,13 +38,10 @@ from __future__ import annotations
 
 import gc
 from collections.abc import (
-    ItemsView,
     Iterable,
     Iterator,
-    KeysView,
     Mapping,
     Sequence,
-    ValuesView,
 )
 from contextlib import contextmanager
 from itertools import chain
@@ -64,96 +61,11 @@ from bot.alert_terms import (
     _Postings,
     _token_cost,
 )
+from bot.matches import Matches
 from bot.models import Paper
 from bot.query import Query, Term
 
-
-class Matches(Mapping[int, Match]):
-    """The alerts that matched one paper (alert id -> Match), kept as one array.
-
-    A paper can match thousands of alerts: building a dict of them cost more than finding
-    them. `len` reads the array, iterating and `ids()` read the ids from it, and the first
-    lookup by id makes the dict. Alert ids come in no particular order.
-    """
-
-    __slots__ = ("_by_id", "_entries", "_ids", "_of_code", "_of_slot", "_reasons", "_table")
-
-    def __init__(
-        self,
-        entries: _Postings,
-        of_slot: _Postings,
-        table: list[Match],
-        of_code: np.ndarray[Any, np.dtype[np.object_]],
-        reasons: dict[int, str],
-    ) -> None:
-        self._entries = entries  # the postings' entries: (code << 32) | slot
-        self._of_slot = of_slot  # slot -> alert id, as it was (the index copies it on write)
-        self._table = table  # code -> Match (the index only ever appends to it)
-        self._of_code = of_code  # the same as an array, perhaps without the newest codes
-        self._reasons = reasons  # code -> its Match's reason, as read so far (the index's)
-        self._ids: _Postings | None = None
-        self._by_id: dict[int, Match] | None = None
-
-    def ids(self) -> _Postings:
-        """The matching alert ids (read-only)."""
-        if self._ids is None:
-            self._ids = self._of_slot.take(self._entries & _SLOT)
-        return self._ids
-
-    def codes(self) -> _Postings:
-        """Each match's reason as a code (in the order of `ids()`), read by `match_of`."""
-        return self._entries >> 32
-
-    def match_of(self, code: int) -> Match:
-        """The Match a code of `codes()` stands for."""
-        return self._table[code]
-
-    def reason_of(self, code: int) -> str:
-        """The reason of the Match a code of `codes()` stands for (made once per index)."""
-        reason = self._reasons.get(code)
-        if reason is None:
-            reason = self._reasons[code] = self._table[code].reason
-        return reason
-
-    def only(self, keep: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
-        """These matches less those whose flag (in the order of `ids()`) is false."""
-        return Matches(
-            self._entries.compress(keep), self._of_slot, self._table, self._of_code, self._reasons
-        )
-
-    def _dict(self) -> dict[int, Match]:
-        if self._by_id is None:
-            codes = self._entries >> 32
-            if len(codes) and codes.max() >= len(self._of_code):
-                matches = list(map(self._table.__getitem__, codes.tolist()))
-            else:
-                matches = self._of_code.take(codes).tolist()  # (faster: in C)
-            self._by_id = dict(zip(self.ids().tolist(), matches, strict=True))
-        return self._by_id
-
-    def keys(self) -> KeysView[int]:
-        return self._dict().keys()
-
-    def items(self) -> ItemsView[int, Match]:
-        return self._dict().items()
-
-    def values(self) -> ValuesView[Match]:
-        return self._dict().values()
-
-    def __getitem__(self, alert_id: int) -> Match:
-        return self._dict()[alert_id]
-
-    def __contains__(self, alert_id: object) -> bool:
-        return alert_id in self._dict()
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.ids().tolist())
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __repr__(self) -> str:
-        return f"Matches({self._dict()!r})"
+__all__ = ["AlertIndex", "Match", "Matches"]
 
 
 class AlertIndex:
@@ -165,9 +77,11 @@ class AlertIndex:
         self._freq = frequencies
         # Each alert has a slot (a small int, reused once freed), and one more for each
         # further variant of its query: the postings hold slots.
-        # (An alert's slots are found by a scan of `_ids`: a dict of them weighed more.)
-        self._alerts: dict[int, Query] = {}
+        # (An alert's slots are found by a scan of `_ids`: a dict of them weighed more, and
+        # so did a dict of the alerts' queries by id: ~8 MB at 100,000 alerts with its ints.)
         self._ids = np.zeros(0, dtype=np.int64)  # slot -> alert id (-1: free)
+        self._query_at = np.empty(0, dtype=np.object_)  # slot -> its alert's Query (or None)
+        self._count = 0  # alerts indexed
         self._ids_lent = False  # Matches read `_ids`: copy it before changing it
         self._used = 0  # slots ever used: the free ones below are in `_free`
         self._free: list[int] = []
@@ -202,8 +116,9 @@ class AlertIndex:
             # first slot, each with its slots (grouped by id(): no rehash, in numpy).
             ids = sorted(alerts)
             queries = list(map(alerts.__getitem__, ids))
-            index._alerts = dict(zip(ids, queries, strict=True))
+            index._count = len(ids)
             del alerts
+            slot_queries = list(queries)  # each slot's query, for `_query_at`
             by_id = dict(zip(map(id, queries), queries, strict=True))
             number = dict(zip(by_id, range(len(by_id)), strict=True))
             of_slot = np.fromiter(map(number.__getitem__, map(id, queries)), np.intp, len(ids))
@@ -229,26 +144,37 @@ class AlertIndex:
                 for keys, code, drops in postings[1:]:  # further slots, after the first ones
                     first = len(ids)
                     ids += map(ids.__getitem__, slots)
+                    slot_queries += [query] * len(slots)
                     file(keys, range(first, len(ids)), code, drops)
             index._ids = np.array(ids, dtype=np.int64)
+            index._query_at = np.fromiter(slot_queries, np.object_, len(slot_queries))
             index._used = len(ids)
+            del ids, slot_queries
             filings.store(index._plus, index._pairs, index._drop)
             index._lookup()
         return index
 
     def __len__(self) -> int:
-        return len(self._alerts)
+        return self._count
 
     def __contains__(self, alert_id: object) -> bool:
-        return alert_id in self._alerts
+        return isinstance(alert_id, int) and len(self._slots(alert_id)) > 0
 
     def alerts(self) -> dict[int, Query]:
         """The indexed alerts, by id."""
-        return dict(self._alerts)
+        ids = self._ids[: self._used]
+        live = np.flatnonzero(ids >= 0)
+        return dict(zip(ids[live].tolist(), self._query_at[live].tolist(), strict=True))
+
+    def _slots(self, alert_id: int) -> list[int]:
+        """The slots of an alert (its first, then its query's further variants)."""
+        found: list[int] = np.flatnonzero(self._ids[: self._used] == alert_id).tolist()
+        return found
 
     def add(self, alert_id: int, query: Query) -> None:
         """Index one alert (replacing any alert with the same id)."""
-        old = self._alerts.get(alert_id)
+        held = self._slots(alert_id)
+        old: Query | None = self._query_at[held[0]] if held else None
         if old is not None:
             if old == query:
                 return
@@ -257,19 +183,24 @@ class AlertIndex:
         if comp is None:
             comp = self._compiled[query] = _Compiled(query, self._cterm, self._new_code)
             self._link(comp, +1)
-        self._alerts[alert_id] = comp.query  # one copy of equal queries
         slots = sorted(self._new_slot() for _ in comp.postings or (None,))  # (variants in order)
         self._own_ids()[slots] = alert_id
+        for slot in slots:
+            self._query_at[slot] = comp.query  # one copy of equal queries
+        self._count += 1
         self._file(comp, [[slot] for slot in slots])
         self._filed = None
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
-        query = self._alerts.pop(alert_id, None)
-        if query is None:
+        slots = self._slots(alert_id)
+        if not slots:
             return
-        slots: list[int] = np.flatnonzero(self._ids[: self._used] == alert_id).tolist()
+        query: Query = self._query_at[slots[0]]
         self._own_ids()[slots] = -1
+        for slot in slots:
+            self._query_at[slot] = None
+        self._count -= 1
         self._free += slots
         slot = slots[0]
         comp = self._compiled[query]
@@ -472,6 +403,9 @@ class AlertIndex:
             grown = np.full(max(16, 2 * self._used), -1, dtype=np.int64)
             grown[: self._used] = self._ids
             self._ids, self._ids_lent = grown, False
+            queries = np.empty(len(grown), dtype=np.object_)
+            queries[: self._used] = self._query_at[: self._used]
+            self._query_at = queries
         self._used += 1
         return self._used - 1
 

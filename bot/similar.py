@@ -254,6 +254,34 @@ def _mapped(file: Any, postings: int) -> tuple[npt.NDArray[np.int32], npt.NDArra
     return rows, weights
 
 
+# Where `append_arrays` put an array in a file: (dtype, length, byte offset).
+Placed = tuple[str, int, int]
+
+
+def append_arrays(file: IO[bytes], arrays: Sequence[npt.NDArray[Any]]) -> list[Placed]:
+    """Write the arrays at the end of the file, each at an offset a multiple of 8, for
+    `mapped_arrays`: where each went."""
+    placed: list[Placed] = []
+    file.seek(0, io.SEEK_END)
+    for array in arrays:
+        offset = -(-file.tell() // 8) * 8
+        file.write(bytes(offset - file.tell()))
+        file.write(np.ascontiguousarray(array).tobytes())
+        placed.append((array.dtype.str, len(array), offset))
+    file.flush()
+    return placed
+
+
+def mapped_arrays(file: Any, placed: Sequence[Placed]) -> list[npt.NDArray[Any]]:
+    """Arrays `append_arrays` wrote to the file, read-only from one mapping of it: pages the
+    kernel reads in when touched, never copied into the process's own memory."""
+    mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    return [
+        np.frombuffer(mapping, dtype=np.dtype(kind), count=count, offset=offset)
+        for kind, count, offset in placed
+    ]
+
+
 def build(papers: Sequence[Paper]) -> _Built:
     """The bulk index of papers held in memory (tests, small stores)."""
     builder = Builder()

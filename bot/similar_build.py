@@ -32,7 +32,7 @@ from multiprocessing.reduction import recv_handle, send_handle
 from typing import Any, TypeVar
 
 from bot.models import Paper
-from bot.similar import Builder, _Built, _mapped, _temporary
+from bot.similar import Builder, _Built, _mapped, _temporary, append_arrays, mapped_arrays
 
 BUILD_NICENESS = 10  # the child yields the CPU to the bot (and to anything interactive)
 EXIT_SECONDS = 10.0  # a child that does not exit this long after its answer is killed
@@ -174,11 +174,13 @@ def _receive(conn: Connection) -> tuple[_Built, int]:
     kind, fields = conn.recv()
     if kind == "error":
         raise RuntimeError(f"the similarity build's child process failed: {fields}")
-    papers, df, cap, ids, indptr, total, last = fields
-    if kind == "file":
-        with os.fdopen(recv_handle(conn), "rb") as file:  # the mapping outlives it
+    if kind == "file":  # every array in the file: mapped, not copied into this process
+        papers, cap, total, last, placed = fields
+        with os.fdopen(recv_handle(conn), "rb") as file:  # the mappings outlive it
             rows, weights = _mapped(file, total)
+            df, indptr, ids = mapped_arrays(file, placed)
     else:
+        papers, df, cap, ids, indptr, total, last = fields
         rows, weights = conn.recv()
     return _Built(papers, df, cap, ids, indptr, rows, weights), last
 
@@ -227,20 +229,24 @@ def serve(conn: Connection) -> None:
     except Exception as e:  # sent to the bot, which logs it
         conn.send(("error", f"{type(e).__name__}: {e}"))
         return
-    fields: Any = (
-        built.papers,
-        built.df,
-        built.cap,
-        built.ids,
-        built.indptr,
-        len(built.rows),
-        last,
-    )
-    if isinstance(out, io.BytesIO):  # no temporary directory: the postings themselves
+    if isinstance(out, io.BytesIO):  # no temporary directory: the arrays themselves
+        fields: Any = (
+            built.papers,
+            built.df,
+            built.cap,
+            built.ids,
+            built.indptr,
+            len(built.rows),
+            last,
+        )
         conn.send(("memory", fields))
         conn.send((built.rows, built.weights))
     else:
-        conn.send(("file", fields))
+        # The small arrays too (df and indptr: 4 MB each, the ids) go after the postings in
+        # the file: the bot maps them, where unpickling them made copies (and the pickle's
+        # bytes alongside, for a moment) in its own memory.
+        placed = append_arrays(out, (built.df, built.indptr, built.ids))
+        conn.send(("file", (built.papers, built.cap, len(built.rows), last, placed)))
         send_handle(conn, out.fileno(), os.getppid())
     out.close()
 

@@ -24,18 +24,46 @@ class Routes:
     """Every active alert's owner, target and rising threshold, as arrays sorted by id."""
 
     def __init__(self, alerts: Mapping[int, tuple[int, AlertTarget, int]]) -> None:
-        ids = np.fromiter(alerts.keys(), dtype=np.int64, count=len(alerts))
-        order = np.argsort(ids, kind="stable")
         routes = list(alerts.values())
-        self.ids = ids[order]
-        self.users = np.fromiter((r[0] for r in routes), np.int64, len(routes))[order]
-        self.min_upvotes = np.fromiter((r[2] for r in routes), np.int64, len(routes))[order]
         targets: dict[AlertTarget, int] = {}
-        of = np.fromiter((targets.setdefault(r[1], len(targets)) for r in routes), np.int64)
-        self.target_of = of[order] if len(routes) else of
+        self._arrange(
+            np.fromiter(alerts.keys(), dtype=np.int64, count=len(alerts)),
+            np.fromiter((r[0] for r in routes), np.int64, len(routes)),
+            np.fromiter((r[2] for r in routes), np.int64, len(routes)),
+            np.fromiter((targets.setdefault(r[1], len(targets)) for r in routes), np.int64),
+            list(targets),
+        )
+
+    @classmethod
+    def of_columns(
+        cls,
+        ids: _Ints,
+        users: _Ints,
+        min_upvotes: _Ints,
+        target_of: _Ints,
+        targets: list[AlertTarget],
+    ) -> Routes:
+        """The routes given as columns (any order of ids; `target_of` numbers `targets`)."""
+        routes = cls.__new__(cls)
+        routes._arrange(ids, users, min_upvotes, target_of, targets)
+        return routes
+
+    def _arrange(
+        self,
+        ids: _Ints,
+        users: _Ints,
+        min_upvotes: _Ints,
+        target_of: _Ints,
+        targets: list[AlertTarget],
+    ) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids = ids[order]
+        self.users = users[order]
+        self.min_upvotes = min_upvotes[order]
+        self.target_of = target_of[order] if len(ids) else target_of
+        self.targets = targets
         # Each alert's owner as a rank among the owners (sorts as the ids do, in fewer bits).
         self.user_rank = np.unique(self.users, return_inverse=True)[1].ravel()
-        self.targets = list(targets)
         self.is_rising = np.append(self.min_upvotes > 0, False)  # (place -1: no alert)
         # Alert ids are dense (the store counts them up): a table from id to place, unless
         # removed alerts left it mostly empty.
@@ -44,6 +72,40 @@ class Routes:
         if int(self.ids[0] if len(self.ids) else 0) >= 0 and top <= 4 * len(self.ids) + 4096:
             self._place = np.full(top + 1, -1, dtype=np.int64)  # (top: any id past the end)
             self._place[self.ids] = np.arange(len(self.ids))
+
+    def route(self, at: int) -> tuple[int, AlertTarget, int]:
+        """The (user id, target, rising threshold) of the alert at a place of the arrays."""
+        return int(self.users[at]), self.targets[self.target_of[at]], int(self.min_upvotes[at])
+
+    def merged(self, changed: Mapping[int, tuple[int, AlertTarget, int] | None]) -> Routes:
+        """These routes with some alerts' replaced, added or (None) removed."""
+        if not changed:
+            return self
+        kept = self.find(np.fromiter(changed, np.int64, len(changed)))
+        keep = np.ones(len(self.ids), dtype=np.bool_)
+        keep[kept[kept >= 0]] = False
+        new = [(i, r) for i, r in changed.items() if r is not None]
+        numbers = {t: n for n, t in enumerate(self.targets)}
+        targets = list(self.targets)
+
+        def number(target: AlertTarget) -> int:
+            if target not in numbers:
+                numbers[target] = len(targets)
+                targets.append(target)
+            return numbers[target]
+
+        return Routes.of_columns(
+            np.append(self.ids[keep], np.fromiter((i for i, _ in new), np.int64, len(new))),
+            np.append(self.users[keep], np.fromiter((r[0] for _, r in new), np.int64, len(new))),
+            np.append(
+                self.min_upvotes[keep], np.fromiter((r[2] for _, r in new), np.int64, len(new))
+            ),
+            np.append(
+                self.target_of[keep],
+                np.fromiter((number(r[1]) for _, r in new), np.int64, len(new)),
+            ),
+            targets,
+        )
 
     def rising(self, alert_ids: _Ints) -> np.ndarray[Any, np.dtype[np.bool_]]:
         """Which of these alerts are active rising alerts (they wait for upvotes)."""

@@ -25,8 +25,6 @@ from bot.ratelimit import Buckets
 from bot.tree import APOLOGY, send_ephemeral
 from cogs.ui.links import escape_text, masked_link
 from cogs.ui.paper_actions import (
-    ActionButton,
-    ActionSelect,
     PaperAction,
     add_controls,
     controls,
@@ -270,8 +268,9 @@ class SearchPager(discord.ui.View):
     ) -> None:
         super().__init__(timeout=timeout)
         self.actions = list(actions)
-        # Called when the pager ends: its paper controls are dynamic items, which discord.py
-        # then forgets for the whole client (Paperboy.keep_dynamic_items registers them again).
+        # Called when the pager ends (Paperboy.keep_dynamic_items): discord.py forgets for the
+        # whole client the dynamic items of a view that ends. The pager holds its paper controls
+        # only while rendering, so none should be forgotten; the call stays as a safeguard.
         self.on_end = on_end
         self.owner_id = owner_id
         self.request = request
@@ -285,9 +284,13 @@ class SearchPager(discord.ui.View):
         # searches a second thousands live at once; the store's SearchPage (five papers with
         # their abstracts) is ~20 KB, its compressed rendering ~1.5 KB.
         self._pages: dict[int, _SeenPage] = {}
+        # The page shown: its paper controls (one select menu per action, with an option per
+        # paper) are made from it only while the view is rendered (to_components). They are
+        # dynamic items, which discord.py answers without the view, and as items they weighed
+        # ~4 KB a pager.
+        self._shown: _SeenPage | None = None
         if first_page is not None:
-            self._set_controls(_papers(first_page))
-            self._remember(0, first_page)
+            self._shown = self._remember(0, first_page)
         # The webhook of the latest interaction whose original response is the results
         # message: it can still edit the message when the view times out. Not the interaction
         # itself: that holds its payload, member and message (~2.5 KB), for thousands of pagers.
@@ -302,12 +305,19 @@ class SearchPager(discord.ui.View):
         self.previous_page.disabled = self.offset <= 0
         self.next_page.disabled = self.offset + self.page_size >= self.total
 
-    def _set_controls(self, papers: Sequence[tuple[str, str]]) -> None:
-        """The paper controls (Save...) for the (id, title) papers of the page shown."""
-        for item in list(self.children):
-            if isinstance(item, ActionButton | ActionSelect):
-                self.remove_item(item)
+    def to_components(self) -> list[dict[str, Any]]:
+        """The message's components: the buttons, then the paper controls (Save...) for the
+        papers of the page shown, added for the rendering and dropped again."""
+        if self._shown is None or not self.actions:
+            return super().to_components()
+        _, papers = self._shown.open()
+        before = set(map(id, self.children))
         add_controls(self, controls(self.actions, papers))
+        try:
+            return super().to_components()
+        finally:
+            for item in [i for i in self.children if id(i) not in before]:
+                self.remove_item(item)
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
         if interaction.user.id == self.owner_id or is_control(interaction):
@@ -338,10 +348,10 @@ class SearchPager(discord.ui.View):
                 interaction, self._page(offset), defer_after=self.defer_after, ephemeral=False
             )
             seen = fetched
-        embed, papers = seen.open()
+        embed, _ = seen.open()
         self.offset, self.total = offset, seen.total
         self._update_buttons()
-        self._set_controls(papers)
+        self._shown = seen
         self.anchor_to(interaction)
         if interaction.response.is_done():
             await interaction.edit_original_response(embed=embed, view=self)

@@ -336,11 +336,13 @@ def test_removing_cleans_every_table() -> None:
     fresh = AlertIndex()
     assert vars_of(index) == vars_of(fresh)
     assert (index._ids[: index._used] == -1).all()  # every slot free
+    assert not any(index._query_at[: index._used])  # and keeps no query
 
 
 def vars_of(index: AlertIndex) -> dict[str, object]:
     # Not the caches, nor the slots' bookkeeping (freed slots are kept for reuse).
-    skip = ("_terms", "_filed", "_ids", "_ids_lent", "_used", "_free", "_table", "_of_code")
+    skip = ("_terms", "_filed", "_ids", "_query_at", "_ids_lent", "_used", "_free", "_table")
+    skip += ("_of_code",)
     return {k: v for k, v in vars(index).items() if k not in skip}
 
 
@@ -429,3 +431,18 @@ def test_stop_words_are_lower_case_words() -> None:
     assert all(words(w) == [w] for w in STOP_WORDS)
     assert {"the", "of", "and", "a", "with"} <= STOP_WORDS
     assert "diffusion" not in STOP_WORDS
+
+
+def test_the_index_keeps_no_python_object_per_alert() -> None:
+    # At 100,000 alerts a dict of their queries by id (its entries and the ids as ints)
+    # weighed ~8 MB: an alert's query is found by its slots, as its slots are by `_ids`.
+    queries = [parse_query(q) for q in ("diffusion", "video OR image", '"scaling laws"')]
+    index = AlertIndex.build((10**6 + n, queries[n % 3]) for n in range(3000))
+    sized = [v for v in vars(index).values() if isinstance(v, dict | list | set)]
+    assert all(len(v) < 100 for v in sized)
+    assert len(index) == 3000 and 10**6 + 7 in index and 10**6 + 3000 not in index
+    assert index.alerts() == {10**6 + n: queries[n % 3] for n in range(3000)}
+    index.remove(10**6 + 7)
+    index.add(10**6 + 7, queries[0])
+    index.add(10**6 + 8, queries[0])  # replaced
+    assert len(index) == 3000 and index.alerts()[10**6 + 8] == queries[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,29 @@ async def test_previews_ask_the_index_and_see_a_scrape_at_once(tmp_path: Path) -
         h.hf.set_day("2025-01-08", items)
         await h.bot.scrape_job()  # new papers: the next preview finds them
         assert "would have matched 3" in await preview("grokking")
+
+
+def python_objects(root: object) -> int:
+    """Objects the collector tracks, reachable from `root` (numpy arrays count as one)."""
+    seen, todo = {id(root)}, [root]
+    while todo:
+        for ref in gc.get_referents(todo.pop()):
+            if id(ref) not in seen and gc.is_tracked(ref) and not isinstance(ref, type):
+                seen.add(id(ref))
+                todo.append(ref)
+    return len(seen)
+
+
+async def test_a_full_load_keeps_the_routes_as_arrays_not_an_object_per_alert(
+    tmp_path: Path,
+) -> None:
+    # 100,000 alerts' routes as a dict (an entry and an int per alert) weighed ~6 MB more
+    # than the arrays that matching reads anyway.
+    async with SQLiteStore(tmp_path / "paperboy.db") as store:
+        for user in range(1, 201):
+            for n in range(10):
+                await store.add_alert(user, f"topic{n} user{user}")
+        engine = engine_on(store)
+        await engine.sync_index()
+        assert len(engine._alerts) == 2000
+        assert python_objects(engine._alerts) < 100

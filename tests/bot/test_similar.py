@@ -170,7 +170,12 @@ async def test_a_store_of_more_than_a_page_is_built_in_a_child_process_to_the_sa
     )
     for name in ("df", "indptr", "rows", "weights"):
         assert np.array_equal(getattr(built, name), getattr(expected, name)), name
-    assert isinstance(built.rows.base, memoryview) and isinstance(built.rows.base.obj, mmap.mmap)
+    # Every array mapped from the child's file, none copied into the bot's own memory (df
+    # and indptr are 4 MB each, and unpickling them held the pickle's bytes as well).
+    for name in ("rows", "weights", "df", "indptr", "ids"):
+        array = getattr(built, name)
+        assert isinstance(array.base, memoryview) and isinstance(array.base.obj, mmap.mmap), name
+        assert not array.flags.writeable, name
     for one in papers[:20]:
         assert await found.similar(one) == SimilarIndex(expected).query(one)
 

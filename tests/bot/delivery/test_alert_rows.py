@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bot.delivery.alert_rows import OutboxRows, Routes, _sorting, outbox_rows
-from bot.delivery.alerts import Route
+from bot.delivery.alerts import ActiveRoutes, Route
 from bot.models import DM, AlertTarget, Author, FollowMatch, OutboxRow, Paper, follow_row_id
 from bot.percolator import AlertIndex, Matches
 from bot.query import parse_query
@@ -158,3 +158,36 @@ def test_one_packed_sort_orders_rows_as_lexsort_does(seed: int) -> None:
         rows = np.unique(np.stack(keys), axis=1)  # distinct rows, then shuffled
         keys = tuple(rows[:, rng.permutation(rows.shape[1])])
         assert np.array_equal(_sorting(*keys), np.lexsort(keys[::-1]))
+
+
+def resolved(routes: Routes) -> dict[int, tuple[int, AlertTarget, int]]:
+    return {int(i): routes.route(n) for n, i in enumerate(routes.ids)}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_active_routes_changed_one_by_one_read_as_a_dict_and_merge_into_arrays(seed: int) -> None:
+    rng = random.Random(seed)
+    targets = [DM, AlertTarget("channel:5"), AlertTarget("channel:6")]
+
+    def route() -> Route:
+        return Route(rng.randrange(20), rng.choice(targets), rng.choice([0, 0, 5]))
+
+    model = {i: route() for i in rng.sample(range(1, 400), 150)}
+    active = ActiveRoutes(Routes(model))
+    for step in range(300):
+        alert_id = rng.randrange(1, 450)
+        if rng.random() < 0.4:
+            model.pop(alert_id, None)
+            active.forget(alert_id)
+        else:
+            model[alert_id] = route()
+            active.set(alert_id, model[alert_id])
+        if step % 50 == 0:
+            assert resolved(active.arrays()) == {i: tuple(r) for i, r in model.items()}
+    assert dict(active) == model and len(active) == len(model)
+    assert all(active[i] == r for i, r in model.items())
+    assert 0 not in active and 10**9 not in active
+    arrays = active.arrays()
+    assert resolved(arrays) == {i: tuple(r) for i, r in model.items()}
+    assert arrays is active.arrays()  # made again only after a change
+    assert arrays.ids.tolist() == sorted(model)

@@ -6,6 +6,7 @@ from datetime import date
 
 from bot.models import Listing, Paper, SearchHit, SearchPage, Snippet
 from bot.query import parse_query
+from cogs.ui.paper_actions import PaperAction
 from cogs.ui.render import fit
 from cogs.ui.search_views import SearchPager, SearchRequest, results_embed
 
@@ -49,4 +50,43 @@ async def test_a_pager_keeps_its_pages_as_shown_in_a_few_kilobytes() -> None:
     embed, papers = kept.open()
     assert embed.to_dict() == fit(results_embed(request, first, 0)).to_dict()
     assert papers == [(h.listing.paper.id, h.listing.paper.title) for h in first.hits]
+    pager.stop()
+
+
+ACTIONS = (
+    PaperAction("save", "Save", "Save a paper…"),
+    PaperAction("similar", "More like this", "More like this…"),
+)
+
+
+async def test_a_live_pager_makes_its_paper_controls_only_to_render_them() -> None:
+    # Each select menu (an option per paper) weighed ~2 KB as an item; the controls are
+    # dynamic items, answered without the view, so a pager keeps only its page.
+    first = page_of(1, 12)
+    pager = SearchPager(
+        owner_id=1,
+        request=SearchRequest(parse_query("grokking")),
+        fetch=fetch_none,
+        total=12,
+        first_page=first,
+        timeout=None,
+        actions=ACTIONS,
+    )
+    buttons = ["search:previous", "search:next"]
+    assert [getattr(i, "custom_id", None) for i in pager.children] == buttons
+    rows = pager.to_components()
+    assert [c["custom_id"] for c in rows[0]["components"]] == buttons
+    selects = [row["components"] for row in rows[1:]]
+    assert [[c["custom_id"] for c in row] for row in selects] == [
+        ["papers:save"],
+        ["papers:similar"],
+    ]
+    for (select,), action in zip(selects, ACTIONS, strict=True):
+        assert select["placeholder"] == action.placeholder
+        assert [o["value"] for o in select["options"]] == [h.listing.paper.id for h in first.hits]
+        assert [o["label"] for o in select["options"]] == [
+            h.listing.paper.title for h in first.hits
+        ]
+    assert [getattr(i, "custom_id", None) for i in pager.children] == buttons  # dropped again
+    assert pager.to_components() == rows
     pager.stop()
