@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import similar as similar_module
 from bot import text as text_module
@@ -146,3 +148,66 @@ def test_a_snippet_without_a_match_is_the_start_on_one_line() -> None:
     cut = snippet("Short\n  abstract,\twrapped.", frozenset({"zzz"}))
     assert cut == Snippet("Short abstract, wrapped", ())
     assert snippet("", frozenset({"x"})) == Snippet()
+
+
+def test_a_text_with_new_words_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A day of new papers has a new word in most abstracts: its words are split and looked
+    # up once, the new ones stemmed as they come (was: a failed pass over the cached stems,
+    # then the whole analysis again).
+    text = "Diffusing models, fine-tuned in the 1990s: LLMs and GPUs qzvnewwords"
+    expected = " ".join(text_module._stem(w) for w in plain_words(text))
+    text_module._stems.pop("qzvnewwords", None)
+    calls: list[str] = []
+    split = text_module.words
+
+    def counted(text: str) -> list[str]:
+        calls.append(text)
+        return split(text)
+
+    monkeypatch.setattr(text_module, "words", counted)
+    assert analyzed(text) == expected
+    assert calls == [text]
+
+
+def test_a_full_stem_cache_is_emptied_and_the_new_word_kept() -> None:
+    text_module._stems.clear()
+    text_module._stems.update((f"qzv{n}", f"qzv{n}") for n in range(text_module._CACHE_LIMIT + 1))
+    assert stem("qzvmodels") == "qzvmodel"
+    assert dict(text_module._stems) == {"qzvmodels": "qzvmodel"}
+    text_module._stems.clear()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Naïve LLMs, GPUs: ﬁne-tuned İstanbul cafés Ω_2 ∂x/∂t — x×y",  # composed by NFC
+        "nai\u0308ve cafe\u0301 q\u0301z a\u0300\u0301b",  # accents left after NFC
+        "\u037a x\u0345y",
+    ],
+)
+def test_non_ascii_words_are_split_alike_with_or_without_combining_accents(text: str) -> None:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFC", text).casefold()
+    assert words(text) == text_module._WORD_MARKED.findall(folded)
+
+
+def test_non_ascii_text_without_combining_accents_skips_the_slower_pattern(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refuses:
+        def findall(self, text: str) -> list[str]:
+            raise AssertionError("the pattern with accents was used")
+
+    monkeypatch.setattr(text_module, "_WORD_MARKED", Refuses())
+    assert words("∂x/∂t — Ω_2 café") == ["x", "t", "ω", "2", "café"]
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_words_are_those_of_the_pattern_with_accents(text: str) -> None:
+    import unicodedata
+
+    if not text.isascii():
+        folded = unicodedata.normalize("NFC", text).casefold()
+        assert words(text) == text_module._WORD_MARKED.findall(folded)

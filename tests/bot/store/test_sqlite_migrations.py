@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Author, Paper
+from bot.query import parse_query
 from bot.store import SQLiteStore
 from bot.store.sqlite import connection
 
@@ -127,3 +128,20 @@ def test_shipped_migrations_are_numbered_once_each_without_gaps() -> None:
     """Two branches picking the same number would make one of them never run."""
     numbers = [n for n, _ in connection._migrations()]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+async def test_0017_has_papers_fts_merge_eight_segments_at_a_time_and_keeps_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = connection._migrations()
+    monkeypatch.setattr(connection, "_migrations", lambda: [(n, s) for n, s in real if n <= 16])
+    paper = Paper(id="2501.00001", title="Diffusion models", abstract="We diffuse.")
+    async with SQLiteStore(tmp_path / "c.db") as store:
+        await store.ingest_day(date(2025, 1, 6), [paper])
+    monkeypatch.setattr(connection, "_migrations", lambda: real)
+    async with SQLiteStore(tmp_path / "c.db") as store:
+        page = await store.search(parse_query("diffusion"))
+        assert [h.listing.paper.id for h in page.hits] == [paper.id]
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        found = db.execute("SELECT v FROM papers_fts_config WHERE k = 'automerge'").fetchall()
+    assert found == [(8,)]
