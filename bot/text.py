@@ -16,6 +16,7 @@ quote the original text.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
@@ -163,21 +164,36 @@ def snippet(text: str, wanted: Collection[str], size: int = SNIPPET_WORDS) -> Sn
     Those words are highlighted; the window starts at the beginning of that word's sentence
     when it is near, and `…` marks a cut. Without such a word, the text's first words.
     """
-    found = list((_WORD if text.isascii() else _WORD_MARKED).finditer(text))
-    if not found:
+    if text.isascii():
+        # `words` splits an ASCII text into the words _WORD finds, lower-cased, each one
+        # plain word: its analysis is its stem. Only the words up to the window's end
+        # are found again (for where they are).
+        tokens = words(text)
+        count = len(tokens)
+        first = next((i for i, t in enumerate(tokens) if stem(t) in wanted), None)
+        upto = min((first or 0) + size + 1, count)
+        found = list(itertools.islice(_WORD.finditer(text), upto))
+
+        def hit(i: int) -> bool:
+            return stem(tokens[i]) in wanted
+
+    else:
+        found = list(_WORD_MARKED.finditer(text))
+        count = len(found)
+
+        def hit(i: int) -> bool:
+            return any(a in wanted for a in analyze(found[i].group()))
+
+        first = next((i for i in range(count) if hit(i)), None)
+    if not count:
         return Snippet()
-
-    def hit(i: int) -> bool:
-        return any(a in wanted for a in analyze(found[i].group()))
-
-    first = next((i for i in range(len(found)) if hit(i)), None)
     start = 0
     if first is not None:
         start = first
         # Back up to the start of the sentence, at most half a window.
         while start > 0 and first - start < size // 2 and not _sentence_starts(text, found, start):
             start -= 1
-    end = min(start + size, len(found))
+    end = min(start + size, count)
     parts: list[str] = ["…"] if start > 0 else []
     length = len(parts[0]) if parts else 0
     spans: list[tuple[int, int]] = []
@@ -191,7 +207,7 @@ def snippet(text: str, wanted: Collection[str], size: int = SNIPPET_WORDS) -> Sn
             spans.append((length, length + len(word)))
         parts.append(word)
         length += len(word)
-    if end < len(found):
+    if end < count:
         parts.append("…")
     return Snippet("".join(parts), tuple(spans))
 
