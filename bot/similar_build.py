@@ -245,7 +245,12 @@ def serve(conn: Connection) -> None:
         # The small arrays too (df and indptr: 4 MB each, the ids) go after the postings in
         # the file: the bot maps them, where unpickling them made copies (and the pickle's
         # bytes alongside, for a moment) in its own memory.
-        placed = append_arrays(out, (built.df, built.indptr, built.ids))
+        try:
+            placed = append_arrays(out, (built.df, built.indptr, built.ids))
+        except Exception as e:  # (a full disk): said to the bot, as a failed build is
+            conn.send(("error", f"{type(e).__name__}: {e}"))
+            out.close()
+            return
         conn.send(("file", (built.papers, built.cap, len(built.rows), last, placed)))
         send_handle(conn, out.fileno(), os.getppid())
     out.close()

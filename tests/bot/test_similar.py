@@ -273,3 +273,21 @@ async def test_a_child_that_cannot_build_falls_back_to_a_thread(
     assert found.index._built.ids.tolist() == expected.ids.tolist()
     for one in papers[:10]:
         assert await found.similar(one) == SimilarIndex(expected).query(one)
+
+
+def test_a_child_that_cannot_write_its_arrays_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (A full disk while the small arrays go after the postings.) The bot is told the
+    # cause, as for any failed build, instead of reading a dead child's end of file.
+    from multiprocessing import Pipe
+
+    from bot import similar_build
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(similar_build.os, "nice", lambda n: 0)  # (this is the test's process)
+    monkeypatch.setattr(similar_build, "append_arrays", full)
+    bot_end, child_end = Pipe()
+    bot_end.send(("stop", None))  # nothing to count: an empty index
+    similar_build.serve(child_end)
+    assert bot_end.recv() == ("error", "OSError: [Errno 28] No space left on device")
