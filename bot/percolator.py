@@ -242,7 +242,7 @@ class AlertIndex:
             # The postings filed under keys both texts have are looked up and joined once.
             added, removed = now.keys - was.keys, was.keys - now.keys
             same, only_new = self._lookup_split(now.keys, added)
-            only_old = self._lookup_with(was.keys, removed)
+            only_old = self._lookup_split(was.keys, removed)[1]
             shared = same if len(same) < 2 else [np.concatenate(same)]
             out[new.id] = (
                 self._match(now, scratch, shared + only_new),
@@ -298,17 +298,6 @@ class AlertIndex:
                 for key2 in sub.keys() & hits:
                     (other if key2 in fresh else same).append(sub[key2])
         return same, other
-
-    def _lookup_with(self, hits: set[Key], fresh: set[Key]) -> list[_Postings]:
-        """The postings filed under keys in `hits`, at least one of them in `fresh`."""
-        if not fresh:
-            return []
-        plus, pairs = self._plus, self._pairs
-        parts = [plus[key] for key in plus.keys() & fresh]
-        for key in pairs.keys() & hits:
-            sub = pairs[key]
-            parts.extend([sub[key2] for key2 in sub.keys() & (hits if key in fresh else fresh)])
-        return parts
 
     def _lookup_all(self, hits: set[Key]) -> list[_Postings]:
         """The postings filed under keys in `hits` (one key, or both of a pair)."""

@@ -19,9 +19,8 @@ class Bookkeeping(SQLiteBase):
         """Remember how a scrape of one date went."""
         # One statement, its own transaction (no BEGIN and COMMIT round trips to the store's
         # thread after every date); the lock keeps it out of another coroutine's transaction.
-        await self._log_room()
-        async with self._write_lock:
-            await self.db.execute(
+        async with self._writing() as db:
+            await db.execute(
                 "INSERT INTO scrape_runs (list_date, finished_at, ok, found, new, updated, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -34,7 +33,6 @@ class Bookkeeping(SQLiteBase):
                     run.error,
                 ),
             )
-        self._written()
 
     async def _scrape_run(self, where: str) -> ScrapeRun | None:
         row = await self._one(

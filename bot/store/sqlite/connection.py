@@ -312,10 +312,20 @@ class SQLiteBase:
             last = rows[-1][0]
 
     @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer, for one write at a time: room in the log first (_log_room), and
+        a checkpoint started after it if the log needs one (_written)."""
+        await self._log_room()
+        try:
+            async with self._write_lock:
+                yield self.db
+        finally:
+            self._written()
+
+    @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction at a time; rolled back on any error."""
-        await self._log_room()
-        async with self._write_lock:
+        async with self._writing():
             await self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
@@ -326,17 +336,12 @@ class SQLiteBase:
                     await self.db.execute("ROLLBACK")
                 raise
             await self.db.execute("COMMIT")
-        self._written()
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` as one write transaction, run whole on the writer's thread
         (one round trip instead of one per statement); rolled back on any error."""
-        await self._log_room()
-        try:
-            async with self._write_lock:  # (held until the work ends, even when cancelled)
-                return await on_thread(self.db, partial(_transaction_of, work))
-        finally:
-            self._written()
+        async with self._writing() as db:  # (held until the work ends, even when cancelled)
+            return await on_thread(db, partial(_transaction_of, work))
 
     def _written(self) -> None:
         """After a write: once the log has grown past CHECKPOINT_BYTES, a passive
