@@ -370,3 +370,17 @@ _NONE = np.zeros(0, dtype=np.int64)
 def _packed(slots: list[int], code: int) -> _Postings:
     """The entries of these slots, all with this code."""
     return np.array(slots, dtype=np.int64) | (code << 32)
+
+
+def _joined(parts: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    """The arrays (postings, or slots) as one."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else _NONE
+
+
+def _term_keys(comp: _Compiled, known: dict[_Compiled, frozenset[Key]]) -> frozenset[Key]:
+    """The keys of a verified query's terms (noted in `known`)."""
+    keys = known.get(comp)
+    if keys is None:
+        terms = chain(chain.from_iterable(comp.groups), comp.excluded)
+        keys = known[comp] = frozenset(ct.key for ct in terms if ct.needle)
+    return keys

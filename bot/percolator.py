@@ -56,9 +56,11 @@ from bot.alert_terms import (
     Match,
     _Compiled,
     _CTerm,
+    _joined,
     _packed,
     _PaperKeys,
     _Postings,
+    _term_keys,
     _token_cost,
 )
 from bot.matches import Matches
@@ -98,6 +100,7 @@ class AlertIndex:
         # Every key a paper is looked up by, and the first words of the bigram keys among
         # them: made when needed.
         self._filed: tuple[set[Key], set[str]] | None = None
+        self._numbers: _Postings | None = None  # `_alert_numbers`, made when needed
 
     @classmethod
     def build(
@@ -189,7 +192,7 @@ class AlertIndex:
             self._query_at[slot] = comp.query  # one copy of equal queries
         self._count += 1
         self._file(comp, [[slot] for slot in slots])
-        self._filed = None
+        self._filed = self._numbers = None
 
     def remove(self, alert_id: int) -> None:
         """Forget one alert; an unknown id is ignored."""
@@ -217,7 +220,7 @@ class AlertIndex:
         if not comp.count:
             del self._compiled[query]
             self._link(comp, -1)
-        self._filed = None
+        self._filed = self._numbers = None
 
     def match(self, paper: Paper) -> Matches:
         """Every alert whose query matches the paper, with the reason it matched."""
@@ -230,24 +233,71 @@ class AlertIndex:
         return {p.id: self._match(_PaperKeys(p, keys, starters), scratch) for p in papers}
 
     def match_again(
-        self, changes: Iterable[tuple[Paper, Paper]]
-    ) -> dict[str, tuple[Matches, Matches]]:
-        """For each (old, new) text of one paper: new paper id -> (the new text's Matches,
-        the old text's). The parts the two texts share are tokenized once."""
-        keys, starters, scratch = self._matching()
+        self, changes: Iterable[tuple[Paper, Paper]], keep: Iterable[int] = ()
+    ) -> dict[str, Matches]:
+        """For each (old, new) text of one paper: new paper id -> the new text's matches of
+        the alerts its old text did not match, and of the alerts in `keep` (matched before
+        or not). What the two texts share is tokenized, looked up and verified once: a
+        posting under keys both have, less what a drop key of the new text unfiles, was
+        matched before too, and so was a verified query that none of the changed parts
+        holds a key of (its answer is the same)."""
+        keys, starters, _ = self._matching()
+        alert_of = self._alert_numbers()  # slot -> a number for its alert
+        seen = np.zeros(int(alert_of.max(initial=-1)) + 1, dtype=np.bool_)
+        flags = np.zeros(len(self._ids), dtype=np.uint8)  # _NEW, _OLD: dropped; _KEEP
+        keep_ids = np.fromiter(keep, np.int64)
+        if len(keep_ids):
+            flags[np.isin(self._ids, keep_ids)] = _KEEP
+        drop = self._drop
+        held: dict[_Compiled, frozenset[Key]] = {}  # a verified query's keys, once found
         out = {}
         for old, new in changes:
             now = _PaperKeys(new, keys, starters)
             was = _PaperKeys(old, keys, starters, like=(new, now))
-            # The postings filed under keys both texts have are looked up and joined once.
             added, removed = now.keys - was.keys, was.keys - now.keys
             same, only_new = self._lookup_split(now.keys, added)
-            only_old = self._lookup_split(was.keys, removed)[1]
-            shared = same if len(same) < 2 else [np.concatenate(same)]
-            out[new.id] = (
-                self._match(now, scratch, shared + only_new),
-                self._match(was, scratch, shared + only_old),
-            )
+            only_old = self._lookup_lost(was.keys, removed)
+            # Keys of the parts that differ: a verified query holding none answers alike.
+            touched: set[Key] = set()
+            for part, then in zip(now.parts, was.parts, strict=True):
+                if part is not then:
+                    touched |= part.keys | then.keys
+            new_parts: list[_Postings] = []
+            for comp in self._to_verify(now):
+                found = comp.verify(now, self._new_code)
+                if found is None:
+                    continue
+                changed = not _term_keys(comp, held).isdisjoint(touched)
+                if changed and comp.verify(was, self._new_code) is None:  # new to it
+                    new_parts.append(found)
+                elif len(keep_ids):  # matched before too (a verified alert has one slot)
+                    new_parts.append(found.compress(flags.take(found & _SLOT) != 0))
+            dropped_now = _joined([drop[key] for key in drop.keys() & now.keys])
+            dropped_then = _joined([drop[key] for key in drop.keys() & was.keys])
+            flags[dropped_now] |= _NEW
+            flags[dropped_then] |= _OLD
+            shared = _joined(same)
+            on = flags.take(shared & _SLOT)
+            # The old text's matches: what a new match's alert is looked for in.
+            was_found = shared.compress((on & _OLD) == 0)
+            if only_old:
+                then_found = _joined(only_old)
+                then_on = flags.take(then_found & _SLOT)
+                was_found = np.concatenate((was_found, then_found.compress((then_on & _OLD) == 0)))
+            # A shared match was one before unless a drop key the new text lost unfiled it.
+            new_parts.append(shared.compress(((on & _NEW) == 0) & ((on & (_OLD | _KEEP)) != 0)))
+            if only_new:
+                now_found = _joined(only_new)
+                new_parts.append(now_found.compress((flags.take(now_found & _SLOT) & _NEW) == 0))
+            flags[dropped_now] &= _KEEP
+            flags[dropped_then] &= _KEEP
+            found = _joined(new_parts)
+            had = alert_of.take(was_found & _SLOT)
+            seen[had] = True
+            slots = found & _SLOT
+            found = found.compress(~seen.take(alert_of.take(slots)) | (flags.take(slots) != 0))
+            seen[had] = False
+            out[new.id] = Matches(found, self._ids, self._table, self._of_code, self._reasons)
         return out
 
     # -- internals ----------------------------------------------------------------
@@ -299,6 +349,18 @@ class AlertIndex:
                     (other if key2 in fresh else same).append(sub[key2])
         return same, other
 
+    def _lookup_lost(self, hits: set[Key], lost: set[Key]) -> list[_Postings]:
+        """The postings filed under keys in `hits` of which one is in `lost` (a part of
+        `hits`): those `_lookup_split(hits, lost)` puts second, with less work."""
+        plus, pairs = self._plus, self._pairs
+        if not lost:
+            return []
+        parts = [plus[key] for key in plus.keys() & lost]
+        for key in pairs.keys() & hits:
+            sub = pairs[key]
+            parts.extend([sub[key2] for key2 in sub.keys() & (hits if key in lost else lost)])
+        return parts
+
     def _lookup_all(self, hits: set[Key]) -> list[_Postings]:
         """The postings filed under keys in `hits` (one key, or both of a pair)."""
         plus, pairs = self._plus, self._pairs
@@ -308,25 +370,12 @@ class AlertIndex:
             parts.extend([sub[key2] for key2 in sub.keys() & hits])
         return parts
 
-    def _match(
-        self,
-        paper: _PaperKeys,
-        alive: np.ndarray[Any, np.dtype[np.bool_]],
-        filed: list[_Postings] | None = None,
-    ) -> Matches:
-        """The paper's Matches; `filed`: its postings, when the caller looked them up."""
+    def _match(self, paper: _PaperKeys, alive: np.ndarray[Any, np.dtype[np.bool_]]) -> Matches:
+        """The paper's Matches."""
         hits = paper.keys  # the paper's keys that the index looks up
-        parts = self._lookup_all(hits) if filed is None else filed
+        parts = self._lookup_all(hits)
         # An alert found by verification is in none of the tables.
-        if self._checked:
-            candidates: dict[_Compiled, None] = {}
-            for key in self._checked.keys() & hits:
-                candidates.update(dict.fromkeys(self._checked[key]))
-            for comp in candidates:
-                verified = comp.verify(paper, self._new_code)
-                if verified is not None:
-                    parts.append(verified)
-        for comp in self._always:
+        for comp in self._to_verify(paper):
             verified = comp.verify(paper, self._new_code)
             if verified is not None:
                 parts.append(verified)
@@ -344,6 +393,21 @@ class AlertIndex:
             alive[gone] = True  # (all true again for the next paper)
             found = found.compress(keep)
         return Matches(found, self._ids, self._table, self._of_code, self._reasons)
+
+    def _to_verify(self, paper: _PaperKeys) -> Iterable[_Compiled]:
+        """The verified queries that may match the paper: by an anchor key, or always."""
+        if not self._checked:
+            return self._always
+        candidates: dict[_Compiled, None] = {}
+        for key in self._checked.keys() & paper.keys:
+            candidates.update(dict.fromkeys(self._checked[key]))
+        return chain(candidates, self._always)
+
+    def _alert_numbers(self) -> _Postings:
+        """Slot -> a number for its alert (the slots of one alert share it; 0..alerts)."""
+        if self._numbers is None:
+            self._numbers = np.unique(self._ids, return_inverse=True)[1].astype(np.int64)
+        return self._numbers
 
     def _file(self, comp: _Compiled, variants: list[list[int]]) -> None:
         """File these alerts (all with the compiled query; their slots for each variant)
@@ -486,6 +550,11 @@ class _Filings:
             start += len(these)
         self.postings.clear()
         self.drops.clear()
+
+
+# match_again's flags for each slot: unfiled by a drop key of the new text, of the old one;
+# an alert whose matches are kept either way.
+_NEW, _OLD, _KEEP = 1, 2, 4
 
 
 @contextmanager

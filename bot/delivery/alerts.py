@@ -258,25 +258,17 @@ class AlertDelivery:
         the rising alerts'; the papers a rising alert matched; and the alerts' routes."""
         index = self.index
         routes = self._alerts.arrays()  # made again only after the alerts changed
+        rising = routes.ids[routes.min_upvotes > 0]
         # Marked for its upvotes alone, a paper kept its text: only rising alerts may add.
-        # A changed paper's new and old texts share most of their words: tokenized once.
+        # A changed paper's new and old texts share most of their words: matched at once.
         changed = [(before[p.id], p) for p in papers if p.id in before]
         changed = [(then, now) for then, now in changed if _text(then) != _text(now)]
-        again = index.match_again(changed)
-        found = index.match_many([p for p in papers if p.id not in again])
-        had = np.zeros(len(routes.ids) + 1, dtype=np.bool_)  # by alert's place; all false
-        for paper_id in before:
-            hits, then = again.get(paper_id) or (found[paper_id], None)
-            at = routes.find(hits.ids())
-            keep = routes.is_rising[at]
-            if then is not None:
-                was = routes.find(then.ids())
-                had[was] = True
-                keep |= ~had[at]
-                had[was] = False
-            found[paper_id] = hits.only(keep)
-        any_rising = bool((routes.min_upvotes > 0).any())
-        wanted = [p for p, hits in found.items() if any_rising and routes.rising(hits.ids()).any()]
+        found = index.match_again(changed, rising.tolist())
+        found.update(index.match_many([p for p in papers if p.id not in found]))
+        for paper_id in before.keys() - {now.id for _, now in changed}:
+            hits = found[paper_id]
+            found[paper_id] = hits.only(routes.is_rising[routes.find(hits.ids())])
+        wanted = [p for p, hits in found.items() if len(rising) and routes.rising(hits.ids()).any()]
         return found, wanted, routes
 
     async def _rising_ok(self, wanted: list[str]) -> set[str]:
