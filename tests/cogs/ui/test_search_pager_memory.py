@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from datetime import date
+from typing import cast
 
 import discord
 
@@ -11,7 +13,7 @@ from bot.models import Listing, Paper, SearchHit, SearchPage, Snippet
 from bot.query import parse_query
 from cogs.ui.paper_actions import PaperAction
 from cogs.ui.render import fit
-from cogs.ui.search_views import SearchPager, SearchRequest, results_embed
+from cogs.ui.search_views import LivePagers, SearchPager, SearchRequest, results_embed
 
 
 def page_of(start: int, total: int) -> SearchPage:
@@ -93,3 +95,32 @@ async def test_a_live_pager_makes_its_buttons_and_paper_controls_only_to_render_
             h.listing.paper.title for h in first.hits
         ]
     assert pager.to_components() == rows
+
+
+class Ending:
+    """What LivePagers needs of a pager: its timeout, its expiry, and what ends it."""
+
+    def __init__(self, name: str, timeout: float | None, ended: list[str]) -> None:
+        self.name, self.timeout, self.expires, self.ended = name, timeout, None, ended
+
+    async def on_timeout(self) -> None:
+        self.ended.append(self.name)
+
+
+async def test_one_timer_ends_each_pager_its_timeout_after_its_last_turn() -> None:
+    ended: list[str] = []
+    live = LivePagers()
+    pagers = {
+        name: Ending(name, timeout, ended)
+        for name, timeout in [("a", 3.0), ("b", 1.0), ("c", 2.0), ("forever", None)]
+    }
+    for n, pager in enumerate(pagers.values()):
+        live.add(n, cast(SearchPager, pager))
+    await asyncio.sleep(0.5)
+    live.touch(cast(SearchPager, pagers["b"]))  # a page turn: b ends at 1.5 s, not 1 s
+    await asyncio.sleep(0.7)
+    assert ended == []
+    await asyncio.sleep(2.3)
+    assert ended == ["b", "c", "a"]
+    assert len(live) == 1 and live.get(3) is pagers["forever"]
+    live.detach(Ending)  # (any client: this one was never attached) the timer stops
