@@ -31,6 +31,8 @@ from cogs.ui.search_views import (
     DEFER_AFTER,
     PAGE_SIZE,
     VIEW_TIMEOUT,
+    LivePagers,
+    PageTurn,
     SearchPager,
     SearchRequest,
     in_time,
@@ -133,6 +135,15 @@ class Search(commands.Cog):
         # per person keeps anyone from queueing several ahead of everyone else.
         self.searching = OnePerKey(STILL_RUNNING)
         self.page_turns = Buckets(*page_turns)
+        self.pagers = LivePagers()  # the Previous/Next buttons of results messages
+
+    async def cog_load(self) -> None:
+        self.pagers.attach(self.bot)
+        self.bot.add_dynamic_items(PageTurn)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PageTurn)
+        self.pagers.detach(self.bot)
 
     async def _soon(
         self, interaction: discord.Interaction, work: Awaitable[T], *, ephemeral: bool = False
@@ -174,26 +185,34 @@ class Search(commands.Cog):
             await reply(interaction, content=no_results_message(request), ephemeral=True)
             return
         actions = offered(self.bot)
-        papers = [(h.listing.paper.id, h.listing.paper.title) for h in page.hits]
-        view = controls_view(controls(actions, papers))
-        if page.total > self.page_size:
-            view = SearchPager(
-                owner_id=interaction.user.id,
-                request=request,
-                fetch=fetch,
-                total=page.total,
-                page_size=self.page_size,
-                timeout=self.view_timeout,
-                defer_after=self.defer_after,
-                first_page=page,
-                turns=self.page_turns,
-                actions=actions,
-                on_end=self.bot.keep_dynamic_items,
-            )
-            view.anchor_to(interaction)
         embed = results_embed(request, page, 0, self.page_size)
-        await reply(interaction, embed=embed, view=view, ephemeral=private)
-        forget(view)  # (a pager has a timeout: it is not persistent, so it stays)
+        if page.total <= self.page_size:
+            papers = [(h.listing.paper.id, h.listing.paper.title) for h in page.hits]
+            view = controls_view(controls(actions, papers))
+            await reply(interaction, embed=embed, view=view, ephemeral=private)
+            forget(view)
+            return
+        pager = SearchPager(
+            owner_id=interaction.user.id,
+            request=request,
+            fetch=fetch,
+            total=page.total,
+            page_size=self.page_size,
+            timeout=self.view_timeout,
+            defer_after=self.defer_after,
+            first_page=page,
+            turns=self.page_turns,
+            actions=actions,
+            on_end=self.bot.keep_dynamic_items,
+        )
+        pager.anchor_to(interaction)
+        view = pager.view()
+        try:
+            message_id = await reply(interaction, embed=embed, view=view, ephemeral=private)
+        finally:
+            pager.sent(view)
+        if message_id is not None:
+            self.pagers.add(message_id, pager)
 
     async def _fetch(self, request: SearchRequest, user_id: int, offset: int) -> SearchPage:
         """One page of results; StillRunning while this person's last search is."""

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
 import json
 import logging
 import math
 import re
+import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import discord
 from discord import app_commands
@@ -24,12 +26,7 @@ from bot.query import Query
 from bot.ratelimit import Buckets
 from bot.tree import APOLOGY, send_ephemeral
 from cogs.ui.links import escape_text, masked_link
-from cogs.ui.paper_actions import (
-    PaperAction,
-    add_controls,
-    controls,
-    is_control,
-)
+from cogs.ui.paper_actions import PaperAction, add_controls, controls
 from cogs.ui.render import COLOUR, DESCRIPTION_MAX, TITLE_MAX, clip, fit, one_line
 
 log = logging.getLogger(__name__)
@@ -205,20 +202,21 @@ async def reply(
     embed: discord.Embed | None = None,
     view: discord.ui.View | None = None,
     ephemeral: bool = False,
-) -> None:
+) -> int | None:
     """Answer, or fill in the deferred answer if the work took long enough to defer; the
-    embed is checked against Discord's limits first."""
+    embed is checked against Discord's limits first. The answer's message id, if known."""
     if embed is not None:
         embed = fit(embed)
     if interaction.response.is_done():
-        await interaction.edit_original_response(content=content, embed=embed, view=view)
-        return
+        sent = await interaction.edit_original_response(content=content, embed=embed, view=view)
+        return sent.id
     message: dict[str, Any] = {"content": content, "ephemeral": ephemeral}
     if embed is not None:
         message["embed"] = embed
     if view is not None:
         message["view"] = view
-    await interaction.response.send_message(**message)
+    response = await interaction.response.send_message(**message)
+    return response.message_id
 
 
 def _papers(page: SearchPage) -> list[tuple[str, str]]:
@@ -244,11 +242,51 @@ class _SeenPage:
         return discord.Embed.from_dict(shown["embed"]), [(p[0], p[1]) for p in shown["papers"]]
 
 
-class SearchPager(discord.ui.View):
-    """Previous/Next buttons; only the searcher may click.
+class PageTurn(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"search:(?P<way>previous|next)"
+):
+    """Previous or Next on a results message. A dynamic item: one registration answers every
+    results message, and the message's pager is found by its id (LivePagers)."""
+
+    def __init__(self, way: str, *, disabled: bool = False) -> None:
+        previous = way == "previous"
+        super().__init__(
+            discord.ui.Button(
+                label="Previous" if previous else "Next",
+                emoji="◀️" if previous else "▶️",
+                custom_id=f"search:{way}",
+                disabled=disabled,
+            )
+        )
+        self.way = way
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PageTurn:
+        return cls(match["way"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        live = LivePagers.of(interaction.client)
+        message = interaction.message
+        if live is None or message is None:
+            return
+        pager = live.get(message.id)
+        if pager is None:  # ended (its buttons are off), or from before a restart: as with a
+            return  # discord.py view that ended, the click goes unanswered
+        await pager.click(interaction, self.way, live)
+
+
+class SearchPager:
+    """The state of one results message's Previous/Next buttons; only the searcher may click.
 
     A page seen before is shown again from memory; a new page is fetched from the store,
     within the searcher's page-turn budget (`turns`, shared by all their results).
+
+    Not a discord.py View: at ten searches a second thousands of pagers live at once, and a
+    View each (its items, its timeout task, its view-store entries) weighed ~6 KB. The
+    buttons are PageTurn dynamic items, the views sent are made for the sending only, and one
+    timer (LivePagers) ends every pager `timeout` s after its last page turn, as a View's did.
     """
 
     def __init__(
@@ -266,76 +304,76 @@ class SearchPager(discord.ui.View):
         actions: Sequence[PaperAction] = (),
         on_end: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(timeout=timeout)
-        self.actions = list(actions)
-        # Called when the pager ends (Paperboy.keep_dynamic_items): discord.py forgets for the
-        # whole client the dynamic items of a view that ends. The pager holds its paper controls
-        # only while rendering, so none should be forgotten; the call stays as a safeguard.
+        self.actions = actions
+        # Called after a view this pager made was sent (Paperboy.keep_dynamic_items): should
+        # discord.py forget a dynamic item's pattern when that view is stopped, it comes back.
         self.on_end = on_end
         self.owner_id = owner_id
         self.request = request
         self.fetch = fetch
         self.total = total
         self.page_size = page_size
+        self.timeout = timeout
+        self.expires: float | None = None  # loop time; set by LivePagers
         self.defer_after = defer_after
         self.offset = 0
         self.turns = turns
-        # Pages seen, as rendered (compressed): a pager lives VIEW_TIMEOUT s, and at ten
-        # searches a second thousands live at once; the store's SearchPage (five papers with
-        # their abstracts) is ~20 KB, its compressed rendering ~1.5 KB.
+        # Pages seen, as rendered (compressed): the store's SearchPage (five papers with their
+        # abstracts) is ~20 KB, its compressed rendering ~1.5 KB.
         self._pages: dict[int, _SeenPage] = {}
         # The page shown: its paper controls (one select menu per action, with an option per
-        # paper) are made from it only while the view is rendered (to_components). They are
-        # dynamic items, which discord.py answers without the view, and as items they weighed
-        # ~4 KB a pager.
+        # paper) are made from it only to render the message.
         self._shown: _SeenPage | None = None
         if first_page is not None:
             self._shown = self._remember(0, first_page)
         # The webhook of the latest interaction whose original response is the results
-        # message: it can still edit the message when the view times out. Not the interaction
-        # itself: that holds its payload, member and message (~2.5 KB), for thousands of pagers.
+        # message: it can still edit the message when the pager ends. Not the interaction
+        # itself: that holds its payload, member and message (~2.5 KB).
         self._anchor: discord.Webhook | None = None
-        self._update_buttons()
 
     def anchor_to(self, interaction: discord.Interaction) -> None:
-        """The message this pager greys out at its timeout: `interaction`'s first response."""
+        """The message this pager greys out when it ends: `interaction`'s first response."""
         self._anchor = interaction.followup
 
-    def _update_buttons(self) -> None:
-        self.previous_page.disabled = self.offset <= 0
-        self.next_page.disabled = self.offset + self.page_size >= self.total
+    def view(self, *, ended: bool = False) -> discord.ui.View:
+        """A view to send with the message, made for this sending: the buttons, then the paper
+        controls (Save...) for the papers of the page shown. Only dynamic items, so discord.py
+        keeps nothing of it once sent (`sent`)."""
+        view = discord.ui.View(timeout=None)
+        view.add_item(PageTurn("previous", disabled=ended or self.offset <= 0))
+        view.add_item(
+            PageTurn("next", disabled=ended or self.offset + self.page_size >= self.total)
+        )
+        if self._shown is not None and self.actions:
+            _, papers = self._shown.open()
+            add_controls(view, controls(self.actions, papers))
+        return view
+
+    def sent(self, view: discord.ui.View) -> None:
+        """After sending `view`: discord.py gives an ephemeral message's timeout-less view a
+        15-minute timeout task; stopping it ends that (the items answer without the view)."""
+        view.stop()
+        if self.on_end is not None:
+            self.on_end()
 
     def to_components(self) -> list[dict[str, Any]]:
-        """The message's components: the buttons, then the paper controls (Save...) for the
-        papers of the page shown, added for the rendering and dropped again."""
-        if self._shown is None or not self.actions:
-            return super().to_components()
-        _, papers = self._shown.open()
-        before = set(map(id, self.children))
-        add_controls(self, controls(self.actions, papers))
+        """The message's components, as sent."""
+        view = self.view()
+        components = view.to_components()
+        view.stop()
+        return components
+
+    async def click(self, interaction: discord.Interaction, way: str, live: LivePagers) -> None:
+        """Previous or Next clicked on this pager's message."""
         try:
-            return super().to_components()
-        finally:
-            for item in [i for i in self.children if id(i) not in before]:
-                self.remove_item(item)
-
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        if interaction.user.id == self.owner_id or is_control(interaction):
-            return True  # paper controls act for whoever clicks; page turns are the searcher's
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
-        return False
-
-    @discord.ui.button(label="Previous", emoji="◀️", custom_id="search:previous")
-    async def previous_page(
-        self, interaction: discord.Interaction, button: discord.ui.Button[SearchPager]
-    ) -> None:
-        await self._turn(interaction, self.offset - self.page_size)
-
-    @discord.ui.button(label="Next", emoji="▶️", custom_id="search:next")
-    async def next_page(
-        self, interaction: discord.Interaction, button: discord.ui.Button[SearchPager]
-    ) -> None:
-        await self._turn(interaction, self.offset + self.page_size)
+            if interaction.user.id != self.owner_id:
+                await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+                return
+            live.touch(self)
+            step = -self.page_size if way == "previous" else self.page_size
+            await self._turn(interaction, self.offset + step)
+        except Exception as error:
+            await self.on_error(interaction, error)
 
     async def _turn(self, interaction: discord.Interaction, offset: int) -> None:
         offset = max(0, offset)
@@ -350,13 +388,16 @@ class SearchPager(discord.ui.View):
             seen = fetched
         embed, _ = seen.open()
         self.offset, self.total = offset, seen.total
-        self._update_buttons()
         self._shown = seen
         self.anchor_to(interaction)
-        if interaction.response.is_done():
-            await interaction.edit_original_response(embed=embed, view=self)
-        else:
-            await interaction.response.edit_message(embed=embed, view=self)
+        view = self.view()
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(embed=embed, view=view)
+            else:
+                await interaction.response.edit_message(embed=embed, view=view)
+        finally:
+            self.sent(view)
 
     async def _page(self, offset: int) -> tuple[int, _SeenPage]:
         page = await self.fetch(offset)
@@ -374,28 +415,19 @@ class SearchPager(discord.ui.View):
             del self._pages[next(iter(self._pages))]
         return seen
 
-    def stop(self) -> None:
-        super().stop()
-        if self.on_end is not None:
-            self.on_end()
-
     async def on_timeout(self) -> None:
         """Grey the buttons out; a message that is gone or too old is simply left alone."""
-        if self.on_end is not None:
-            self.on_end()
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
         if self._anchor is None:
             return
+        view = self.view(ended=True)
         try:
-            await self._anchor.edit_message(ORIGINAL_RESPONSE, view=self)
+            await self._anchor.edit_message(ORIGINAL_RESPONSE, view=view)
         except discord.HTTPException as e:
             log.debug("could not disable the buttons of an expired search: %s", e)
+        finally:
+            self.sent(view)
 
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         if isinstance(error, UserError):
             log.debug("user error turning a search page: %s", error)
             await send_ephemeral(interaction, str(error))
@@ -407,3 +439,82 @@ class SearchPager(discord.ui.View):
             exc_info=error,
         )
         await send_ephemeral(interaction, APOLOGY)
+
+
+class LivePagers:
+    """The live pagers of a client, by results message id, and the one timer that ends them
+    (greys their buttons out) `timeout` s after their last page turn."""
+
+    _of: ClassVar[weakref.WeakKeyDictionary[Any, LivePagers]] = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self._live: dict[int, SearchPager] = {}
+        # (expiry, message id), one entry per live pager with a timeout: a heap. A page turn
+        # only moves the pager's own expiry later; its entry is pushed again when it comes due.
+        self._due: list[tuple[float, int]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._ending: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def of(cls, client: Any) -> LivePagers | None:
+        return cls._of.get(client)
+
+    def attach(self, client: Any) -> None:
+        """Answer this client's PageTurn clicks from these pagers."""
+        LivePagers._of[client] = self
+
+    def detach(self, client: Any) -> None:
+        """Stop: the pagers end without an edit, as discord.py's views do when it closes."""
+        if LivePagers._of.get(client) is self:
+            del LivePagers._of[client]
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._live.clear()
+        self._due.clear()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def get(self, message_id: int) -> SearchPager | None:
+        return self._live.get(message_id)
+
+    def add(self, message_id: int, pager: SearchPager) -> None:
+        """A pager for the message just sent with its buttons."""
+        self._live[message_id] = pager
+        if pager.timeout is not None:
+            pager.expires = asyncio.get_running_loop().time() + pager.timeout
+            heapq.heappush(self._due, (pager.expires, message_id))
+            self._arm()
+
+    def touch(self, pager: SearchPager) -> None:
+        """A page turn: the pager ends `timeout` s from now."""
+        if pager.timeout is not None:
+            pager.expires = asyncio.get_running_loop().time() + pager.timeout
+
+    def _arm(self) -> None:
+        if not self._due:
+            return
+        when = self._due[0][0]
+        if self._timer is not None:
+            if self._timer.when() <= when:
+                return
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        while self._due and self._due[0][0] <= now:
+            _, message_id = heapq.heappop(self._due)
+            pager = self._live.get(message_id)
+            if pager is None or pager.expires is None:
+                continue
+            if pager.expires > now:  # turned since: due later
+                heapq.heappush(self._due, (pager.expires, message_id))
+                continue
+            del self._live[message_id]
+            task = asyncio.create_task(pager.on_timeout())
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
+        self._arm()

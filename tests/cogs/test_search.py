@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import re
@@ -256,6 +257,19 @@ async def test_the_buttons_turn_off_at_the_timeout_without_a_click(
         lambda: all(b.get("disabled") for b in message.buttons), 5, "disabled buttons"
     )
     assert footer(message).startswith("Results 1–5")
+
+
+async def test_a_page_turn_keeps_the_buttons_on_for_another_timeout(seeded: Harness) -> None:
+    cog(seeded).view_timeout = 2.0
+    message = await run(seeded, "search", query="diffusion")
+    await asyncio.sleep(1.0)
+    await click(seeded, message, "search:next")
+    await asyncio.sleep(1.4)  # 2.4 s after the search, 1.4 s after the turn
+    assert not button(message, "search:next").get("disabled")
+    await seeded.discord.wait_for(
+        lambda: all(b.get("disabled") for b in message.buttons), 5, "disabled buttons"
+    )
+    assert footer(message).startswith("Results 6–10")
 
 
 async def test_a_live_pager_keeps_no_interaction(seeded: Harness) -> None:

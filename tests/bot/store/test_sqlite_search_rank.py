@@ -15,7 +15,7 @@ import pytest
 
 from bot.query import parse_query
 from bot.store import SQLiteStore
-from bot.store.fts import compile_match, every_term, head_weights, title_groups
+from bot.store.fts import compile_match, compile_phrase, every_term, head_weights, title_groups
 from bot.store.sqlite import papers as sqlite_papers
 from bot.store.sqlite.papers import _BM25, fts_totals
 from bot.store.sqlite.rows import _index_row
@@ -311,3 +311,23 @@ async def test_a_search_given_up_stops_its_visit_before_the_next_search_runs(
     begun = time.monotonic()
     assert (await seeded_store.search(parse_query("model"), limit=5)).hits
     assert time.monotonic() - begun < 0.5
+
+
+async def test_a_words_heads_are_exactly_its_papers_with_it_in_their_title(
+    seeded_store: SQLiteStore,
+) -> None:
+    # The heads are written by merging two reads in rowid order (the title matches, the
+    # matches): none may be dropped or added on the way.
+    for word in ("diffusion", "model", "learning", "grokking"):
+        (stem,) = analyze(word)
+        await seeded_store._write_heads_of(stem)
+        titled = {
+            r[0]
+            for r in await seeded_store._all(
+                "SELECT pk FROM papers p WHERE EXISTS (SELECT 1 FROM papers_fts"
+                " WHERE papers_fts MATCH ? AND rowid = p.pk)",
+                (compile_phrase((stem,), "title"),),
+            )
+        }
+        heads = await seeded_store._all("SELECT pk FROM papers_fts_heads WHERE stem = ?", (stem,))
+        assert titled and sorted(r[0] for r in heads) == sorted(titled)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from datetime import date
+from typing import cast
+
+import discord
 
 from bot.models import Listing, Paper, SearchHit, SearchPage, Snippet
 from bot.query import parse_query
 from cogs.ui.paper_actions import PaperAction
 from cogs.ui.render import fit
-from cogs.ui.search_views import SearchPager, SearchRequest, results_embed
+from cogs.ui.search_views import LivePagers, SearchPager, SearchRequest, results_embed
 
 
 def page_of(start: int, total: int) -> SearchPage:
@@ -50,18 +55,19 @@ async def test_a_pager_keeps_its_pages_as_shown_in_a_few_kilobytes() -> None:
     embed, papers = kept.open()
     assert embed.to_dict() == fit(results_embed(request, first, 0)).to_dict()
     assert papers == [(h.listing.paper.id, h.listing.paper.title) for h in first.hits]
-    pager.stop()
 
 
+ITEMS = (discord.ui.Item, discord.ui.View)
 ACTIONS = (
     PaperAction("save", "Save", "Save a paper…"),
     PaperAction("similar", "More like this", "More like this…"),
 )
 
 
-async def test_a_live_pager_makes_its_paper_controls_only_to_render_them() -> None:
-    # Each select menu (an option per paper) weighed ~2 KB as an item; the controls are
-    # dynamic items, answered without the view, so a pager keeps only its page.
+async def test_a_live_pager_makes_its_buttons_and_paper_controls_only_to_render_them() -> None:
+    # A discord.py View per pager (its items, its timeout task, its view-store entries)
+    # weighed ~6 KB; the buttons and controls are dynamic items, answered without a view, so
+    # a pager keeps only its page and what it needs to turn it.
     first = page_of(1, 12)
     pager = SearchPager(
         owner_id=1,
@@ -73,7 +79,8 @@ async def test_a_live_pager_makes_its_paper_controls_only_to_render_them() -> No
         actions=ACTIONS,
     )
     buttons = ["search:previous", "search:next"]
-    assert [getattr(i, "custom_id", None) for i in pager.children] == buttons
+    kept = list(vars(pager).values())
+    assert not [o for o in kept + gc.get_referents(*kept) if isinstance(o, ITEMS)]
     rows = pager.to_components()
     assert [c["custom_id"] for c in rows[0]["components"]] == buttons
     selects = [row["components"] for row in rows[1:]]
@@ -87,6 +94,33 @@ async def test_a_live_pager_makes_its_paper_controls_only_to_render_them() -> No
         assert [o["label"] for o in select["options"]] == [
             h.listing.paper.title for h in first.hits
         ]
-    assert [getattr(i, "custom_id", None) for i in pager.children] == buttons  # dropped again
     assert pager.to_components() == rows
-    pager.stop()
+
+
+class Ending:
+    """What LivePagers needs of a pager: its timeout, its expiry, and what ends it."""
+
+    def __init__(self, name: str, timeout: float | None, ended: list[str]) -> None:
+        self.name, self.timeout, self.expires, self.ended = name, timeout, None, ended
+
+    async def on_timeout(self) -> None:
+        self.ended.append(self.name)
+
+
+async def test_one_timer_ends_each_pager_its_timeout_after_its_last_turn() -> None:
+    ended: list[str] = []
+    live = LivePagers()
+    pagers = {
+        name: Ending(name, timeout, ended)
+        for name, timeout in [("a", 3.0), ("b", 1.0), ("c", 2.0), ("forever", None)]
+    }
+    for n, pager in enumerate(pagers.values()):
+        live.add(n, cast(SearchPager, pager))
+    await asyncio.sleep(0.5)
+    live.touch(cast(SearchPager, pagers["b"]))  # a page turn: b ends at 1.5 s, not 1 s
+    await asyncio.sleep(0.7)
+    assert ended == []
+    await asyncio.sleep(2.3)
+    assert ended == ["b", "c", "a"]
+    assert len(live) == 1 and live.get(3) is pagers["forever"]
+    live.detach(Ending)  # (any client: this one was never attached) the timer stops
