@@ -228,7 +228,7 @@ class _Postgres(_Side):
             " ORDER BY table_name, ordinal_position"
         )
         for table, column, kind in rows:
-            if column not in ("search", "title_words"):
+            if column not in ("search", "title_words", "pairs"):
                 self.types.setdefault(table, {})[column] = kind
         return self.types
 

@@ -15,10 +15,17 @@ on `papers`). Matching runs on two vectors GIN indexes as expressions of `search
 (its A, B and D positions, plus its pk block lexemes) and AUTHOR_WORDS (its C positions).
 A query over them needs no weights, so GIN answers a plain word from the index alone.
 `search` ranks the matches.
+
+A phrase is asked of GIN as its word pairs (migration 0010): each paper's `pairs` vector
+holds one lexeme 'a~b' for every two words at adjacent positions of `search`'s A, B and D
+positions (the migration's `search_pairs` says it in SQL), and TEXT_WORDS holds them too. So
+GIN finds the papers holding the phrase's pairs (for two words: exactly those holding the
+phrase) and `search @@ phrase` is tested on those few, not on every paper holding its words.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from bot.query import Query, Term
@@ -27,11 +34,12 @@ from bot.text import analyze, analyze_words, plain_words
 TEXT_WEIGHTS = "ABD"
 AUTHOR_WEIGHT = "C"
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
-# The matching vectors, exactly as migration 0006 indexes them (the planner matches the text).
+# The matching vectors, exactly as migration 0010 indexes them (the planner matches the text).
 TEXT_WORDS = (
-    "(ts_filter(d.search, '{a,b,d}') || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
+    "(ts_filter(d.search, '{a,b,d}') || d.pairs || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
     " || (d.pk >> 15) || '''')::tsvector)"
 )
+PAIR = "~"  # joins the two words of a pair lexeme (analysed words are letters and digits)
 AUTHOR_WORDS = "(ts_filter(d.search, '{c}'))"
 # TEXT_WORDS holds a block lexeme per level: '#13_' + str(pk >> 13), '#15_' + str(pk >> 15).
 BLOCK_LEVELS = (13, 15)
@@ -39,11 +47,12 @@ MAX_BLOCKS = 2  # more blocks ORed cost GIN more than they save (each is one mor
 BUCKET = "/*bucket*/"  # where compile_where's text condition may take a bucket restriction
 
 
-def search_vector(
+def search_vectors(
     title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
-) -> str:
-    """A paper's `search` tsvector, as tsvector input text (lexeme:position+weight)."""
-    positions: dict[str, list[str]] = {}
+) -> tuple[str, str]:
+    """A paper's `search` tsvector (lexeme:position+weight) and its `pairs` tsvector, as
+    tsvector input text."""
+    positions: dict[str, list[tuple[int, str]]] = {}
     at = 0
     for weight, items in (
         ("A", [title]),
@@ -55,8 +64,23 @@ def search_vector(
             at += 1  # the gap before each field and each keyword or author
             for word in analyze(item):
                 at += 1
-                positions.setdefault(word, []).append(f"{min(at, MAX_POSITION)}{weight}")
-    return _vector(positions)
+                positions.setdefault(word, []).append((min(at, MAX_POSITION), weight))
+    # PostgreSQL keeps at most 256 positions of one lexeme; more would be an error.
+    kept = {w: p[:256] for w, p in positions.items()}
+    search = " ".join(f"{_quote(w)}:{','.join(f'{n}{x}' for n, x in p)}" for w, p in kept.items())
+    return search, _pairs(kept)
+
+
+def _pairs(positions: dict[str, list[tuple[int, str]]]) -> str:
+    """The `pairs` vector of a `search` vector's positions: 'a~b' for each word a at a text
+    (A, B, D) position whose next position holds the text word b, as `search_pairs` reads them."""
+    at: dict[int, list[str]] = {}
+    for word, places in positions.items():
+        for n, weight in places:
+            if weight != AUTHOR_WEIGHT:
+                at.setdefault(n, []).append(word)
+    pairs = {f"{a}{PAIR}{b}" for n, words in at.items() for a in words for b in at.get(n + 1, ())}
+    return " ".join(_quote(p) for p in sorted(pairs))
 
 
 def title_vector(title: str) -> str:
@@ -169,8 +193,12 @@ def _group(terms: tuple[Term, ...], *, gin: bool = False) -> str:
 
 def _phrase(term: Term, *, gin: bool = False) -> str:
     """A term as tsquery text: its words in a row, in its field's weights; for GIN (`gin`),
-    all of its words anywhere, unweighted (a superset GIN decides with no recheck)."""
+    unweighted, a superset GIN decides with no recheck: a text phrase's word pairs (`pairs`),
+    else all of its words anywhere."""
     words = analyze_words(term.tokens)
+    if gin and len(words) > 1 and term.field != "author":
+        pairs = {f"{a}{PAIR}{b}" for a, b in itertools.pairwise(words)}
+        return "(" + " & ".join(_quote(p) for p in sorted(pairs)) + ")"
     if gin:
         return "(" + " & ".join(_lexemes(words, "")) + ")"
     restrict = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS

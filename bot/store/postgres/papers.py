@@ -78,14 +78,15 @@ _SET = ", ".join(f"{k} = ${n}" for n, k in enumerate(_REFRESHED, start=1))
 _AFTER = len(_REFRESHED)  # the parameter number of the last refreshed field
 _INSERT_PAPER = (
     f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at,"
-    " search, title_words)"
+    " search, title_words, pairs)"
     f" VALUES ({', '.join(f'${n}' for n in range(1, _AFTER + 5))},"
-    f" ${_AFTER + 5}::tsvector, ${_AFTER + 6}::tsvector)"
+    f" ${_AFTER + 5}::tsvector, ${_AFTER + 6}::tsvector, ${_AFTER + 7}::tsvector)"
 )
 _UPDATE_PAPER = (
     f"UPDATE papers SET {_SET}, list_date = ${_AFTER + 1}, updated_at = ${_AFTER + 2},"
     f" search = coalesce(${_AFTER + 3}::tsvector, search),"
-    f" title_words = coalesce(${_AFTER + 4}::tsvector, title_words) WHERE id = ${_AFTER + 5}"
+    f" title_words = coalesce(${_AFTER + 4}::tsvector, title_words),"
+    f" pairs = coalesce(${_AFTER + 5}::tsvector, pairs) WHERE id = ${_AFTER + 6}"
 )
 
 
@@ -114,7 +115,7 @@ class Papers(PostgresBase):
                 return True
             merged = merge(old, row)
             searched = any(merged[k] != old[k] for k in _SEARCHED)
-            fresh = _vectors(merged) if searched else (None, None)
+            fresh = _vectors(merged) if searched else (None, None, None)
             if searched:  # before the new text overwrites it
                 await keep_matched_text(con, [paper.id])
             await con.execute(
@@ -409,7 +410,7 @@ async def write_day(
             continue
         seen = seen_again(paper.id, old, row, list_date, clear)
         if seen.stored:
-            fresh = _vectors(seen.merged) if seen.searched else (None, None)
+            fresh = _vectors(seen.merged) if seen.searched else (None, None, None)
             changed_rows.append((*seen.merged.values(), seen.first_date, now, *fresh, paper.id))
         if seen.searched:
             text_changed.append(paper.id)
@@ -511,7 +512,7 @@ async def _existing(con: asyncpg.Connection, ids: list[str]) -> dict[str, dict]:
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
 
-def _vectors(row: dict[str, Any]) -> tuple[str, str]:
+def _vectors(row: dict[str, Any]) -> tuple[str, str, str]:
     return vectors(row["title"], row["abstract"], row["keywords"], row["authors"])
 
 
