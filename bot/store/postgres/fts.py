@@ -17,10 +17,11 @@ A query over them needs no weights, so GIN answers a plain word from the index a
 `search` ranks the matches.
 
 A phrase is asked of GIN as its word pairs (migration 0010): each paper's `pairs` vector
-holds one lexeme 'a~b' for every two words at adjacent positions of `search`'s A, B and D
-positions (the migration's `search_pairs` says it in SQL), and TEXT_WORDS holds them too. So
-GIN finds the papers holding the phrase's pairs (for two words: exactly those holding the
-phrase) and `search @@ phrase` is tested on those few, not on every paper holding its words.
+holds one lexeme 'a~b' for every two COMMON words (pair_words.PAIR_WORDS) at adjacent
+positions of `search`'s A, B and D positions (the migration's `search_pairs` says it in SQL),
+and TEXT_WORDS holds them too. A phrase asks GIN for its pairs of adjacent common words and
+for its other words plainly, so a phrase of two common words finds exactly its papers, and
+`search @@ phrase` is tested on those few, not on every paper holding both words.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from bot.query import Query, Term
+from bot.store.postgres.pair_words import PAIR_WORDS
 from bot.text import analyze, analyze_words, plain_words
 
 TEXT_WEIGHTS = "ABD"
@@ -72,10 +74,13 @@ def search_vectors(
 
 
 def _pairs(positions: dict[str, list[tuple[int, str]]]) -> str:
-    """The `pairs` vector of a `search` vector's positions: 'a~b' for each word a at a text
-    (A, B, D) position whose next position holds the text word b, as `search_pairs` reads them."""
+    """The `pairs` vector of a `search` vector's positions: 'a~b' for each common word a at a
+    text (A, B, D) position whose next position holds the common text word b, as
+    `search_pairs` reads them."""
     at: dict[int, list[str]] = {}
     for word, places in positions.items():
+        if word not in PAIR_WORDS:
+            continue
         for n, weight in places:
             if weight != AUTHOR_WEIGHT:
                 at.setdefault(n, []).append(word)
@@ -193,16 +198,27 @@ def _group(terms: tuple[Term, ...], *, gin: bool = False) -> str:
 
 def _phrase(term: Term, *, gin: bool = False) -> str:
     """A term as tsquery text: its words in a row, in its field's weights; for GIN (`gin`),
-    unweighted, a superset GIN decides with no recheck: a text phrase's word pairs (`pairs`),
-    else all of its words anywhere."""
+    unweighted, a superset GIN decides with no recheck: a text phrase's pairs of adjacent
+    common words (`pairs`) and its other words, else all of its words anywhere."""
     words = analyze_words(term.tokens)
-    if gin and len(words) > 1 and term.field != "author":
-        pairs = {f"{a}{PAIR}{b}" for a, b in itertools.pairwise(words)}
-        return "(" + " & ".join(_quote(p) for p in sorted(pairs)) + ")"
+    if gin and term.field != "author":
+        return "(" + " & ".join(_quote(w) for w in sorted(_gin_words(words))) + ")"
     if gin:
         return "(" + " & ".join(_lexemes(words, "")) + ")"
     restrict = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
     return "(" + " <-> ".join(_lexemes(words, restrict)) + ")"
+
+
+def _gin_words(words: Sequence[str]) -> set[str]:
+    """A text phrase's GIN lexemes: 'a~b' for each two adjacent words both in PAIR_WORDS (the
+    pairs every paper holding the phrase has), and each word in no such pair."""
+    found: set[str] = set()
+    paired: set[int] = set()
+    for n, (a, b) in enumerate(itertools.pairwise(words)):
+        if a in PAIR_WORDS and b in PAIR_WORDS:
+            found.add(f"{a}{PAIR}{b}")
+            paired.update((n, n + 1))
+    return found | {w for n, w in enumerate(words) if n not in paired}
 
 
 def _lexemes(words: Iterable[str], weights: str) -> list[str]:

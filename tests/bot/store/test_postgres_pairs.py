@@ -11,6 +11,7 @@ from bot.query import parse_query
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.connection import _migrations, vectors
 from bot.store.postgres.fts import compile_where
+from bot.store.postgres.pair_words import PAIR_WORDS
 from tests.bot.store.support import ids, paper
 from tests.support.postgres import PgServer
 
@@ -20,11 +21,22 @@ pytestmark = pytest.mark.usefixtures("pg_server")
 LONG = " ".join(f"state space word{n % 300} model" for n in range(4200))
 
 
-def test_a_text_phrase_asks_gin_for_its_word_pairs() -> None:
+def test_a_text_phrase_asks_gin_for_its_pairs_of_common_words() -> None:
     where, params = compile_where(parse_query('"linear models" author:"jane doe"'), 2)
     assert params[0] == "('linear~model')"  # not 'linear' & 'model': every paper with both
     assert params[1] == "('jane' & 'doe')"  # authors have no pairs
     assert "d.search @@ $4::tsquery" in where  # the phrase is still tested exactly
+    # Pairs only of common words: a rare word (grokking) and a stopword (the) stand alone.
+    _, params = compile_where(parse_query('"grokking the linear models"'), 2)
+    assert params[0] == "('grokk' & 'linear~model' & 'the')"
+    _, params = compile_where(parse_query('"deep neural network"'), 2)
+    assert params[0] == "('deep~neural' & 'neural~network')"
+
+
+async def test_the_pair_words_table_holds_the_common_words(pg_server: PgServer) -> None:
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        rows = await store.pool.fetch("SELECT word FROM pair_words")
+        assert {r[0] for r in rows} == PAIR_WORDS
 
 
 async def test_the_stored_pairs_are_those_the_migration_derives(pg_server: PgServer) -> None:
@@ -51,9 +63,12 @@ async def test_the_stored_pairs_are_those_the_migration_derives(pg_server: PgSer
         for written, copied, derived in rows:
             assert written == copied == derived
         assert "'linear~model'" in rows[0][0] and "'model~jane'" not in rows[0][0]
+        assert "'of~state'" not in rows[0][0]  # 'of' is no common word: no pair
         found = await store.search(parse_query('"state space"'))
         assert sorted(ids(found.hits)) == ["2501.00001", "2501.00002"]
         assert (await store.search(parse_query('"space word200"'))).total == 1
+        assert ids((await store.search(parse_query('"models of state"'))).hits) == ["2501.00001"]
+        assert (await store.search(parse_query('"linear state"'))).hits == ()
 
 
 async def test_papers_stored_before_the_pairs_are_found_by_phrase(pg_server: PgServer) -> None:

@@ -1,23 +1,69 @@
 -- Phrases through GIN. A phrase was asked of GIN as all of its words, and `search @@ phrase`
 -- was then tested on every paper holding them: for a phrase of two common words ("linear
 -- models") that is tens of thousands of rows to read and decompress for a window of 2,000.
--- Now each paper also has a `pairs` vector: one lexeme 'a~b' for every two words at adjacent
--- text positions (weights A, B, D) of its `search` vector, with no positions, and the text
--- GIN index holds them too; a phrase asks GIN for its pairs (bot/store/postgres/fts.py), so
--- a phrase of two words finds exactly its papers and the exact test runs on those.
+-- Now each paper also has a `pairs` vector: one lexeme 'a~b' for every two COMMON words at
+-- adjacent text positions (weights A, B, D) of its `search` vector, with no positions, and the
+-- text GIN index holds them too; a phrase asks GIN for its pairs of adjacent common words and
+-- for its other words plainly (bot/store/postgres/fts.py), so a phrase of two common words
+-- finds exactly its papers and the exact test runs on those. Only common words pair: a
+-- phrase with a rarer word is cheap already, and every pair costs GIN an entry when a paper
+-- is written (all pairs: ~190 a paper; common ones: ~31).
 --
--- The store writes `pairs` with `search` (from the same positions, in Python: this function
--- costs ~0.5 ms a paper). A papers row whose `pairs` is NULL (rows stored before this
--- migration, or written by a process that does not know the column) gets them derived here,
--- as does one whose `search` changed while its `pairs` did not. `pairs` is kept out of line
--- in paper_search (STORAGE EXTERNAL): only GIN reads it, when a row is written, so the rows
--- a search visits stay as narrow as before.
+-- The common words are `pair_words`, version 1: the same set as PAIR_WORDS in
+-- bot/store/postgres/pair_words.py (a test checks it). Changing it takes a new migration that
+-- rewrites this table and every row's `pairs`.
+--
+-- The store writes `pairs` with `search` (from the same positions, in Python). A papers row
+-- whose `pairs` is NULL (rows stored before this migration, or written by a process that does
+-- not know the column) gets them derived here, as does one whose `search` changed while its
+-- `pairs` did not. `pairs` is kept out of line in paper_search (STORAGE EXTERNAL): only GIN
+-- reads it, when a row is written, so the rows a search visits stay as narrow as before.
+CREATE TABLE pair_words (word TEXT PRIMARY KEY);
+INSERT INTO pair_words SELECT regexp_split_to_table(trim($words$
+0 1 2 3 abil accur accuraci achiev across activ adapt addit address advanc affect
+algorithm align allow altern analysi analyz appear appli applic approach approxim
+architectur art associ assumpt asymptot avail averag base batch bayesian becaus becom
+behavior benchmark best better beyond bias bound budget call capabl captur case caus
+certain challeng chang character choic class classic classif close code combin common
+compar complex comput condit connect consid consist constant construct context continu
+contrast contribut control converg correct cost covari critic current d data dataset
+decreas deep demonstr densiti depend deriv descent design despit develop differ
+differenti diffus dimens dimension direct distribut diverg divers domain downstream
+draro driven due dynam e effect effici emerg empir enabl enhanc entropi equat error
+establish estim evalu even evid exact exampl exhibit exist expect experi experiment
+explain explicit explor extend f factor featur field final find fine finit first fit fix
+focus follow form formul forward found framework free function g gain gaussian gd
+general generat give given gradient guid hidden high higher hyperparamet hypothesi i
+identifi ii imag imagenet impact implement import improv includ incorpor increas
+independ indic infer infinit inform initi input insight instanc interact interest
+interpret introduc investig iter karo kernel key known l label languag larg larger law
+layer lead learn less level leverag lexro like likelihood limit linear literatur llm log
+long loss low machin magnitud make mani match mathemat matrix mean measur mechan memori
+method metric minim miro mixtur model modern moreov multi multipl n natur near need
+network neural neuro new nois non nonlinear normal novel number numer o object observ
+obtain offer often one open oper optim order origin outperform output overal paper
+paramet parameter parametr particl particular perform phenomenon phoro physic point
+posit possibl potenti power practic pre predict present pretrain previous principl prior
+probabl problem process properti propos prove provid qualiti question quiro random rang
+rank rate rather ratio real reason recent reduc regim regress regular relat relationship
+remain repres represent requir research resourc respons result reveal reward risk robust
+roro s sampl scale scenario score search second select self separ set sever shape shift
+show signal signific similar simpl simul singl singular size small smaller smooth solut
+solv sourc space specif stabil standard state statist step still stochast strategi
+strong structur studi substanti success suffici suggest supervis support synro system t
+target task techniqu telro term test theoret theori therefor three time token top toward
+tradit train transform tune two typic understand uniform universal updat use util valid
+valu vari variabl varianc variat various vector verifi vorro way weight well wide width
+work x yield zanro zero
+$words$, E' \n'), '\s+');
 CREATE FUNCTION search_pairs(v tsvector) RETURNS tsvector
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    WITH t AS (
+        SELECT w.lexeme, p FROM unnest(ts_filter(v, '{a,b,d}')) w, unnest(w.positions) p
+        WHERE w.lexeme IN (SELECT word FROM pair_words)
+    )
     SELECT coalesce(array_to_tsvector(array_agg(DISTINCT a.lexeme || '~' || b.lexeme)), '')
-    FROM (SELECT w.lexeme, p FROM unnest(ts_filter(v, '{a,b,d}')) w, unnest(w.positions) p) a
-    JOIN (SELECT w.lexeme, p FROM unnest(ts_filter(v, '{a,b,d}')) w, unnest(w.positions) p) b
-        ON b.p = a.p + 1
+    FROM t a JOIN t b ON b.p = a.p + 1
 $$;
 
 ALTER TABLE papers ADD COLUMN pairs TSVECTOR;
