@@ -54,38 +54,57 @@ def search_vectors(
 ) -> tuple[str, str]:
     """A paper's `search` tsvector (lexeme:position+weight) and its `pairs` tsvector, as
     tsvector input text."""
-    positions: dict[str, list[tuple[int, str]]] = {}
+    positions: dict[str, list[str]] = {}
+    pairs: set[str] = set()
     at = 0
-    for weight, items in (
-        ("A", [title]),
-        ("B", keywords),
-        ("C", authors),
-        ("D", [abstract]),
-    ):
+    for weight, items in _fields(title, abstract, keywords, authors):
         for item in items:
             at += 1  # the gap before each field and each keyword or author
+            before = None  # the common text word at the position before, if any
+            for word in analyze(item):
+                at += 1
+                positions.setdefault(word, []).append(f"{min(at, MAX_POSITION)}{weight}")
+                if word in PAIR_WORDS and weight != AUTHOR_WEIGHT:
+                    if before is not None:
+                        pairs.add(f"{before}{PAIR}{word}")
+                    before = word
+                else:
+                    before = None
+    if at >= MAX_POSITION or any(len(p) > 256 for p in positions.values()):
+        # Some positions are capped or dropped: pair only those the stored vector keeps.
+        pairs = _kept_pairs(title, abstract, keywords, authors)
+    return _vector(positions), " ".join(_quote(p) for p in sorted(pairs))
+
+
+def _fields(
+    title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
+) -> tuple[tuple[str, Sequence[str]], ...]:
+    return (("A", [title]), ("B", keywords), (AUTHOR_WEIGHT, authors), ("D", [abstract]))
+
+
+def _kept_pairs(
+    title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
+) -> set[str]:
+    """The pairs of a long paper's vector, as `search_pairs` reads them: 'a~b' for each
+    common word a at a kept text (A, B, D) position whose next position holds the common
+    text word b (PostgreSQL keeps a word's first 256 positions, each at most MAX_POSITION)."""
+    positions: dict[str, list[tuple[int, str]]] = {}
+    at = 0
+    for weight, items in _fields(title, abstract, keywords, authors):
+        for item in items:
+            at += 1
             for word in analyze(item):
                 at += 1
                 positions.setdefault(word, []).append((min(at, MAX_POSITION), weight))
-    # PostgreSQL keeps at most 256 positions of one lexeme; more would be an error.
-    kept = {w: p[:256] for w, p in positions.items()}
-    search = " ".join(f"{_quote(w)}:{','.join(f'{n}{x}' for n, x in p)}" for w, p in kept.items())
-    return search, _pairs(kept)
-
-
-def _pairs(positions: dict[str, list[tuple[int, str]]]) -> str:
-    """The `pairs` vector of a `search` vector's positions: 'a~b' for each common word a at a
-    text (A, B, D) position whose next position holds the common text word b, as
-    `search_pairs` reads them."""
-    at: dict[int, list[str]] = {}
+    words_at: dict[int, list[str]] = {}
     for word, places in positions.items():
-        if word not in PAIR_WORDS:
-            continue
-        for n, weight in places:
-            if weight != AUTHOR_WEIGHT:
-                at.setdefault(n, []).append(word)
-    pairs = {f"{a}{PAIR}{b}" for n, words in at.items() for a in words for b in at.get(n + 1, ())}
-    return " ".join(_quote(p) for p in sorted(pairs))
+        if word in PAIR_WORDS:
+            for n, weight in places[:256]:
+                if weight != AUTHOR_WEIGHT:
+                    words_at.setdefault(n, []).append(word)
+    return {
+        f"{a}{PAIR}{b}" for n, ws in words_at.items() for a in ws for b in words_at.get(n + 1, ())
+    }
 
 
 def title_vector(title: str) -> str:
