@@ -7,6 +7,7 @@ from datetime import date
 import asyncpg
 import pytest
 
+from bench.pair_words import derive
 from bot.query import parse_query
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.connection import _migrations, vectors
@@ -31,6 +32,12 @@ def test_a_text_phrase_asks_gin_for_its_pairs_of_common_words() -> None:
     assert params[0] == "('grokk' & 'linear~model' & 'the')"
     _, params = compile_where(parse_query('"deep neural network"'), 2)
     assert params[0] == "('deep~neural' & 'neural~network')"
+
+
+def test_the_pair_words_are_the_common_words_of_the_real_seed_papers() -> None:
+    # Derived from real papers (bench/pair_words.py), not from the benchmark's corpus.
+    assert derive() == PAIR_WORDS
+    assert "model" in PAIR_WORDS and "the" not in PAIR_WORDS and "grokk" not in PAIR_WORDS
 
 
 async def test_the_pair_words_table_holds_the_common_words(pg_server: PgServer) -> None:
