@@ -10,7 +10,9 @@ code; later runs reuse it while it holds the same number of papers), then:
 
 from __future__ import annotations
 
+import heapq
 import math
+import operator
 import statistics
 import time
 from collections.abc import Sequence
@@ -67,12 +69,12 @@ async def raw_search(conn: asyncpg.Connection, text: str) -> None:
         if not rows:
             return
         papers = max(estimated or 0, len(rows))
-        counts = [sum(r[3][n] > 0 for r in rows) for n in range(len(rows[0][3]))]
+        counts = [sum(r[1][n] > 0 for r in rows) for n in range(len(rows[0][1]))]
         idf = [math.log((papers - df + 0.5) / (df + 0.5) + 1) for df in counts]
-        scored = sorted(
-            rows, key=lambda r: (-sum(w * x for w, x in zip(idf, r[3], strict=True)), -r[0])
+        scored = heapq.nsmallest(
+            LIMIT, rows, key=lambda r: (-sum(map(operator.mul, idf, r[1])), -r[0])
         )
-        pks = [r[0] for r in scored[:LIMIT]]
+        pks = [r[0] for r in scored]
         wanted = highlights(query)
         for row in await conn.fetch(PAGE_SQL, pks):
             snippet(row[2], wanted)
