@@ -4,7 +4,7 @@ A phrase of two common words is the slow one for GIN: it must test every paper h
 words (tens of thousands at 200k papers). So a paper's `pairs` vector holds 'a~b' only where a
 and b are both in PAIR_WORDS, and a phrase asks GIN for those pairs and for its other words
 plainly. Indexing every pair cost ~190 GIN entries a paper (ingest 2.5x slower); these cost
-~31 on the bench's papers. The list (bench/pair_words.py derives it; a test checks): the
+~34 on the bench's papers. The list (bench/pair_words.py derives it; a test checks): the
 analysed stems in at least 5% of the 147 real Hugging Face papers' titles and abstracts in
 tests/data/seed_days.json, less Snowball's English stop words (PostgreSQL's english.stop).
 
