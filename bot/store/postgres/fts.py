@@ -56,24 +56,37 @@ def search_vectors(
     tsvector input text."""
     positions: dict[str, list[str]] = {}
     pairs: set[str] = set()
+    common = PAIR_WORDS
     at = 0
     for weight, items in _fields(title, abstract, keywords, authors):
+        labels = _LABELS[weight]
         for item in items:
-            at += 1  # the gap before each field and each keyword or author
-            before = None  # the common text word at the position before, if any
-            for word in analyze(item):
-                at += 1
-                positions.setdefault(word, []).append(f"{min(at, MAX_POSITION)}{weight}")
-                if word in PAIR_WORDS and weight != AUTHOR_WEIGHT:
-                    if before is not None:
-                        pairs.add(f"{before}{PAIR}{word}")
-                    before = word
-                else:
-                    before = None
-    if at >= MAX_POSITION or any(len(p) > 256 for p in positions.values()):
+            words = analyze(item)
+            start = at + 2  # after the gap before each field and each keyword or author
+            at += 1 + len(words)
+            if at < _LABELED:
+                for label, word in zip(labels[start : at + 1], words, strict=True):
+                    got = positions.get(word)
+                    if got is None:
+                        positions[word] = [label]
+                    else:
+                        got.append(label)
+            else:
+                for n, word in enumerate(words, start):
+                    positions.setdefault(word, []).append(f"{min(n, MAX_POSITION)}{weight}")
+            if weight != AUTHOR_WEIGHT:  # a pair for every two adjacent common text words
+                for a, b in itertools.pairwise(words):
+                    if a in common and b in common:
+                        pairs.add(f"{a}{PAIR}{b}")
+    if at >= MAX_POSITION or max(map(len, positions.values()), default=0) > 256:
         # Some positions are capped or dropped: pair only those the stored vector keeps.
         pairs = _kept_pairs(title, abstract, keywords, authors)
     return _vector(positions), " ".join(_quote(p) for p in sorted(pairs))
+
+
+# The text of the first positions, "nA" .. "nD", made once (looked up for each word).
+_LABELED = 2048
+_LABELS = {w: tuple(f"{n}{w}" for n in range(_LABELED)) for w in "ABCD"}
 
 
 def _fields(
@@ -117,7 +130,13 @@ def title_vector(title: str) -> str:
 
 def _vector(positions: dict[str, list[str]]) -> str:
     # PostgreSQL keeps at most 256 positions of one lexeme; more would be an error.
-    return " ".join(f"{_quote(w)}:{','.join(p[:256])}" for w, p in positions.items())
+    # (Analysed words hold only letters and digits: quoted as they are, unless not.)
+    return " ".join(
+        f"'{w}':{','.join(p)}"
+        if len(p) <= 256 and "'" not in w and "\\" not in w
+        else f"{_quote(w)}:{','.join(p[:256])}"
+        for w, p in positions.items()
+    )
 
 
 def compile_tsquery(query: Query) -> str:
