@@ -95,6 +95,27 @@ async def load(url: str, sqlite_path: Path, papers: int) -> None:
         await pg.pool.execute("VACUUM ANALYZE paper_search")
 
 
+# The server settings that decide how much of the search data stays in PostgreSQL's own cache
+# (docs/deploy.md, "Sizing the server"): always printed with the figures.
+SETTINGS = ("shared_buffers", "effective_cache_size", "work_mem", "fsync")
+SIZES = ("paper_search", "paper_search_text", "papers")
+
+
+async def server_settings(url: str) -> str:
+    """The server's version, SETTINGS and the sizes of the tables search reads."""
+    con = await asyncpg.connect(url)
+    try:
+        version = await con.fetchval("SHOW server_version")
+        shown = [f"{name} {await con.fetchval(f'SHOW {name}')}" for name in SETTINGS]
+        sizes = [
+            f"{name} {await con.fetchval('SELECT pg_size_pretty(pg_relation_size($1))', name)}"
+            for name in SIZES
+        ]
+    finally:
+        await con.close()
+    return f"PostgreSQL {version}, {', '.join(shown)}; sizes: {', '.join(sizes)}"
+
+
 async def ingest(url: str, last_day: date, first_id: int, seed: int) -> list[float]:
     """INGEST_DAYS new days on top of the corpus, each timed; then removed again."""
     generator = CorpusGenerator(seed + 1)
@@ -195,6 +216,7 @@ async def run_postgres(
 
     print(f"\nPostgreSQL: {url.split('@')[-1]}")
     await load(url, sqlite_path, papers)
+    print(f"  server: {await server_settings(url)}")
     ingest_ms = await ingest(url, last_day, papers, seed)
     print(
         f"  ingest_day, one 200-paper day on top of {papers:,}: median"
