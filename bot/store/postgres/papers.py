@@ -425,11 +425,14 @@ async def write_day(
     await con.executemany(_INSERT_PAPER, new_rows)
     await keep_matched_text(con, text_changed)  # before the new text overwrites it
     await con.executemany(_UPDATE_PAPER, changed_rows)
-    await con.executemany(
+    await con.execute(  # one statement for the day's list (not one per paper)
         "INSERT INTO listings (list_date, paper_pk, rank)"
-        " SELECT $1, pk, $2 FROM papers WHERE id = $3"
+        " SELECT $1, p.pk, r.rank FROM unnest($2::text[], $3::int[]) AS r (id, rank)"
+        " JOIN papers p ON p.id = r.id"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-        [(list_date, rank, p.id) for rank, p in enumerate(unique, start=1)],
+        list_date,
+        [p.id for p in unique],
+        list(range(1, len(unique) + 1)),
     )
     await write_credits(con, unique)
     new_ids = tuple(p.id for p in unique if p.id not in existing)
