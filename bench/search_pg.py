@@ -10,7 +10,9 @@ code; later runs reuse it while it holds the same number of papers), then:
 
 from __future__ import annotations
 
+import heapq
 import math
+import operator
 import statistics
 import time
 from collections.abc import Sequence
@@ -67,12 +69,12 @@ async def raw_search(conn: asyncpg.Connection, text: str) -> None:
         if not rows:
             return
         papers = max(estimated or 0, len(rows))
-        counts = [sum(r[3][n] > 0 for r in rows) for n in range(len(rows[0][3]))]
+        counts = [sum(r[1][n] > 0 for r in rows) for n in range(len(rows[0][1]))]
         idf = [math.log((papers - df + 0.5) / (df + 0.5) + 1) for df in counts]
-        scored = sorted(
-            rows, key=lambda r: (-sum(w * x for w, x in zip(idf, r[3], strict=True)), -r[0])
+        scored = heapq.nsmallest(
+            LIMIT, rows, key=lambda r: (-sum(map(operator.mul, idf, r[1])), -r[0])
         )
-        pks = [r[0] for r in scored[:LIMIT]]
+        pks = [r[0] for r in scored]
         wanted = highlights(query)
         for row in await conn.fetch(PAGE_SQL, pks):
             snippet(row[2], wanted)
@@ -91,6 +93,27 @@ async def load(url: str, sqlite_path: Path, papers: int) -> None:
         print(f"  copied in {time.perf_counter() - started:.0f} s", flush=True)
         await pg.pool.execute("VACUUM ANALYZE papers")
         await pg.pool.execute("VACUUM ANALYZE paper_search")
+
+
+# The server settings that decide how much of the search data stays in PostgreSQL's own cache
+# (docs/deploy.md, "Sizing the server"): always printed with the figures.
+SETTINGS = ("shared_buffers", "effective_cache_size", "work_mem", "fsync")
+SIZES = ("paper_search", "paper_search_text", "papers")
+
+
+async def server_settings(url: str) -> str:
+    """The server's version, SETTINGS and the sizes of the tables search reads."""
+    con = await asyncpg.connect(url)
+    try:
+        version = await con.fetchval("SHOW server_version")
+        shown = [f"{name} {await con.fetchval(f'SHOW {name}')}" for name in SETTINGS]
+        sizes = [
+            f"{name} {await con.fetchval('SELECT pg_size_pretty(pg_relation_size($1))', name)}"
+            for name in SIZES
+        ]
+    finally:
+        await con.close()
+    return f"PostgreSQL {version}, {', '.join(shown)}; sizes: {', '.join(sizes)}"
 
 
 async def ingest(url: str, last_day: date, first_id: int, seed: int) -> list[float]:
@@ -193,6 +216,7 @@ async def run_postgres(
 
     print(f"\nPostgreSQL: {url.split('@')[-1]}")
     await load(url, sqlite_path, papers)
+    print(f"  server: {await server_settings(url)}")
     ingest_ms = await ingest(url, last_day, papers, seed)
     print(
         f"  ingest_day, one 200-paper day on top of {papers:,}: median"

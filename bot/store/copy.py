@@ -222,13 +222,14 @@ class _Postgres(_Side):
         rows = await self.store._all(
             "SELECT table_name, column_name, data_type FROM information_schema.columns"
             " WHERE table_schema = current_schema()"
-            # paper_search is written by a trigger on papers (migration 0007), like the vectors.
-            " AND table_name NOT IN ('schema_migrations', 'paper_search')"
+            # paper_search is written by a trigger on papers (migration 0007), like the vectors;
+            # pair_words is schema (migration 0010 writes it; SQLite has none).
+            " AND table_name NOT IN ('schema_migrations', 'paper_search', 'pair_words')"
             " AND is_generated = 'NEVER'"
             " ORDER BY table_name, ordinal_position"
         )
         for table, column, kind in rows:
-            if column not in ("search", "title_words"):
+            if column not in ("search", "title_words", "pairs"):
                 self.types.setdefault(table, {})[column] = kind
         return self.types
 

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 import asyncpg
 
 from bot.errors import BackupError, StoreError, StoreUnavailable, without_userinfo
-from bot.store.postgres.fts import search_vector, title_vector
+from bot.store.postgres.fts import search_vectors, title_vector
 from bot.text import ANALYSIS_VERSION
 
 log = logging.getLogger(__name__)
@@ -249,8 +249,8 @@ class PostgresBase:
                 if not rows:
                     break
                 await con.executemany(
-                    "UPDATE papers SET search = $2::tsvector, title_words = $3::tsvector"
-                    " WHERE pk = $1",
+                    "UPDATE papers SET search = $2::tsvector, title_words = $3::tsvector,"
+                    " pairs = $4::tsvector WHERE pk = $1",
                     [(r[0], *vectors(r[1], r[2], r[3], r[4])) for r in rows],
                 )
                 last = rows[-1][0]
@@ -348,17 +348,15 @@ class PostgresBase:
         return problems
 
 
-def vectors(title: str, abstract: str, keywords: str, authors: str) -> tuple[str, str]:
-    """A paper's (search, title_words) tsvector texts from its stored columns."""
-    return (
-        search_vector(
-            title,
-            abstract,
-            tuple(filter(None, keywords.split("\n"))),
-            tuple(filter(None, authors.split("\n"))),
-        ),
-        title_vector(title),
+def vectors(title: str, abstract: str, keywords: str, authors: str) -> tuple[str, str, str]:
+    """A paper's (search, title_words, pairs) tsvector texts from its stored columns."""
+    search, pairs = search_vectors(
+        title,
+        abstract,
+        tuple(filter(None, keywords.split("\n"))),
+        tuple(filter(None, authors.split("\n"))),
     )
+    return search, title_vector(title), pairs
 
 
 async def keyed_lock(con: asyncpg.Connection, kind: int, key: int) -> None:

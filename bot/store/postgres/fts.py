@@ -15,23 +15,33 @@ on `papers`). Matching runs on two vectors GIN indexes as expressions of `search
 (its A, B and D positions, plus its pk block lexemes) and AUTHOR_WORDS (its C positions).
 A query over them needs no weights, so GIN answers a plain word from the index alone.
 `search` ranks the matches.
+
+A phrase is asked of GIN as its word pairs (migration 0010): each paper's `pairs` vector
+holds one lexeme 'a~b' for every two COMMON words (pair_words.PAIR_WORDS) at adjacent
+positions of `search`'s A, B and D positions (the migration's `search_pairs` says it in SQL),
+and TEXT_WORDS holds them too. A phrase asks GIN for its pairs of adjacent common words and
+for its other words plainly, so a phrase of two common words finds exactly its papers, and
+`search @@ phrase` is tested on those few, not on every paper holding both words.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from bot.query import Query, Term
+from bot.store.postgres.pair_words import PAIR_WORDS
 from bot.text import analyze, analyze_words, plain_words
 
 TEXT_WEIGHTS = "ABD"
 AUTHOR_WEIGHT = "C"
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later ones count as this
-# The matching vectors, exactly as migration 0006 indexes them (the planner matches the text).
+# The matching vectors, exactly as migration 0010 indexes them (the planner matches the text).
 TEXT_WORDS = (
-    "(ts_filter(d.search, '{a,b,d}') || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
+    "(ts_filter(d.search, '{a,b,d}') || d.pairs || ('''#13_' || (d.pk >> 13) || ''' ''#15_'"
     " || (d.pk >> 15) || '''')::tsvector)"
 )
+PAIR = "~"  # joins the two words of a pair lexeme (analysed words are letters and digits)
 AUTHOR_WORDS = "(ts_filter(d.search, '{c}'))"
 # TEXT_WORDS holds a block lexeme per level: '#13_' + str(pk >> 13), '#15_' + str(pk >> 15).
 BLOCK_LEVELS = (13, 15)
@@ -39,24 +49,75 @@ MAX_BLOCKS = 2  # more blocks ORed cost GIN more than they save (each is one mor
 BUCKET = "/*bucket*/"  # where compile_where's text condition may take a bucket restriction
 
 
-def search_vector(
+def search_vectors(
     title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
-) -> str:
-    """A paper's `search` tsvector, as tsvector input text (lexeme:position+weight)."""
+) -> tuple[str, str]:
+    """A paper's `search` tsvector (lexeme:position+weight) and its `pairs` tsvector, as
+    tsvector input text."""
     positions: dict[str, list[str]] = {}
+    pairs: set[str] = set()
+    common = PAIR_WORDS
     at = 0
-    for weight, items in (
-        ("A", [title]),
-        ("B", keywords),
-        ("C", authors),
-        ("D", [abstract]),
-    ):
+    for weight, items in _fields(title, abstract, keywords, authors):
+        labels = _LABELS[weight]
         for item in items:
-            at += 1  # the gap before each field and each keyword or author
+            words = analyze(item)
+            start = at + 2  # after the gap before each field and each keyword or author
+            at += 1 + len(words)
+            if at < _LABELED:
+                for label, word in zip(labels[start : at + 1], words, strict=True):
+                    got = positions.get(word)
+                    if got is None:
+                        positions[word] = [label]
+                    else:
+                        got.append(label)
+            else:
+                for n, word in enumerate(words, start):
+                    positions.setdefault(word, []).append(f"{min(n, MAX_POSITION)}{weight}")
+            if weight != AUTHOR_WEIGHT:  # a pair for every two adjacent common text words
+                for a, b in itertools.pairwise(words):
+                    if a in common and b in common:
+                        pairs.add(f"{a}{PAIR}{b}")
+    if at >= MAX_POSITION or max(map(len, positions.values()), default=0) > 256:
+        # Some positions are capped or dropped: pair only those the stored vector keeps.
+        pairs = _kept_pairs(title, abstract, keywords, authors)
+    return _vector(positions), " ".join(_quote(p) for p in sorted(pairs))
+
+
+# The text of the first positions, "nA" .. "nD", made once (looked up for each word).
+_LABELED = 2048
+_LABELS = {w: tuple(f"{n}{w}" for n in range(_LABELED)) for w in "ABCD"}
+
+
+def _fields(
+    title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
+) -> tuple[tuple[str, Sequence[str]], ...]:
+    return (("A", [title]), ("B", keywords), (AUTHOR_WEIGHT, authors), ("D", [abstract]))
+
+
+def _kept_pairs(
+    title: str, abstract: str, keywords: Sequence[str], authors: Sequence[str]
+) -> set[str]:
+    """The pairs of a long paper's vector, as `search_pairs` reads them: 'a~b' for each
+    common word a at a kept text (A, B, D) position whose next position holds the common
+    text word b (PostgreSQL keeps a word's first 256 positions, each at most MAX_POSITION)."""
+    positions: dict[str, list[tuple[int, str]]] = {}
+    at = 0
+    for weight, items in _fields(title, abstract, keywords, authors):
+        for item in items:
+            at += 1
             for word in analyze(item):
                 at += 1
-                positions.setdefault(word, []).append(f"{min(at, MAX_POSITION)}{weight}")
-    return _vector(positions)
+                positions.setdefault(word, []).append((min(at, MAX_POSITION), weight))
+    words_at: dict[int, list[str]] = {}
+    for word, places in positions.items():
+        if word in PAIR_WORDS:
+            for n, weight in places[:256]:
+                if weight != AUTHOR_WEIGHT:
+                    words_at.setdefault(n, []).append(word)
+    return {
+        f"{a}{PAIR}{b}" for n, ws in words_at.items() for a in ws for b in words_at.get(n + 1, ())
+    }
 
 
 def title_vector(title: str) -> str:
@@ -69,7 +130,13 @@ def title_vector(title: str) -> str:
 
 def _vector(positions: dict[str, list[str]]) -> str:
     # PostgreSQL keeps at most 256 positions of one lexeme; more would be an error.
-    return " ".join(f"{_quote(w)}:{','.join(p[:256])}" for w, p in positions.items())
+    # (Analysed words hold only letters and digits: quoted as they are, unless not.)
+    return " ".join(
+        f"'{w}':{','.join(p)}"
+        if len(p) <= 256 and "'" not in w and "\\" not in w
+        else f"{_quote(w)}:{','.join(p[:256])}"
+        for w, p in positions.items()
+    )
 
 
 def compile_tsquery(query: Query) -> str:
@@ -169,12 +236,27 @@ def _group(terms: tuple[Term, ...], *, gin: bool = False) -> str:
 
 def _phrase(term: Term, *, gin: bool = False) -> str:
     """A term as tsquery text: its words in a row, in its field's weights; for GIN (`gin`),
-    all of its words anywhere, unweighted (a superset GIN decides with no recheck)."""
+    unweighted, a superset GIN decides with no recheck: a text phrase's pairs of adjacent
+    common words (`pairs`) and its other words, else all of its words anywhere."""
     words = analyze_words(term.tokens)
+    if gin and term.field != "author":
+        return "(" + " & ".join(_quote(w) for w in sorted(_gin_words(words))) + ")"
     if gin:
         return "(" + " & ".join(_lexemes(words, "")) + ")"
     restrict = AUTHOR_WEIGHT if term.field == "author" else TEXT_WEIGHTS
     return "(" + " <-> ".join(_lexemes(words, restrict)) + ")"
+
+
+def _gin_words(words: Sequence[str]) -> set[str]:
+    """A text phrase's GIN lexemes: 'a~b' for each two adjacent words both in PAIR_WORDS (the
+    pairs every paper holding the phrase has), and each word in no such pair."""
+    found: set[str] = set()
+    paired: set[int] = set()
+    for n, (a, b) in enumerate(itertools.pairwise(words)):
+        if a in PAIR_WORDS and b in PAIR_WORDS:
+            found.add(f"{a}{PAIR}{b}")
+            paired.update((n, n + 1))
+    return found | {w for n, w in enumerate(words) if n not in paired}
 
 
 def _lexemes(words: Iterable[str], weights: str) -> list[str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import itertools
 import math
+import operator
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -69,23 +71,25 @@ SEARCH_SETTINGS = (
     " set_config('max_parallel_workers_per_gather', '0', true)"
 )
 _SORT_KEYS: dict[str, Callable[[Sequence[Any]], Any]] = {
-    # Candidate rows are (pk, rank, upvotes, list_date); a higher rank is a better match.
+    # Candidates are (pk, relevance) for relevance (a higher one is a better match), else
+    # (pk, upvotes, list_date), as `window_statement` reads them.
     "relevance": lambda r: (-r[1], -r[0]),
-    "upvotes": lambda r: (-r[2], _desc(r[3]), -r[0]),
-    "newest": lambda r: (_desc(r[3]), -r[2], -r[0]),
+    "upvotes": lambda r: (-r[1], _desc(r[2]), -r[0]),
+    "newest": lambda r: (_desc(r[2]), -r[1], -r[0]),
 }
 _SET = ", ".join(f"{k} = ${n}" for n, k in enumerate(_REFRESHED, start=1))
 _AFTER = len(_REFRESHED)  # the parameter number of the last refreshed field
 _INSERT_PAPER = (
     f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at,"
-    " search, title_words)"
+    " search, title_words, pairs)"
     f" VALUES ({', '.join(f'${n}' for n in range(1, _AFTER + 5))},"
-    f" ${_AFTER + 5}::tsvector, ${_AFTER + 6}::tsvector)"
+    f" ${_AFTER + 5}::tsvector, ${_AFTER + 6}::tsvector, ${_AFTER + 7}::tsvector)"
 )
 _UPDATE_PAPER = (
     f"UPDATE papers SET {_SET}, list_date = ${_AFTER + 1}, updated_at = ${_AFTER + 2},"
     f" search = coalesce(${_AFTER + 3}::tsvector, search),"
-    f" title_words = coalesce(${_AFTER + 4}::tsvector, title_words) WHERE id = ${_AFTER + 5}"
+    f" title_words = coalesce(${_AFTER + 4}::tsvector, title_words),"
+    f" pairs = coalesce(${_AFTER + 5}::tsvector, pairs) WHERE id = ${_AFTER + 6}"
 )
 
 
@@ -114,7 +118,7 @@ class Papers(PostgresBase):
                 return True
             merged = merge(old, row)
             searched = any(merged[k] != old[k] for k in _SEARCHED)
-            fresh = _vectors(merged) if searched else (None, None)
+            fresh = _vectors(merged) if searched else (None, None, None)
             if searched:  # before the new text overwrites it
                 await keep_matched_text(con, [paper.id])
             await con.execute(
@@ -168,9 +172,10 @@ class Papers(PostgresBase):
             raise QueryError("Nothing to search for: type at least one word.")
         async with self._searching() as (con, newest, papers):
             rows = await read_window(con, query, newest, since, until, sort)
-            found = _scored(rows, max(papers or 0, len(rows)))
-            found.sort(key=_SORT_KEYS[sort])
-            page = found[offset : offset + limit]
+            found = _scored(rows, max(papers or 0, len(rows))) if sort == "relevance" else rows
+            # The page of the sorted candidates (nsmallest: as sorted()[:n], without sorting
+            # the whole window).
+            page = heapq.nsmallest(offset + limit, found, key=_SORT_KEYS[sort])[offset:]
             hits = await _hits(con, query, page)
         return SearchPage(tuple(hits), len(found), capped=len(found) >= RANK_WINDOW)
 
@@ -283,7 +288,8 @@ def window_statement(
     limit: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The statement (and its parameters) that reads a search's window: the newest
-    RANK_WINDOW matches as (pk, upvotes, list_date, [rank of each positive term]).
+    RANK_WINDOW matches: for relevance as (pk, [rank of each positive term]), else as
+    (pk, upvotes, list_date).
 
     Matching runs on `paper_search` (GIN alone decides a plain word). The papers are
     searched in slices, newest first (the WINDOW_SLICES[0] pks up to `newest`, then back to
@@ -295,10 +301,11 @@ def window_statement(
     at the blocks' boundaries (`_slice_ranges`), and a cut slice's pk range is tested on
     the rows GIN found, with no bitmap of the pk index (the other slices' blocks may hold
     twice their pks: there a common word's bitmap of the pk index saves visits). For
-    relevance a slice ranks the rows it found, where it has them (their sort holds pks,
-    dates and ranks, no vectors; a row is not visited again): a term's rank is `ts_rank` on
-    `search`, 0 where the term is absent (upvotes are not needed and read as 0). The other
-    orders read pks only, then upvotes and dates from `papers` by pk, no ranks.
+    relevance a slice ranks the rows it found, where it has them (their sort holds pks and
+    ranks, no vectors; a row is not visited again): a term's rank is `ts_rank` on `search`,
+    0 where the term is absent. A term that is a group of its own is in every row found, so
+    its rank needs no test of `search` first; only an OR group's terms do. The other orders
+    read pks only, then upvotes and dates from `papers` by pk, no ranks.
 
     `ranges` (default: `window_ranges`) and `limit` read part of it (`read_window`): a
     range that is none of the window's slices is read whole, with no pk blocks.
@@ -313,15 +320,15 @@ def window_statement(
         where += f" AND d.list_date <= ${len(params)}"
     ranks = []
     if sort == "relevance":
+        alone = {group[0] for group in query.groups if len(group) == 1}
         for term in query.terms():
             params.append(compile_term(term))
             t = f"${len(params)}::tsquery"
-            ranks.append(f"CASE WHEN d.search @@ {t} THEN ts_rank(d.search, {t}) ELSE 0 END")
-    read = (
-        f"d.pk, 0, d.list_date, ARRAY[{', '.join(ranks)}]::real[]"
-        if sort == "relevance"
-        else "d.pk"
-    )
+            rank = f"ts_rank(d.search, {t})"
+            ranks.append(
+                rank if term in alone else f"CASE WHEN d.search @@ {t} THEN {rank} ELSE 0 END"
+            )
+    read = f"d.pk, ARRAY[{', '.join(ranks)}]::real[]" if sort == "relevance" else "d.pk"
     slices = []
     plain = _plain_ranges(newest)
     known = _slice_ranges(newest) if BUCKET in where else plain  # as window_ranges, no recompile
@@ -344,7 +351,7 @@ def window_statement(
     matches = f"FROM ({' UNION ALL '.join(slices)}) m LIMIT $1"
     if sort != "relevance":
         return (
-            "SELECT p.pk, p.upvotes, p.list_date, '{}'::real[] FROM papers p"
+            "SELECT p.pk, p.upvotes, p.list_date FROM papers p"
             f" WHERE p.pk = ANY(ARRAY(SELECT m.pk {matches}))",
             params,
         )
@@ -409,7 +416,7 @@ async def write_day(
             continue
         seen = seen_again(paper.id, old, row, list_date, clear)
         if seen.stored:
-            fresh = _vectors(seen.merged) if seen.searched else (None, None)
+            fresh = _vectors(seen.merged) if seen.searched else (None, None, None)
             changed_rows.append((*seen.merged.values(), seen.first_date, now, *fresh, paper.id))
         if seen.searched:
             text_changed.append(paper.id)
@@ -418,11 +425,14 @@ async def write_day(
     await con.executemany(_INSERT_PAPER, new_rows)
     await keep_matched_text(con, text_changed)  # before the new text overwrites it
     await con.executemany(_UPDATE_PAPER, changed_rows)
-    await con.executemany(
+    await con.execute(  # one statement for the day's list (not one per paper)
         "INSERT INTO listings (list_date, paper_pk, rank)"
-        " SELECT $1, pk, $2 FROM papers WHERE id = $3"
+        " SELECT $1, p.pk, r.rank FROM unnest($2::text[], $3::int[]) AS r (id, rank)"
+        " JOIN papers p ON p.id = r.id"
         " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-        [(list_date, rank, p.id) for rank, p in enumerate(unique, start=1)],
+        list_date,
+        [p.id for p in unique],
+        list(range(1, len(unique) + 1)),
     )
     await write_credits(con, unique)
     new_ids = tuple(p.id for p in unique if p.id not in existing)
@@ -487,22 +497,25 @@ async def keep_matched_text(con: asyncpg.Connection, paper_ids: Sequence[str]) -
         )
 
 
-def _scored(rows: Sequence[Any], papers: int) -> list[tuple[int, float, int, date | None]]:
-    """(pk, relevance, upvotes, list_date) per candidate. Relevance is BM25's shape: each
-    term's ts_rank (frequency, field weights) times its IDF, so a rare word counts more
-    than a common one (ts_rank alone knows no IDF). A term's document frequency is read
-    from the candidates: exact unless the window is full, where rankings are rough anyway."""
+def _scored(rows: Sequence[Any], papers: int) -> list[tuple[int, float]]:
+    """(pk, relevance) per candidate row (pk, [rank of each term]). Relevance is BM25's
+    shape: each term's ts_rank (frequency, field weights) times its IDF, so a rare word
+    counts more than a common one (ts_rank alone knows no IDF). A term's document frequency
+    is read from the candidates: exact unless the window is full, where rankings are rough
+    anyway. (The sum of one product is that product: a one-term query skips the sum.)"""
     if not rows:
         return []
-    counts = [0] * len(rows[0][3])
-    for row in rows:
-        for n, rank in enumerate(row[3]):
-            counts[n] += rank > 0
+    ranks = [row[1] for row in rows]
+    counts = [sum(map(_POSITIVE, map(operator.itemgetter(n), ranks))) for n in range(len(ranks[0]))]
     idf = [math.log((papers - df + 0.5) / (df + 0.5) + 1) for df in counts]
-    return [
-        (row[0], sum(w * r for w, r in zip(idf, row[3], strict=True)), row[1], row[2])
-        for row in rows
-    ]
+    pks = [row[0] for row in rows]
+    if len(idf) == 1:
+        w = idf[0]
+        return [(pk, w * r[0]) for pk, r in zip(pks, ranks, strict=True)]
+    return [(pk, sum(map(operator.mul, idf, r))) for pk, r in zip(pks, ranks, strict=True)]
+
+
+_POSITIVE = (0.0).__lt__  # x > 0
 
 
 async def _existing(con: asyncpg.Connection, ids: list[str]) -> dict[str, dict]:
@@ -511,7 +524,7 @@ async def _existing(con: asyncpg.Connection, ids: list[str]) -> dict[str, dict]:
     return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
 
 
-def _vectors(row: dict[str, Any]) -> tuple[str, str]:
+def _vectors(row: dict[str, Any]) -> tuple[str, str, str]:
     return vectors(row["title"], row["abstract"], row["keywords"], row["authors"])
 
 

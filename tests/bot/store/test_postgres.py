@@ -354,7 +354,7 @@ async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
                     await connection.execute(
                         "INSERT INTO schema_migrations VALUES ($1, now())", number
                     )
-            search, title_words = vectors("Grokking stored early", "Before the table.", "", "")
+            search, title_words, _ = vectors("Grokking stored early", "Before the table.", "", "")
             await connection.execute(
                 "INSERT INTO papers (id, title, first_seen_at, updated_at, search, title_words)"
                 " VALUES ('2501.00001', 'Grokking stored early', now(), now(), $1::tsvector,"
