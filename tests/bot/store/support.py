@@ -44,3 +44,32 @@ def ids(listings: object) -> list[str]:
         listing = getattr(item, "listing", item)
         out.append(listing.paper.id)
     return out
+
+
+async def store_before(url: str, migration: int, title: str, abstract: str) -> None:
+    """A PostgreSQL database at `url` migrated only up to before `migration`, holding one
+    paper (2501.00001) as the code of that time stored it."""
+    import asyncpg  # (PostgreSQL's driver: only for the tests that have a server)
+
+    from bot.store.postgres.connection import _migrations, vectors
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "CREATE TABLE schema_migrations ("
+            " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        for number, script in _migrations():
+            if number < migration:
+                await connection.execute(script)
+                await connection.execute("INSERT INTO schema_migrations VALUES ($1, now())", number)
+        search, title_words, _ = vectors(title, abstract, "", "")
+        await connection.execute(
+            "INSERT INTO papers (id, title, first_seen_at, updated_at, search, title_words)"
+            " VALUES ('2501.00001', $1, now(), now(), $2::tsvector, $3::tsvector)",
+            title,
+            search,
+            title_words,
+        )
+    finally:
+        await connection.close()

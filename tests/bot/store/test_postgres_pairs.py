@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
-import asyncpg
 import pytest
 
 from bench.pair_words import derive
 from bot.query import parse_query
 from bot.store.postgres import PostgresStore
-from bot.store.postgres.connection import _migrations, vectors
+from bot.store.postgres.connection import vectors
 from bot.store.postgres.fts import compile_where
 from bot.store.postgres.pair_words import PAIR_WORDS
-from tests.bot.store.support import ids, paper
+from tests.bot.store.support import ids, paper, store_before
 from tests.support.postgres import PgServer
 
 pytestmark = pytest.mark.usefixtures("pg_server")
@@ -82,32 +81,11 @@ async def test_papers_stored_before_the_pairs_are_found_by_phrase(pg_server: PgS
     # Rows stored before migration 0010, or whose `search` is written by code that does not
     # know `pairs`, get their pairs derived in the database.
     async with pg_server.database(migrated=False) as url:
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(
-                "CREATE TABLE schema_migrations ("
-                " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
-            )
-            for number, script in _migrations():
-                if number < 10:
-                    await connection.execute(script)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations VALUES ($1, now())", number
-                    )
-            search, title_words, _ = vectors("Grokking stored early", "Before pairs.", "", "")
-            await connection.execute(
-                "INSERT INTO papers (id, title, first_seen_at, updated_at, search, title_words)"
-                " VALUES ('2501.00001', 'Grokking stored early', now(), now(), $1::tsvector,"
-                " $2::tsvector)",
-                search,
-                title_words,
-            )
-        finally:
-            await connection.close()
+        await store_before(url, 10, "Grokking stored early", "Before pairs.")
         async with PostgresStore(url) as store:
             found = await store.search(parse_query('"grokking stored"'))
             assert ids(found.hits) == ["2501.00001"]
-            search, title_words, pairs = vectors("Renamed later", "Then more pairs.", "", "")
+            _, _, pairs = vectors("Renamed later", "Then more pairs.", "", "")
             await store.pool.execute(
                 "UPDATE papers SET pairs = $1::tsvector WHERE id = '2501.00001'", pairs
             )
