@@ -100,7 +100,10 @@ def _kept_pairs(
 ) -> set[str]:
     """The pairs of a long paper's vector, as `search_pairs` reads them: 'a~b' for each
     common word a at a kept text (A, B, D) position whose next position holds the common
-    text word b (PostgreSQL keeps a word's first 256 positions, each at most MAX_POSITION)."""
+    text word b (PostgreSQL keeps a word's first 256 positions, each at most MAX_POSITION).
+    At MAX_POSITION itself PostgreSQL keeps one weight, perhaps an author's (C), where this
+    pairs the text word: a few pairs more than `search_pairs` gives, which cost GIN a few
+    candidates and no result (the exact phrase test removes them)."""
     positions: dict[str, list[tuple[int, str]]] = {}
     at = 0
     for weight, items in _fields(title, abstract, keywords, authors):

@@ -97,3 +97,28 @@ async def test_papers_stored_before_the_pairs_are_found_by_phrase(pg_server: PgS
             found = await store.search(parse_query('"renamed again"'))
             assert ids(found.hits) == ["2501.00001"]
             assert (await store.search(parse_query('"grokking stored"'))).hits == ()
+
+
+async def test_an_older_writers_search_keeps_its_pairs_after_a_list_date_change(
+    pg_server: PgServer,
+) -> None:
+    """A reviewer's reproduction: the list date alone changed after an older writer's text."""
+    async with pg_server.database() as url, PostgresStore(url) as store:
+        await store.ingest_day(date(2025, 1, 8), [paper("2501.00001", "Linear models")])
+        # A process that does not know `pairs` (the migration says it is supported)
+        # rewrites the text: the trigger derives paper_search.pairs, papers.pairs stays old.
+        search, _, _ = vectors("State space", "An abstract.", "", "")
+        await store.pool.execute(
+            "UPDATE papers SET search = $1::tsvector WHERE id = '2501.00001'", search
+        )
+        assert ids((await store.search(parse_query('"state space"'))).hits) == ["2501.00001"]
+        # The paper is then listed on an earlier day: only list_date changes.
+        await store.pool.execute(
+            "UPDATE papers SET list_date = '2025-01-07' WHERE id = '2501.00001'"
+        )
+        exact = await store.pool.fetchval(
+            "SELECT count(*) FROM paper_search WHERE search @@ '''state'':ABD <-> ''space'':ABD'"
+        )
+        assert exact == 1  # the stored vector holds the phrase...
+        # ...but paper_search.pairs went back to papers.pairs ('linear~model'): not found.
+        assert ids((await store.search(parse_query('"state space"'))).hits) == ["2501.00001"]

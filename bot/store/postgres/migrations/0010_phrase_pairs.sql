@@ -80,6 +80,10 @@ ALTER TABLE paper_search ALTER COLUMN pairs SET STORAGE EXTERNAL;
 CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     pairs tsvector := NEW.pairs;
+    -- Only the list date changed: the pairs in paper_search stay (papers.pairs may be older
+    -- than them, when a process that does not know the column wrote the text).
+    same_text boolean := TG_OP = 'UPDATE' AND OLD.search IS NOT DISTINCT FROM NEW.search
+                         AND OLD.pairs IS NOT DISTINCT FROM NEW.pairs;
 BEGIN
     IF pairs IS NULL OR (TG_OP = 'UPDATE' AND OLD.search IS DISTINCT FROM NEW.search
                          AND OLD.pairs IS NOT DISTINCT FROM NEW.pairs) THEN
@@ -88,7 +92,8 @@ BEGIN
     INSERT INTO paper_search (pk, list_date, search, pairs)
     VALUES (NEW.pk, NEW.list_date, NEW.search, pairs)
     ON CONFLICT (pk) DO UPDATE
-        SET list_date = excluded.list_date, search = excluded.search, pairs = excluded.pairs;
+        SET list_date = excluded.list_date, search = excluded.search,
+            pairs = CASE WHEN same_text THEN paper_search.pairs ELSE excluded.pairs END;
     RETURN NULL;
 END
 $$;
