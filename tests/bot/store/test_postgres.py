@@ -19,7 +19,7 @@ from bot.query import parse_query
 from bot.store import make_store
 from bot.store.postgres import PostgresStore
 from bot.store.postgres import papers as pg_papers
-from bot.store.postgres.connection import _migrations, connection_lost, vectors
+from bot.store.postgres.connection import _migrations, connection_lost
 from bot.store.postgres.fts import bucket_tsquery
 from tests.bot.store.support import ids, paper, store_before
 from tests.bot.store.test_contract_deferred import packed
@@ -184,7 +184,25 @@ async def test_a_server_gone_for_longer_is_try_again_shortly(pg_server: PgServer
 
 async def test_migration_3_credits_the_papers_already_stored(pg_server: PgServer) -> None:
     async with pg_server.database(migrated=False) as url:
-        await store_before(url, 7, "Grokking stored early", "Before the table.")
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "CREATE TABLE schema_migrations ("
+                " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+            )
+            for number, script in _migrations():
+                if number < 3:
+                    await connection.execute(script)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations VALUES ($1, now())", number
+                    )
+            await connection.execute(
+                "INSERT INTO papers (id, title, authors, first_seen_at, updated_at) VALUES"
+                " ('2501.00001', 'T', E'Ada Lovelace\\nAlan Mathison Turing', now(), now()),"
+                " ('2501.00002', 'U', '', now(), now())"
+            )
+        finally:
+            await connection.close()
         async with PostgresStore(url) as store:
             assert await store.find_author("alan mathison turing") == Author(
                 "Alan Mathison Turing", None, 1
@@ -324,28 +342,7 @@ async def test_the_rest_of_a_window_is_read_whole_or_in_slices_alike(
 async def test_paper_search_follows_the_papers(pg_server: PgServer) -> None:
     # Migration 0006 copies the papers already stored; its trigger keeps the copy in step.
     async with pg_server.database(migrated=False) as url:
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(
-                "CREATE TABLE schema_migrations ("
-                " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
-            )
-            for number, script in _migrations():
-                if number < 7:
-                    await connection.execute(script)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations VALUES ($1, now())", number
-                    )
-            search, title_words, _ = vectors("Grokking stored early", "Before the table.", "", "")
-            await connection.execute(
-                "INSERT INTO papers (id, title, first_seen_at, updated_at, search, title_words)"
-                " VALUES ('2501.00001', 'Grokking stored early', now(), now(), $1::tsvector,"
-                " $2::tsvector)",
-                search,
-                title_words,
-            )
-        finally:
-            await connection.close()
+        await store_before(url, 7, "Grokking stored early", "Before the table.")
         async with PostgresStore(url) as store:
             assert ids((await store.search(parse_query("grokking"))).hits) == ["2501.00001"]
             await store.ingest_day(date(2025, 1, 2), [paper("2501.00001", "Renamed at last")])
