@@ -30,10 +30,10 @@ from bot.store.sqlite.rows import (
     head_rows,
 )
 
-_PAPER_HEAD = (
+_INSERT_PAPER = (
     f"INSERT INTO papers (id, {', '.join(_REFRESHED)}, list_date, first_seen_at, updated_at)"
+    f" VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"
 )
-_INSERT_PAPER = f"{_PAPER_HEAD} VALUES ({', '.join('?' * (len(_REFRESHED) + 4))})"
 # papers_fts keeps no text: a row is written with its analysed values and deleted by
 # giving them again (the 'delete' command), both found by paper id.
 _FTS_ADD = (
@@ -85,7 +85,7 @@ def write_day(
             text_changed.append(paper.id)
         if seen.rise:
             rises.append(seen.rise)
-    insert_rows(db, _PAPER_HEAD, new_rows)
+    many(db, _INSERT_PAPER, new_rows)  # (several a statement: slower for rows this long)
     keep_matched_text(db, text_changed)  # before the new text overwrites it
     # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
     # INSERT (SQLite fills a temporary table for it).
