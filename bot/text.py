@@ -29,6 +29,10 @@ from bot.models import Snippet
 _WORD = re.compile(r"[^\W_]+")
 _WORD_MARKED = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")  # with combining accents
 _MARK = re.compile(r"[\u0300-\u036f]")  # a combining accent (rare once composed: NFC)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# Non-ASCII characters seen, and whether each only separates words (_only_separates):
+# bounded by the characters there are, and a text holds few.
+_separates: dict[str, bool] = {}
 _VOWEL = re.compile(r"[aeiouy]")
 _SPACE = re.compile(r"\s+")
 # For ASCII text: letters lower-cased, digits kept, everything else a space.
@@ -89,8 +93,43 @@ def normalise_space(text: str | None) -> str:
 
 def words(text: str) -> list[str]:
     """Case-folded word tokens (letters and digits), as typed: the units a query quotes."""
-    if text.isascii():  # the common case: several times faster than the regex
-        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    if not text.isascii():
+        spaced = _spaced(text)
+        if spaced is None:
+            return _unicode_words(text)
+        text = spaced
+    # The common case: several times faster than the regex.
+    return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+
+
+def _spaced(text: str) -> str | None:
+    """`text` with its non-ASCII characters as spaces, if each of them only ever separates
+    words (`—`, `’`, a no-break space; not a letter, digit or accent): its words are then
+    the ASCII text's. None if any might be part of a word."""
+    for c in set(_NON_ASCII.findall(text)):
+        separates = _separates.get(c)
+        if separates is None:
+            if len(_separates) > _CACHE_LIMIT:
+                _separates.clear()
+            separates = _separates[c] = _only_separates(c)
+        if not separates:
+            return None
+    return _NON_ASCII.sub(" ", text)
+
+
+def _only_separates(c: str) -> bool:
+    """Whether `c` separates words wherever it stands: neither a word character nor a mark
+    (which joins the letter before it), and left as it is by NFC and case folding."""
+    return (
+        not c.isalnum()
+        and not unicodedata.category(c).startswith("M")
+        and unicodedata.normalize("NFC", c) == c
+        and c.casefold() == c
+    )
+
+
+def _unicode_words(text: str) -> list[str]:
+    """`words` of a text with a non-ASCII letter, digit or mark."""
     # Accents stay inside a word, composed or not (and `İ` folds to `i` and a dot above).
     folded = unicodedata.normalize("NFC", text).casefold()
     # Without a combining accent, both patterns find the same words; the plain one is ~3x
@@ -115,10 +154,12 @@ def plain(word: str) -> tuple[str, ...]:
 
 def plain_words(text: str) -> list[str]:
     """`words` without accents: the words `stem` takes."""
-    tokens = words(text)
     if text.isascii():
-        return tokens
-    return [p for t in tokens for p in plain(t)]
+        return words(text)
+    spaced = _spaced(text)
+    if spaced is None:
+        return [p for t in _unicode_words(text) for p in plain(t)]
+    return words(spaced)
 
 
 def stem(word: str) -> str:

@@ -84,10 +84,13 @@ _COMMAND = re.compile(r"\\([A-Za-z]+)\*?(?:\{\})?")
 # HF sometimes serves `$\approx$` as `{approx}`: a known symbol name alone in braces.
 _BRACED_SYMBOL = re.compile(r"\{(" + "|".join(sorted(_SYMBOLS, key=len, reverse=True)) + r")\}")
 # Inline math as pandoc reads it: `$` then no space, ..., no space then `$` not before a digit.
-_MATH = re.compile(r"(?<!\\)\$(?=\S)([^$\n]{1,200}?)(?<=\S)\$(?!\d)")
-_MATH_COMMAND = re.compile(r"(?<!\\)\$(\\[A-Za-z][^$\n]{0,200}?)\$")  # `$\times$3` too
-_TIE = re.compile(r"(?<=[\w).,;:])~(?=[\w(])")  # `Audio~3`, `(i)~the`; not `(~47k`
-_EN_DASH = re.compile(r"(?<=\w)--(?=\w)")
+# Each pattern starts with its mark and looks behind it only then (`\$(?<!\\\$)` for
+# `(?<!\\)\$`): a pattern that starts with a look-behind is tried at every character of
+# the text (86 us an abstract for the dashes), one that starts with a literal jumps to it.
+_MATH = re.compile(r"\$(?<!\\\$)(?=\S)([^$\n]{1,200}?)(?<=\S)\$(?!\d)")
+_MATH_COMMAND = re.compile(r"\$(?<!\\\$)(\\[A-Za-z][^$\n]{0,200}?)\$")  # `$\times$3` too
+_TIE = re.compile(r"~(?<=[\w).,;:]~)(?=[\w(])")  # `Audio~3`, `(i)~the`; not `(~47k`
+_EN_DASH = re.compile(r"--(?<=\w--)(?=\w)")
 _EM_DASH = re.compile(r"(?<=\w)---(?=\w)|\s---\s")
 
 
@@ -99,8 +102,9 @@ def delatex(text: str) -> str:
         text = _MATH_COMMAND.sub(lambda m: _markup(m.group(1)), text)
     if "\\" in text or "{" in text:
         text = _markup(text)
-    if "--" in text:
+    if "---" in text:
         text = _EM_DASH.sub(lambda m: " — " if m.group(0).startswith(" ") else "—", text)
+    if "--" in text:
         text = _EN_DASH.sub("–", text)
     if "~" in text:
         text = _TIE.sub(" ", text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from bot.query import Query, Term
-from bot.text import analyze, analyze_words, analyzed, plain, plain_words, stems_of
+from bot.text import analyze_words, analyzed, plain, plain_words, stems_of
 
 TEXT_COLUMNS = "{title abstract keywords}"
 AUTHOR_COLUMN = "authors"
@@ -49,7 +49,7 @@ def _analysed_name(text: str) -> str:
     if found is None:
         if len(_names) >= _NAMES_LIMIT:
             _names.clear()
-        found = _names[text] = " ".join(analyze(text))
+        found = _names[text] = analyzed(text)
     return found
 
 

@@ -211,3 +211,38 @@ def test_words_are_those_of_the_pattern_with_accents(text: str) -> None:
     if not text.isascii():
         folded = unicodedata.normalize("NFC", text).casefold()
         assert words(text) == text_module._WORD_MARKED.findall(folded)
+
+
+_MOSTLY_ASCII = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("abcXYZ 019.,-_'\n"),
+        st.sampled_from("—’“”…\u00a0\u2009\u3000\u037e\u0387\u1fef\u2126\u212b·éİß½²\u0301ﬁ"),
+        st.characters(codec="utf-8", exclude_categories=["Cs"]),
+    ),
+    max_size=40,
+)
+
+
+@given(_MOSTLY_ASCII)
+@settings(max_examples=3000, deadline=None)
+def test_words_and_plain_words_are_those_of_the_pattern_with_accents(text: str) -> None:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFC", text).casefold()
+    found = text_module._WORD_MARKED.findall(folded)
+    assert words(text) == found
+    assert plain_words(text) == [p for t in found for p in text_module.plain(t)]
+
+
+def test_a_text_whose_only_non_ascii_characters_separate_is_read_as_ascii(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refuses:
+        def findall(self, text: str) -> list[str]:
+            raise AssertionError("a pattern was used")
+
+    monkeypatch.setattr(text_module, "_WORD_MARKED", Refuses())
+    monkeypatch.setattr(text_module, "_WORD", Refuses())
+    text = "LLMs’ “zero-shot” gains — 2× faster…\u00a0Done"
+    assert words(text) == ["llms", "zero", "shot", "gains", "2", "faster", "done"]
+    assert plain_words(text) == words(text)

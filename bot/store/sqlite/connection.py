@@ -51,6 +51,27 @@ def many(conn: sqlite3.Connection, sql: str, rows: Sequence[Sequence[object]]) -
         conn.executemany(sql, rows)
 
 
+# Rows an insert_rows statement writes at once (a bound parameter each value: a paper's row
+# has 20, well under SQLite's 32,766).
+ROWS_A_STATEMENT = 50
+
+
+def insert_rows(
+    conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[object]], tail: str = ""
+) -> None:
+    """`head` VALUES (row), (row), ... `tail` for every row, ROWS_A_STATEMENT rows a
+    statement: the rows land as with executemany of one row's statement, in order, at about
+    two thirds of its cost (one step a statement, not one a row). Not for a virtual table:
+    FTS5 flushes its pending rows at the end of each such statement."""
+    if not rows:
+        return
+    group = f"({', '.join('?' * len(rows[0]))})"
+    for start in range(0, len(rows), ROWS_A_STATEMENT):
+        chunk = rows[start : start + ROWS_A_STATEMENT]
+        values = ", ".join([group] * len(chunk))
+        conn.execute(f"{head} VALUES {values}{tail}", [v for row in chunk for v in row])
+
+
 async def on_thread(
     db: Connection,
     work: Callable[[sqlite3.Connection], T],

@@ -19,7 +19,7 @@ from bot.models import (
 )
 from bot.store.base import RISING_WATCH_DAYS
 from bot.store.rules import DayWrite, seen_again
-from bot.store.sqlite.connection import many
+from bot.store.sqlite.connection import insert_rows, many
 from bot.store.sqlite.follows import write_author_index, write_credits
 from bot.store.sqlite.rows import (
     _FTS_COLUMNS,
@@ -85,7 +85,7 @@ def write_day(
             text_changed.append(paper.id)
         if seen.rise:
             rises.append(seen.rise)
-    many(db, _INSERT_PAPER, new_rows)
+    many(db, _INSERT_PAPER, new_rows)  # (several a statement: slower for rows this long)
     keep_matched_text(db, text_changed)  # before the new text overwrites it
     # Rows are then written by pk: an INSERT ... SELECT into papers_fts costs twice the plain
     # INSERT (SQLite fills a temporary table for it).
@@ -98,6 +98,15 @@ def write_day(
         " updated_at = ? WHERE id = ?",
         changed_rows,
     )
+    # Several rows a statement before papers_fts is written: such a statement opens a
+    # savepoint, at which FTS5 would flush what it holds of this day so far.
+    insert_rows(
+        db,
+        "INSERT INTO listings (list_date, paper_pk, rank)",
+        [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
+        " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
+    )
+    write_credits(db, unique, pks, fresh={r[0] for r in new_rows})
     removed = [(pks[i], _index_row(r)) for r, i in unindexed]
     many(db, _FTS_DELETE_PK, [(pk, *row) for pk, row in removed])
     added = [(pks[i], _index_row(r)) for r, i in indexed]
@@ -108,13 +117,6 @@ def write_day(
         [(pks[i], o["authors"]) for o, i in unindexed],
         [(pks[i], r["authors"]) for r, i in indexed],
     )
-    many(
-        db,
-        "INSERT INTO listings (list_date, paper_pk, rank) VALUES (?, ?, ?)"
-        " ON CONFLICT (list_date, paper_pk) DO UPDATE SET rank = excluded.rank",
-        [(day, pks[p.id], rank) for rank, p in enumerate(unique, start=1)],
-    )
-    write_credits(db, unique, pks, fresh={r[0] for r in new_rows})
     new_ids = tuple(p.id for p in unique if p.id not in existing)
     result = IngestResult(list_date, len(unique), new_ids, len(changed_rows))
     return DayWrite(result, tuple(text_changed), tuple(rises))

@@ -12,7 +12,7 @@ from typing import Any
 from bot.errors import FollowLimitError
 from bot.models import Author, Follow, FollowMatch, Paper
 from bot.store.base import MAX_FOLLOWS
-from bot.store.sqlite.connection import SQLiteBase, many
+from bot.store.sqlite.connection import SQLiteBase, insert_rows, many
 
 _PREFIX_END = "\U0010ffff"  # sorts after every character: [p, p + this) holds p's words
 _SCAN_MAX = 20_000  # credits an autocomplete counts at most, newest papers first
@@ -32,42 +32,38 @@ def surname(name: str) -> str:
 def write_credits(
     db: sqlite3.Connection,
     papers: Sequence[Paper],
-    pks: Mapping[str, int] | None = None,
+    pks: Mapping[str, int],
     *,
     fresh: Collection[str] = (),
 ) -> None:
     """Keep the credits of papers being stored, in the caller's transaction on the store's
     thread: a paper with authors replaces its credits (an account stays when the new data
-    has none for the same name); one without keeps them. `pks`, if given, holds the pk of
-    every paper (written by pk: finding it by id for each credit was a third of an ingest's
-    SQL time); `fresh` are the ids of papers inserted in this transaction, which have no
-    credits yet to cut."""
+    has none for the same name); one without keeps them. `pks` holds the pk of every paper
+    (written by pk: finding it by id for each credit was a third of an ingest's SQL time);
+    `fresh` are the ids of papers inserted in this transaction, which have no credits yet
+    to cut."""
     rows: list[tuple[Any, ...]] = []
     cuts: list[tuple[Any, ...]] = []
     for paper in papers:
         if not paper.authors:
             continue
-        key = paper.id if pks is None else pks[paper.id]
+        key = pks[paper.id]
         users = paper.author_users or (None,) * len(paper.authors)
         for position, (name, user) in enumerate(zip(paper.authors, users, strict=False), 1):
-            rows.append((position, name, surname(name), user, key))
+            rows.append((key, position, name, surname(name), user))
         if paper.id not in fresh:
             cuts.append((len(paper.authors), key))
-    if pks is None:
-        source, pk = (
-            "SELECT pk, ?, ?, ?, ? FROM papers WHERE id = ?",
-            "(SELECT pk FROM papers WHERE id = ?)",
-        )
-    else:  # (the same order of parameters)
-        source, pk = "VALUES (?5, ?1, ?2, ?3, ?4)", "?"
-    db.executemany(
-        f"INSERT INTO author_credits (paper_pk, position, name, surname, hf_user) {source}"
-        " ON CONFLICT (paper_pk, position) DO UPDATE SET name = excluded.name,"
-        " surname = excluded.surname, hf_user = CASE WHEN excluded.name = author_credits.name"
-        " THEN coalesce(excluded.hf_user, author_credits.hf_user) ELSE excluded.hf_user END",
-        rows,
-    )
-    many(db, f"DELETE FROM author_credits WHERE position > ? AND paper_pk = {pk}", cuts)
+    # Several rows a statement: a third less than executemany of one row's statement.
+    insert_rows(db, _CREDITS, rows, _CREDITS_CONFLICT)
+    many(db, "DELETE FROM author_credits WHERE position > ? AND paper_pk = ?", cuts)
+
+
+_CREDITS = "INSERT INTO author_credits (paper_pk, position, name, surname, hf_user)"
+_CREDITS_CONFLICT = (
+    " ON CONFLICT (paper_pk, position) DO UPDATE SET name = excluded.name,"
+    " surname = excluded.surname, hf_user = CASE WHEN excluded.name = author_credits.name"
+    " THEN coalesce(excluded.hf_user, author_credits.hf_user) ELSE excluded.hf_user END"
+)
 
 
 def write_author_index(
