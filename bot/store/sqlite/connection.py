@@ -65,7 +65,10 @@ def insert_rows(
     FTS5 flushes its pending rows at the end of each such statement."""
     if not rows:
         return
-    group = f"({', '.join('?' * len(rows[0]))})"
+    width = len(rows[0])
+    if any(len(row) != width for row in rows):  # (shifted into the wrong columns otherwise)
+        raise ValueError("insert_rows: rows of different lengths")
+    group = f"({', '.join('?' * width)})"
     for start in range(0, len(rows), ROWS_A_STATEMENT):
         chunk = rows[start : start + ROWS_A_STATEMENT]
         values = ", ".join([group] * len(chunk))
