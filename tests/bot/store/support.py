@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import date
+from typing import Any
 
 from bot.models import AlertChanges, Paper
 from bot.store import Store
@@ -46,23 +47,32 @@ def ids(listings: object) -> list[str]:
     return out
 
 
+async def migrated_below(url: str, migration: int) -> Any:
+    """An asyncpg connection to the PostgreSQL database at `url`, which it migrates only up
+    to before `migration` (the caller closes it)."""
+    import asyncpg  # (PostgreSQL's driver: only for the tests that have a server)
+
+    from bot.store.postgres.connection import _migrations
+
+    connection = await asyncpg.connect(url)
+    await connection.execute(
+        "CREATE TABLE schema_migrations ("
+        " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    for number, script in _migrations():
+        if number < migration:
+            await connection.execute(script)
+            await connection.execute("INSERT INTO schema_migrations VALUES ($1, now())", number)
+    return connection
+
+
 async def store_before(url: str, migration: int, title: str, abstract: str) -> None:
     """A PostgreSQL database at `url` migrated only up to before `migration`, holding one
     paper (2501.00001) as the code of that time stored it."""
-    import asyncpg  # (PostgreSQL's driver: only for the tests that have a server)
+    from bot.store.postgres.connection import vectors
 
-    from bot.store.postgres.connection import _migrations, vectors
-
-    connection = await asyncpg.connect(url)
+    connection = await migrated_below(url, migration)
     try:
-        await connection.execute(
-            "CREATE TABLE schema_migrations ("
-            " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
-        )
-        for number, script in _migrations():
-            if number < migration:
-                await connection.execute(script)
-                await connection.execute("INSERT INTO schema_migrations VALUES ($1, now())", number)
         search, title_words, _ = vectors(title, abstract, "", "")
         await connection.execute(
             "INSERT INTO papers (id, title, first_seen_at, updated_at, search, title_words)"

@@ -21,7 +21,7 @@ from bot.store.postgres import PostgresStore
 from bot.store.postgres import papers as pg_papers
 from bot.store.postgres.connection import _migrations, connection_lost
 from bot.store.postgres.fts import bucket_tsquery
-from tests.bot.store.support import ids, paper, store_before
+from tests.bot.store.support import ids, migrated_below, paper, store_before
 from tests.bot.store.test_contract_deferred import packed
 from tests.support.postgres import CuttableProxy, PgServer
 
@@ -184,18 +184,8 @@ async def test_a_server_gone_for_longer_is_try_again_shortly(pg_server: PgServer
 
 async def test_migration_3_credits_the_papers_already_stored(pg_server: PgServer) -> None:
     async with pg_server.database(migrated=False) as url:
-        connection = await asyncpg.connect(url)
+        connection = await migrated_below(url, 3)
         try:
-            await connection.execute(
-                "CREATE TABLE schema_migrations ("
-                " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
-            )
-            for number, script in _migrations():
-                if number < 3:
-                    await connection.execute(script)
-                    await connection.execute(
-                        "INSERT INTO schema_migrations VALUES ($1, now())", number
-                    )
             await connection.execute(
                 "INSERT INTO papers (id, title, authors, first_seen_at, updated_at) VALUES"
                 " ('2501.00001', 'T', E'Ada Lovelace\\nAlan Mathison Turing', now(), now()),"
