@@ -71,7 +71,7 @@ def reports(h: Harness) -> list[str]:
 
 async def backfilled(h: Harness) -> None:
     """Wait for the start-up scrape, and send health reports to #vision."""
-    await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+    await h.backfill_done()
     await h.store.set_health_channel(int(h.discord.guild_id), int(h.discord.channel_id("vision")))
 
 

@@ -45,7 +45,7 @@ async def test_a_removed_alert_frees_a_place(store: SQLiteStore) -> None:
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         yield harness
 
 

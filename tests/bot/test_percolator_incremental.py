@@ -238,7 +238,7 @@ async def test_a_large_catch_up_is_applied_off_the_loop_and_leaves_the_index_in_
 
 async def test_previews_ask_the_index_and_see_a_scrape_at_once(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         asked = []
         real = h.store.matching_papers
 

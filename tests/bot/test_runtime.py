@@ -16,7 +16,7 @@ async def test_each_scrape_starts_an_alert_run_through_its_completion_hook(
     tmp_path: Path,
 ) -> None:
     async with running_bot(tmp_path) as h:
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         await h.store.add_alert(h.discord.alice.id, "grokking")
         h.hf.set_day("2025-01-08", copy.deepcopy(seed_items()["2025-11-28"]))
         await h.bot.scrape_job()  # no alert run is called here: the alerts cog's hook runs it

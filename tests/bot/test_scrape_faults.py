@@ -48,7 +48,7 @@ async def test_poisoned_items_cost_only_themselves_and_later_dates_are_stored(
         jan6[3]["paper"]["publishedAt"] = "9999-12-31T23:00:00-05:00"
         h.hf.set_day(JAN6.isoformat(), jan6)
         await h.start_bot()  # the backfill: 2025-01-02 .. 2025-01-08
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         report = h.bot.last_scrape
         assert report is not None and report.ok
         stored = {listing.paper.id: listing.paper for listing in await h.store.day_listing(JAN6)}
@@ -66,7 +66,7 @@ async def test_a_date_that_cannot_be_stored_fails_alone_is_recorded_and_reported
     tmp_path: Path,
 ) -> None:
     async with running_bot(tmp_path) as h:
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         await h.store.set_health_channel(
             int(h.discord.guild_id), int(h.discord.channel_id("vision"))
         )

@@ -32,7 +32,7 @@ async def test_a_url_with_a_password_never_reaches_any_server_or_the_log(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     async with running_bot(tmp_path) as h:
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         await h.store.set_health_channel(
             int(h.discord.guild_id), int(h.discord.channel_id("vision"))
         )

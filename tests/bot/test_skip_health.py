@@ -23,7 +23,7 @@ async def test_items_skipped_run_after_run_are_a_health_problem_until_they_read(
         del bad["paper"]["id"]
         h.hf.set_day(JAN7.isoformat(), [bad, *good[1:]])
         await h.start_bot()
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         assert [p.key for p in h.bot.health.active()] == []  # once is only logged
         assert len(await h.store.day_listing(JAN7)) == len(good) - 1  # the rest stored
         vision = int(h.discord.channel_id("vision"))

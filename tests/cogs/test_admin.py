@@ -70,7 +70,7 @@ async def test_a_failing_scraper_is_reported_once_and_its_recovery_once(tmp_path
 async def test_a_failing_digest_channel_is_reported_in_its_server(tmp_path: Path) -> None:
     async with running_bot(tmp_path, now=datetime(2025, 1, 9, 9, tzinfo=UTC)) as h:
         await set_health_channel(h)
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         channel_id = int(h.discord.channel_id("readonly"))
         await h.store.save_subscription(
             Subscription(
@@ -93,7 +93,7 @@ async def test_a_failing_digest_channel_is_reported_in_its_server(tmp_path: Path
 async def test_dm_refusals_in_bulk_are_reported(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         await set_health_channel(h)
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         users = [h.discord.add_member(h.discord.guild_id, f"reader{n}") for n in range(5)]
         for user in users:
             await h.store.add_alert(int(user.id), "grokking")

@@ -40,7 +40,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         fake.set_overwrite("lab", bot_role, allow=POST, member=False)
         fake.set_roles(fake.guild_id, fake.alice, [lab_role])
         await harness.start_bot()
-        await fake.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         yield harness
 
 

@@ -76,7 +76,7 @@ async def assert_nothing_failed(h: Harness, channels: list[int]) -> None:
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     """The bot after its start-up scrape of the seed lists, at the 2025-01-09 09:00 post time."""
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         harness.clock.now = POST_TIME
         yield harness
 
@@ -87,7 +87,7 @@ async def test_a_paper_with_a_1000_character_link_is_posted_everywhere(tmp_path:
         item["paper"].update(githubRepo=LONG_REPO, projectPage=PROJECT, upvotes=99_999)
         paper_id = item["paper"]["id"]
         await h.start_bot()
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         stored = await h.store.get_paper(paper_id)
         assert stored is not None and stored.paper.github_repo == LONG_REPO
         channels = await subscribe(h, top=10)

@@ -28,7 +28,7 @@ LISTED_LATER = "2509.01411"  # on HF's 2025-11-28 list: not stored by the harnes
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         yield harness
 
 

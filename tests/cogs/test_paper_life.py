@@ -29,7 +29,7 @@ KDE = "2408.04200"  # has a repository
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         await engine(harness).run()
         yield harness
 

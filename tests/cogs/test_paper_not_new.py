@@ -39,7 +39,7 @@ def old_paper_item() -> dict[str, Any]:
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         harness.hf.set_day("2023-10-10", [old_paper_item()])
         inter = await harness.discord.invoke(
             "alert add", {"query": "grokking"}, user=harness.discord.alice, channel="general"

@@ -20,7 +20,7 @@ SHEAF = "2202.01607"  # "Neural Sheaf Diffusion", 0 upvotes on 2025-01-07
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         yield harness
 
 

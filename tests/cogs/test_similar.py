@@ -20,7 +20,7 @@ GROKKING = ["2501.17548", "2509.01411", "2310.06371", "2507.14285"]
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         for day, papers in seed_papers().items():
             await harness.store.ingest_day(day, papers)
         await service(harness).refresh()  # as the next scrape's hook would

@@ -107,6 +107,19 @@ class Harness:
         await self.stop_bot()
         return await self.start_bot()
 
+    async def backfill_done(self, timeout: float = 10) -> None:
+        """Wait until the start-up scrape and what runs after it (alert matching, rising
+        posts) are over: a hook still going would match a list the test sets next, or an
+        alert it adds, and send before the test does."""
+        scrape = self.bot.scrape
+        await self.discord.wait_for(
+            lambda: (
+                scrape.last is not None and not scrape._lock.locked() and not scrape._hook_tasks
+            ),
+            timeout,
+            "the backfill and its hooks",
+        )
+
     async def wait_for_scrape(self, runs: int = 1, timeout: float = 10) -> None:
         """Wait until the scraper job has finished `runs` more runs."""
         done = asyncio.Event()

@@ -216,7 +216,7 @@ def evil_item(item: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     async with running_bot(tmp_path) as harness:
-        await harness.discord.wait_for(lambda: harness.bot.last_scrape, 10, "the backfill")
+        await harness.backfill_done()
         yield harness
 
 
@@ -246,7 +246,7 @@ async def test_a_digest_links_only_to_http_urls(tmp_path: Path) -> None:
     async with running_bot(tmp_path, start=False) as h:
         h.hf.days["2025-01-07"][0] = evil_item(h.hf.days["2025-01-07"][0])
         await h.start_bot()
-        await h.discord.wait_for(lambda: h.bot.last_scrape, 10, "the backfill")
+        await h.backfill_done()
         inter = await h.discord.invoke(
             "digest now", {"channel": "papers"}, user=h.discord.admin, channel="general"
         )
