@@ -4,13 +4,49 @@ alert is unfiled, and what the index keeps of a filed query."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 from itertools import chain
+from operator import is_
 from typing import Any
 
 import numpy as np
 
 from bot.alert_terms import _SLOT, Key, _Postings
-from bot.query import Query
+from bot.query import Query, Term
+
+_new_query = partial(tuple.__new__, Query)  # a Query of (groups, excluded), made faster
+
+
+class SharedQueries:
+    """Queries equal to those given, made of one copy of each term and each group: a parse
+    makes new ones for each query (at 100,000 alerts, 60,000 Terms with their words, of 1,700
+    distinct, and 58,000 groups, of 7,200). A query already made of them is given back."""
+
+    __slots__ = ("_groups", "_terms")
+
+    def __init__(self) -> None:
+        self._terms: dict[Term, Term] = {}
+        self._groups: dict[tuple[Term, ...], tuple[Term, ...]] = {}
+
+    def __call__(self, query: Query) -> Query:
+        find = self._groups.get
+        groups = tuple(map(find, query.groups))
+        if None in groups:
+            groups = tuple(map(self._group, query.groups))
+        excluded = query.excluded
+        if excluded:
+            excluded = find(excluded) or self._group(excluded)
+        if excluded is query.excluded and all(map(is_, groups, query.groups)):
+            return query
+        return _new_query((groups, excluded))
+
+    def _group(self, terms: tuple[Term, ...]) -> tuple[Term, ...]:
+        """The one copy of a group (or of an excluded tuple)."""
+        shared = self._groups.get(terms)
+        if shared is None:
+            one = self._terms.setdefault
+            shared = self._groups[terms] = tuple([one(term, term) for term in terms])
+        return shared
 
 
 class _Filed:

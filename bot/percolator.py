@@ -44,13 +44,12 @@ from collections.abc import (
     Mapping,
 )
 from contextlib import contextmanager
-from functools import partial
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
-from bot.alert_filings import _Filed, _Filings, _unfile
+from bot.alert_filings import SharedQueries, _Filed, _Filings, _unfile
 from bot.alert_terms import (
     _NONE,
     _SLOT,
@@ -69,7 +68,7 @@ from bot.matches import Matches
 from bot.models import Paper
 from bot.query import Query, Term
 
-__all__ = ["AlertIndex", "Match", "Matches"]
+__all__ = ["AlertIndex", "Match", "Matches", "SharedQueries"]
 
 
 class AlertIndex:
@@ -96,10 +95,7 @@ class AlertIndex:
         # Each distinct query: a verified one compiled, a filed one as a count.
         self._compiled: dict[Query, _Compiled | _Filed] = {}
         self._terms: dict[Term, _CTerm] = {}  # shared compiled terms
-        # The one copy of each group (and excluded tuple) of the indexed queries, made of
-        # the terms above: a parse makes new ones for each query (at 100,000 alerts, 60,000
-        # Terms with their words, of 1,700 distinct, and 58,000 groups, of 7,200).
-        self._groups: dict[tuple[Term, ...], tuple[Term, ...]] = {}
+        self._share = SharedQueries()  # the indexed queries' one copy of each term and group
         self._plus: dict[Key, _Postings] = {}  # key -> alerts
         self._pairs: dict[Key, dict[Key, _Postings]] = {}  # key -> second key -> alerts
         self._drop: dict[Key, np.ndarray[Any, np.dtype[np.int32]]] = {}  # excluded key -> slots
@@ -112,10 +108,17 @@ class AlertIndex:
 
     @classmethod
     def build(
-        cls, pairs: Iterable[tuple[int, Query]], frequencies: Mapping[str, float] | None = None
+        cls,
+        pairs: Iterable[tuple[int, Query]],
+        frequencies: Mapping[str, float] | None = None,
+        share: SharedQueries | None = None,
     ) -> AlertIndex:
-        """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
+        """An index of the given (alert_id, query) pairs (a later pair wins an id). `share`,
+        if given, made the queries (each as it was parsed, so the parsed copies were freed
+        one by one): the index keeps its terms and groups."""
         index = cls(frequencies)
+        if share is not None:
+            index._share = share
         # Equal queries are kept once, as they come in: a caller that parses each alert's
         # query makes a new copy for each, and the copies are then freed one by one.
         canonical: dict[Query, Query] = {}
@@ -133,7 +136,7 @@ class AlertIndex:
             number = dict(zip(by_id, range(len(by_id)), strict=True))
             of_slot = np.fromiter(map(number.__getitem__, map(id, queries)), np.intp, len(ids))
             del queries, number
-            distinct = list(map(index._shared, by_id.values()))  # of shared terms and groups
+            distinct = list(map(index._share, by_id.values()))  # of shared terms and groups
             del by_id
             # Each slot's query, for `_query_at`.
             slot_queries = np.fromiter(distinct, np.object_, len(distinct)).take(of_slot).tolist()
@@ -197,7 +200,7 @@ class AlertIndex:
             self.remove(alert_id)
         kept = self._compiled.get(query)
         if kept is None:
-            query = self._shared(query)
+            query = self._share(query)
             comp = self._compile(query)
             kept = self._compiled[query] = _Filed(query) if comp.postings else comp
             self._link(comp, +1)
@@ -504,24 +507,6 @@ class AlertIndex:
         """The query compiled (a filed one has the same codes each time)."""
         return _Compiled(query, self._cterm, self._new_code)
 
-    def _shared(self, query: Query) -> Query:
-        """An equal query made of the index's one copy of each term and each group."""
-        find = self._groups.get
-        groups = tuple(map(find, query.groups))
-        if None in groups:
-            groups = tuple(map(self._group, query.groups))
-        excluded = query.excluded
-        if excluded:
-            excluded = find(excluded) or self._group(excluded)
-        return _new_query((groups, excluded))
-
-    def _group(self, terms: tuple[Term, ...]) -> tuple[Term, ...]:
-        """The index's one copy of a group (or of an excluded tuple)."""
-        shared = self._groups.get(terms)
-        if shared is None:
-            shared = self._groups[terms] = tuple([self._cterm(term).term for term in terms])
-        return shared
-
     def _word_cost(self, token: str, author: bool) -> float:
         if self._freq is not None and not author:
             return self._freq.get(token, 0.0)
@@ -543,10 +528,8 @@ class AlertIndex:
                 self._always.remove(comp)
         if delta < 0 and len(self._terms) > 1000 + 4 * len(self._compiled):
             self._terms.clear()  # a cache only: forget the terms of removed alerts
-            self._groups.clear()  # (and their groups)
+            self._share = SharedQueries()  # (and their groups)
 
-
-_new_query = partial(tuple.__new__, Query)  # a Query of (groups, excluded), made faster
 
 # match_again's flags for each slot: unfiled by a drop key of the new text, of the old one;
 # an alert whose matches are kept either way.
