@@ -198,9 +198,10 @@ class _Compiled:
     A query that fits the dict tables has `postings`: one for each of its variants (an
     OR group has one for each term: "the first term present is this one"); each alert has
     a slot for each variant. Any other query is verified, found by `anchor_keys`.
-    Only a verified query keeps its alerts and its compiled terms: a filed one keeps a
-    count, since its alerts are in the index's dicts (most queries are filed, and 30,000
-    small dicts and tuples are a quarter of the index's memory).
+    Only a verified query is kept compiled, with its alerts and its compiled terms: of a
+    filed one the index keeps a count (`bot.alert_filings._Filed`), since its alerts are in
+    the index's dicts, and compiles it again to add or remove an alert (most queries are
+    filed, and 30,000 small objects and tuples were a third of the index's memory).
     """
 
     __slots__ = (

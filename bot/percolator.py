@@ -29,9 +29,10 @@ How it works:
   entries and reads the ids and reasons only when asked (a paper can match thousands of
   alerts, and a dict of them cost more than finding them).
 * Memory: equal queries are kept once (callers parse each alert's query anew, and at
-  100,000 alerts the copies weighed more than the index), a filed query keeps only a
-  count of its alerts (they are in the postings), and a build stores every posting as
-  a slice of one array.
+  100,000 alerts the copies weighed more than the index), made of one copy of each term
+  and group; a filed query keeps only a count of its alerts (they are in the postings)
+  and is compiled again when one is added or removed; equal Matches share a code; a
+  build stores every posting as a slice of one array.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
-    Sequence,
 )
 from contextlib import contextmanager
 from itertools import chain
@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.alert_filings import SharedQueries, _Filed, _Filings, _unfile
 from bot.alert_terms import (
     _NONE,
     _SLOT,
@@ -67,7 +68,7 @@ from bot.matches import Matches
 from bot.models import Paper
 from bot.query import Query, Term
 
-__all__ = ["AlertIndex", "Match", "Matches"]
+__all__ = ["AlertIndex", "Match", "Matches", "SharedQueries"]
 
 
 class AlertIndex:
@@ -88,10 +89,13 @@ class AlertIndex:
         self._used = 0  # slots ever used: the free ones below are in `_free`
         self._free: list[int] = []
         self._table: list[Match] = [Match(())]  # code -> Match (code 0 is never used)
+        self._code_of: dict[tuple[Term, ...], int] = {}  # a Match's terms -> its code
         self._reasons: dict[int, str] = {}  # code -> its Match's reason, once read
         self._of_code = np.empty(0, dtype=np.object_)  # the same, as an array: made when needed
-        self._compiled: dict[Query, _Compiled] = {}
+        # Each distinct query: a verified one compiled, a filed one as a count.
+        self._compiled: dict[Query, _Compiled | _Filed] = {}
         self._terms: dict[Term, _CTerm] = {}  # shared compiled terms
+        self._share = SharedQueries()  # the indexed queries' one copy of each term and group
         self._plus: dict[Key, _Postings] = {}  # key -> alerts
         self._pairs: dict[Key, dict[Key, _Postings]] = {}  # key -> second key -> alerts
         self._drop: dict[Key, np.ndarray[Any, np.dtype[np.int32]]] = {}  # excluded key -> slots
@@ -104,10 +108,17 @@ class AlertIndex:
 
     @classmethod
     def build(
-        cls, pairs: Iterable[tuple[int, Query]], frequencies: Mapping[str, float] | None = None
+        cls,
+        pairs: Iterable[tuple[int, Query]],
+        frequencies: Mapping[str, float] | None = None,
+        share: SharedQueries | None = None,
     ) -> AlertIndex:
-        """An index of the given (alert_id, query) pairs (a later pair wins an id)."""
+        """An index of the given (alert_id, query) pairs (a later pair wins an id). `share`,
+        if given, made the queries (each as it was parsed, so the parsed copies were freed
+        one by one): the index keeps its terms and groups."""
         index = cls(frequencies)
+        if share is not None:
+            index._share = share
         # Equal queries are kept once, as they come in: a caller that parses each alert's
         # query makes a new copy for each, and the copies are then freed one by one.
         canonical: dict[Query, Query] = {}
@@ -121,27 +132,32 @@ class AlertIndex:
             queries = list(map(alerts.__getitem__, ids))
             index._count = len(ids)
             del alerts
-            slot_queries = list(queries)  # each slot's query, for `_query_at`
             by_id = dict(zip(map(id, queries), queries, strict=True))
             number = dict(zip(by_id, range(len(by_id)), strict=True))
             of_slot = np.fromiter(map(number.__getitem__, map(id, queries)), np.intp, len(ids))
             del queries, number
+            distinct = list(map(index._share, by_id.values()))  # of shared terms and groups
+            del by_id
+            # Each slot's query, for `_query_at`.
+            slot_queries = np.fromiter(distinct, np.object_, len(distinct)).take(of_slot).tolist()
             slots_in_order: list[int] = np.argsort(of_slot, kind="stable").tolist()
-            ends: list[int] = np.cumsum(np.bincount(of_slot, minlength=len(by_id))).tolist()
+            ends: list[int] = np.cumsum(np.bincount(of_slot, minlength=len(distinct))).tolist()
             del of_slot
             filings = _Filings()
             file, compiled = filings.add, index._compiled
             cterm, new_code = index._cterm, index._new_code
             start = 0
-            for query, end in zip(by_id.values(), ends, strict=True):
+            for query, end in zip(distinct, ends, strict=True):
                 slots, start = slots_in_order[start:end], end
-                comp = compiled[query] = _Compiled(query, cterm, new_code)
+                comp = _Compiled(query, cterm, new_code)
                 postings = comp.postings
                 if not postings:  # verified: listed, and it keeps its alerts
+                    compiled[query] = comp
                     index._link(comp, +1)
                     index._file(comp, [slots])
                     continue
-                comp.count = len(slots)
+                kept = compiled[query] = _Filed(query)
+                kept.count = len(slots)
                 keys, code, drops = postings[0]  # (the first slots are the alerts')
                 file(keys, slots, code, drops)
                 for keys, code, drops in postings[1:]:  # further slots, after the first ones
@@ -182,16 +198,24 @@ class AlertIndex:
             if old == query:
                 return
             self.remove(alert_id)
-        comp = self._compiled.get(query)
-        if comp is None:
-            comp = self._compiled[query] = _Compiled(query, self._cterm, self._new_code)
+        kept = self._compiled.get(query)
+        if kept is None:
+            query = self._share(query)
+            comp = self._compile(query)
+            kept = self._compiled[query] = _Filed(query) if comp.postings else comp
             self._link(comp, +1)
+        elif isinstance(kept, _Filed):  # how it is filed, again (with the same codes)
+            comp = self._compile(kept.query)
+        else:
+            comp = kept
         slots = sorted(self._new_slot() for _ in comp.postings or (None,))  # (variants in order)
         self._own_ids()[slots] = alert_id
         for slot in slots:
-            self._query_at[slot] = comp.query  # one copy of equal queries
+            self._query_at[slot] = kept.query  # one copy of equal queries
         self._count += 1
         self._file(comp, [[slot] for slot in slots])
+        if kept is not comp:
+            kept.count += 1
         self._filed = self._numbers = None
 
     def remove(self, alert_id: int) -> None:
@@ -206,8 +230,9 @@ class AlertIndex:
         self._count -= 1
         self._free += slots
         slot = slots[0]
-        comp = self._compiled[query]
-        comp.count -= 1
+        kept = self._compiled[query]
+        kept.count -= 1
+        comp = kept if isinstance(kept, _Compiled) else self._compile(query)  # (filed: again)
         if comp.alerts is not None:
             del comp.alerts[slot]
             comp.matches = None
@@ -217,7 +242,7 @@ class AlertIndex:
             _unfile(self._plus if len(keys) == 1 else self._pairs, keys, variant)
             for key in drops:
                 _unfile(self._drop, (key,), variant)
-        if not comp.count:
+        if not kept.count:
             del self._compiled[query]
             self._link(comp, -1)
         self._filed = self._numbers = None
@@ -464,15 +489,23 @@ class AlertIndex:
 
     def _new_code(self, match: Match) -> int:
         """A code for a Match. Codes are never reused (a Matches may still read it), so the
-        table grows by the reasons of queries added after the build."""
-        self._table.append(match)
-        return len(self._table) - 1
+        table grows by the reasons of queries added after the build; an equal Match has
+        the same code (a filed query is compiled again for each add and remove)."""
+        code = self._code_of.get(match.terms)
+        if code is None:
+            code = self._code_of[match.terms] = len(self._table)
+            self._table.append(match)
+        return code
 
     def _cterm(self, term: Term) -> _CTerm:
         ct = self._terms.get(term)
         if ct is None:
             ct = self._terms[term] = _CTerm(term, self._word_cost)
         return ct
+
+    def _compile(self, query: Query) -> _Compiled:
+        """The query compiled (a filed one has the same codes each time)."""
+        return _Compiled(query, self._cterm, self._new_code)
 
     def _word_cost(self, token: str, author: bool) -> float:
         if self._freq is not None and not author:
@@ -495,61 +528,7 @@ class AlertIndex:
                 self._always.remove(comp)
         if delta < 0 and len(self._terms) > 1000 + 4 * len(self._compiled):
             self._terms.clear()  # a cache only: forget the terms of removed alerts
-
-
-class _Filings:
-    """A build's filings, stored at the end: every posting a slice of one shared array
-    (thousands of small arrays, made one by one, would cost more than the build)."""
-
-    def __init__(self) -> None:
-        self.postings: dict[tuple[Key, ...], tuple[list[int], list[int]]] = {}
-        self.drops: dict[Key, list[int]] = {}
-
-    def add(
-        self, keys: tuple[Key, ...], slots: Sequence[int], code: int, drops: Iterable[Key]
-    ) -> None:
-        """File `slots` under `keys` with their Match's code, and under each drop key."""
-        found = self.postings.get(keys)
-        if found is None:
-            found = self.postings[keys] = ([], [])
-        found[0].extend(slots)
-        found[1].extend([code] * len(slots))
-        for key in drops:
-            excluded = self.drops.get(key)
-            if excluded is None:
-                self.drops[key] = list(slots)
-            else:
-                excluded.extend(slots)
-
-    def store(
-        self,
-        plus: dict[Key, _Postings],
-        pairs: dict[Key, dict[Key, _Postings]],
-        drop: dict[Key, Any],
-    ) -> None:
-        """Put every posting in its dict."""
-        slots: list[int] = []
-        codes: list[int] = []
-        ends: list[int] = []
-        for these, their_codes in self.postings.values():
-            slots += these
-            codes += their_codes
-            ends.append(len(slots))
-        entries = np.array(slots, dtype=np.int64) | (np.array(codes, dtype=np.int64) << 32)
-        start = 0
-        for keys, end in zip(self.postings, ends, strict=True):
-            if len(keys) == 1:
-                plus[keys[0]] = entries[start:end]
-            else:
-                pairs.setdefault(keys[0], {})[keys[1]] = entries[start:end]
-            start = end
-        excluded = np.array(list(chain.from_iterable(self.drops.values())), dtype=np.int32)
-        start = 0
-        for key, these in self.drops.items():
-            drop[key] = excluded[start : start + len(these)]
-            start += len(these)
-        self.postings.clear()
-        self.drops.clear()
+            self._share = SharedQueries()  # (and their groups)
 
 
 # match_again's flags for each slot: unfiled by a drop key of the new text, of the old one;
@@ -567,21 +546,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _unfile(root: dict[Any, Any], path: tuple[Any, ...], slot: int) -> None:
-    """Unfile an alert's slot at root[path...], and drop what that leaves empty."""
-    nodes = [root]
-    for key in path[:-1]:
-        nodes.append(nodes[-1][key])
-    node, key = nodes[-1], path[-1]
-    filed = node[key]
-    kept = filed[((filed & _SLOT) if filed.dtype == np.int64 else filed) != slot]
-    if len(kept):
-        node[key] = kept
-        return
-    del node[key]
-    for node, key in zip(reversed(nodes[:-1]), reversed(path[:-1]), strict=True):
-        if node[key]:
-            break
-        del node[key]

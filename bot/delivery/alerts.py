@@ -37,7 +37,7 @@ from bot.models import (
     QueuedAlert,
     target_channel,
 )
-from bot.percolator import AlertIndex, Matches
+from bot.percolator import AlertIndex, Matches, SharedQueries
 from bot.query import parse_query
 from bot.store import Store
 from bot.store.base import RISING_WATCH_DAYS
@@ -460,8 +460,12 @@ class _Loaded:
     def build(self) -> tuple[AlertIndex, Routes]:
         """(In a worker thread.) The index and the routes."""
         ids = self.ids.tolist()
-        queries = [parse_query(t) for t in self.texts]  # each distinct query parsed once
-        index = AlertIndex.build(zip(ids, map(queries.__getitem__, self.query_of), strict=True))
+        # Each distinct query parsed once, and made of shared terms and groups as it is
+        # parsed: the parsed copy is freed at once, and its memory used for the next.
+        share = SharedQueries()
+        queries = [share(parse_query(t)) for t in self.texts]
+        pairs = zip(ids, map(queries.__getitem__, self.query_of), strict=True)
+        index = AlertIndex.build(pairs, share=share)
         routes = Routes.of_columns(
             np.array(self.ids, dtype=np.int64),
             np.array(self.users, dtype=np.int64),

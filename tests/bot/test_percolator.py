@@ -342,7 +342,7 @@ def test_removing_cleans_every_table() -> None:
 def vars_of(index: AlertIndex) -> dict[str, object]:
     # Not the caches, nor the slots' bookkeeping (freed slots are kept for reuse).
     skip = ("_terms", "_filed", "_ids", "_query_at", "_ids_lent", "_used", "_free", "_table")
-    skip += ("_of_code",)
+    skip += ("_of_code", "_share", "_code_of")
     return {k: v for k, v in vars(index).items() if k not in skip}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.models import Paper
-from bot.percolator import AlertIndex, Match
+from bot.percolator import AlertIndex, Match, SharedQueries
 from bot.query import Term, parse_query
 
 PAPER = Paper(
@@ -76,3 +76,45 @@ def test_matches_is_a_read_only_mapping_of_alert_ids() -> None:
     assert found[9] == Match((Term("text", ("video",)),))
     assert dict(found.items()) == {5: found[5], 9: found[9]}
     assert index.match(Paper(id="2401.00099", title="Nothing", abstract="here")) == {}
+
+
+def test_queries_share_their_terms_and_groups() -> None:
+    # Each parsed on its own: the index keeps one copy of a term (and of a group) that
+    # several distinct queries hold, whether built or added.
+    index = AlertIndex.build(
+        [(1, parse_query("diffusion video")), (2, parse_query("diffusion -gan"))]
+    )
+    index.add(3, parse_query("diffusion OR gan -video"))
+    kept = index.alerts()
+    assert kept[1] == parse_query("diffusion video")
+    assert kept[3] == parse_query("diffusion OR gan -video")
+    assert kept[1].groups[0] is kept[2].groups[0]  # ("diffusion",)
+    assert kept[3].groups[0][0] is kept[1].groups[0][0]
+    assert kept[3].groups[0][1] is kept[2].excluded[0]  # gan
+
+
+def test_shared_queries_are_equal_and_given_back_when_shared() -> None:
+    share = SharedQueries()
+    first = share(parse_query('"video diffusion" OR gan author:rombach -imagenet'))
+    again = share(parse_query('"video diffusion" OR gan author:rombach -imagenet'))
+    assert again == first == parse_query('"video diffusion" OR gan author:rombach -imagenet')
+    assert again.groups[0] is first.groups[0] and again.excluded is first.excluded
+    assert share(first) is first
+
+
+def test_a_filed_query_added_again_and_removed_keeps_its_reasons() -> None:
+    # A filed query is compiled again for each add and remove: same codes, same answers.
+    index = AlertIndex.build([(1, parse_query("video OR diffusion")), (2, parse_query("gan"))])
+    table = len(index._table)
+    index.add(3, parse_query("video OR diffusion"))
+    index.add(4, parse_query("diffusion OR video"))
+    assert len(index._table) == table  # (equal Matches share a code)
+    found = index.match(PAPER)
+    assert found[1] == found[3] == Match((Term("text", ("video",)),))
+    assert found[4] == Match((Term("text", ("diffusion",)),))
+    index.remove(1)
+    index.remove(4)
+    assert dict(index.match(PAPER)) == {3: Match((Term("text", ("video",)),))}
+    index.remove(3)
+    assert dict(index.match(PAPER)) == {}
+    assert len(index) == 1
