@@ -202,7 +202,10 @@ async def cmd_scrape(config: Config, args: argparse.Namespace) -> int:
     if len(dates) >= AHEAD_MIN_DATES and isinstance(store, SQLiteStore):
         from bot.store.sqlite.ahead import IndexAhead
 
-        ahead = IndexAhead()  # (before the store's threads start: it forks)
+        try:
+            ahead = IndexAhead()  # (before the store's threads start: it forks)
+        except (OSError, ValueError) as e:  # no fork here, or no process to spare
+            print(f"paperboy: analysing in one process ({e})", file=sys.stderr)
     try:
         await store.open()
     except BaseException:
