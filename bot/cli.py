@@ -20,9 +20,12 @@ from bot.logs import setup_logging
 from bot.models import ScrapeRun
 from bot.query import author_query, combine, parse_query
 from bot.scraper import DateOutcome, Scraper
-from bot.store import SORTS, Store, make_store
+from bot.store import SORTS, SQLiteStore, Store, make_store
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
+# A range of at least this many dates is scraped with its search rows analysed ahead, in a
+# second process (bot.store.sqlite.ahead): worth its start from about a week of lists.
+AHEAD_MIN_DATES = 7
 MAX_LIMIT = 1000
 
 
@@ -194,10 +197,25 @@ async def cmd_scrape(config: Config, args: argparse.Namespace) -> int:
         dates = [args.since + timedelta(days=n) for n in range((until - args.since).days + 1)]
     else:
         dates = [today - timedelta(days=1), today]
-    store = await _open_store(config)
+    store = make_store(config.store.location)
+    ahead = None
+    if len(dates) >= AHEAD_MIN_DATES and isinstance(store, SQLiteStore):
+        from bot.store.sqlite.ahead import IndexAhead
+
+        try:
+            ahead = IndexAhead()  # (before the store's threads start: it forks)
+        except (OSError, ValueError) as e:  # no fork here, or no process to spare
+            print(f"paperboy: analysing in one process ({e})", file=sys.stderr)
+    try:
+        await store.open()
+    except BaseException:
+        if ahead is not None:
+            ahead.close()
+        raise
     try:
         async with aiohttp.ClientSession() as session:
-            scraper = Scraper(HFSource(session, config.huggingface), store)
+            prepare = ahead.prepare if ahead is not None else None
+            scraper = Scraper(HFSource(session, config.huggingface), store, prepare=prepare)
             total = len(dates)
             counter = iter(range(1, total + 1))
 
@@ -207,6 +225,8 @@ async def cmd_scrape(config: Config, args: argparse.Namespace) -> int:
             outcomes = await scraper.scrape_dates(dates, on_outcome=report)
     finally:
         await store.close()
+        if ahead is not None:
+            ahead.close()
     failed = [o for o in outcomes if not o.ok]
     found = sum(o.result.found for o in outcomes if o.result)
     new = sum(len(o.result.new) for o in outcomes if o.result)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from bot.errors import ScrapeError, SourceUnavailable, without_userinfo
 from bot.health import ReportHealth
 from bot.hf.source import HFSource
-from bot.models import DayList, IngestResult, ScrapeRun
+from bot.models import DayList, IngestResult, Paper, ScrapeRun
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Prepare = Callable[[Sequence[Paper]], Awaitable[None]]
 SCRAPER_HEALTH = "scraper"
 SCRAPE_FAILURES_TO_REPORT = 2
 SKIPPED_HEALTH = "scraper:skipped"  # HF lists items the parser cannot read, run after run
@@ -48,10 +49,20 @@ class DateOutcome:
 class Scraper:
     """Keeps the store in step with Hugging Face."""
 
-    def __init__(self, source: HFSource, store: Store, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        source: HFSource,
+        store: Store,
+        clock: Clock | None = None,
+        *,
+        prepare: Prepare | None = None,
+    ) -> None:
         self.source = source
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Work on a fetched list that may run ahead of its write (while the date before is
+        # stored): the store's search rows analysed in another process, for a long range.
+        self.prepare = prepare
 
     def today(self) -> date:
         return self.clock().astimezone(UTC).date()
@@ -119,7 +130,10 @@ class Scraper:
     async def _fetch(self, day: date) -> DayList | DateOutcome:
         """The date's list, or its failed outcome."""
         try:
-            return await self.source.fetch_day(day)
+            listing = await self.source.fetch_day(day)
+            if self.prepare is not None:
+                await self.prepare(listing.papers)  # (never raises but when cancelled)
+            return listing
         except (ScrapeError, SourceUnavailable) as e:
             error = without_userinfo(str(e))
             log.warning("scraping %s failed: %s", day, error)

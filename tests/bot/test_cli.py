@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,3 +114,35 @@ async def test_status_lists_the_bot_processes(config: Path, tmp_path: Path) -> N
     assert status.code == 0, status.err
     assert "processes:       host:1 (leader): shard 0 of 2" in status.out
     assert "no live process holds shard 1" in status.out
+
+
+async def test_a_long_range_is_stored_as_date_by_date(tmp_path: Path, hf: FakeHF) -> None:
+    """A range of a week or more has its search rows analysed ahead in a second process
+    (bot.store.sqlite.ahead): the store holds what scraping each date alone stores."""
+    stores = {}
+    for name, dates in (
+        ("range", ["--since", "2025-03-05", "--until", "2025-03-11"]),
+        ("date", ["--date", "2025-03-11"]),
+    ):
+        path = tmp_path / f"{name}.toml"
+        stores[name] = tmp_path / f"{name}.db"
+        path.write_text(
+            f'[huggingface]\nbase_url = "{hf.base_url}"\n[store]\npath = "{stores[name]}"\n'
+        )
+        scraped = await paperboy("scrape", *dates, "--config", str(path))
+        assert scraped.code == 0, scraped.err
+        assert "2025-03-11: 55 found, 55 new, 0 updated" in scraped.out
+        assert ("[7/7]" in scraped.out) == (name == "range")
+    dumps = []
+    for db_path in stores.values():
+        with sqlite3.connect(db_path) as db:
+            db.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, instance)")
+            dumps.append(
+                (
+                    db.execute("SELECT * FROM temp.v ORDER BY 1, 2, 3, 4").fetchall(),
+                    db.execute(
+                        "SELECT id, title, abstract, authors FROM papers ORDER BY id"
+                    ).fetchall(),
+                )
+            )
+    assert dumps[0][0] and dumps[0] == dumps[1]

@@ -81,3 +81,26 @@ async def test_a_cancelled_run_cancels_the_fetch_ahead() -> None:
     await asyncio.gather(task, return_exceptions=True)
     await asyncio.sleep(0)
     assert all(t.done() for t in before)
+
+
+async def test_each_list_is_prepared_as_soon_as_it_is_fetched() -> None:
+    source = _Source()
+    store = _Store(source)
+
+    async def prepare(papers: Any) -> None:
+        source.events.append(f"prepare {len(source.events)}")
+
+    scraper = Scraper(cast(Any, source), cast(Any, store), prepare=prepare)
+    outcomes = await scraper.scrape_dates(DAYS)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert source.events == [
+        f"fetch {DAYS[0]}",
+        "prepare 1",
+        f"store {DAYS[0]}",
+        f"fetch {DAYS[1]}",
+        "prepare 4",  # ahead of its write, while day 0 is being written
+        f"store {DAYS[1]}",
+        f"fetch {DAYS[2]}",
+        "prepare 7",
+        f"store {DAYS[2]}",
+    ]

@@ -51,13 +51,45 @@ def head_rows(
     return out
 
 
+# A paper's searched columns as stored: title, abstract, keywords and authors (one a line).
+SearchedFields = tuple[str, str, str, str]
+# papers_fts values analysed ahead (ahead.IndexAhead) by the fields they were analysed from,
+# each taken by the first _index_row of those fields; bounded (emptied when full: a day's
+# list holds at most 2,000 papers, and the next date's are analysed while it is written).
+_prepared: dict[SearchedFields, tuple[str, ...]] = {}
+_PREPARED_LIMIT = 5_000
+
+
+def searched_fields(paper: Paper) -> SearchedFields:
+    """The paper's searched columns as _paper_row gives them."""
+    return (paper.title, paper.abstract, "\n".join(paper.ai_keywords), "\n".join(paper.authors))
+
+
+def searched_rows(fields: Sequence[SearchedFields]) -> list[tuple[str, ...]]:
+    """The papers_fts values of each paper's searched columns."""
+    return [_analysed(*f) for f in fields]
+
+
+def prepare(fields: Sequence[SearchedFields], rows: Sequence[tuple[str, ...]]) -> None:
+    """Keep papers_fts values (searched_rows of `fields`) for the next _index_row of each."""
+    if len(_prepared) + len(fields) > _PREPARED_LIMIT:
+        _prepared.clear()
+    _prepared.update(zip(fields, rows, strict=True))
+
+
 def _index_row(row: dict[str, Any]) -> tuple[str, ...]:
     """A paper's papers_fts values, from its stored (or about to be stored) columns."""
+    fields = (row["title"], row["abstract"], row["keywords"], row["authors"])
+    found = _prepared.pop(fields, None) if _prepared else None
+    return found if found is not None else _analysed(*fields)
+
+
+def _analysed(title: str, abstract: str, keywords: str, authors: str) -> tuple[str, ...]:
     return index_row(
-        row["title"],
-        row["abstract"],
-        tuple(filter(None, row["keywords"].split("\n"))),
-        tuple(filter(None, row["authors"].split("\n"))),
+        title,
+        abstract,
+        tuple(filter(None, keywords.split("\n"))),
+        tuple(filter(None, authors.split("\n"))),
     )
 
 
