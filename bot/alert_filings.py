@@ -45,7 +45,8 @@ class SharedQueries:
         shared = self._groups.get(terms)
         if shared is None:
             one = self._terms.setdefault
-            shared = self._groups[terms] = tuple([one(term, term) for term in terms])
+            shared = tuple([one(term, term) for term in terms])
+            self._groups[shared] = shared  # (keyed by the copy kept, so the parse is freed)
         return shared
 
 

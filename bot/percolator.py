@@ -76,8 +76,9 @@ class AlertIndex:
 
     def __init__(self, frequencies: Mapping[str, float] | None = None) -> None:
         # `frequencies` (analysed word -> share of papers containing it), if given, guides
-        # which group anchors an alert; results never depend on it.
-        self._freq = frequencies
+        # which group anchors an alert; results never depend on it. Copied: a filed query is
+        # compiled again to remove it, which must find the keys it was filed under.
+        self._freq = dict(frequencies) if frequencies is not None else None
         # Each alert has a slot (a small int, reused once freed), and one more for each
         # further variant of its query: the postings hold slots.
         # (An alert's slots are found by a scan of `_ids`: a dict of them weighed more, and

@@ -118,3 +118,28 @@ def test_a_filed_query_added_again_and_removed_keeps_its_reasons() -> None:
     index.remove(3)
     assert dict(index.match(PAPER)) == {}
     assert len(index) == 1
+
+
+def test_shared_queries_keep_only_their_own_copies() -> None:
+    # The parsed tuple a group was first seen in is not what the table keeps: it is freed.
+    share = SharedQueries()
+    first = parse_query("diffusion OR gan")
+    share(first)
+    share(parse_query("gan OR diffusion"))
+    for key, group in share._groups.items():
+        assert key is group
+        assert all(term is share._terms[term] for term in key)
+    assert not any(key is first.groups[0] for key in share._groups)
+
+
+def test_a_filed_query_is_removed_under_the_keys_it_was_filed_under() -> None:
+    # Removing a filed alert compiles its query again: a caller's later change to the
+    # frequencies it gave must not move the query's keys.
+    frequencies = {"diffus": 0.9, "video": 0.01}
+    pairs = [(n, parse_query("diffusion video")) for n in (1, 2)]
+    index = AlertIndex.build(pairs, frequencies=frequencies)
+    frequencies["video"] = 0.99
+    index._terms.clear()
+    index.remove(1)
+    assert set(index.match(PAPER)) == {2}
+    assert len(index) == 1
