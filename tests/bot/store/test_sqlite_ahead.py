@@ -4,7 +4,11 @@ holds exactly what it holds when its writer analyses every paper itself."""
 from __future__ import annotations
 
 import dataclasses
+import select
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from bot.store.sqlite.ahead import IndexAhead
 from tests.conftest import seed_papers
 
 TABLES = ("papers", "listings", "author_credits")
+ROOT = Path(__file__).parents[3]
 
 
 @pytest.fixture(autouse=True)
@@ -114,11 +119,10 @@ async def test_new_papers_are_not_analysed_again_when_their_rows_were_made_ahead
 async def test_a_failed_child_leaves_the_analysis_to_the_store(
     tmp_path: Path, ahead: IndexAhead, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pool = ahead._pool
-    assert pool is not None
-    for process in list(pool._processes.values()):  # the child dies
-        process.kill()
-        process.join()
+    process = ahead._process
+    assert process is not None
+    process.kill()  # the child dies
+    process.join()
     day, papers = next(iter(seed_papers().items()))
     await ahead.prepare(papers)  # logs, never raises
     assert "analysing papers ahead failed" in caplog.text
@@ -126,6 +130,71 @@ async def test_a_failed_child_leaves_the_analysis_to_the_store(
     async with SQLiteStore(tmp_path / "p.db") as store:
         result = await store.ingest_day(day, papers)
     assert len(result.new) == len(papers)
+
+
+def test_a_child_that_dies_halfway_through_its_answer_is_an_end_of_file() -> None:
+    # (A process pool's reader waited forever for the rest of such an answer.) In a process
+    # of its own, so that a wait that never ends fails the test instead of hanging it.
+    script = (
+        "import asyncio, os, struct\n"
+        "import bot.store.sqlite.ahead as ahead\n"
+        "from tests.conftest import seed_papers\n"
+        "def dies_answering(requests, results, *_):\n"
+        "    requests.recv()\n"
+        "    os.write(results.fileno(), struct.pack('!i', 1_000_000) + b'half')\n"
+        "    os._exit(1)\n"
+        "ahead._serve = dies_answering\n"
+        "async def main():\n"
+        "    made = ahead.IndexAhead()\n"
+        "    await made.prepare(next(iter(seed_papers().values())))\n"
+        "    print('given up' if made._process is None else 'still used')\n"
+        "    made.close()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == "given up\n", done.stderr
+    assert "analysing papers ahead failed" in done.stderr
+
+
+def test_the_child_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    # A wrapper that kills `paperboy scrape` (or reads its output to the end) must not be
+    # left with a child holding its output open.
+    script = (
+        "import time\n"
+        "from bot.store.sqlite.ahead import IndexAhead\n"
+        "ahead = IndexAhead()\n"
+        "print(ahead._process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=ROOT)
+    assert parent.stdout is not None
+    try:
+        child = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait()
+        assert select.select([parent.stdout], [], [], 20)[0]
+        assert parent.stdout.read() == b""  # (the child's copy of the output is closed too)
+        deadline = time.monotonic() + 20
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        parent.kill()
+        parent.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_the_rows_kept_ahead_are_bounded() -> None:
