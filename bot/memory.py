@@ -9,8 +9,11 @@ import os
 # freed in one arena serves only the threads that use it. The bot's threads (one per SQLite
 # connection, the worker threads that build the alert and similarity indexes and match
 # papers) each kept tens of MB of freed memory of their own: 82 MB of thread arenas in the
-# soak's bot at 1,000 guilds and 100,000 alerts. Two arenas let them reuse each other's.
-MALLOC_ARENAS = 2
+# soak's bot at 1,000 guilds and 100,000 alerts. One arena (the main one, glibc's own
+# MALLOC_ARENA_MAX=1) lets every thread reuse what any other freed: the soak's peak RSS
+# 153-155 -> 147 MB against two arenas (bench/README.md, issue 16 item 5, eighth pass), with
+# the same loop lag and /search times (the threads mostly hold the GIL while they allocate).
+MALLOC_ARENAS = 1
 _M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
 
 
