@@ -1,4 +1,4 @@
-"""Derive PostgreSQL's pair words (bot/store/postgres/pair_words.py) from real papers.
+"""Derive PostgreSQL's pair words (migration 0010, read by pair_words.py) from real papers.
 
 The words whose adjacent pairs the PostgreSQL store indexes are the common ones: the analysed
 stems (`bot.text.analyze`, what the store writes into `search`) found in at least PERCENT% of
@@ -8,7 +8,7 @@ once), less the stems of Snowball's English stop words (STOP_WORDS, the list Pos
 be most of a paper's pairs). Real text, not the benchmark's generated corpus, so the list is
 not tuned to the benchmark's queries.
 
-    python -m bench.pair_words            # the words, wrapped, as pair_words.py holds them
+    python -m bench.pair_words            # the words, wrapped, as migration 0010 holds them
     python -m bench.pair_words --compare DIR   # and how they fare in other HF API lists
 
 A test checks that PAIR_WORDS is what `derive()` gives.
